@@ -1,0 +1,36 @@
+//! Errors of the artifact store.
+
+use crate::Digest;
+
+/// What went wrong with an artifact operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The store URL is not one Weft understands.
+    #[error("unsupported store URL `{0}`: use a directory path, `file:///abs/path` or `memory://`")]
+    BadUrl(String),
+    /// No artifact with this digest in the store.
+    #[error("artifact {0} is not in the store")]
+    NotFound(Digest),
+    /// No run document under this name.
+    #[error("run `{run}` has no `{name}` in the store (is the run id right, and the store the one it ran on?)")]
+    NoRunDocument {
+        /// Run id.
+        run: String,
+        /// Document name.
+        name: String,
+    },
+    /// The underlying object store failed.
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    /// A local file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A stored document is not valid JSON of the expected shape.
+    #[error("corrupt run document `{0}`: {1}")]
+    Corrupt(String, serde_json::Error),
+}

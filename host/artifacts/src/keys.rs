@@ -1,0 +1,26 @@
+//! The layout of keys in the object store. Every key is derived here from the tenant and
+//! a digest or run id the host generated; nothing a guest supplies ever becomes a key.
+
+use crate::Digest;
+use object_store::path::Path;
+
+/// `tenants/<tenant>/blobs/sha256/<ab>/<hex>`: published artifact bytes.
+pub fn blob(tenant: &str, digest: &Digest) -> Path {
+    let hex = digest.hex();
+    Path::from_iter(["tenants", tenant, "blobs", "sha256", &hex[..2], &hex])
+}
+
+/// `tenants/<tenant>/staging/<id>`: bytes being written, not yet published.
+pub fn staging(tenant: &str, id: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "staging", id])
+}
+
+/// `tenants/<tenant>/runs/<run>/<name>`: run documents such as the manifest.
+pub fn run_document(tenant: &str, run: &str, name: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "runs", run, name])
+}
+
+/// `tenants/<tenant>/runs/`: where run documents live.
+pub fn runs(tenant: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "runs"])
+}

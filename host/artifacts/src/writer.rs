@@ -1,0 +1,123 @@
+//! Streaming writes into the staging area, hashed on the way.
+//!
+//! Small artifacts (the common case between steps) are kept in memory until published
+//! with one atomic put; once a write passes [`SMALL_LIMIT`] it switches to a multipart
+//! upload to a staging key, so memory stays bounded by a few parts whatever the size.
+
+use crate::{ArtifactError, Digest, keys};
+use bytes::Bytes;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bytes buffered in memory before a write becomes a multipart upload; also the part size
+/// (S3 needs parts of at least 5 MiB).
+pub const SMALL_LIMIT: usize = 5 * 1024 * 1024;
+/// Parts uploaded concurrently per writer.
+const MAX_PARTS_IN_FLIGHT: usize = 2;
+
+/// A write in progress. Dropping it without [`StagedWriter::finish`] discards the bytes.
+pub struct StagedWriter {
+    store: Arc<dyn ObjectStore>,
+    tenant: String,
+    hasher: Sha256,
+    size: u64,
+    state: State,
+}
+
+enum State {
+    Buffering(Vec<u8>),
+    Uploading { upload: WriteMultipart, key: Path },
+}
+
+/// Bytes fully written and hashed, waiting to be published.
+#[derive(Debug)]
+pub struct Staged {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
+    pub(crate) bytes: StagedBytes,
+}
+
+#[derive(Debug)]
+pub(crate) enum StagedBytes {
+    Small(Bytes),
+    Key(Path),
+}
+
+impl Staged {
+    /// Content address the bytes will have.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+fn staging_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl StagedWriter {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, tenant: String) -> Self {
+        Self {
+            store,
+            tenant,
+            hasher: Sha256::new(),
+            size: 0,
+            state: State::Buffering(Vec::new()),
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends bytes.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ArtifactError> {
+        self.hasher.update(bytes);
+        self.size += bytes.len() as u64;
+        match &mut self.state {
+            State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => buf.extend_from_slice(bytes),
+            State::Buffering(buf) => {
+                let key = keys::staging(&self.tenant, &staging_id());
+                let upload = self.store.put_multipart(&key).await?;
+                let mut upload = WriteMultipart::new_with_chunk_size(upload, SMALL_LIMIT);
+                upload.write(buf);
+                upload.write(bytes);
+                self.state = State::Uploading { upload, key };
+            }
+            State::Uploading { upload, .. } => {
+                upload.wait_for_capacity(MAX_PARTS_IN_FLIGHT).await?;
+                upload.write(bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the write; the bytes are then staged, not yet published.
+    pub async fn finish(self) -> Result<Staged, ArtifactError> {
+        let digest = Digest::from_hasher(self.hasher);
+        let bytes = match self.state {
+            State::Buffering(buf) => StagedBytes::Small(Bytes::from(buf)),
+            State::Uploading { upload, key } => {
+                upload.finish().await?;
+                StagedBytes::Key(key)
+            }
+        };
+        Ok(Staged {
+            digest,
+            size: self.size,
+            bytes,
+        })
+    }
+}

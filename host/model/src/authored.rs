@@ -1,0 +1,427 @@
+//! The workflow as the user wrote it: the first typed stage after YAML, every value spanned.
+//!
+//! Parsing here checks shape only (known keys, right kinds of values); references between
+//! steps and against components are checked by `validate`.
+
+use crate::diagnostic::Diagnostic;
+use crate::quantity::{parse_bytes, parse_duration};
+use crate::span::{Span, Spanned};
+use crate::step_info::{ParamType, ParamValue, is_identifier};
+use crate::yaml::{Node, NodeKind, Scalar};
+use std::time::Duration;
+
+/// A workflow file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    /// Workflow name (an identifier).
+    pub name: Spanned<String>,
+    /// Free text.
+    pub description: String,
+    /// Workflow parameters, in file order.
+    pub params: Vec<ParamDecl>,
+    /// Files fed to the workflow, in file order.
+    pub inputs: Vec<InputDecl>,
+    /// Steps, in file order.
+    pub steps: Vec<StepDecl>,
+}
+
+/// A workflow parameter: `params: {name: {type, default, description}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamDecl {
+    /// Parameter name.
+    pub name: Spanned<String>,
+    /// Declared type.
+    pub ty: ParamType,
+    /// Default value (already of `ty`); `None` means it must be given with `--param`.
+    pub default: Option<ParamValue>,
+    /// Free text.
+    pub description: String,
+}
+
+/// A workflow input: `inputs: {name: {path, media_type}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputDecl {
+    /// Input name, referred to as `inputs.NAME`.
+    pub name: Spanned<String>,
+    /// Path relative to the workflow file.
+    pub path: Spanned<String>,
+    /// Media type given, if any.
+    pub media_type: Option<Spanned<String>>,
+}
+
+/// A step of the workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepDecl {
+    /// Step id (the key under `steps:`).
+    pub id: Spanned<String>,
+    /// The component: `name`, `name@version`, or a path ending in `.wasm`.
+    pub uses: Spanned<String>,
+    /// Input port → source reference text (`inputs.raw`, `load.table`).
+    pub inputs: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Parameter name → value as written.
+    pub with: Vec<(Spanned<String>, Spanned<ValueExpr>)>,
+    /// Steps that must finish first although no artifact flows between them.
+    pub after: Vec<Spanned<String>>,
+    /// Resource limits.
+    pub limits: LimitsDecl,
+}
+
+/// A parameter value as written under `with:`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueExpr {
+    /// A literal scalar, typed by the YAML core schema.
+    Literal(ParamValue),
+    /// A string containing `${{ ... }}` placeholders, substituted during validation.
+    Template(String),
+}
+
+/// Limits a step runs under; unset fields take the host's defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitsDecl {
+    /// Linear-memory cap in bytes.
+    pub memory: Option<Spanned<u64>>,
+    /// Wall-clock timeout.
+    pub timeout: Option<Spanned<Duration>>,
+    /// CPU budget in wasmtime fuel units.
+    pub fuel: Option<Spanned<u64>>,
+}
+
+/// Reads the keys of one mapping, reporting unknown ones and wrong shapes.
+struct MapReader<'a> {
+    entries: &'a [(Spanned<String>, Node)],
+    field: String,
+}
+
+impl<'a> MapReader<'a> {
+    fn new(node: &'a Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Self> {
+        match &node.kind {
+            NodeKind::Map(entries) => Some(Self {
+                entries,
+                field: field.to_string(),
+            }),
+            _ => {
+                diags.push(Diagnostic::new(
+                    node.span,
+                    field,
+                    format!("expected a mapping, found {}", node.shape()),
+                ));
+                None
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
+    }
+
+    fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
+        for (k, _) in self.entries {
+            if !allowed.contains(&k.value.as_str()) {
+                diags.push(Diagnostic::new(
+                    k.span,
+                    self.sub(&k.value),
+                    format!("unknown key `{}`; expected one of: {}", k.value, allowed.join(", ")),
+                ));
+            }
+        }
+    }
+
+    fn sub(&self, key: &str) -> String {
+        if self.field.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.field)
+        }
+    }
+
+    fn string(&self, key: &str, required: bool, span: Span, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+        match self.get(key) {
+            Some(node) => string_of(node, &self.sub(key), diags),
+            None => {
+                if required {
+                    diags.push(Diagnostic::new(span, self.field.clone(), format!("missing required key `{key}`")));
+                }
+                None
+            }
+        }
+    }
+}
+
+fn string_of(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+    match node.scalar() {
+        Some(Scalar::Str(s)) => Some(Spanned::new(s.to_string(), node.span)),
+        _ => {
+            diags.push(Diagnostic::new(node.span, field, format!("expected a string, found {}", node.shape())));
+            None
+        }
+    }
+}
+
+fn identifier(key: &Spanned<String>, what: &str, field: &str, diags: &mut Vec<Diagnostic>) {
+    if !is_identifier(&key.value) {
+        diags.push(Diagnostic::new(
+            key.span,
+            field,
+            format!(
+                "{what} `{}` is not valid: use a lowercase letter followed by lowercase letters, digits, `-` or `_` (at most 64)",
+                key.value
+            ),
+        ));
+    }
+}
+
+/// Reads a scalar as a parameter value under the YAML core schema.
+pub(crate) fn literal(node: &Node) -> Option<ParamValue> {
+    match node.scalar()? {
+        Scalar::Null => None,
+        Scalar::Bool(b) => Some(ParamValue::Bool(b)),
+        Scalar::Int(i) => Some(ParamValue::Int(i)),
+        Scalar::Float(f) => Some(ParamValue::Float(f)),
+        Scalar::Str(s) => Some(ParamValue::Str(s.to_string())),
+    }
+}
+
+impl Workflow {
+    /// Builds the authored workflow from a loaded YAML tree, collecting every shape problem.
+    pub fn from_node(root: &Node) -> Result<Workflow, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let Some(top) = MapReader::new(root, "", &mut diags) else {
+            return Err(diags);
+        };
+        top.check_keys(&["name", "description", "params", "inputs", "steps"], &mut diags);
+        let name = top.string("name", true, root.span, &mut diags);
+        if let Some(n) = &name {
+            identifier(n, "workflow name", "name", &mut diags);
+        }
+        let description = top
+            .string("description", false, root.span, &mut diags)
+            .map(|s| s.value)
+            .unwrap_or_default();
+        let params = top.get("params").map(|n| parse_params(n, &mut diags)).unwrap_or_default();
+        let inputs = top.get("inputs").map(|n| parse_inputs(n, &mut diags)).unwrap_or_default();
+        let steps = match top.get("steps") {
+            Some(n) => parse_steps(n, &mut diags),
+            None => {
+                diags.push(Diagnostic::new(root.span, "", "missing required key `steps`"));
+                Vec::new()
+            }
+        };
+        match name {
+            Some(name) if diags.is_empty() => Ok(Workflow {
+                name,
+                description,
+                params,
+                inputs,
+                steps,
+            }),
+            _ => Err(diags),
+        }
+    }
+}
+
+fn parse_params(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<ParamDecl> {
+    let Some(map) = MapReader::new(node, "params", diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in map.entries {
+        let field = map.sub(&key.value);
+        identifier(key, "parameter name", &field, diags);
+        let Some(decl) = MapReader::new(value, &field, diags) else {
+            continue;
+        };
+        decl.check_keys(&["type", "default", "description"], diags);
+        let description = decl.string("description", false, value.span, diags).map(|s| s.value).unwrap_or_default();
+        let Some(ty_text) = decl.string("type", true, value.span, diags) else {
+            continue;
+        };
+        let Some(ty) = ParamType::parse(&ty_text.value) else {
+            diags.push(Diagnostic::new(
+                ty_text.span,
+                decl.sub("type"),
+                format!("unknown type `{}`; expected string, int, float or bool", ty_text.value),
+            ));
+            continue;
+        };
+        let default = match decl.get("default") {
+            None => None,
+            Some(d) => match literal(d).and_then(|v| v.coerce(ty)) {
+                Some(v) => Some(v),
+                None => {
+                    diags.push(Diagnostic::new(
+                        d.span,
+                        decl.sub("default"),
+                        format!("default must be {ty}, found {}", d.shape()),
+                    ));
+                    continue;
+                }
+            },
+        };
+        out.push(ParamDecl {
+            name: key.clone(),
+            ty,
+            default,
+            description,
+        });
+    }
+    out
+}
+
+fn parse_inputs(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<InputDecl> {
+    let Some(map) = MapReader::new(node, "inputs", diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (key, value) in map.entries {
+        let field = map.sub(&key.value);
+        identifier(key, "input name", &field, diags);
+        let Some(decl) = MapReader::new(value, &field, diags) else {
+            continue;
+        };
+        decl.check_keys(&["path", "media_type"], diags);
+        let path = decl.string("path", true, value.span, diags);
+        let media_type = decl.string("media_type", false, value.span, diags);
+        if let Some(mt) = &media_type
+            && !crate::media_type::is_well_formed(&mt.value, false)
+        {
+            diags.push(Diagnostic::new(
+                mt.span,
+                decl.sub("media_type"),
+                format!("`{}` is not a media type like `text/csv`", mt.value),
+            ));
+        }
+        if let Some(path) = path {
+            out.push(InputDecl {
+                name: key.clone(),
+                path,
+                media_type,
+            });
+        }
+    }
+    out
+}
+
+fn parse_steps(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<StepDecl> {
+    let Some(map) = MapReader::new(node, "steps", diags) else {
+        return Vec::new();
+    };
+    if map.entries.is_empty() {
+        diags.push(Diagnostic::new(node.span, "steps", "a workflow needs at least one step"));
+    }
+    map.entries
+        .iter()
+        .filter_map(|(id, body)| parse_step(id, body, &map.sub(&id.value), diags))
+        .collect()
+}
+
+fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<StepDecl> {
+    identifier(id, "step id", field, diags);
+    let step = MapReader::new(body, field, diags)?;
+    step.check_keys(&["uses", "inputs", "with", "after", "limits"], diags);
+    let uses = step.string("uses", true, body.span, diags);
+
+    let mut inputs = Vec::new();
+    if let Some(node) = step.get("inputs")
+        && let Some(map) = MapReader::new(node, &step.sub("inputs"), diags)
+    {
+        for (port, source) in map.entries {
+            if let Some(s) = string_of(source, &map.sub(&port.value), diags) {
+                inputs.push((port.clone(), s));
+            }
+        }
+    }
+
+    let mut with = Vec::new();
+    if let Some(node) = step.get("with")
+        && let Some(map) = MapReader::new(node, &step.sub("with"), diags)
+    {
+        for (name, value) in map.entries {
+            let expr = match literal(value) {
+                Some(ParamValue::Str(s)) if s.contains("${{") => ValueExpr::Template(s),
+                Some(v) => ValueExpr::Literal(v),
+                None => {
+                    diags.push(Diagnostic::new(
+                        value.span,
+                        map.sub(&name.value),
+                        format!("expected a string, number or boolean, found {}", value.shape()),
+                    ));
+                    continue;
+                }
+            };
+            with.push((name.clone(), Spanned::new(expr, value.span)));
+        }
+    }
+
+    let mut after = Vec::new();
+    if let Some(node) = step.get("after") {
+        match &node.kind {
+            NodeKind::Seq(items) => {
+                for item in items {
+                    if let Some(s) = string_of(item, &step.sub("after"), diags) {
+                        after.push(s);
+                    }
+                }
+            }
+            _ => diags.push(Diagnostic::new(
+                node.span,
+                step.sub("after"),
+                format!("expected a list of step ids, found {}", node.shape()),
+            )),
+        }
+    }
+
+    let limits = step.get("limits").map(|n| parse_limits(n, &step.sub("limits"), diags)).unwrap_or_default();
+    Some(StepDecl {
+        id: id.clone(),
+        uses: uses?,
+        inputs,
+        with,
+        after,
+        limits,
+    })
+}
+
+fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> LimitsDecl {
+    let Some(map) = MapReader::new(node, field, diags) else {
+        return LimitsDecl::default();
+    };
+    map.check_keys(&["memory", "timeout", "fuel"], diags);
+    let mut limits = LimitsDecl::default();
+    let mut report = |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
+    if let Some(n) = map.get("memory") {
+        let parsed = match n.scalar() {
+            Some(Scalar::Int(i)) => u64::try_from(i).map_err(|_| "memory must be positive".to_string()),
+            Some(Scalar::Str(s)) => parse_bytes(s),
+            _ => Err(format!("expected a size like `256Mi`, found {}", n.shape())),
+        };
+        match parsed {
+            Ok(b) if b > 4 << 30 => report(n, "memory", "at most 4Gi: a wasm32 memory cannot grow past 4 GiB".into()),
+            Ok(b) if b < 1 << 16 => report(n, "memory", "at least 64Ki: one WebAssembly page".into()),
+            Ok(b) => limits.memory = Some(Spanned::new(b, n.span)),
+            Err(e) => report(n, "memory", e),
+        }
+    }
+    if let Some(n) = map.get("timeout") {
+        match n.scalar() {
+            Some(Scalar::Str(s)) => match parse_duration(s) {
+                Ok(d) if d.is_zero() => report(n, "timeout", "must be longer than zero".into()),
+                Ok(d) => limits.timeout = Some(Spanned::new(d, n.span)),
+                Err(e) => report(n, "timeout", e),
+            },
+            _ => report(n, "timeout", format!("expected a duration like `30s`, found {}", n.shape())),
+        }
+    }
+    if let Some(n) = map.get("fuel") {
+        let fuel = match n.scalar() {
+            Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok(),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            Some(Scalar::Float(f)) if f >= 1.0 && f < 1.8e19 && f.fract() == 0.0 => Some(f as u64),
+            _ => None,
+        };
+        match fuel {
+            Some(f) => limits.fuel = Some(Spanned::new(f, n.span)),
+            None => report(n, "fuel", format!("expected a positive whole number like 5e9, found {}", n.shape())),
+        }
+    }
+    limits
+}

@@ -1,0 +1,91 @@
+//! The validated, typed plan of a run: what the scheduler executes. Every reference in it
+//! is known to resolve, every parameter has its declared type, steps are in dependency order.
+
+use crate::step_info::{ParamValue, StepInfo};
+use std::time::Duration;
+
+/// A validated workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Workflow name.
+    pub name: String,
+    /// Workflow parameters after defaults and overrides.
+    pub params: Vec<(String, ParamValue)>,
+    /// Files fed to the workflow.
+    pub inputs: Vec<PlannedInput>,
+    /// Steps in a topological order: every step comes after the steps it depends on.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A file fed to the workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedInput {
+    /// Name, referred to as `inputs.NAME`.
+    pub name: String,
+    /// Path relative to the workflow file.
+    pub path: String,
+    /// Media type (given or guessed from the extension).
+    pub media_type: String,
+}
+
+/// One step, ready to schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedStep {
+    /// Step id.
+    pub id: String,
+    /// The component reference as written (`name@version` or a `.wasm` path).
+    pub uses: String,
+    /// The component's declaration.
+    pub info: StepInfo,
+    /// One binding per declared input port, in declaration order.
+    pub inputs: Vec<Binding>,
+    /// Every declared parameter with its value, in declaration order.
+    pub params: Vec<(String, ParamValue)>,
+    /// Limits set by the workflow; unset ones take the host's defaults.
+    pub limits: Limits,
+    /// Indices (into `Plan::steps`) of the steps that must finish first; all smaller than this step's.
+    pub deps: Vec<usize>,
+}
+
+/// Where an input port's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A workflow input, by name.
+    Input(String),
+    /// An output of an earlier step.
+    Step {
+        /// Producing step id.
+        step: String,
+        /// Its output port.
+        port: String,
+    },
+}
+
+/// An input port bound to its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The consuming step's input port.
+    pub port: String,
+    /// Where its bytes come from.
+    pub source: Source,
+    /// Media type of the bytes that will arrive.
+    pub media_type: String,
+}
+
+/// Per-step limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Linear-memory cap in bytes.
+    pub memory: Option<u64>,
+    /// Wall-clock timeout.
+    pub timeout: Option<Duration>,
+    /// CPU budget in fuel units.
+    pub fuel: Option<u64>,
+}
+
+impl Plan {
+    /// Finds a step by id.
+    pub fn step(&self, id: &str) -> Option<&PlannedStep> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}

@@ -1,0 +1,281 @@
+//! What a step component declares about itself (the WIT `step-info`), mirrored in plain Rust
+//! so validation can use it without knowing wasmtime.
+
+use std::fmt;
+
+/// The type of a step parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamType {
+    /// UTF-8 text.
+    Str,
+    /// Signed 64-bit integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// Boolean.
+    Bool,
+}
+
+impl ParamType {
+    /// The name used in workflows and in `weft plugin inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Str => "string",
+            ParamType::Int => "int",
+            ParamType::Float => "float",
+            ParamType::Bool => "bool",
+        }
+    }
+
+    /// Parses a type name as written in a workflow's `params:` block.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" | "str" => ParamType::Str,
+            "int" | "integer" => ParamType::Int,
+            "float" | "number" => ParamType::Float,
+            "bool" | "boolean" => ParamType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// Parses a command-line value (`--param k=v`) as this type.
+    pub fn parse_value(self, text: &str) -> Result<ParamValue, String> {
+        match self {
+            ParamType::Str => Ok(ParamValue::Str(text.to_string())),
+            ParamType::Int => text
+                .trim()
+                .parse()
+                .map(ParamValue::Int)
+                .map_err(|_| format!("`{text}` is not an integer")),
+            ParamType::Float => text
+                .trim()
+                .parse()
+                .map(ParamValue::Float)
+                .map_err(|_| format!("`{text}` is not a number")),
+            ParamType::Bool => match text.trim() {
+                "true" => Ok(ParamValue::Bool(true)),
+                "false" => Ok(ParamValue::Bool(false)),
+                _ => Err(format!("`{text}` is not `true` or `false`")),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ParamType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A typed parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// Text.
+    Str(String),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl ParamValue {
+    /// The type of this value.
+    pub fn ty(&self) -> ParamType {
+        match self {
+            ParamValue::Str(_) => ParamType::Str,
+            ParamValue::Int(_) => ParamType::Int,
+            ParamValue::Float(_) => ParamType::Float,
+            ParamValue::Bool(_) => ParamType::Bool,
+        }
+    }
+
+    /// Converts to `ty` where that loses nothing (an integer widens to a float); `None` otherwise.
+    pub fn coerce(self, ty: ParamType) -> Option<ParamValue> {
+        match (self, ty) {
+            (v, t) if v.ty() == t => Some(v),
+            // Precision loss above 2^53 is accepted: YAML itself writes such floats as integers.
+            #[allow(clippy::cast_precision_loss)]
+            (ParamValue::Int(i), ParamType::Float) => Some(ParamValue::Float(i as f64)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Str(s) => f.write_str(s),
+            ParamValue::Int(i) => write!(f, "{i}"),
+            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// An input or output slot of a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    /// Name used in bindings.
+    pub name: String,
+    /// Media type; inputs may use `type/*` or `*/*`.
+    pub media_type: String,
+    /// For humans.
+    pub description: String,
+}
+
+/// A parameter a step accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Name used under `with:`.
+    pub name: String,
+    /// Declared type.
+    pub ty: ParamType,
+    /// Default; `None` makes the parameter required.
+    pub default: Option<ParamValue>,
+    /// For humans.
+    pub description: String,
+}
+
+/// Everything a step component declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepInfo {
+    /// Stable identifier.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// For humans.
+    pub description: String,
+    /// Ports read.
+    pub inputs: Vec<Port>,
+    /// Ports written.
+    pub outputs: Vec<Port>,
+    /// Parameters accepted.
+    pub params: Vec<ParamSpec>,
+}
+
+impl StepInfo {
+    /// Finds an input port by name.
+    pub fn input(&self, name: &str) -> Option<&Port> {
+        self.inputs.iter().find(|p| p.name == name)
+    }
+
+    /// Finds an output port by name.
+    pub fn output(&self, name: &str) -> Option<&Port> {
+        self.outputs.iter().find(|p| p.name == name)
+    }
+
+    /// Finds a parameter by name.
+    pub fn param(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    /// Checks that the declaration itself is well formed: valid, unique names, well-formed
+    /// media types, defaults of the declared type. Returns one message per problem.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !is_identifier(&self.name) {
+            out.push(format!("step name `{}` is not an identifier", self.name));
+        }
+        if self.version.split('.').count() != 3
+            || !self.version.split('.').all(|p| p.parse::<u64>().is_ok())
+        {
+            out.push(format!("version `{}` is not MAJOR.MINOR.PATCH", self.version));
+        }
+        for (kind, ports, wildcard_ok) in [("input", &self.inputs, true), ("output", &self.outputs, false)] {
+            for (i, port) in ports.iter().enumerate() {
+                if !is_identifier(&port.name) {
+                    out.push(format!("{kind} port name `{}` is not an identifier", port.name));
+                }
+                if ports[..i].iter().any(|p| p.name == port.name) {
+                    out.push(format!("{kind} port `{}` is declared twice", port.name));
+                }
+                if !crate::media_type::is_well_formed(&port.media_type, wildcard_ok) {
+                    out.push(format!(
+                        "{kind} port `{}` has media type `{}`, which is not `type/subtype`{}",
+                        port.name,
+                        port.media_type,
+                        if wildcard_ok { "" } else { " (no wildcards on outputs)" }
+                    ));
+                }
+            }
+        }
+        for (i, param) in self.params.iter().enumerate() {
+            if !is_identifier(&param.name) {
+                out.push(format!("parameter name `{}` is not an identifier", param.name));
+            }
+            if self.params[..i].iter().any(|p| p.name == param.name) {
+                out.push(format!("parameter `{}` is declared twice", param.name));
+            }
+            if let Some(d) = &param.default
+                && d.ty() != param.ty
+            {
+                out.push(format!(
+                    "parameter `{}` is declared {} but its default is {}",
+                    param.name,
+                    param.ty,
+                    d.ty()
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Identifiers (step ids, port and parameter names): a lowercase letter, then lowercase
+/// letters, digits, `-` or `_`, at most 64 characters.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= 64
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("load-csv_2"));
+        assert!(!is_identifier("Load"));
+        assert!(!is_identifier("2x"));
+        assert!(!is_identifier(""));
+        assert!(!is_identifier("a.b"));
+    }
+
+    #[test]
+    fn coercion_only_widens() {
+        assert_eq!(ParamValue::Int(2).coerce(ParamType::Float), Some(ParamValue::Float(2.0)));
+        assert_eq!(ParamValue::Float(2.0).coerce(ParamType::Int), None);
+        assert_eq!(ParamValue::Str("1".into()).coerce(ParamType::Int), None);
+    }
+
+    #[test]
+    fn problems_in_a_declaration() {
+        let info = StepInfo {
+            name: "Bad".into(),
+            version: "1.0".into(),
+            description: String::new(),
+            inputs: vec![Port {
+                name: "a".into(),
+                media_type: "text/*".into(),
+                description: String::new(),
+            }],
+            outputs: vec![Port {
+                name: "a".into(),
+                media_type: "text/*".into(),
+                description: String::new(),
+            }],
+            params: vec![ParamSpec {
+                name: "k".into(),
+                ty: ParamType::Int,
+                default: Some(ParamValue::Str("x".into())),
+                description: String::new(),
+            }],
+        };
+        let p = info.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+    }
+}

@@ -1,0 +1,24 @@
+//! Test guest `noop`: Does nothing and succeeds; the step-overhead benchmark runs it.
+
+use weft_step::{Guest, Param, StepError, StepInfo};
+
+struct G;
+
+impl Guest for G {
+    fn describe() -> StepInfo {
+        StepInfo {
+            name: "test-noop".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Does nothing and succeeds; the step-overhead benchmark runs it.".into(),
+            inputs: vec![],
+            outputs: vec![],
+            params: vec![],
+        }
+    }
+
+    fn run(_params: Vec<Param>) -> Result<(), StepError> {
+        Ok(())
+    }
+}
+
+weft_step::export_step!(G);
