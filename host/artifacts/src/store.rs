@@ -136,7 +136,7 @@ impl ArtifactStore {
     }
 
     /// Opens a published artifact for streaming reads.
-    pub async fn open(&self, digest: &Digest) -> Result<ArtifactReader, ArtifactError> {
+    pub async fn reader(&self, digest: &Digest) -> Result<ArtifactReader, ArtifactError> {
         let key = keys::blob(&self.tenant, digest);
         match self.inner.get(&key).await {
             Ok(result) => Ok(ArtifactReader::new(result)),
@@ -193,7 +193,7 @@ mod tests {
     use super::*;
 
     async fn read_all(store: &ArtifactStore, d: &Digest) -> Vec<u8> {
-        let mut r = store.open(d).await.expect("open");
+        let mut r = store.reader(d).await.expect("open");
         let mut out = Vec::new();
         loop {
             let chunk = r.read(1000).await.expect("read");
@@ -247,7 +247,7 @@ mod tests {
         w.write(b"half").await.expect("write");
         drop(w);
         assert!(!store.contains(&Digest::of(b"half")).await);
-        assert!(matches!(store.open(&Digest::of(b"half")).await, Err(ArtifactError::NotFound(_))));
+        assert!(matches!(store.reader(&Digest::of(b"half")).await, Err(ArtifactError::NotFound(_))));
     }
 
     #[tokio::test]

@@ -1,1 +1,25 @@
-//! stub
+//! Weft's sandbox: the only crate that knows wasmtime.
+//!
+//! One [`Sandbox`] per process holds the wasmtime `Engine` (component model, async,
+//! pooling allocator, epoch interruption), the on-disk compile cache keyed by component
+//! digest, and the `InstancePre` of every loaded component. Each step execution gets a
+//! fresh `Store` with its own memory limit, deadline, capped logs and only the artifact
+//! handles its bindings allow. WASI is linked but hermetic: no preopened directory, no
+//! environment, no network, a virtual clock and seeded randomness.
+
+mod bindings;
+mod cache;
+mod clock;
+mod convert;
+mod error;
+mod host_artifacts;
+mod host_log;
+mod limiter;
+mod outcome;
+mod output_pipe;
+mod sandbox;
+mod state;
+
+pub use error::SandboxError;
+pub use outcome::{LogLine, LogStream, StepFailure, StepOutcome, StagedOutput};
+pub use sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};

@@ -1,0 +1,121 @@
+//! Host side of the `artifacts` import: a step opens only inputs bound to it and creates
+//! only outputs it declared, once each, in chunks of at most [`MAX_CHUNK`] bytes.
+
+use crate::bindings::weft::step::artifacts::{Host, HostReader, HostWriter};
+use crate::state::StepState;
+use wasmtime::component::Resource;
+use weft_artifacts::{ArtifactMeta, ArtifactReader, ArtifactStore, StagedWriter};
+
+/// Largest chunk moved by one `read` or `write` call.
+pub const MAX_CHUNK: usize = 1024 * 1024;
+
+/// An open input, owned by the guest through a resource handle.
+pub struct ReaderHandle {
+    reader: ArtifactReader,
+    media_type: String,
+}
+
+/// An output being written; the bytes live in [`StepIo::writers`] so they can be finished
+/// after `run` even if the guest never dropped its handle.
+pub struct WriterHandle {
+    port: String,
+}
+
+/// What artifacts one step may touch.
+pub struct StepIo {
+    pub(crate) store: ArtifactStore,
+    /// Bound inputs: port → published artifact.
+    pub(crate) inputs: Vec<(String, ArtifactMeta)>,
+    /// Declared outputs: port → media type.
+    pub(crate) outputs: Vec<(String, String)>,
+    /// Outputs created so far, in creation order.
+    pub(crate) writers: Vec<(String, StagedWriter)>,
+    /// Cap on the bytes of all outputs together.
+    pub(crate) max_output_bytes: u64,
+    pub(crate) written: u64,
+}
+
+impl Host for StepState {
+    async fn open(&mut self, port: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
+        let Some((_, meta)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
+            let bound: Vec<_> = self.io.inputs.iter().map(|(p, _)| p.as_str()).collect();
+            return Ok(Err(format!(
+                "no input `{port}` is bound to this step (bound: {})",
+                if bound.is_empty() { "none".to_string() } else { bound.join(", ") }
+            )));
+        };
+        let media_type = meta.media_type.clone();
+        let reader = match self.io.store.reader(&meta.digest).await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(format!("cannot open input `{port}`: {e}"))),
+        };
+        Ok(Ok(self.table.push(ReaderHandle { reader, media_type })?))
+    }
+
+    async fn create(&mut self, port: String) -> wasmtime::Result<Result<Resource<WriterHandle>, String>> {
+        if !self.io.outputs.iter().any(|(p, _)| *p == port) {
+            let declared: Vec<_> = self.io.outputs.iter().map(|(p, _)| p.as_str()).collect();
+            return Ok(Err(format!(
+                "the step declares no output `{port}` (declared: {})",
+                if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+            )));
+        }
+        if self.io.writers.iter().any(|(p, _)| *p == port) {
+            return Ok(Err(format!("output `{port}` was already created")));
+        }
+        self.io.writers.push((port.clone(), self.io.store.stage()));
+        Ok(Ok(self.table.push(WriterHandle { port })?))
+    }
+}
+
+impl HostReader for StepState {
+    async fn read(&mut self, handle: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        let h = self.table.get_mut(&handle)?;
+        let max = (max as usize).min(MAX_CHUNK);
+        Ok(h.reader.read(max).await.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+    }
+
+    async fn size(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&handle)?.reader.size())
+    }
+
+    async fn media_type(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&handle)?.media_type.clone())
+    }
+
+    async fn drop(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}
+
+impl HostWriter for StepState {
+    async fn write(&mut self, handle: Resource<WriterHandle>, bytes: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+        if bytes.len() > MAX_CHUNK {
+            return Ok(Err(format!(
+                "a write of {} bytes exceeds the {MAX_CHUNK}-byte chunk limit",
+                bytes.len()
+            )));
+        }
+        let port = &self.table.get(&handle)?.port;
+        if self.io.written + bytes.len() as u64 > self.io.max_output_bytes {
+            return Ok(Err(format!(
+                "outputs would exceed the step's limit of {} bytes",
+                self.io.max_output_bytes
+            )));
+        }
+        let Some((_, writer)) = self.io.writers.iter_mut().find(|(p, _)| p == port) else {
+            return Ok(Err(format!("output `{port}` is not open")));
+        };
+        if let Err(e) = writer.write(&bytes).await {
+            return Ok(Err(format!("cannot write output `{port}`: {e}")));
+        }
+        self.io.written += bytes.len() as u64;
+        Ok(Ok(()))
+    }
+
+    async fn drop(&mut self, handle: Resource<WriterHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! The sandbox against real guest components (built by `cargo xtask build-plugins`):
+//! hostile guests fail only themselves, limits hold, outputs are staged correctly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weft_artifacts::{ArtifactStore, Digest};
+use weft_model::{Limits, ParamValue};
+use weft_sandbox::{LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepRequest};
+
+fn plugin(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run `cargo xtask build-plugins` first", path.display());
+    path
+}
+
+async fn load(sandbox: &Sandbox, name: &str) -> Arc<LoadedComponent> {
+    sandbox.load_file(&plugin(name)).await.expect("loads")
+}
+
+fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
+    StepRequest {
+        store: store.clone(),
+        inputs: Vec::new(),
+        params: Vec::new(),
+        limits,
+    }
+}
+
+#[tokio::test]
+async fn describe_reports_ports_and_params() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let csv = load(&sandbox, "csv-to-table").await;
+    assert_eq!(csv.info.name, "csv-to-table");
+    assert_eq!(csv.info.inputs[0].media_type, "text/csv");
+    assert_eq!(csv.info.params[0].default, Some(ParamValue::Str(",".into())));
+    assert!(csv.info.problems().is_empty(), "{:?}", csv.info.problems());
+}
+
+#[tokio::test]
+async fn infinite_loop_times_out_and_the_sandbox_goes_on() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let spin = load(&sandbox, "test-spin").await;
+    let noop = load(&sandbox, "test-noop").await;
+    let limits = Limits {
+        timeout: Some(Duration::from_millis(300)),
+        ..Limits::default()
+    };
+    // The loop runs while another step completes: yielding at epoch ticks keeps it from
+    // starving the runtime.
+    let started = Instant::now();
+    let (spun, quick) = tokio::join!(sandbox.run(&spin, request(&store, limits)), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let outcome = sandbox.run(&noop, request(&store, Limits::default())).await;
+        (outcome, started.elapsed())
+    });
+    assert_eq!(spun.result.expect_err("must fail"), StepFailure::TimedOut(Duration::from_millis(300)));
+    assert!(spun.duration < Duration::from_secs(5), "stopped promptly: {:?}", spun.duration);
+    assert!(quick.0.result.is_ok());
+    assert!(quick.1 < Duration::from_millis(250), "noop finished while the loop ran: {:?}", quick.1);
+}
+
+#[tokio::test]
+async fn memory_bomb_stops_at_the_limit() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let bomb = load(&sandbox, "test-memory-bomb").await;
+    let outcome = sandbox
+        .run(
+            &bomb,
+            request(
+                &store,
+                Limits {
+                    memory: Some(64 << 20),
+                    ..Limits::default()
+                },
+            ),
+        )
+        .await;
+    match outcome.result {
+        Err(StepFailure::OutOfMemory(m)) => assert!(m.contains("64 MiB"), "{m}"),
+        other => panic!("expected out of memory, got {other:?}"),
+    }
+    // The engine is still usable.
+    let noop = load(&sandbox, "test-noop").await;
+    assert!(sandbox.run(&noop, request(&store, Limits::default())).await.result.is_ok());
+}
+
+#[tokio::test]
+async fn host_files_and_environment_are_invisible() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let guest = load(&sandbox, "test-read-host-file").await;
+    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    assert_eq!(
+        outcome.result.expect_err("must fail"),
+        StepFailure::BadInput("no host file was readable".into())
+    );
+    let logged: Vec<_> = outcome.log.iter().map(|l| l.message.as_str()).collect();
+    assert!(logged.iter().any(|l| l.starts_with("/etc/passwd:")), "{logged:?}");
+}
+
+#[tokio::test]
+async fn panic_fails_the_step_with_the_guest_message() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let guest = load(&sandbox, "test-panic").await;
+    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    match outcome.result {
+        Err(StepFailure::Trapped(m)) => assert!(m.contains("deliberate panic from test guest"), "{m}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(
+        outcome
+            .log
+            .iter()
+            .any(|l| l.stream == LogStream::Stdout && l.message == "about to panic")
+    );
+}
+
+#[tokio::test]
+async fn a_step_touches_only_its_own_ports() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let guest = load(&sandbox, "test-artifact-escape").await;
+    let data = store.put_bytes(b"input", "text/plain").await.expect("put");
+    let mut req = request(&store, Limits::default());
+    req.inputs = vec![("data".into(), data)];
+    let outcome = sandbox.run(&guest, req).await;
+    let outputs = outcome.result.expect("the host refused every escape");
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(outputs[0].staged.digest(), Digest::of(b"contained"));
+}
+
+#[tokio::test]
+async fn copy_streams_bytes_through_and_stages_them() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let guest = load(&sandbox, "test-copy").await;
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let input = store.put_bytes(&payload, "application/octet-stream").await.expect("put");
+    let mut req = request(&store, Limits::default());
+    req.inputs = vec![("data".into(), input.clone())];
+    let outcome = sandbox.run(&guest, req).await;
+    let mut outputs = outcome.result.expect("copies");
+    assert_eq!(outcome.metrics, vec![("bytes".to_string(), 3_000_000.0)]);
+    let out = outputs.remove(0);
+    assert_eq!(out.staged.digest(), input.digest);
+    assert!(!store.for_tenant("default").contains(&Digest::of(b"nothing")).await);
+}
+
+#[tokio::test]
+async fn missing_output_fails_the_step() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    // `copy` with no input bound: open fails, the step reports it as a failure.
+    let guest = load(&sandbox, "test-copy").await;
+    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    match outcome.result {
+        Err(StepFailure::Failed(m)) => assert!(m.contains("no input `data` is bound"), "{m}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn second_load_comes_from_the_compile_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = SandboxConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..SandboxConfig::default()
+    };
+    let first = Sandbox::new(config.clone()).expect("sandbox");
+    assert!(!load(&first, "summary-stats").await.from_cache);
+    let second = Sandbox::new(config).expect("sandbox");
+    let again = load(&second, "summary-stats").await;
+    assert!(again.from_cache, "a fresh sandbox reuses the compiled code");
+    assert_eq!(again.info.name, "summary-stats");
+}
+
+#[tokio::test]
+async fn not_a_component_is_a_clear_error() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let err = sandbox.load(b"\0asm\x01\0\0\0", "core.wasm").await.err().expect("refused");
+    assert!(err.to_string().contains("core.wasm is not a Weft step component"), "{err}");
+}
