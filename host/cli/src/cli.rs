@@ -1,0 +1,103 @@
+//! Command-line syntax.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Weft runs typed YAML workflows of sandboxed WebAssembly steps.
+#[derive(Parser, Debug)]
+#[command(name = "weft", version, about, long_about = None)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Directory of Weft's local state: artifact store and compile cache.
+    #[arg(long, global = true, env = "WEFT_HOME", default_value = ".weft")]
+    pub home: PathBuf,
+    /// Artifact store: a directory, `file:///abs/dir` or `memory://` [default: HOME/store].
+    #[arg(long, global = true, env = "WEFT_STORE")]
+    pub store: Option<String>,
+    /// Directory to look for components named in `uses:` (repeatable; searched before
+    /// WEFT_PLUGIN_PATH and ./dist/plugins).
+    #[arg(long = "plugins", global = true, value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check a workflow without running anything; lists every problem.
+    Validate(WorkflowArgs),
+    /// Run a workflow.
+    Run(RunArgs),
+    /// Work with step components.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Work with the artifacts of runs.
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+}
+
+/// A workflow file and its parameters.
+#[derive(Args, Debug)]
+pub struct WorkflowArgs {
+    /// The workflow YAML file.
+    pub file: PathBuf,
+    /// Set a workflow parameter (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+/// `weft run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The workflow and its parameters.
+    #[command(flatten)]
+    pub workflow: WorkflowArgs,
+    /// Most steps running at once [default: number of CPUs].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Print plain progress lines instead of live bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print the run report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `weft plugin ...`.
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Show what a component declares and whether it implements the Weft world.
+    Inspect {
+        /// The component file.
+        file: PathBuf,
+    },
+}
+
+/// `weft artifact ...`.
+#[derive(Subcommand, Debug)]
+pub enum ArtifactCommand {
+    /// Write an artifact to a file or stdout.
+    Get {
+        /// A run id followed by STEP.PORT (or `inputs.NAME`), or a digest alone.
+        #[arg(required = true, num_args = 1..=2, value_names = ["RUN|DIGEST", "STEP.PORT"])]
+        what: Vec<String>,
+        /// Output file [default: stdout].
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}

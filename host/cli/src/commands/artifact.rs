@@ -1,0 +1,56 @@
+//! `weft artifact get`: stream an artifact out of the store.
+
+use crate::cli::ArtifactCommand;
+use crate::settings::Settings;
+use anyhow::{Context, bail};
+use tokio::io::AsyncWriteExt;
+use weft_artifacts::{ArtifactStore, Digest};
+use weft_engine::RunReport;
+
+pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
+    let ArtifactCommand::Get { what, output } = cmd;
+    let store = ArtifactStore::open(&settings.store_url)?;
+    let digest = match what.as_slice() {
+        [single] => single.parse::<Digest>().map_err(anyhow::Error::msg)?,
+        [run, target] => {
+            let report: RunReport = store.get_run_document(run, weft_engine::MANIFEST).await?;
+            let Some((step, port)) = target.split_once('.') else {
+                bail!("`{target}` is not STEP.PORT");
+            };
+            if step == "inputs" {
+                report.inputs.get(port).map(|m| m.digest).with_context(|| {
+                    format!("run {run} has no input `{port}`; inputs: {}", report.inputs.keys().cloned().collect::<Vec<_>>().join(", "))
+                })?
+            } else {
+                let s = report.step(step).with_context(|| {
+                    format!("run {run} has no step `{step}`; steps: {}", report.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "))
+                })?;
+                s.outputs.get(port).map(|m| m.digest).with_context(|| {
+                    format!(
+                        "step `{step}` of run {run} has no output `{port}` ({:?}; outputs: {})",
+                        s.status,
+                        s.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })?
+            }
+        }
+        _ => bail!("give a digest, or a run id and STEP.PORT"),
+    };
+    let mut reader = store.reader(&digest).await?;
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
+        Some(path) => Box::new(tokio::fs::File::create(path).await.with_context(|| format!("creating {}", path.display()))?),
+        None => Box::new(tokio::io::stdout()),
+    };
+    loop {
+        let chunk = reader.read(1 << 20).await?;
+        if chunk.is_empty() {
+            break;
+        }
+        sink.write_all(&chunk).await?;
+    }
+    sink.flush().await?;
+    if let Some(path) = output {
+        eprintln!("wrote {} bytes ({digest}) to {}", reader.size(), path.display());
+    }
+    Ok(0)
+}

@@ -1,0 +1,29 @@
+//! One module per command; `dispatch` picks one.
+
+mod artifact;
+mod plugin;
+mod run;
+mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Settings;
+use std::sync::Arc;
+use weft_sandbox::{Sandbox, SandboxConfig};
+
+/// Runs the chosen command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let settings = Settings::from_args(&cli.global);
+    match cli.command {
+        Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings)?).await,
+        Command::Run(args) => run::run(&args, &settings, sandbox(&settings)?).await,
+        Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings)?).await,
+        Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
+    }
+}
+
+fn sandbox(settings: &Settings) -> anyhow::Result<Arc<Sandbox>> {
+    Ok(Arc::new(Sandbox::new(SandboxConfig {
+        cache_dir: Some(settings.cache_dir.clone()),
+        ..SandboxConfig::default()
+    })?))
+}

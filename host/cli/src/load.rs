@@ -1,0 +1,136 @@
+//! From a workflow file to a validated plan with loaded components: reads the file,
+//! resolves each `uses:` on the plugin path, loads (compiles or reuses) the components,
+//! checks the workflow inputs exist, and validates. Every problem is collected.
+
+use crate::settings::Settings;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weft_model::{Catalog, ComponentRef, Diagnostic, Diagnostics, Plan};
+use weft_sandbox::{LoadedComponent, Sandbox};
+
+/// A workflow ready to run.
+pub struct LoadedWorkflow {
+    /// The validated plan.
+    pub plan: Plan,
+    /// The component of each plan step, in plan order.
+    pub components: Vec<Arc<LoadedComponent>>,
+    /// Workflow input name → file on disk.
+    pub input_files: BTreeMap<String, PathBuf>,
+}
+
+/// Why a workflow could not be loaded.
+pub enum LoadError {
+    /// The workflow is invalid; the text lists every problem.
+    Invalid(String),
+    /// Something else failed (IO).
+    Other(anyhow::Error),
+}
+
+/// Finds the component file a `uses:` names.
+fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<PathBuf, String> {
+    match ComponentRef::parse(uses)? {
+        ComponentRef::Path(p) => {
+            let path = workflow_dir.join(&p);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(format!("no component file {} (paths are relative to the workflow file)", path.display()))
+            }
+        }
+        ComponentRef::Named { name, .. } => plugin_path
+            .iter()
+            .map(|dir| dir.join(format!("{name}.wasm")))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                let searched: Vec<_> = plugin_path.iter().map(|p| p.display().to_string()).collect();
+                format!(
+                    "no component `{name}` in the plugin path ({}); build Weft's plugins with `cargo xtask build-plugins` or pass --plugins DIR",
+                    searched.join(", ")
+                )
+            }),
+    }
+}
+
+/// Loads and validates a workflow.
+pub async fn load_workflow(
+    file: &Path,
+    overrides: &[(String, String)],
+    settings: &Settings,
+    sandbox: &Sandbox,
+) -> Result<LoadedWorkflow, LoadError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| LoadError::Other(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    let shown = file.display().to_string();
+    let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
+    let workflow = weft_model::parse(&text).map_err(invalid)?;
+    let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+
+    let mut problems = Vec::new();
+    let mut input_files = BTreeMap::new();
+    for input in &workflow.inputs {
+        let path = dir.join(&input.path.value);
+        if path.is_file() {
+            input_files.insert(input.name.value.clone(), path);
+        } else {
+            problems.push(Diagnostic::new(
+                input.path.span,
+                format!("inputs.{}.path", input.name.value),
+                format!("no file {} (paths are relative to the workflow file)", path.display()),
+            ));
+        }
+    }
+
+    let mut catalog = Catalog::new();
+    let mut by_uses: HashMap<String, Arc<LoadedComponent>> = HashMap::new();
+    for step in &workflow.steps {
+        let uses = &step.uses.value;
+        if catalog.contains_key(uses) {
+            continue;
+        }
+        let loaded = match resolve(uses, &dir, &settings.plugin_path) {
+            Ok(path) => sandbox.load_file(&path).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match loaded {
+            Ok(c) => {
+                catalog.insert(uses.clone(), Ok(c.info.clone()));
+                by_uses.insert(uses.clone(), c);
+            }
+            Err(e) => {
+                catalog.insert(uses.clone(), Err(e));
+            }
+        }
+    }
+
+    let plan = match weft_model::validate(&workflow, &catalog, overrides) {
+        Ok(plan) if problems.is_empty() => plan,
+        Ok(_) => return Err(invalid(Diagnostics(problems))),
+        Err(mut more) => {
+            problems.append(&mut more);
+            problems.sort();
+            return Err(invalid(Diagnostics(problems)));
+        }
+    };
+    let components = plan
+        .steps
+        .iter()
+        .map(|s| by_uses.get(&s.uses).cloned())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| LoadError::Other(anyhow::anyhow!("bug: a validated step has no loaded component")))?;
+    Ok(LoadedWorkflow {
+        plan,
+        components,
+        input_files,
+    })
+}
+
+/// One line per problem, then a count.
+pub fn render(file: &str, diags: &Diagnostics) -> String {
+    let n = diags.0.len();
+    format!(
+        "{}{file}: {n} problem{} found; nothing was run",
+        diags.render(file),
+        if n == 1 { "" } else { "s" }
+    )
+}

@@ -1,0 +1,35 @@
+//! Where things live: the local state directory, the store, the compile cache and the
+//! plugin search path, from flags and environment.
+
+use crate::cli::GlobalArgs;
+use std::path::PathBuf;
+
+/// Resolved settings.
+pub struct Settings {
+    /// Store URL.
+    pub store_url: String,
+    /// Compile-cache directory.
+    pub cache_dir: PathBuf,
+    /// Directories searched for `uses: NAME`, in order.
+    pub plugin_path: Vec<PathBuf>,
+}
+
+impl Settings {
+    /// Reads flags and `WEFT_PLUGIN_PATH`.
+    pub fn from_args(args: &GlobalArgs) -> Settings {
+        let store_url = args
+            .store
+            .clone()
+            .unwrap_or_else(|| args.home.join("store").display().to_string());
+        let mut plugin_path = args.plugin_dirs.clone();
+        if let Some(p) = std::env::var_os("WEFT_PLUGIN_PATH") {
+            plugin_path.extend(std::env::split_paths(&p));
+        }
+        plugin_path.push(PathBuf::from("dist/plugins"));
+        Settings {
+            store_url,
+            cache_dir: args.home.join("cache/compiled"),
+            plugin_path,
+        }
+    }
+}

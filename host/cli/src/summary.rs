@@ -1,0 +1,92 @@
+//! The table printed after a run: steps, status, durations, outputs, metrics, and where
+//! the artifacts are.
+
+use crate::progress::fmt_duration;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use std::fmt::Write as _;
+use std::time::Duration;
+use weft_engine::{RunReport, RunStatus, StepStatus};
+
+fn fmt_size(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1 << 20 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{:.1} MiB", b / f64::from(1u32 << 20))
+    }
+}
+
+/// Renders the report for a terminal.
+pub fn render(report: &RunReport, store_url: &str) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(["step", "status", "time", "outputs", "metrics"]);
+    for s in &report.steps {
+        let status = match s.status {
+            StepStatus::Succeeded => "ok",
+            StepStatus::Failed => "FAILED",
+            StepStatus::Blocked => "blocked",
+            StepStatus::Pending => "pending",
+        };
+        let time = s
+            .duration_ms
+            .map(|ms| fmt_duration(Duration::from_secs_f64(ms / 1e3)))
+            .unwrap_or_default();
+        let outputs = s
+            .outputs
+            .iter()
+            .map(|(port, m)| format!("{port}: {} {} {}", m.digest.short(), fmt_size(m.size), m.media_type))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let metrics = s
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k}={}", fmt_metric(*v)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        table.add_row([s.id.as_str(), status, &time, &outputs, &metrics]);
+    }
+    let mut out = format!("{table}\n");
+    for s in report.steps.iter().filter(|s| s.status == StepStatus::Failed) {
+        let _ = writeln!(out, "\nstep `{}` failed: {}", s.id, s.error.as_deref().unwrap_or("?"));
+        let tail = s.log.len().saturating_sub(10);
+        for line in &s.log[tail..] {
+            let _ = writeln!(out, "  [{}] {}", line.stream, line.message);
+        }
+    }
+    let verdict = match report.status {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Running => "is still running",
+    };
+    let _ = writeln!(
+        out,
+        "\nrun {} {verdict} in {} ({} ok, {} failed, {} blocked)",
+        report.run_id,
+        fmt_duration(Duration::from_secs_f64(report.duration_ms / 1e3)),
+        report.count(StepStatus::Succeeded),
+        report.count(StepStatus::Failed),
+        report.count(StepStatus::Blocked),
+    );
+    let _ = writeln!(out, "artifacts: store {store_url}, manifest runs/{}/manifest.json", report.run_id);
+    if let Some((step, port)) = report
+        .steps
+        .iter()
+        .rev()
+        .find_map(|s| s.outputs.keys().next().map(|p| (s.id.as_str(), p.as_str())))
+    {
+        let _ = writeln!(out, "get one:   weft artifact get {} {step}.{port} -o FILE", report.run_id);
+    }
+    out
+}
+
+fn fmt_metric(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.4}")
+    }
+}

@@ -1,0 +1,43 @@
+//! The executor interface: the scheduler hands it one ready step at a time.
+
+use std::time::Duration;
+use weft_artifacts::{ArtifactMeta, Digest};
+use weft_model::{Limits, ParamValue};
+use weft_sandbox::{LogLine, StepFailure};
+
+/// Everything needed to execute one step, self-contained so it can cross a process boundary.
+#[derive(Debug, Clone)]
+pub struct StepTask {
+    /// Run the step belongs to.
+    pub run_id: String,
+    /// Step id.
+    pub step: String,
+    /// Digest of the component to run.
+    pub component: Digest,
+    /// Bound inputs: port → published artifact.
+    pub inputs: Vec<(String, ArtifactMeta)>,
+    /// Every declared parameter with its value.
+    pub params: Vec<(String, ParamValue)>,
+    /// Limits set by the workflow.
+    pub limits: Limits,
+}
+
+/// What executing a step produced.
+#[derive(Debug)]
+pub struct TaskResult {
+    /// Published outputs (port → artifact), or why the step failed.
+    pub outputs: Result<Vec<(String, ArtifactMeta)>, StepFailure>,
+    /// The step's log.
+    pub log: Vec<LogLine>,
+    /// Metrics it recorded.
+    pub metrics: Vec<(String, f64)>,
+    /// Time spent executing.
+    pub duration: Duration,
+}
+
+/// Runs steps. Implementations must report every failure in the result, never panic.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// Executes one step and publishes its outputs.
+    async fn execute(&self, task: StepTask) -> TaskResult;
+}
