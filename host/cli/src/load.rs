@@ -63,10 +63,9 @@ pub async fn load_workflow(
         .map_err(|e| LoadError::Other(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
     let shown = file.display().to_string();
     let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
-    let workflow = weft_model::parse(&text).map_err(invalid)?;
+    let (workflow, mut problems) = weft_model::parse(&text).map_err(invalid)?;
     let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
-    let mut problems = Vec::new();
     let mut input_files = BTreeMap::new();
     for input in &workflow.inputs {
         let path = dir.join(&input.path.value);
@@ -105,10 +104,14 @@ pub async fn load_workflow(
 
     let plan = match weft_model::validate(&workflow, &catalog, overrides) {
         Ok(plan) if problems.is_empty() => plan,
-        Ok(_) => return Err(invalid(Diagnostics(problems))),
+        Ok(_) => {
+            problems.sort();
+            return Err(invalid(Diagnostics(problems)));
+        }
         Err(mut more) => {
             problems.append(&mut more);
             problems.sort();
+            problems.dedup();
             return Err(invalid(Diagnostics(problems)));
         }
     };

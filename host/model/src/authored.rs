@@ -117,11 +117,11 @@ impl<'a> MapReader<'a> {
     fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
         for (k, _) in self.entries {
             if !allowed.contains(&k.value.as_str()) {
-                diags.push(Diagnostic::new(
-                    k.span,
-                    self.sub(&k.value),
-                    format!("unknown key `{}`; expected one of: {}", k.value, allowed.join(", ")),
-                ));
+                let message = match closest(&k.value, allowed) {
+                    Some(near) => format!("unknown key `{}`; did you mean `{near}`?", k.value),
+                    None => format!("unknown key `{}`; expected one of: {}", k.value, allowed.join(", ")),
+                };
+                diags.push(Diagnostic::new(k.span, self.sub(&k.value), message));
             }
         }
     }
@@ -145,6 +145,32 @@ impl<'a> MapReader<'a> {
             }
         }
     }
+}
+
+/// The allowed key within two edits of `key`, for "did you mean" hints.
+fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(key, a), *a))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| a)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 fn string_of(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
@@ -183,7 +209,10 @@ pub(crate) fn literal(node: &Node) -> Option<ParamValue> {
 
 impl Workflow {
     /// Builds the authored workflow from a loaded YAML tree, collecting every shape problem.
-    pub fn from_node(root: &Node) -> Result<Workflow, Vec<Diagnostic>> {
+    /// The workflow is returned alongside its problems (with the faulty parts left out or
+    /// empty) so that validation can report reference problems in the same pass; only a
+    /// root that is not a mapping gives nothing to go on.
+    pub fn from_node(root: &Node) -> Result<(Workflow, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut diags = Vec::new();
         let Some(top) = MapReader::new(root, "", &mut diags) else {
             return Err(diags);
@@ -206,16 +235,14 @@ impl Workflow {
                 Vec::new()
             }
         };
-        match name {
-            Some(name) if diags.is_empty() => Ok(Workflow {
-                name,
-                description,
-                params,
-                inputs,
-                steps,
-            }),
-            _ => Err(diags),
-        }
+        let workflow = Workflow {
+            name: name.unwrap_or_else(|| Spanned::new(String::new(), root.span)),
+            description,
+            params,
+            inputs,
+            steps,
+        };
+        Ok((workflow, diags))
     }
 }
 
@@ -373,7 +400,8 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
     let limits = step.get("limits").map(|n| parse_limits(n, &step.sub("limits"), diags)).unwrap_or_default();
     Some(StepDecl {
         id: id.clone(),
-        uses: uses?,
+        // An empty `uses` (already reported) keeps the step so references to it resolve.
+        uses: uses.unwrap_or_else(|| Spanned::new(String::new(), body.span)),
         inputs,
         with,
         after,

@@ -45,7 +45,7 @@ fn resolve(expr: &str, params: &BTreeMap<String, ParamValue>) -> Result<ParamVal
     params.get(name).cloned().ok_or_else(|| {
         let known: Vec<_> = params.keys().map(String::as_str).collect();
         if known.is_empty() {
-            format!("`params.{name}` is not declared: the workflow has no `params:`")
+            format!("`params.{name}` is not a declared workflow parameter")
         } else {
             format!("`params.{name}` is not declared; workflow params are: {}", known.join(", "))
         }

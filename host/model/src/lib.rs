@@ -23,8 +23,10 @@ pub use span::{Span, Spanned};
 pub use step_info::{ParamSpec, ParamType, ParamValue, Port, StepInfo};
 pub use validate::{Catalog, validate};
 
-/// Parses workflow text into the authored model, reporting every YAML and shape problem.
-pub fn parse(text: &str) -> Result<Workflow, Diagnostics> {
+/// Parses workflow text into the authored model. On success, also returns the shape
+/// problems found (unknown keys, wrong value kinds); pass them on so they are reported
+/// together with validation's. Fails only when the text is not usable YAML.
+pub fn parse(text: &str) -> Result<(Workflow, Vec<Diagnostic>), Diagnostics> {
     let root = yaml::load(text).map_err(|errs| {
         Diagnostics(
             errs.into_iter()
@@ -32,14 +34,23 @@ pub fn parse(text: &str) -> Result<Workflow, Diagnostics> {
                 .collect(),
         )
     })?;
-    Workflow::from_node(&root).map_err(|mut d| {
-        d.sort();
-        Diagnostics(d)
-    })
+    Workflow::from_node(&root).map_err(Diagnostics)
 }
 
-/// Parses and validates in one go.
+/// Parses and validates in one go, reporting every problem, sorted by position.
 pub fn parse_and_validate(text: &str, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Diagnostics> {
-    let wf = parse(text)?;
-    validate(&wf, catalog, overrides).map_err(Diagnostics)
+    let (wf, mut problems) = parse(text)?;
+    match validate(&wf, catalog, overrides) {
+        Ok(plan) if problems.is_empty() => Ok(plan),
+        Ok(_) => {
+            problems.sort();
+            Err(Diagnostics(problems))
+        }
+        Err(mut more) => {
+            problems.append(&mut more);
+            problems.sort();
+            problems.dedup();
+            Err(Diagnostics(problems))
+        }
+    }
 }

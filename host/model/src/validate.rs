@@ -150,6 +150,9 @@ impl Validator {
     }
 
     fn component<'c>(&mut self, step: &StepDecl, catalog: &'c Catalog) -> Option<&'c StepInfo> {
+        if step.uses.value.is_empty() {
+            return None; // missing `uses`, reported while parsing
+        }
         let field = format!("steps.{}.uses", step.id.value);
         let reference = match ComponentRef::parse(&step.uses.value) {
             Ok(r) => r,

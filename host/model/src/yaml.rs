@@ -141,6 +141,7 @@ pub fn load(text: &str) -> Result<Node, Vec<LoadError>> {
         }]);
     }
     let mut loader = Loader {
+        text,
         parser: Parser::new_from_str(text),
         errors: Vec::new(),
     };
@@ -156,6 +157,7 @@ pub fn load(text: &str) -> Result<Node, Vec<LoadError>> {
 }
 
 struct Loader<'a> {
+    text: &'a str,
     parser: Parser<std::str::Chars<'a>>,
     errors: Vec<LoadError>,
 }
@@ -164,10 +166,19 @@ impl Loader<'_> {
     fn next(&mut self) -> Result<(Event, Span), LoadError> {
         match self.parser.next_token() {
             Ok((ev, mark)) => Ok((ev, span_of(&mark))),
-            Err(e) => Err(LoadError {
-                span: span_of(e.marker()),
-                message: format!("invalid YAML: {}", e.info()),
-            }),
+            Err(e) => {
+                let line = self.text.lines().nth(e.marker().line().saturating_sub(1)).unwrap_or("");
+                // `{ x: ${{ params.y }} }` is the classic trap: braces end a flow mapping.
+                let hint = if line.contains("${{") {
+                    " (a value containing `${{ }}` must be quoted inside `{ ... }` or `[ ... ]`)"
+                } else {
+                    ""
+                };
+                Err(LoadError {
+                    span: span_of(e.marker()),
+                    message: format!("invalid YAML: {}{hint}", e.info()),
+                })
+            }
         }
     }
 
