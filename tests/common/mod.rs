@@ -1,0 +1,70 @@
+//! Helpers shared by the end-to-end tests: run the real `weft` binary in a scratch home.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The built plugins; the suite needs `cargo xtask build-plugins` first.
+pub fn plugins() -> PathBuf {
+    let dir = root().join("dist/plugins");
+    assert!(dir.join("csv-to-table.wasm").exists(), "{} is empty: run `cargo xtask build-plugins` first", dir.display());
+    dir
+}
+
+/// A scratch Weft home with its own store and compile cache.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `weft ARGS` from the repository root with this home and the built plugins.
+    pub fn weft(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_weft"))
+            .current_dir(root())
+            .env("WEFT_HOME", self.path())
+            .env_remove("WEFT_STORE")
+            .env_remove("WEFT_PLUGIN_PATH")
+            .arg("--plugins")
+            .arg(plugins())
+            .args(args)
+            .output()
+            .expect("run weft")
+    }
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a workflow with `--json` and returns the report.
+pub fn run_json(home: &Home, file: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["run", "--json", file];
+    args.extend_from_slice(extra);
+    let out = home.weft(&args);
+    let code = out.status.code().unwrap_or(-1);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stdout: {} stderr: {}", stdout(&out), stderr(&out)));
+    (code, report)
+}

@@ -1,0 +1,87 @@
+//! Every example workflow under `examples/` runs, succeeds and is deterministic.
+
+mod common;
+
+use common::{Home, root, run_json};
+
+fn examples() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .expect("examples/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| format!("examples/{}", p.file_name().expect("name").to_string_lossy()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for step in report["steps"].as_array().expect("steps") {
+        for (port, meta) in step["outputs"].as_object().expect("outputs") {
+            out.push((format!("{}.{port}", step["id"].as_str().unwrap_or("?")), meta["digest"].to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_example_runs_and_is_deterministic() {
+    let files = examples();
+    assert!(!files.is_empty(), "no examples found");
+    for file in files {
+        let first = Home::new();
+        let (code, report) = run_json(&first, &file, &[]);
+        assert_eq!(code, 0, "{file} failed: {report:#}");
+        assert_eq!(report["status"], "succeeded", "{file}");
+        let a = outputs(&report);
+        assert!(!a.is_empty(), "{file} produced nothing");
+        // A second run, in another home (cold store, cold cache), gives identical bytes.
+        let second = Home::new();
+        let (code, report) = run_json(&second, &file, &[]);
+        assert_eq!(code, 0, "{file} failed on the second run");
+        assert_eq!(a, outputs(&report), "{file} is not deterministic");
+    }
+}
+
+#[test]
+fn iris_summary_numbers_are_right() {
+    let home = Home::new();
+    let (code, report) = run_json(&home, "examples/iris-summary.yaml", &[]);
+    assert_eq!(code, 0);
+    let load = &report["steps"][0];
+    assert_eq!(load["id"], "load");
+    let metric = |step: &serde_json::Value, name: &str| {
+        step["metrics"]
+            .as_array()
+            .and_then(|m| m.iter().find(|p| p[0] == name))
+            .and_then(|p| p[1].as_f64())
+            .unwrap_or_else(|| panic!("metric {name} missing in {step}"))
+    };
+    assert_eq!(metric(load, "rows"), 150.0);
+    assert_eq!(metric(load, "columns"), 5.0);
+    let split = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "split")).expect("split");
+    // Stratified 80/20 of 3 × 50 rows: 10 of each species held out.
+    assert_eq!(metric(split, "test_rows"), 30.0);
+    assert_eq!(metric(split, "train_rows"), 120.0);
+
+    // The training set's means, computed here independently from the CSV and the split.
+    let out = home.weft(&["artifact", "get", report["run_id"].as_str().expect("id"), "split.train"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let train: serde_json::Value = serde_json::from_slice(&out.stdout).expect("table");
+    let sepal: Vec<f64> = train["columns"][0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
+    assert_eq!(sepal.len(), 120);
+    let mean = sepal.iter().sum::<f64>() / 120.0;
+    let stats = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "train-stats")).expect("stats");
+    assert!((metric(stats, "sepal_length.mean") - mean).abs() < 1e-12);
+    // And the whole data set's mean (5.8433, Fisher's data) sits between train and test.
+    let test_stats = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "test-stats")).expect("test");
+    let overall = (mean * 120.0 + metric(test_stats, "sepal_length.mean") * 30.0) / 150.0;
+    assert!((overall - 5.843_333).abs() < 1e-5, "overall mean {overall}");
+}
