@@ -38,7 +38,10 @@ fn validate_lists_every_problem_and_exits_2() {
     // `run` refuses the same file before running anything.
     let out = home.weft(&["run", file.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(!home.path().join("store/tenants").exists(), "nothing was stored");
+    assert!(
+        !home.path().join("store/tenants").exists(),
+        "nothing was stored"
+    );
 }
 
 #[test]
@@ -52,10 +55,20 @@ fn validate_accepts_the_examples() {
 #[test]
 fn params_are_checked_and_applied() {
     let home = Home::new();
-    let out = home.weft(&["validate", "examples/iris-summary.yaml", "--param", "seed=abc", "--param", "nope=1"]);
+    let out = home.weft(&[
+        "validate",
+        "examples/iris-summary.yaml",
+        "--param",
+        "seed=abc",
+        "--param",
+        "nope=1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("--param seed: `abc` is not an integer"), "{err}");
+    assert!(
+        err.contains("--param seed: `abc` is not an integer"),
+        "{err}"
+    );
     assert!(err.contains("--param nope: unknown parameter"), "{err}");
     let (code, a) = run_json(&home, "examples/iris-summary.yaml", &["--param", "seed=1"]);
     assert_eq!(code, 0);
@@ -71,15 +84,32 @@ fn params_are_checked_and_applied() {
 #[test]
 fn hostile_steps_fail_alone() {
     let home = Home::new();
-    let (code, report) = run_json(&home, "tests/workflows/hostile.yaml", &["--concurrency", "4"]);
+    let (code, report) = run_json(
+        &home,
+        "tests/workflows/hostile.yaml",
+        &["--concurrency", "4"],
+    );
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["status"], "failed");
-    let error = |id: &str| step(&report, id)["error"].as_str().unwrap_or("").to_string();
+    let error = |id: &str| {
+        step(&report, id)["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     assert_eq!(step(&report, "spin")["status"], "failed");
     assert!(error("spin").starts_with("timed out"), "{}", error("spin"));
-    assert!(error("bomb").starts_with("out of memory"), "{}", error("bomb"));
+    assert!(
+        error("bomb").starts_with("out of memory"),
+        "{}",
+        error("bomb")
+    );
     assert_eq!(error("peek"), "bad input: no host file was readable");
-    assert!(error("crash").contains("deliberate panic from test guest"), "{}", error("crash"));
+    assert!(
+        error("crash").contains("deliberate panic from test guest"),
+        "{}",
+        error("crash")
+    );
     assert_eq!(step(&report, "load")["status"], "succeeded");
     assert_eq!(step(&report, "stats")["status"], "succeeded");
     assert_eq!(step(&report, "after-crash")["status"], "blocked");
@@ -95,7 +125,10 @@ fn failed_run_prints_the_reason_and_the_log_tail() {
     assert!(text.contains("step `crash` failed: crashed:"), "{text}");
     assert!(text.contains("[stdout] about to panic"), "{text}");
     assert!(text.contains("FAILED"), "{text}");
-    assert!(stderr(&out).contains("crash"), "plain progress lines on a non-terminal");
+    assert!(
+        stderr(&out).contains("crash"),
+        "plain progress lines on a non-terminal"
+    );
 }
 
 #[test]
@@ -105,7 +138,14 @@ fn plugin_inspect_shows_the_declaration() {
     let out = home.weft(&["plugin", "inspect", file.to_str().expect("utf8")]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for expected in ["train-test-split 0.1.0", "implements weft:step/step-component@0.1.0", "test_fraction", "Float(0.2)", "application/vnd.weft.table+json", "sha256:"] {
+    for expected in [
+        "train-test-split 0.1.0",
+        "implements weft:step/step-component@0.1.0",
+        "test_fraction",
+        "Float(0.2)",
+        "application/vnd.weft.table+json",
+        "sha256:",
+    ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
     }
     // A file that is not a component is reported, not crashed on.
@@ -113,7 +153,11 @@ fn plugin_inspect_shows_the_declaration() {
     std::fs::write(&junk, b"not wasm").expect("write");
     let out = home.weft(&["plugin", "inspect", junk.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("does NOT implement the Weft world"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("does NOT implement the Weft world"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -123,25 +167,45 @@ fn artifact_get_by_step_port_and_by_digest() {
     assert_eq!(code, 0);
     let run = report["run_id"].as_str().expect("run id");
     let target = home.path().join("summary.json");
-    let out = home.weft(&["artifact", "get", run, "test-stats.summary", "-o", target.to_str().expect("utf8")]);
+    let out = home.weft(&[
+        "artifact",
+        "get",
+        run,
+        "test-stats.summary",
+        "-o",
+        target.to_str().expect("utf8"),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let bytes = std::fs::read(&target).expect("written");
     let summary: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
     assert_eq!(summary[0]["column"], "sepal_length");
     assert_eq!(summary[0]["count"], 30);
 
-    let digest = step(&report, "test-stats")["outputs"]["summary"]["digest"].as_str().expect("digest");
+    let digest = step(&report, "test-stats")["outputs"]["summary"]["digest"]
+        .as_str()
+        .expect("digest");
     let out = home.weft(&["artifact", "get", digest]);
     assert_eq!(out.stdout, bytes);
 
     let input = home.weft(&["artifact", "get", run, "inputs.iris"]);
-    assert_eq!(input.stdout, std::fs::read(common::root().join("examples/data/iris.csv")).expect("csv"));
+    assert_eq!(
+        input.stdout,
+        std::fs::read(common::root().join("examples/data/iris.csv")).expect("csv")
+    );
 
     let out = home.weft(&["artifact", "get", run, "load.nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("has no output `nope`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no output `nope`"),
+        "{}",
+        stderr(&out)
+    );
     let out = home.weft(&["artifact", "get", "no-such-run", "load.table"]);
-    assert!(stderr(&out).contains("run `no-such-run` has no `manifest.json`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("run `no-such-run` has no `manifest.json`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -151,13 +215,25 @@ fn second_run_compiles_nothing() {
     assert_eq!(code, 0);
     let cache = home.path().join("cache/compiled");
     let entries = || {
-        let mut v: Vec<_> = std::fs::read_dir(&cache).expect("cache dir").flatten().map(|e| (e.file_name(), e.metadata().and_then(|m| m.modified()).ok())).collect();
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .expect("cache dir")
+            .flatten()
+            .map(|e| (e.file_name(), e.metadata().and_then(|m| m.modified()).ok()))
+            .collect();
         v.sort();
         v
     };
     let before = entries();
-    assert_eq!(before.len(), 4, "one entry per distinct component: {before:?}");
+    assert_eq!(
+        before.len(),
+        4,
+        "one entry per distinct component: {before:?}"
+    );
     let (code, _) = run_json(&home, "examples/iris-summary.yaml", &[]);
     assert_eq!(code, 0);
-    assert_eq!(entries(), before, "the second run reused every compiled component");
+    assert_eq!(
+        entries(),
+        before,
+        "the second run reused every compiled component"
+    );
 }

@@ -10,7 +10,12 @@ fn examples() -> Vec<String> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| format!("examples/{}", p.file_name().expect("name").to_string_lossy()))
+        .map(|p| {
+            format!(
+                "examples/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
         .collect();
     files.sort();
     files
@@ -20,7 +25,10 @@ fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for step in report["steps"].as_array().expect("steps") {
         for (port, meta) in step["outputs"].as_object().expect("outputs") {
-            out.push((format!("{}.{port}", step["id"].as_str().unwrap_or("?")), meta["digest"].to_string()));
+            out.push((
+                format!("{}.{port}", step["id"].as_str().unwrap_or("?")),
+                meta["digest"].to_string(),
+            ));
         }
     }
     out
@@ -61,13 +69,21 @@ fn iris_summary_numbers_are_right() {
     };
     assert_eq!(metric(load, "rows"), 150.0);
     assert_eq!(metric(load, "columns"), 5.0);
-    let split = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "split")).expect("split");
+    let split = report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "split"))
+        .expect("split");
     // Stratified 80/20 of 3 × 50 rows: 10 of each species held out.
     assert_eq!(metric(split, "test_rows"), 30.0);
     assert_eq!(metric(split, "train_rows"), 120.0);
 
     // The training set's means, computed here independently from the CSV and the split.
-    let out = home.weft(&["artifact", "get", report["run_id"].as_str().expect("id"), "split.train"]);
+    let out = home.weft(&[
+        "artifact",
+        "get",
+        report["run_id"].as_str().expect("id"),
+        "split.train",
+    ]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let train: serde_json::Value = serde_json::from_slice(&out.stdout).expect("table");
     let sepal: Vec<f64> = train["columns"][0]["values"]
@@ -78,10 +94,16 @@ fn iris_summary_numbers_are_right() {
         .collect();
     assert_eq!(sepal.len(), 120);
     let mean = sepal.iter().sum::<f64>() / 120.0;
-    let stats = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "train-stats")).expect("stats");
+    let stats = report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "train-stats"))
+        .expect("stats");
     assert!((metric(stats, "sepal_length.mean") - mean).abs() < 1e-12);
     // And the whole data set's mean (5.8433, Fisher's data) sits between train and test.
-    let test_stats = report["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "test-stats")).expect("test");
+    let test_stats = report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "test-stats"))
+        .expect("test");
     let overall = (mean * 120.0 + metric(test_stats, "sepal_length.mean") * 30.0) / 150.0;
     assert!((overall - 5.843_333).abs() < 1e-5, "overall mean {overall}");
 }

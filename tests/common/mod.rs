@@ -7,13 +7,20 @@ use std::process::{Command, Output};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The built plugins; the suite needs `cargo xtask build-plugins` first.
 pub fn plugins() -> PathBuf {
     let dir = root().join("dist/plugins");
-    assert!(dir.join("csv-to-table.wasm").exists(), "{} is empty: run `cargo xtask build-plugins` first", dir.display());
+    assert!(
+        dir.join("csv-to-table.wasm").exists(),
+        "{} is empty: run `cargo xtask build-plugins` first",
+        dir.display()
+    );
     dir
 }
 
@@ -64,7 +71,12 @@ pub fn run_json(home: &Home, file: &str, extra: &[&str]) -> (i32, serde_json::Va
     args.extend_from_slice(extra);
     let out = home.weft(&args);
     let code = out.status.code().unwrap_or(-1);
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}); stdout: {} stderr: {}", stdout(&out), stderr(&out)));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stdout: {} stderr: {}",
+            stdout(&out),
+            stderr(&out)
+        )
+    });
     (code, report)
 }

@@ -10,17 +10,24 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins().map(|_| ()),
         Some("ci") => ci(),
+        Some("demo") => demo(),
         _ => {
-            eprintln!("usage: cargo xtask <build-plugins | ci>");
+            eprintln!("usage: cargo xtask <demo | build-plugins | ci>");
+            eprintln!("  demo           set up (wasm target, plugins, release weft) and run the iris example");
             eprintln!("  build-plugins  build every plugin under plugins/ into dist/plugins/");
-            eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, tests");
+            eprintln!(
+                "  ci             build plugins, then fmt --check, clippy -D warnings, tests"
+            );
             std::process::exit(2);
         }
     }
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// A plugin crate found under `plugins/`: a package whose `[lib]` is a `cdylib`.
@@ -40,13 +47,19 @@ fn discover(plugins: &Path) -> Result<Vec<Plugin>> {
         for krate in std::fs::read_dir(&group)? {
             let dir = krate?.path();
             let manifest = dir.join("Cargo.toml");
-            let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
             if !text.contains("cdylib") {
                 continue;
             }
             let name = text
                 .lines()
-                .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+                .find_map(|l| {
+                    l.trim()
+                        .strip_prefix("name = \"")
+                        .and_then(|r| r.strip_suffix('"'))
+                })
                 .with_context(|| format!("{}: no package name", manifest.display()))?
                 .to_string();
             found.push(Plugin { name, dir });
@@ -64,23 +77,42 @@ fn build_plugins() -> Result<Vec<PathBuf>> {
         .map_or_else(|| plugins_dir.join("target"), PathBuf::from);
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&plugins_dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--locked"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--locked",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir);
     for p in &plugins {
         cmd.args(["-p", &p.name]);
     }
-    eprintln!("building {} plugins: {}", plugins.len(), plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "));
+    eprintln!(
+        "building {} plugins: {}",
+        plugins.len(),
+        plugins
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let status = cmd.status().context("running cargo for the plugins")?;
     if !status.success() {
-        bail!("building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        bail!(
+            "building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        );
     }
     let dist = root.join("dist/plugins");
     std::fs::create_dir_all(&dist)?;
     let mut out = Vec::new();
     for p in &plugins {
-        let built = target_dir.join("wasm32-wasip2/release").join(format!("{}.wasm", p.name.replace('-', "_")));
+        let built = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", p.name.replace('-', "_")));
         let dest = dist.join(format!("{}.wasm", p.name));
-        std::fs::copy(&built, &dest).with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
+        std::fs::copy(&built, &dest)
+            .with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
         out.push(dest);
     }
     eprintln!("plugins written to {}", dist.display());
@@ -96,18 +128,54 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+fn demo() -> Result<()> {
+    let root = root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
+        .context("installing the wasm32-wasip2 target (is rustup installed?)")?;
+    build_plugins()?;
+    run(Command::new(&cargo).current_dir(&root).args([
+        "run",
+        "--release",
+        "--locked",
+        "--package",
+        "weft",
+        "--",
+        "run",
+        "examples/iris-summary.yaml",
+    ]))
+}
+
 fn ci() -> Result<()> {
     let root = root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     build_plugins()?;
-    run(Command::new(&cargo).current_dir(&root).args(["fmt", "--all", "--check"]))?;
-    run(Command::new(&cargo).current_dir(root.join("plugins")).args(["fmt", "--all", "--check"]))?;
-    run(Command::new(&cargo).current_dir(&root).args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run(Command::new(&cargo)
+        .current_dir(&root)
+        .args(["fmt", "--all", "--check"]))?;
+    run(Command::new(&cargo)
+        .current_dir(root.join("plugins"))
+        .args(["fmt", "--all", "--check"]))?;
+    run(Command::new(&cargo).current_dir(&root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // Plugin logic is plain Rust: its unit tests run natively.
     run(Command::new(&cargo)
         .current_dir(root.join("plugins"))
-        .env("CARGO_TARGET_DIR", std::env::var_os("WEFT_PLUGINS_TARGET_DIR").map_or_else(|| root.join("plugins/target"), PathBuf::from))
+        .env(
+            "CARGO_TARGET_DIR",
+            std::env::var_os("WEFT_PLUGINS_TARGET_DIR")
+                .map_or_else(|| root.join("plugins/target"), PathBuf::from),
+        )
         .args(["test", "--workspace", "--locked"]))?;
-    run(Command::new(&cargo).current_dir(&root).args(["test", "--workspace", "--locked"]))?;
+    run(Command::new(&cargo)
+        .current_dir(&root)
+        .args(["test", "--workspace", "--locked"]))?;
     Ok(())
 }

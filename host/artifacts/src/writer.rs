@@ -63,7 +63,11 @@ fn staging_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("{}-{nanos}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl StagedWriter {
@@ -87,7 +91,9 @@ impl StagedWriter {
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         match &mut self.state {
-            State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => buf.extend_from_slice(bytes),
+            State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => {
+                buf.extend_from_slice(bytes)
+            }
             State::Buffering(buf) => {
                 let key = keys::staging(&self.tenant, &staging_id());
                 let upload = self.store.put_multipart(&key).await?;

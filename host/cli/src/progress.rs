@@ -20,7 +20,9 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
     }
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let width = step_ids.iter().map(String::len).max().unwrap_or(4);
-    let style = |tpl: &str| ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let style = |tpl: &str| {
+        ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_spinner())
+    };
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
     for id in &step_ids {
         let bar = multi.add(ProgressBar::new_spinner());
@@ -30,23 +32,33 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
         bars.insert(id.clone(), bar);
     }
     while let Some(ev) = rx.recv().await {
-        let Some(bar) = bars.get(&ev.step) else { continue };
+        let Some(bar) = bars.get(&ev.step) else {
+            continue;
+        };
         match &ev.state {
             StepState::Waiting => bar.set_message("waiting"),
             StepState::Running => {
-                bar.set_style(style(&format!("{{spinner:.cyan}} {{prefix:<{width}}} running {{elapsed}}")));
+                bar.set_style(style(&format!(
+                    "{{spinner:.cyan}} {{prefix:<{width}}} running {{elapsed}}"
+                )));
                 bar.enable_steady_tick(Duration::from_millis(100));
             }
             StepState::Succeeded(d) => {
-                bar.set_style(style(&format!("\x1b[32m✓\x1b[0m {{prefix:<{width}}} {{msg}}")));
+                bar.set_style(style(&format!(
+                    "\x1b[32m✓\x1b[0m {{prefix:<{width}}} {{msg}}"
+                )));
                 bar.finish_with_message(format!("done in {}", fmt_duration(*d)));
             }
             StepState::Failed(m) => {
-                bar.set_style(style(&format!("\x1b[31m✗\x1b[0m {{prefix:<{width}}} {{msg}}")));
+                bar.set_style(style(&format!(
+                    "\x1b[31m✗\x1b[0m {{prefix:<{width}}} {{msg}}"
+                )));
                 bar.finish_with_message(format!("failed: {m}"));
             }
             StepState::Blocked(m) => {
-                bar.set_style(style(&format!("\x1b[33m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
+                bar.set_style(style(&format!(
+                    "\x1b[33m-\x1b[0m {{prefix:<{width}}} {{msg}}"
+                )));
                 bar.finish_with_message(m.clone());
             }
         }

@@ -38,7 +38,14 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         let outputs = s
             .outputs
             .iter()
-            .map(|(port, m)| format!("{port}: {} {} {}", m.digest.short(), fmt_size(m.size), m.media_type))
+            .map(|(port, m)| {
+                format!(
+                    "{port}: {} {} {}",
+                    m.digest.short(),
+                    fmt_size(m.size),
+                    m.media_type
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let metrics = s
@@ -50,8 +57,17 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         table.add_row([s.id.as_str(), status, &time, &outputs, &metrics]);
     }
     let mut out = format!("{table}\n");
-    for s in report.steps.iter().filter(|s| s.status == StepStatus::Failed) {
-        let _ = writeln!(out, "\nstep `{}` failed: {}", s.id, s.error.as_deref().unwrap_or("?"));
+    for s in report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+    {
+        let _ = writeln!(
+            out,
+            "\nstep `{}` failed: {}",
+            s.id,
+            s.error.as_deref().unwrap_or("?")
+        );
         let tail = s.log.len().saturating_sub(10);
         for line in &s.log[tail..] {
             let _ = writeln!(out, "  [{}] {}", line.stream, line.message);
@@ -71,14 +87,22 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         report.count(StepStatus::Failed),
         report.count(StepStatus::Blocked),
     );
-    let _ = writeln!(out, "artifacts: store {store_url}, manifest runs/{}/manifest.json", report.run_id);
+    let _ = writeln!(
+        out,
+        "artifacts: store {store_url}, manifest runs/{}/manifest.json",
+        report.run_id
+    );
     if let Some((step, port)) = report
         .steps
         .iter()
         .rev()
         .find_map(|s| s.outputs.keys().next().map(|p| (s.id.as_str(), p.as_str())))
     {
-        let _ = writeln!(out, "get one:   weft artifact get {} {step}.{port} -o FILE", report.run_id);
+        let _ = writeln!(
+            out,
+            "get one:   weft artifact get {} {step}.{port} -o FILE",
+            report.run_id
+        );
     }
     out
 }

@@ -16,7 +16,11 @@ pub struct LocalExecutor {
 
 impl LocalExecutor {
     /// An executor over `sandbox` and `store` that can run the given components.
-    pub fn new(sandbox: Arc<Sandbox>, store: ArtifactStore, components: impl IntoIterator<Item = Arc<LoadedComponent>>) -> Self {
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        store: ArtifactStore,
+        components: impl IntoIterator<Item = Arc<LoadedComponent>>,
+    ) -> Self {
         Self {
             sandbox,
             store,
@@ -30,7 +34,10 @@ impl Executor for LocalExecutor {
     async fn execute(&self, task: StepTask) -> TaskResult {
         let Some(component) = self.components.get(&task.component) else {
             return TaskResult {
-                outputs: Err(StepFailure::Host(format!("component {} is not loaded", task.component))),
+                outputs: Err(StepFailure::Host(format!(
+                    "component {} is not loaded",
+                    task.component
+                ))),
                 log: Vec::new(),
                 metrics: Vec::new(),
                 duration: std::time::Duration::ZERO,
@@ -56,7 +63,10 @@ impl Executor for LocalExecutor {
                     match self.store.publish(out.staged, &out.media_type).await {
                         Ok(meta) => published.push((out.port, meta)),
                         Err(e) => {
-                            failure = Some(StepFailure::Host(format!("cannot publish output `{}`: {e}", out.port)));
+                            failure = Some(StepFailure::Host(format!(
+                                "cannot publish output `{}`: {e}",
+                                out.port
+                            )));
                             break;
                         }
                     }

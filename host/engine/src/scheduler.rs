@@ -59,7 +59,11 @@ pub async fn run_plan(
         status: RunStatus::Running,
         started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         duration_ms: 0.0,
-        params: plan.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
+        params: plan
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), param_json(v)))
+            .collect(),
         inputs: inputs.clone(),
         steps: plan
             .steps
@@ -78,9 +82,16 @@ pub async fn run_plan(
             })
             .collect(),
     };
-    store.put_run_document(&options.run_id, crate::MANIFEST, &report).await?;
+    store
+        .put_run_document(&options.run_id, crate::MANIFEST, &report)
+        .await?;
 
-    let index: HashMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
     let mut waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, s) in plan.steps.iter().enumerate() {
@@ -89,10 +100,8 @@ pub async fn run_plan(
         }
     }
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
-    for i in 0..n {
-        if waiting_on[i] > 0 {
-            emit(i, StepState::Waiting);
-        }
+    for (i, _) in waiting_on.iter().enumerate().filter(|(_, w)| **w > 0) {
+        emit(i, StepState::Waiting);
     }
     let mut produced: HashMap<(usize, String), ArtifactMeta> = HashMap::new();
     let mut running: JoinSet<(usize, TaskResult)> = JoinSet::new();
@@ -109,11 +118,16 @@ pub async fn run_plan(
                 .map(|b| {
                     let meta = match &b.source {
                         Source::Input(name) => inputs.get(name).cloned(),
-                        Source::Step { step, port } => index.get(step.as_str()).and_then(|&p| produced.get(&(p, port.clone())).cloned()),
+                        Source::Step { step, port } => index
+                            .get(step.as_str())
+                            .and_then(|&p| produced.get(&(p, port.clone())).cloned()),
                     };
                     // Validation guarantees every source exists and every producer succeeded
                     // before this step became ready.
-                    (b.port.clone(), meta.unwrap_or_else(|| unreachable_source(&step.id, &b.port)))
+                    (
+                        b.port.clone(),
+                        meta.unwrap_or_else(|| unreachable_source(&step.id, &b.port)),
+                    )
                 })
                 .collect();
             let task = StepTask {
@@ -129,16 +143,22 @@ pub async fn run_plan(
             let handle = running.spawn(async move { (i, exec.execute(task).await) });
             task_step.insert(handle.id(), i);
         }
-        let Some(joined) = running.join_next_with_id().await else { break };
+        let Some(joined) = running.join_next_with_id().await else {
+            break;
+        };
         let (i, result) = match joined {
             Ok((_, pair)) => pair,
             Err(e) => {
                 // The executor panicked: fail that step alone, keep the run going.
-                let Some(&i) = task_step.get(&e.id()) else { continue };
+                let Some(&i) = task_step.get(&e.id()) else {
+                    continue;
+                };
                 (
                     i,
                     TaskResult {
-                        outputs: Err(weft_sandbox::StepFailure::Host(format!("executor panicked: {e}"))),
+                        outputs: Err(weft_sandbox::StepFailure::Host(format!(
+                            "executor panicked: {e}"
+                        ))),
                         log: Vec::new(),
                         metrics: Vec::new(),
                         duration: std::time::Duration::ZERO,
@@ -182,13 +202,19 @@ pub async fn run_plan(
         }
     }
 
-    report.status = if report.steps.iter().all(|s| s.status == StepStatus::Succeeded) {
+    report.status = if report
+        .steps
+        .iter()
+        .all(|s| s.status == StepStatus::Succeeded)
+    {
         RunStatus::Succeeded
     } else {
         RunStatus::Failed
     };
     report.duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    store.put_run_document(&options.run_id, crate::MANIFEST, &report).await?;
+    store
+        .put_run_document(&options.run_id, crate::MANIFEST, &report)
+        .await?;
     Ok(report)
 }
 
@@ -204,7 +230,12 @@ fn unreachable_source(step: &str, port: &str) -> ArtifactMeta {
 }
 
 /// Marks every transitive dependent of `failed` as blocked.
-fn block_dependents(failed: usize, dependents: &[Vec<usize>], report: &mut RunReport, emit: &impl Fn(usize, StepState)) {
+fn block_dependents(
+    failed: usize,
+    dependents: &[Vec<usize>],
+    report: &mut RunReport,
+    emit: &impl Fn(usize, StepState),
+) {
     let reason = format!("not run: step `{}` failed", report.steps[failed].id);
     let mut queue: VecDeque<usize> = dependents[failed].iter().copied().collect();
     while let Some(d) = queue.pop_front() {

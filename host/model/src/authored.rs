@@ -111,7 +111,10 @@ impl<'a> MapReader<'a> {
     }
 
     fn get(&self, key: &str) -> Option<&'a Node> {
-        self.entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.value == key)
+            .map(|(_, v)| v)
     }
 
     fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
@@ -119,7 +122,11 @@ impl<'a> MapReader<'a> {
             if !allowed.contains(&k.value.as_str()) {
                 let message = match closest(&k.value, allowed) {
                     Some(near) => format!("unknown key `{}`; did you mean `{near}`?", k.value),
-                    None => format!("unknown key `{}`; expected one of: {}", k.value, allowed.join(", ")),
+                    None => format!(
+                        "unknown key `{}`; expected one of: {}",
+                        k.value,
+                        allowed.join(", ")
+                    ),
                 };
                 diags.push(Diagnostic::new(k.span, self.sub(&k.value), message));
             }
@@ -134,12 +141,22 @@ impl<'a> MapReader<'a> {
         }
     }
 
-    fn string(&self, key: &str, required: bool, span: Span, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+    fn string(
+        &self,
+        key: &str,
+        required: bool,
+        span: Span,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<String>> {
         match self.get(key) {
             Some(node) => string_of(node, &self.sub(key), diags),
             None => {
                 if required {
-                    diags.push(Diagnostic::new(span, self.field.clone(), format!("missing required key `{key}`")));
+                    diags.push(Diagnostic::new(
+                        span,
+                        self.field.clone(),
+                        format!("missing required key `{key}`"),
+                    ));
                 }
                 None
             }
@@ -166,7 +183,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
             prev = cur;
         }
     }
@@ -177,7 +198,11 @@ fn string_of(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Sp
     match node.scalar() {
         Some(Scalar::Str(s)) => Some(Spanned::new(s.to_string(), node.span)),
         _ => {
-            diags.push(Diagnostic::new(node.span, field, format!("expected a string, found {}", node.shape())));
+            diags.push(Diagnostic::new(
+                node.span,
+                field,
+                format!("expected a string, found {}", node.shape()),
+            ));
             None
         }
     }
@@ -217,7 +242,10 @@ impl Workflow {
         let Some(top) = MapReader::new(root, "", &mut diags) else {
             return Err(diags);
         };
-        top.check_keys(&["name", "description", "params", "inputs", "steps"], &mut diags);
+        top.check_keys(
+            &["name", "description", "params", "inputs", "steps"],
+            &mut diags,
+        );
         let name = top.string("name", true, root.span, &mut diags);
         if let Some(n) = &name {
             identifier(n, "workflow name", "name", &mut diags);
@@ -226,12 +254,22 @@ impl Workflow {
             .string("description", false, root.span, &mut diags)
             .map(|s| s.value)
             .unwrap_or_default();
-        let params = top.get("params").map(|n| parse_params(n, &mut diags)).unwrap_or_default();
-        let inputs = top.get("inputs").map(|n| parse_inputs(n, &mut diags)).unwrap_or_default();
+        let params = top
+            .get("params")
+            .map(|n| parse_params(n, &mut diags))
+            .unwrap_or_default();
+        let inputs = top
+            .get("inputs")
+            .map(|n| parse_inputs(n, &mut diags))
+            .unwrap_or_default();
         let steps = match top.get("steps") {
             Some(n) => parse_steps(n, &mut diags),
             None => {
-                diags.push(Diagnostic::new(root.span, "", "missing required key `steps`"));
+                diags.push(Diagnostic::new(
+                    root.span,
+                    "",
+                    "missing required key `steps`",
+                ));
                 Vec::new()
             }
         };
@@ -258,7 +296,10 @@ fn parse_params(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<ParamDecl> {
             continue;
         };
         decl.check_keys(&["type", "default", "description"], diags);
-        let description = decl.string("description", false, value.span, diags).map(|s| s.value).unwrap_or_default();
+        let description = decl
+            .string("description", false, value.span, diags)
+            .map(|s| s.value)
+            .unwrap_or_default();
         let Some(ty_text) = decl.string("type", true, value.span, diags) else {
             continue;
         };
@@ -266,7 +307,10 @@ fn parse_params(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<ParamDecl> {
             diags.push(Diagnostic::new(
                 ty_text.span,
                 decl.sub("type"),
-                format!("unknown type `{}`; expected string, int, float or bool", ty_text.value),
+                format!(
+                    "unknown type `{}`; expected string, int, float or bool",
+                    ty_text.value
+                ),
             ));
             continue;
         };
@@ -333,7 +377,11 @@ fn parse_steps(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<StepDecl> {
         return Vec::new();
     };
     if map.entries.is_empty() {
-        diags.push(Diagnostic::new(node.span, "steps", "a workflow needs at least one step"));
+        diags.push(Diagnostic::new(
+            node.span,
+            "steps",
+            "a workflow needs at least one step",
+        ));
     }
     map.entries
         .iter()
@@ -341,7 +389,12 @@ fn parse_steps(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<StepDecl> {
         .collect()
 }
 
-fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<StepDecl> {
+fn parse_step(
+    id: &Spanned<String>,
+    body: &Node,
+    field: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<StepDecl> {
     identifier(id, "step id", field, diags);
     let step = MapReader::new(body, field, diags)?;
     step.check_keys(&["uses", "inputs", "with", "after", "limits"], diags);
@@ -370,7 +423,10 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
                     diags.push(Diagnostic::new(
                         value.span,
                         map.sub(&name.value),
-                        format!("expected a string, number or boolean, found {}", value.shape()),
+                        format!(
+                            "expected a string, number or boolean, found {}",
+                            value.shape()
+                        ),
                     ));
                     continue;
                 }
@@ -397,7 +453,10 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         }
     }
 
-    let limits = step.get("limits").map(|n| parse_limits(n, &step.sub("limits"), diags)).unwrap_or_default();
+    let limits = step
+        .get("limits")
+        .map(|n| parse_limits(n, &step.sub("limits"), diags))
+        .unwrap_or_default();
     Some(StepDecl {
         id: id.clone(),
         // An empty `uses` (already reported) keeps the step so references to it resolve.
@@ -415,16 +474,25 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
     };
     map.check_keys(&["memory", "timeout", "fuel"], diags);
     let mut limits = LimitsDecl::default();
-    let mut report = |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
+    let mut report =
+        |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
     if let Some(n) = map.get("memory") {
         let parsed = match n.scalar() {
-            Some(Scalar::Int(i)) => u64::try_from(i).map_err(|_| "memory must be positive".to_string()),
+            Some(Scalar::Int(i)) => {
+                u64::try_from(i).map_err(|_| "memory must be positive".to_string())
+            }
             Some(Scalar::Str(s)) => parse_bytes(s),
             _ => Err(format!("expected a size like `256Mi`, found {}", n.shape())),
         };
         match parsed {
-            Ok(b) if b > 4 << 30 => report(n, "memory", "at most 4Gi: a wasm32 memory cannot grow past 4 GiB".into()),
-            Ok(b) if b < 1 << 16 => report(n, "memory", "at least 64Ki: one WebAssembly page".into()),
+            Ok(b) if b > 4 << 30 => report(
+                n,
+                "memory",
+                "at most 4Gi: a wasm32 memory cannot grow past 4 GiB".into(),
+            ),
+            Ok(b) if b < 1 << 16 => {
+                report(n, "memory", "at least 64Ki: one WebAssembly page".into())
+            }
             Ok(b) => limits.memory = Some(Spanned::new(b, n.span)),
             Err(e) => report(n, "memory", e),
         }
@@ -436,19 +504,30 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
                 Ok(d) => limits.timeout = Some(Spanned::new(d, n.span)),
                 Err(e) => report(n, "timeout", e),
             },
-            _ => report(n, "timeout", format!("expected a duration like `30s`, found {}", n.shape())),
+            _ => report(
+                n,
+                "timeout",
+                format!("expected a duration like `30s`, found {}", n.shape()),
+            ),
         }
     }
     if let Some(n) = map.get("fuel") {
         let fuel = match n.scalar() {
             Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok(),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(Scalar::Float(f)) if f >= 1.0 && f < 1.8e19 && f.fract() == 0.0 => Some(f as u64),
+            Some(Scalar::Float(f)) if (1.0..1.8e19).contains(&f) && f.fract() == 0.0 => Some(f as u64),
             _ => None,
         };
         match fuel {
             Some(f) => limits.fuel = Some(Spanned::new(f, n.span)),
-            None => report(n, "fuel", format!("expected a positive whole number like 5e9, found {}", n.shape())),
+            None => report(
+                n,
+                "fuel",
+                format!(
+                    "expected a positive whole number like 5e9, found {}",
+                    n.shape()
+                ),
+            ),
         }
     }
     limits

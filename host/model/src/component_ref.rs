@@ -47,11 +47,13 @@ impl ComponentRef {
     pub fn matches(&self, name: &str, version: &str) -> bool {
         match self {
             ComponentRef::Path(_) => true,
-            ComponentRef::Named { name: n, version: v } => {
+            ComponentRef::Named {
+                name: n,
+                version: v,
+            } => {
                 n == name
-                    && v.as_ref().is_none_or(|v| {
-                        version == v || version.starts_with(&format!("{v}."))
-                    })
+                    && v.as_ref()
+                        .is_none_or(|v| version == v || version.starts_with(&format!("{v}.")))
             }
         }
     }
@@ -67,7 +69,10 @@ mod tests {
         assert!(r.matches("csv-to-table", "0.1.3"));
         assert!(!r.matches("csv-to-table", "0.10.0"));
         assert!(!r.matches("other", "0.1.0"));
-        assert_eq!(ComponentRef::parse("./x.wasm"), Ok(ComponentRef::Path("./x.wasm".into())));
+        assert_eq!(
+            ComponentRef::parse("./x.wasm"),
+            Ok(ComponentRef::Path("./x.wasm".into()))
+        );
         assert!(ComponentRef::parse("Bad Name").is_err());
         assert!(ComponentRef::parse("a@v1").is_err());
     }

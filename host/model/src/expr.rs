@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 /// Substitutes placeholders in `template`. A template that is exactly one placeholder
 /// takes the parameter's typed value; otherwise placeholders are rendered into the string.
-pub fn substitute(template: &str, params: &BTreeMap<String, ParamValue>) -> Result<ParamValue, String> {
+pub fn substitute(
+    template: &str,
+    params: &BTreeMap<String, ParamValue>,
+) -> Result<ParamValue, String> {
     let mut out = String::new();
     let mut rest = template;
     let mut whole: Option<ParamValue> = None;
@@ -16,9 +19,9 @@ pub fn substitute(template: &str, params: &BTreeMap<String, ParamValue>) -> Resu
             pieces += 1;
         }
         let after = &rest[start + 3..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed `${{{{` in `{template}`: write `${{{{ params.NAME }}}}`"))?;
+        let end = after.find("}}").ok_or_else(|| {
+            format!("unclosed `${{{{` in `{template}`: write `${{{{ params.NAME }}}}`")
+        })?;
         let expr = after[..end].trim();
         let value = resolve(expr, params)?;
         out.push_str(&value.to_string());
@@ -47,7 +50,10 @@ fn resolve(expr: &str, params: &BTreeMap<String, ParamValue>) -> Result<ParamVal
         if known.is_empty() {
             format!("`params.{name}` is not a declared workflow parameter")
         } else {
-            format!("`params.{name}` is not declared; workflow params are: {}", known.join(", "))
+            format!(
+                "`params.{name}` is not declared; workflow params are: {}",
+                known.join(", ")
+            )
         }
     })
 }
@@ -57,15 +63,24 @@ mod tests {
     use super::*;
 
     fn params() -> BTreeMap<String, ParamValue> {
-        [("lr".to_string(), ParamValue::Float(0.5)), ("tag".to_string(), ParamValue::Str("x".into()))]
-            .into_iter()
-            .collect()
+        [
+            ("lr".to_string(), ParamValue::Float(0.5)),
+            ("tag".to_string(), ParamValue::Str("x".into())),
+        ]
+        .into_iter()
+        .collect()
     }
 
     #[test]
     fn whole_placeholder_keeps_type() {
-        assert_eq!(substitute("${{ params.lr }}", &params()), Ok(ParamValue::Float(0.5)));
-        assert_eq!(substitute("${{params.lr}}", &params()), Ok(ParamValue::Float(0.5)));
+        assert_eq!(
+            substitute("${{ params.lr }}", &params()),
+            Ok(ParamValue::Float(0.5))
+        );
+        assert_eq!(
+            substitute("${{params.lr}}", &params()),
+            Ok(ParamValue::Float(0.5))
+        );
     }
 
     #[test]
@@ -74,13 +89,28 @@ mod tests {
             substitute("run-${{ params.tag }}-${{ params.lr }}", &params()),
             Ok(ParamValue::Str("run-x-0.5".into()))
         );
-        assert_eq!(substitute("a ${{ params.lr }}", &params()), Ok(ParamValue::Str("a 0.5".into())));
+        assert_eq!(
+            substitute("a ${{ params.lr }}", &params()),
+            Ok(ParamValue::Str("a 0.5".into()))
+        );
     }
 
     #[test]
     fn errors() {
-        assert!(substitute("${{ params.nope }}", &params()).expect_err("unknown").contains("lr, tag"));
-        assert!(substitute("${{ steps.a }}", &params()).expect_err("expr").contains("only `params.NAME`"));
-        assert!(substitute("${{ params.lr", &params()).expect_err("unclosed").contains("unclosed"));
+        assert!(
+            substitute("${{ params.nope }}", &params())
+                .expect_err("unknown")
+                .contains("lr, tag")
+        );
+        assert!(
+            substitute("${{ steps.a }}", &params())
+                .expect_err("expr")
+                .contains("only `params.NAME`")
+        );
+        assert!(
+            substitute("${{ params.lr", &params())
+                .expect_err("unclosed")
+                .contains("unclosed")
+        );
     }
 }

@@ -38,7 +38,11 @@ pub fn parse(text: &str) -> Result<(Workflow, Vec<Diagnostic>), Diagnostics> {
 }
 
 /// Parses and validates in one go, reporting every problem, sorted by position.
-pub fn parse_and_validate(text: &str, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Diagnostics> {
+pub fn parse_and_validate(
+    text: &str,
+    catalog: &Catalog,
+    overrides: &[(String, String)],
+) -> Result<Plan, Diagnostics> {
     let (wf, mut problems) = parse(text)?;
     match validate(&wf, catalog, overrides) {
         Ok(plan) if problems.is_empty() => Ok(plan),

@@ -2,7 +2,11 @@
 
 /// Lower-cased `type/subtype` without parameters (`; charset=...`).
 fn essence(mt: &str) -> String {
-    mt.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    mt.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Whether `mt` is `type/subtype` (with `*` wildcards only where allowed).

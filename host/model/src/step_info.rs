@@ -181,12 +181,21 @@ impl StepInfo {
         if self.version.split('.').count() != 3
             || !self.version.split('.').all(|p| p.parse::<u64>().is_ok())
         {
-            out.push(format!("version `{}` is not MAJOR.MINOR.PATCH", self.version));
+            out.push(format!(
+                "version `{}` is not MAJOR.MINOR.PATCH",
+                self.version
+            ));
         }
-        for (kind, ports, wildcard_ok) in [("input", &self.inputs, true), ("output", &self.outputs, false)] {
+        for (kind, ports, wildcard_ok) in [
+            ("input", &self.inputs, true),
+            ("output", &self.outputs, false),
+        ] {
             for (i, port) in ports.iter().enumerate() {
                 if !is_identifier(&port.name) {
-                    out.push(format!("{kind} port name `{}` is not an identifier", port.name));
+                    out.push(format!(
+                        "{kind} port name `{}` is not an identifier",
+                        port.name
+                    ));
                 }
                 if ports[..i].iter().any(|p| p.name == port.name) {
                     out.push(format!("{kind} port `{}` is declared twice", port.name));
@@ -196,14 +205,21 @@ impl StepInfo {
                         "{kind} port `{}` has media type `{}`, which is not `type/subtype`{}",
                         port.name,
                         port.media_type,
-                        if wildcard_ok { "" } else { " (no wildcards on outputs)" }
+                        if wildcard_ok {
+                            ""
+                        } else {
+                            " (no wildcards on outputs)"
+                        }
                     ));
                 }
             }
         }
         for (i, param) in self.params.iter().enumerate() {
             if !is_identifier(&param.name) {
-                out.push(format!("parameter name `{}` is not an identifier", param.name));
+                out.push(format!(
+                    "parameter name `{}` is not an identifier",
+                    param.name
+                ));
             }
             if self.params[..i].iter().any(|p| p.name == param.name) {
                 out.push(format!("parameter `{}` is declared twice", param.name));
@@ -247,7 +263,10 @@ mod tests {
 
     #[test]
     fn coercion_only_widens() {
-        assert_eq!(ParamValue::Int(2).coerce(ParamType::Float), Some(ParamValue::Float(2.0)));
+        assert_eq!(
+            ParamValue::Int(2).coerce(ParamType::Float),
+            Some(ParamValue::Float(2.0))
+        );
         assert_eq!(ParamValue::Float(2.0).coerce(ParamType::Int), None);
         assert_eq!(ParamValue::Str("1".into()).coerce(ParamType::Int), None);
     }

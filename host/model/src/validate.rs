@@ -15,7 +15,11 @@ use std::collections::{BTreeMap, HashMap};
 pub type Catalog = BTreeMap<String, Result<StepInfo, String>>;
 
 /// Validates `wf` against the components' declarations and the `--param` overrides.
-pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Vec<Diagnostic>> {
+pub fn validate(
+    wf: &Workflow,
+    catalog: &Catalog,
+    overrides: &[(String, String)],
+) -> Result<Plan, Vec<Diagnostic>> {
     let mut v = Validator { diags: Vec::new() };
     let params = v.workflow_params(wf, overrides);
     let inputs: Vec<PlannedInput> = wf
@@ -24,28 +28,47 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
         .map(|i| PlannedInput {
             name: i.name.value.clone(),
             path: i.path.value.clone(),
-            media_type: i
-                .media_type
-                .as_ref()
-                .map_or_else(|| media_type::guess_from_path(&i.path.value).to_string(), |m| m.value.clone()),
+            media_type: i.media_type.as_ref().map_or_else(
+                || media_type::guess_from_path(&i.path.value).to_string(),
+                |m| m.value.clone(),
+            ),
         })
         .collect();
 
-    let index: HashMap<&str, usize> = wf.steps.iter().enumerate().map(|(i, s)| (s.id.value.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = wf
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.value.as_str(), i))
+        .collect();
     let infos: Vec<Option<&StepInfo>> = wf.steps.iter().map(|s| v.component(s, catalog)).collect();
 
     let mut planned = Vec::new();
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
     for (i, step) in wf.steps.iter().enumerate() {
         let field = format!("steps.{}", step.id.value);
-        let bindings = v.bindings(step, &field, infos[i], &inputs, &index, &infos, &mut edges[i]);
+        let bindings = v.bindings(
+            step,
+            &field,
+            infos[i],
+            &inputs,
+            &index,
+            &infos,
+            &mut edges[i],
+        );
         for dep in &step.after {
             match index.get(dep.value.as_str()) {
                 Some(&d) => edges[i].push(d),
-                None => v.push(dep.span, format!("{field}.after"), unknown_step(&dep.value, &index)),
+                None => v.push(
+                    dep.span,
+                    format!("{field}.after"),
+                    unknown_step(&dep.value, &index),
+                ),
             }
         }
-        let step_params = infos[i].map(|info| v.step_params(step, &field, info, &params)).unwrap_or_default();
+        let step_params = infos[i]
+            .map(|info| v.step_params(step, &field, info, &params))
+            .unwrap_or_default();
         if let Some(info) = infos[i] {
             planned.push(Some(PlannedStep {
                 id: step.id.value.clone(),
@@ -71,10 +94,13 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
         return Err(v.diags);
     }
     // No diagnostics means every component resolved and there is no cycle.
-    let position: HashMap<usize, usize> = order.iter().enumerate().map(|(pos, &i)| (i, pos)).collect();
+    let position: HashMap<usize, usize> =
+        order.iter().enumerate().map(|(pos, &i)| (i, pos)).collect();
     let mut steps = Vec::with_capacity(order.len());
     for &i in &order {
-        let Some(mut step) = planned[i].take() else { continue };
+        let Some(mut step) = planned[i].take() else {
+            continue;
+        };
         let mut deps: Vec<usize> = edges[i].iter().map(|d| position[d]).collect();
         deps.sort_unstable();
         deps.dedup();
@@ -92,7 +118,10 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
 fn unknown_step(name: &str, index: &HashMap<&str, usize>) -> String {
     let mut known: Vec<_> = index.keys().copied().collect();
     known.sort_unstable();
-    format!("no step `{name}` in this workflow; steps are: {}", known.join(", "))
+    format!(
+        "no step `{name}` in this workflow; steps are: {}",
+        known.join(", ")
+    )
 }
 
 struct Validator {
@@ -104,7 +133,11 @@ impl Validator {
         self.diags.push(Diagnostic::new(span, field, message));
     }
 
-    fn workflow_params(&mut self, wf: &Workflow, overrides: &[(String, String)]) -> BTreeMap<String, ParamValue> {
+    fn workflow_params(
+        &mut self,
+        wf: &Workflow,
+        overrides: &[(String, String)],
+    ) -> BTreeMap<String, ParamValue> {
         let mut out = BTreeMap::new();
         for (name, text) in overrides {
             if !wf.params.iter().any(|p| &p.name.value == name) {
@@ -115,7 +148,10 @@ impl Validator {
                     if known.is_empty() {
                         "the workflow declares no params".to_string()
                     } else {
-                        format!("unknown parameter; the workflow declares: {}", known.join(", "))
+                        format!(
+                            "unknown parameter; the workflow declares: {}",
+                            known.join(", ")
+                        )
                     },
                 );
             }
@@ -127,7 +163,11 @@ impl Validator {
                 Some((_, text)) => match decl.ty.parse_value(text) {
                     Ok(v) => Some(v),
                     Err(e) => {
-                        self.push(decl.name.span, format!("--param {}", decl.name.value), format!("{e} (declared {})", decl.ty));
+                        self.push(
+                            decl.name.span,
+                            format!("--param {}", decl.name.value),
+                            format!("{e} (declared {})", decl.ty),
+                        );
                         None
                     }
                 },
@@ -136,7 +176,10 @@ impl Validator {
                         self.push(
                             decl.name.span,
                             format!("params.{}", decl.name.value),
-                            format!("no default and no value given: pass `--param {}=...`", decl.name.value),
+                            format!(
+                                "no default and no value given: pass `--param {}=...`",
+                                decl.name.value
+                            ),
                         );
                     }
                     decl.default.clone()
@@ -163,7 +206,11 @@ impl Validator {
         };
         match catalog.get(&step.uses.value) {
             None => {
-                self.push(step.uses.span, field, format!("component `{}` was not resolved", step.uses.value));
+                self.push(
+                    step.uses.span,
+                    field,
+                    format!("component `{}` was not resolved", step.uses.value),
+                );
                 None
             }
             Some(Err(e)) => {
@@ -176,7 +223,11 @@ impl Validator {
                     self.push(
                         step.uses.span,
                         field,
-                        format!("component `{}` declares itself wrongly: {}", step.uses.value, problems.join("; ")),
+                        format!(
+                            "component `{}` declares itself wrongly: {}",
+                            step.uses.value,
+                            problems.join("; ")
+                        ),
                     );
                     return None;
                 }
@@ -222,7 +273,11 @@ impl Validator {
                         "`{}` has no input port `{}`; its inputs are: {}",
                         info.name,
                         port.value,
-                        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 );
             }
@@ -230,7 +285,10 @@ impl Validator {
                 self.push(
                     reference.span,
                     &pfield,
-                    format!("`{}` is not a reference: write `inputs.NAME` or `STEP.PORT`", reference.value),
+                    format!(
+                        "`{}` is not a reference: write `inputs.NAME` or `STEP.PORT`",
+                        reference.value
+                    ),
                 );
                 continue;
             };
@@ -244,7 +302,11 @@ impl Validator {
                             &pfield,
                             format!(
                                 "no workflow input `{tail}`; inputs are: {}",
-                                if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                                if known.is_empty() {
+                                    "(none)".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
                             ),
                         );
                         continue;
@@ -260,7 +322,8 @@ impl Validator {
                     Some(pinfo) => match pinfo.output(tail) {
                         Some(out) => Some(out.media_type.clone()),
                         None => {
-                            let known: Vec<_> = pinfo.outputs.iter().map(|p| p.name.as_str()).collect();
+                            let known: Vec<_> =
+                                pinfo.outputs.iter().map(|p| p.name.as_str()).collect();
                             self.push(
                                 reference.span,
                                 &pfield,
@@ -307,7 +370,10 @@ impl Validator {
                     self.push(
                         step.id.span,
                         format!("{field}.inputs"),
-                        format!("input port `{}` ({}) is not bound", port.name, port.media_type),
+                        format!(
+                            "input port `{}` ({}) is not bound",
+                            port.name, port.media_type
+                        ),
                     );
                 }
             }
@@ -336,7 +402,11 @@ impl Validator {
                         "`{}` has no parameter `{}`; its parameters are: {}",
                         info.name,
                         name.value,
-                        if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 );
                 continue;
@@ -362,21 +432,31 @@ impl Validator {
                         "expected {}, found {} `{value}`{}",
                         spec.ty,
                         value.ty(),
-                        if spec.ty == crate::step_info::ParamType::Str { " (quote it to pass text)" } else { "" }
+                        if spec.ty == crate::step_info::ParamType::Str {
+                            " (quote it to pass text)"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
             }
         }
         let mut out = Vec::new();
         for spec in &info.params {
-            match given.remove(spec.name.as_str()).or_else(|| spec.default.clone()) {
+            match given
+                .remove(spec.name.as_str())
+                .or_else(|| spec.default.clone())
+            {
                 Some(v) => out.push((spec.name.clone(), v)),
                 None => {
                     if !step.with.iter().any(|(n, _)| n.value == spec.name) {
                         self.push(
                             step.id.span,
                             format!("{field}.with"),
-                            format!("required parameter `{}` ({}) is not given", spec.name, spec.ty),
+                            format!(
+                                "required parameter `{}` ({}) is not given",
+                                spec.name, spec.ty
+                            ),
                         );
                     }
                 }
@@ -400,7 +480,8 @@ impl Validator {
             }
         }
         let mut order = Vec::with_capacity(n);
-        let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+        let mut ready: std::collections::BTreeSet<usize> =
+            (0..n).filter(|&i| indegree[i] == 0).collect();
         while let Some(i) = ready.pop_first() {
             order.push(i);
             for &d in &dependents[i] {

@@ -42,7 +42,11 @@ fn catalog() -> Catalog {
                 "csv-to-table",
                 vec![port("csv", "text/csv")],
                 vec![port("table", TABLE)],
-                vec![param("delimiter", ParamType::Str, Some(ParamValue::Str(",".into())))],
+                vec![param(
+                    "delimiter",
+                    ParamType::Str,
+                    Some(ParamValue::Str(",".into())),
+                )],
             )),
         );
     }
@@ -53,18 +57,32 @@ fn catalog() -> Catalog {
             vec![port("table", TABLE)],
             vec![port("train", TABLE), port("test", TABLE)],
             vec![
-                param("test_fraction", ParamType::Float, Some(ParamValue::Float(0.2))),
+                param(
+                    "test_fraction",
+                    ParamType::Float,
+                    Some(ParamValue::Float(0.2)),
+                ),
                 param("seed", ParamType::Int, None),
             ],
         )),
     );
     c.insert(
         "summary-stats".into(),
-        Ok(step("summary-stats", vec![port("table", TABLE)], vec![port("summary", "application/json")], vec![])),
+        Ok(step(
+            "summary-stats",
+            vec![port("table", TABLE)],
+            vec![port("summary", "application/json")],
+            vec![],
+        )),
     );
     c.insert(
         "any-text".into(),
-        Ok(step("any-text", vec![port("text", "text/*")], vec![port("out", "text/plain")], vec![])),
+        Ok(step(
+            "any-text",
+            vec![port("text", "text/*")],
+            vec![port("out", "text/plain")],
+            vec![],
+        )),
     );
     c.insert(
         "missing".into(),
@@ -78,15 +96,25 @@ fn invalid_workflows_match_their_expected_errors() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
     let bless = std::env::var_os("WEFT_BLESS").is_some();
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).expect("tests/invalid").flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/invalid")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     let mut failures = Vec::new();
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
         let text = std::fs::read_to_string(path).expect("read yaml");
         let overrides: Vec<(String, String)> = text
             .lines()
             .filter_map(|l| l.strip_prefix("# --param "))
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect();
         let actual = match weft_model::parse_and_validate(&text, &catalog(), &overrides) {
             Ok(_) => "(valid)\n".to_string(),
@@ -98,7 +126,10 @@ fn invalid_workflows_match_their_expected_errors() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if actual != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}--- actual\n{actual}", path.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}--- actual\n{actual}",
+                path.display()
+            ));
         }
         checked += 1;
     }

@@ -39,7 +39,13 @@ impl CompileCache {
 
     /// Loads the compiled form of a component, compiling and storing it on a miss.
     /// Returns the component and whether it came from the cache.
-    pub fn load_or_compile(&self, engine: &Engine, digest_hex: &str, bytes: &[u8], what: &str) -> Result<(Component, bool), SandboxError> {
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        digest_hex: &str,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<(Component, bool), SandboxError> {
         let path = self.path_for(digest_hex);
         if let Some(p) = &path
             && p.exists()
@@ -47,7 +53,10 @@ impl CompileCache {
             match deserialize(engine, p) {
                 Ok(c) => return Ok((c, true)),
                 Err(e) => {
-                    tracing::warn!("discarding unusable compile cache entry {}: {e:#}", p.display());
+                    tracing::warn!(
+                        "discarding unusable compile cache entry {}: {e:#}",
+                        p.display()
+                    );
                     let _ = std::fs::remove_file(p);
                 }
             }
@@ -67,7 +76,9 @@ impl CompileCache {
 }
 
 fn store(component: &Component, path: &Path) -> std::io::Result<()> {
-    let bytes = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     // Write then rename, so a concurrent reader never sees a half-written file.
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;

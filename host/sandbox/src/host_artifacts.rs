@@ -36,12 +36,19 @@ pub struct StepIo {
 }
 
 impl Host for StepState {
-    async fn open(&mut self, port: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
+    async fn open(
+        &mut self,
+        port: String,
+    ) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
         let Some((_, meta)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
             let bound: Vec<_> = self.io.inputs.iter().map(|(p, _)| p.as_str()).collect();
             return Ok(Err(format!(
                 "no input `{port}` is bound to this step (bound: {})",
-                if bound.is_empty() { "none".to_string() } else { bound.join(", ") }
+                if bound.is_empty() {
+                    "none".to_string()
+                } else {
+                    bound.join(", ")
+                }
             )));
         };
         let media_type = meta.media_type.clone();
@@ -52,12 +59,19 @@ impl Host for StepState {
         Ok(Ok(self.table.push(ReaderHandle { reader, media_type })?))
     }
 
-    async fn create(&mut self, port: String) -> wasmtime::Result<Result<Resource<WriterHandle>, String>> {
+    async fn create(
+        &mut self,
+        port: String,
+    ) -> wasmtime::Result<Result<Resource<WriterHandle>, String>> {
         if !self.io.outputs.iter().any(|(p, _)| *p == port) {
             let declared: Vec<_> = self.io.outputs.iter().map(|(p, _)| p.as_str()).collect();
             return Ok(Err(format!(
                 "the step declares no output `{port}` (declared: {})",
-                if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    declared.join(", ")
+                }
             )));
         }
         if self.io.writers.iter().any(|(p, _)| *p == port) {
@@ -69,10 +83,18 @@ impl Host for StepState {
 }
 
 impl HostReader for StepState {
-    async fn read(&mut self, handle: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, String>> {
+    async fn read(
+        &mut self,
+        handle: Resource<ReaderHandle>,
+        max: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let h = self.table.get_mut(&handle)?;
         let max = (max as usize).min(MAX_CHUNK);
-        Ok(h.reader.read(max).await.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+        Ok(h.reader
+            .read(max)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string()))
     }
 
     async fn size(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
@@ -90,7 +112,11 @@ impl HostReader for StepState {
 }
 
 impl HostWriter for StepState {
-    async fn write(&mut self, handle: Resource<WriterHandle>, bytes: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
+    async fn write(
+        &mut self,
+        handle: Resource<WriterHandle>,
+        bytes: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), String>> {
         if bytes.len() > MAX_CHUNK {
             return Ok(Err(format!(
                 "a write of {} bytes exceeds the {MAX_CHUNK}-byte chunk limit",

@@ -21,5 +21,5 @@ mod sandbox;
 mod state;
 
 pub use error::SandboxError;
-pub use outcome::{LogLine, LogStream, StepFailure, StepOutcome, StagedOutput};
+pub use outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
 pub use sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};

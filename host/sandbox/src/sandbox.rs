@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 use weft_artifacts::{ArtifactMeta, ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue, StepInfo};
 
@@ -133,11 +135,13 @@ impl Sandbox {
                 // The pooling allocator reserves address space up front; where that is
                 // refused (tight ulimit -v), fall back to on-demand allocation.
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-                Engine::new(&engine_config(&config, false)).map_err(|e| SandboxError::Engine(format!("{e:#}")))?
+                Engine::new(&engine_config(&config, false))
+                    .map_err(|e| SandboxError::Engine(format!("{e:#}")))?
             }
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         StepComponent::add_to_linker::<_, HasSelf<StepState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(config.cache_dir.clone(), &engine)?;
@@ -175,17 +179,26 @@ impl Sandbox {
     }
 
     /// Reads, compiles (or loads from cache), links and describes a component file.
-    pub async fn load_file(&self, path: &std::path::Path) -> Result<Arc<LoadedComponent>, SandboxError> {
-        let bytes = tokio::fs::read(path).await.map_err(|source| SandboxError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+    pub async fn load_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Arc<LoadedComponent>, SandboxError> {
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| SandboxError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
         self.load(&bytes, &path.display().to_string()).await
     }
 
     /// Compiles (or loads from cache), links and describes component bytes; `what` names
     /// the component in errors. Loading the same bytes again returns the same component.
-    pub async fn load(&self, bytes: &[u8], what: &str) -> Result<Arc<LoadedComponent>, SandboxError> {
+    pub async fn load(
+        &self,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<Arc<LoadedComponent>, SandboxError> {
         let digest = Digest::of(bytes);
         if let Some(c) = self.loaded_component(&digest) {
             return Ok(c);
@@ -194,16 +207,20 @@ impl Sandbox {
         let (engine, owned, name) = (self.engine.clone(), bytes.to_vec(), what.to_string());
         // Compilation is CPU-heavy (seconds for Python/JS runtimes): keep it off the async workers.
         let cache = self.cache.clone();
-        let (component, from_cache) =
-            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &digest.hex(), &owned, &name))
-                .await
-                .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
+        let (component, from_cache) = tokio::task::spawn_blocking(move || {
+            cache.load_or_compile(&engine, &digest.hex(), &owned, &name)
+        })
+        .await
+        .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
         let load_time = started.elapsed();
         let not_a_step = |e: wasmtime::Error| SandboxError::NotAStep {
             what: what.to_string(),
             reason: format!("{e:#}"),
         };
-        let pre = self.linker.instantiate_pre(&component).map_err(not_a_step)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(not_a_step)?;
         let pre = StepComponentPre::new(pre).map_err(not_a_step)?;
         let info = self.describe(&pre, what).await?;
         let loaded = Arc::new(LoadedComponent {
@@ -228,7 +245,11 @@ impl Sandbox {
             .cloned()
     }
 
-    async fn describe(&self, pre: &StepComponentPre<StepState>, what: &str) -> Result<StepInfo, SandboxError> {
+    async fn describe(
+        &self,
+        pre: &StepComponentPre<StepState>,
+        what: &str,
+    ) -> Result<StepInfo, SandboxError> {
         let fail = |reason: String| SandboxError::Describe {
             what: what.to_string(),
             reason,
@@ -242,7 +263,10 @@ impl Sandbox {
                 ..Limits::default()
             },
         );
-        let instance = pre.instantiate_async(&mut store).await.map_err(|e| fail(format!("{e:#}")))?;
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| fail(format!("{e:#}")))?;
         let info: wit_types::StepInfo = instance
             .weft_step_step()
             .call_describe(&mut store)
@@ -335,10 +359,16 @@ impl Sandbox {
             .collect();
         let call = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
-            instance.weft_step_step().call_run(&mut store, &params).await
+            instance
+                .weft_step_step()
+                .call_run(&mut store, &params)
+                .await
         }
         .await;
-        let timeout = request.limits.timeout.unwrap_or(self.config.default_timeout);
+        let timeout = request
+            .limits
+            .timeout
+            .unwrap_or(self.config.default_timeout);
         let result = match call {
             Ok(Ok(())) => finish_outputs(&mut store).await,
             Ok(Err(wit_types::StepError::BadInput(m))) => Err(StepFailure::BadInput(m)),
@@ -355,7 +385,13 @@ impl Sandbox {
         }
     }
 
-    fn classify_trap(&self, store: &Store<StepState>, e: &wasmtime::Error, timeout: Duration, fuel: Option<u64>) -> StepFailure {
+    fn classify_trap(
+        &self,
+        store: &Store<StepState>,
+        e: &wasmtime::Error,
+        timeout: Duration,
+        fuel: Option<u64>,
+    ) -> StepFailure {
         let state = store.data();
         if state.timed_out {
             return StepFailure::TimedOut(timeout);
@@ -417,10 +453,21 @@ fn collect_log(state: &StepState) -> Vec<LogLine> {
     if state.log.truncated {
         lines.push(LogLine {
             stream: LogStream::Host,
-            message: format!("log truncated at {} bytes", state.log.lines.iter().map(|l| l.message.len()).sum::<usize>()),
+            message: format!(
+                "log truncated at {} bytes",
+                state
+                    .log
+                    .lines
+                    .iter()
+                    .map(|l| l.message.len())
+                    .sum::<usize>()
+            ),
         });
     }
-    for (pipe, stream) in [(&state.stdout, LogStream::Stdout), (&state.stderr, LogStream::Stderr)] {
+    for (pipe, stream) in [
+        (&state.stdout, LogStream::Stdout),
+        (&state.stderr, LogStream::Stderr),
+    ] {
         let (bytes, truncated) = pipe.take();
         for line in String::from_utf8_lossy(&bytes).lines() {
             lines.push(LogLine {

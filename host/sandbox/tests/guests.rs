@@ -9,8 +9,14 @@ use weft_model::{Limits, ParamValue};
 use weft_sandbox::{LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepRequest};
 
 fn plugin(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins").join(format!("{name}.wasm"));
-    assert!(path.exists(), "{} is missing: run `cargo xtask build-plugins` first", path.display());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask build-plugins` first",
+        path.display()
+    );
     path
 }
 
@@ -33,7 +39,10 @@ async fn describe_reports_ports_and_params() {
     let csv = load(&sandbox, "csv-to-table").await;
     assert_eq!(csv.info.name, "csv-to-table");
     assert_eq!(csv.info.inputs[0].media_type, "text/csv");
-    assert_eq!(csv.info.params[0].default, Some(ParamValue::Str(",".into())));
+    assert_eq!(
+        csv.info.params[0].default,
+        Some(ParamValue::Str(",".into()))
+    );
     assert!(csv.info.problems().is_empty(), "{:?}", csv.info.problems());
 }
 
@@ -55,10 +64,21 @@ async fn infinite_loop_times_out_and_the_sandbox_goes_on() {
         let outcome = sandbox.run(&noop, request(&store, Limits::default())).await;
         (outcome, started.elapsed())
     });
-    assert_eq!(spun.result.expect_err("must fail"), StepFailure::TimedOut(Duration::from_millis(300)));
-    assert!(spun.duration < Duration::from_secs(5), "stopped promptly: {:?}", spun.duration);
+    assert_eq!(
+        spun.result.expect_err("must fail"),
+        StepFailure::TimedOut(Duration::from_millis(300))
+    );
+    assert!(
+        spun.duration < Duration::from_secs(5),
+        "stopped promptly: {:?}",
+        spun.duration
+    );
     assert!(quick.0.result.is_ok());
-    assert!(quick.1 < Duration::from_millis(250), "noop finished while the loop ran: {:?}", quick.1);
+    assert!(
+        quick.1 < Duration::from_millis(250),
+        "noop finished while the loop ran: {:?}",
+        quick.1
+    );
 }
 
 #[tokio::test]
@@ -84,7 +104,13 @@ async fn memory_bomb_stops_at_the_limit() {
     }
     // The engine is still usable.
     let noop = load(&sandbox, "test-noop").await;
-    assert!(sandbox.run(&noop, request(&store, Limits::default())).await.result.is_ok());
+    assert!(
+        sandbox
+            .run(&noop, request(&store, Limits::default()))
+            .await
+            .result
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -92,13 +118,18 @@ async fn host_files_and_environment_are_invisible() {
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
     let store = ArtifactStore::open("memory://").expect("store");
     let guest = load(&sandbox, "test-read-host-file").await;
-    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    let outcome = sandbox
+        .run(&guest, request(&store, Limits::default()))
+        .await;
     assert_eq!(
         outcome.result.expect_err("must fail"),
         StepFailure::BadInput("no host file was readable".into())
     );
     let logged: Vec<_> = outcome.log.iter().map(|l| l.message.as_str()).collect();
-    assert!(logged.iter().any(|l| l.starts_with("/etc/passwd:")), "{logged:?}");
+    assert!(
+        logged.iter().any(|l| l.starts_with("/etc/passwd:")),
+        "{logged:?}"
+    );
 }
 
 #[tokio::test]
@@ -106,9 +137,13 @@ async fn panic_fails_the_step_with_the_guest_message() {
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
     let store = ArtifactStore::open("memory://").expect("store");
     let guest = load(&sandbox, "test-panic").await;
-    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    let outcome = sandbox
+        .run(&guest, request(&store, Limits::default()))
+        .await;
     match outcome.result {
-        Err(StepFailure::Trapped(m)) => assert!(m.contains("deliberate panic from test guest"), "{m}"),
+        Err(StepFailure::Trapped(m)) => {
+            assert!(m.contains("deliberate panic from test guest"), "{m}")
+        }
         other => panic!("expected a trap, got {other:?}"),
     }
     assert!(
@@ -139,7 +174,10 @@ async fn copy_streams_bytes_through_and_stages_them() {
     let store = ArtifactStore::open("memory://").expect("store");
     let guest = load(&sandbox, "test-copy").await;
     let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    let input = store.put_bytes(&payload, "application/octet-stream").await.expect("put");
+    let input = store
+        .put_bytes(&payload, "application/octet-stream")
+        .await
+        .expect("put");
     let mut req = request(&store, Limits::default());
     req.inputs = vec![("data".into(), input.clone())];
     let outcome = sandbox.run(&guest, req).await;
@@ -147,7 +185,12 @@ async fn copy_streams_bytes_through_and_stages_them() {
     assert_eq!(outcome.metrics, vec![("bytes".to_string(), 3_000_000.0)]);
     let out = outputs.remove(0);
     assert_eq!(out.staged.digest(), input.digest);
-    assert!(!store.for_tenant("default").contains(&Digest::of(b"nothing")).await);
+    assert!(
+        !store
+            .for_tenant("default")
+            .contains(&Digest::of(b"nothing"))
+            .await
+    );
 }
 
 #[tokio::test]
@@ -156,7 +199,9 @@ async fn missing_output_fails_the_step() {
     let store = ArtifactStore::open("memory://").expect("store");
     // `copy` with no input bound: open fails, the step reports it as a failure.
     let guest = load(&sandbox, "test-copy").await;
-    let outcome = sandbox.run(&guest, request(&store, Limits::default())).await;
+    let outcome = sandbox
+        .run(&guest, request(&store, Limits::default()))
+        .await;
     match outcome.result {
         Err(StepFailure::Failed(m)) => assert!(m.contains("no input `data` is bound"), "{m}"),
         other => panic!("expected a failure, got {other:?}"),
@@ -181,6 +226,14 @@ async fn second_load_comes_from_the_compile_cache() {
 #[tokio::test]
 async fn not_a_component_is_a_clear_error() {
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let err = sandbox.load(b"\0asm\x01\0\0\0", "core.wasm").await.err().expect("refused");
-    assert!(err.to_string().contains("core.wasm is not a Weft step component"), "{err}");
+    let err = sandbox
+        .load(b"\0asm\x01\0\0\0", "core.wasm")
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string()
+            .contains("core.wasm is not a Weft step component"),
+        "{err}"
+    );
 }

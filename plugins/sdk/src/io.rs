@@ -12,7 +12,9 @@ pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
     let size = reader.size();
     let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     loop {
-        let chunk = reader.read(CHUNK).map_err(|e| failed(format!("read input `{port}`: {e}")))?;
+        let chunk = reader
+            .read(CHUNK)
+            .map_err(|e| failed(format!("read input `{port}`: {e}")))?;
         if chunk.is_empty() {
             return Ok(out);
         }
@@ -22,20 +24,25 @@ pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
 
 /// Reads the whole input bound to `port` as UTF-8 text.
 pub fn read_text(port: &str) -> Result<String, StepError> {
-    String::from_utf8(read_all(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
+    String::from_utf8(read_all(port)?)
+        .map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
 }
 
 /// Writes `bytes` as the output `port`, in chunks.
 pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
-    let writer = artifacts::create(port).map_err(|e| failed(format!("create output `{port}`: {e}")))?;
+    let writer =
+        artifacts::create(port).map_err(|e| failed(format!("create output `{port}`: {e}")))?;
     for chunk in bytes.chunks(CHUNK as usize) {
-        writer.write(chunk).map_err(|e| failed(format!("write output `{port}`: {e}")))?;
+        writer
+            .write(chunk)
+            .map_err(|e| failed(format!("write output `{port}`: {e}")))?;
     }
     Ok(())
 }
 
 /// Serializes `value` as JSON into the output `port`.
 pub fn write_json<T: serde::Serialize>(port: &str, value: &T) -> Result<(), StepError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| failed(format!("encode output `{port}`: {e}")))?;
+    let bytes =
+        serde_json::to_vec(value).map_err(|e| failed(format!("encode output `{port}`: {e}")))?;
     write_all(port, &bytes)
 }

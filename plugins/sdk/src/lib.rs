@@ -1,8 +1,8 @@
 //! Guest-side helpers for Weft steps written in Rust: the generated bindings to `wit/`,
 //! chunked artifact IO, typed parameter access and the standard table format.
 //!
-//! A step implements [`bindings::exports::weft::step::step::Guest`] and registers itself with
-//! `weft_step::export_step!(MyStep);`.
+//! A step implements [`Guest`] (`describe` and `run`) and registers itself with
+//! `weft_step::export!(MyStep);`.
 
 pub mod io;
 pub mod params;
@@ -22,8 +22,22 @@ pub mod bindings {
 
 pub use bindings::export_step;
 pub use bindings::exports::weft::step::step::Guest;
-pub use bindings::weft::step::types::{Param, ParamSpec, ParamType, ParamValue, Port, StepError, StepInfo};
 pub use bindings::weft::step::log::Level;
+pub use bindings::weft::step::types::{
+    Param, ParamSpec, ParamType, ParamValue, Port, StepError, StepInfo,
+};
+
+/// Exports a [`Guest`] implementation as the component's `weft:step/step` interface.
+///
+/// The export exists only when compiling for WebAssembly: natively (for `cargo test` of a
+/// step's logic) the host imports it would call do not exist and could not be linked.
+#[macro_export]
+macro_rules! export {
+    ($step:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::export_step!($step);
+    };
+}
 
 /// Logs one message into the step's log.
 pub fn log(level: Level, message: &str) {
@@ -45,7 +59,12 @@ pub fn port(name: &str, media_type: &str, description: &str) -> Port {
 }
 
 /// Builds a parameter declaration.
-pub fn param(name: &str, ty: ParamType, default: Option<ParamValue>, description: &str) -> ParamSpec {
+pub fn param(
+    name: &str,
+    ty: ParamType,
+    default: Option<ParamValue>,
+    description: &str,
+) -> ParamSpec {
     ParamSpec {
         name: name.into(),
         ty,

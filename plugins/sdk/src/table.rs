@@ -98,10 +98,15 @@ impl Table {
 
     /// Parses a serialized table, checking that every column has the same length.
     pub fn from_json(bytes: &[u8]) -> Result<Table, String> {
-        let t: Table = serde_json::from_slice(bytes).map_err(|e| format!("not a Weft table: {e}"))?;
+        let t: Table =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a Weft table: {e}"))?;
         let n = t.rows();
         if let Some(c) = t.columns.iter().find(|c| c.values.len() != n) {
-            return Err(format!("column `{}` has {} values, expected {n}", c.name, c.values.len()));
+            return Err(format!(
+                "column `{}` has {} values, expected {n}",
+                c.name,
+                c.values.len()
+            ));
         }
         Ok(t)
     }

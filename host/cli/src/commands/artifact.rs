@@ -19,11 +19,22 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
             };
             if step == "inputs" {
                 report.inputs.get(port).map(|m| m.digest).with_context(|| {
-                    format!("run {run} has no input `{port}`; inputs: {}", report.inputs.keys().cloned().collect::<Vec<_>>().join(", "))
+                    format!(
+                        "run {run} has no input `{port}`; inputs: {}",
+                        report.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
                 })?
             } else {
                 let s = report.step(step).with_context(|| {
-                    format!("run {run} has no step `{step}`; steps: {}", report.steps.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "run {run} has no step `{step}`; steps: {}",
+                        report
+                            .steps
+                            .iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 })?;
                 s.outputs.get(port).map(|m| m.digest).with_context(|| {
                     format!(
@@ -38,7 +49,11 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     };
     let mut reader = store.reader(&digest).await?;
     let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
-        Some(path) => Box::new(tokio::fs::File::create(path).await.with_context(|| format!("creating {}", path.display()))?),
+        Some(path) => Box::new(
+            tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("creating {}", path.display()))?,
+        ),
         None => Box::new(tokio::io::stdout()),
     };
     loop {
@@ -50,7 +65,11 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     }
     sink.flush().await?;
     if let Some(path) = output {
-        eprintln!("wrote {} bytes ({digest}) to {}", reader.size(), path.display());
+        eprintln!(
+            "wrote {} bytes ({digest}) to {}",
+            reader.size(),
+            path.display()
+        );
     }
     Ok(0)
 }

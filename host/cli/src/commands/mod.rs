@@ -14,7 +14,9 @@ use weft_sandbox::{Sandbox, SandboxConfig};
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::from_args(&cli.global);
     match cli.command {
-        Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings)?).await,
+        Command::Validate(args) => {
+            validate::validate(&args, &settings, &*sandbox(&settings)?).await
+        }
         Command::Run(args) => run::run(&args, &settings, sandbox(&settings)?).await,
         Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,

@@ -10,7 +10,10 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
     let component = match sandbox.load_file(&file).await {
         Ok(c) => c,
         Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => {
-            println!("{}: does NOT implement the Weft world weft:step/step-component@0.1.0", file.display());
+            println!(
+                "{}: does NOT implement the Weft world weft:step/step-component@0.1.0",
+                file.display()
+            );
             println!("  {e}");
             return Ok(crate::EXIT_FAILED);
         }
@@ -31,7 +34,11 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header([title, "media type", "description"]);
         for p in ports {
-            t.add_row([p.name.as_str(), p.media_type.as_str(), p.description.as_str()]);
+            t.add_row([
+                p.name.as_str(),
+                p.media_type.as_str(),
+                p.description.as_str(),
+            ]);
         }
         println!("{t}");
     }
@@ -39,9 +46,21 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(["param", "type", "default", "description"]);
     for p in &info.params {
-        let default = p.default.as_ref().map_or_else(|| "(required)".to_string(), |d| format!("{d:?}"));
-        t.add_row([p.name.as_str(), p.ty.name(), &default, p.description.as_str()]);
+        let default = p
+            .default
+            .as_ref()
+            .map_or_else(|| "(required)".to_string(), |d| format!("{d:?}"));
+        t.add_row([
+            p.name.as_str(),
+            p.ty.name(),
+            &default,
+            p.description.as_str(),
+        ]);
     }
     println!("{t}");
-    Ok(if problems.is_empty() { 0 } else { crate::EXIT_FAILED })
+    Ok(if problems.is_empty() {
+        0
+    } else {
+        crate::EXIT_FAILED
+    })
 }

@@ -1,9 +1,12 @@
 //! Weft step `csv-to-table`: parses CSV into a typed Weft table, inferring each column's type.
 
 use weft_step::table::{Column, ColumnType, Table, Value};
-use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
+use weft_step::{
+    Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port,
+};
 
-struct CsvToTable;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct CsvToTable;
 
 impl Guest for CsvToTable {
     fn describe() -> StepInfo {
@@ -42,15 +45,24 @@ impl Guest for CsvToTable {
     }
 }
 
-weft_step::export_step!(CsvToTable);
+weft_step::export!(CsvToTable);
 
 /// Parses CSV bytes into a typed table.
 pub fn parse(bytes: &[u8], delimiter: &str, missing: &str) -> Result<Table, String> {
     let &[delim] = delimiter.as_bytes() else {
-        return Err(format!("delimiter must be one ASCII character, got `{delimiter}`"));
+        return Err(format!(
+            "delimiter must be one ASCII character, got `{delimiter}`"
+        ));
     };
-    let missing: Vec<&str> = missing.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-    let mut reader = csv::ReaderBuilder::new().delimiter(delim).has_headers(true).from_reader(bytes);
+    let missing: Vec<&str> = missing
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(true)
+        .from_reader(bytes);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| format!("cannot read the header row: {e}"))?
@@ -60,21 +72,34 @@ pub fn parse(bytes: &[u8], delimiter: &str, missing: &str) -> Result<Table, Stri
     if headers.is_empty() || headers.iter().any(String::is_empty) {
         return Err("the header row has an empty column name".into());
     }
-    if let Some(dup) = headers.iter().enumerate().find(|(i, h)| headers[..*i].contains(h)) {
+    if let Some(dup) = headers
+        .iter()
+        .enumerate()
+        .find(|(i, h)| headers[..*i].contains(h))
+    {
         return Err(format!("column `{}` appears twice in the header", dup.1));
     }
     let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); headers.len()];
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| format!("row {}: {e}", i + 2))?;
         if record.len() != headers.len() {
-            return Err(format!("row {} has {} fields, the header has {}", i + 2, record.len(), headers.len()));
+            return Err(format!(
+                "row {} has {} fields, the header has {}",
+                i + 2,
+                record.len(),
+                headers.len()
+            ));
         }
         for (col, field) in record.iter().enumerate() {
             let f = field.trim();
             cells[col].push((!f.is_empty() && !missing.contains(&f)).then(|| f.to_string()));
         }
     }
-    let columns = headers.into_iter().zip(cells).map(|(name, raw)| typed_column(name, raw)).collect();
+    let columns = headers
+        .into_iter()
+        .zip(cells)
+        .map(|(name, raw)| typed_column(name, raw))
+        .collect();
     Ok(Table { columns })
 }
 
@@ -109,15 +134,30 @@ mod tests {
         let t = parse(b"a,b,c\n1,2.5,x\n2,,\"y, z\"\nNA,3,w\n", ",", "NA").expect("valid");
         assert_eq!(t.rows(), 3);
         assert_eq!(t.columns[0].ty, ColumnType::Int);
-        assert_eq!(t.columns[0].values, vec![Some(Value::Int(1)), Some(Value::Int(2)), None]);
+        assert_eq!(
+            t.columns[0].values,
+            vec![Some(Value::Int(1)), Some(Value::Int(2)), None]
+        );
         assert_eq!(t.columns[1].ty, ColumnType::Float);
         assert_eq!(t.columns[2].values[1], Some(Value::Str("y, z".into())));
     }
 
     #[test]
     fn rejects_ragged_rows_and_bad_headers() {
-        assert!(parse(b"a,b\n1\n", ",", "").expect_err("ragged").contains("row 2"));
-        assert!(parse(b"a,a\n1,2\n", ",", "").expect_err("dup").contains("twice"));
-        assert!(parse(b"a;b\n1;2\n", ";;", "").expect_err("delim").contains("one ASCII"));
+        assert!(
+            parse(b"a,b\n1\n", ",", "")
+                .expect_err("ragged")
+                .contains("row 2")
+        );
+        assert!(
+            parse(b"a,a\n1,2\n", ",", "")
+                .expect_err("dup")
+                .contains("twice")
+        );
+        assert!(
+            parse(b"a;b\n1;2\n", ";;", "")
+                .expect_err("delim")
+                .contains("one ASCII")
+        );
     }
 }

@@ -4,7 +4,8 @@ use serde::Serialize;
 use weft_step::table::{ColumnType, Table};
 use weft_step::{Guest, Param, StepError, StepInfo, bad_input, io, metric, port};
 
-struct SummaryStats;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct SummaryStats;
 
 impl Guest for SummaryStats {
     fn describe() -> StepInfo {
@@ -34,7 +35,7 @@ impl Guest for SummaryStats {
     }
 }
 
-weft_step::export_step!(SummaryStats);
+weft_step::export!(SummaryStats);
 
 /// Statistics of one column.
 #[derive(Debug, Serialize, PartialEq)]
@@ -116,12 +117,22 @@ mod tests {
                 Column {
                     name: "x".into(),
                     ty: ColumnType::Float,
-                    values: vec![Some(Value::Float(2.0)), Some(Value::Float(4.0)), None, Some(Value::Float(6.0))],
+                    values: vec![
+                        Some(Value::Float(2.0)),
+                        Some(Value::Float(4.0)),
+                        None,
+                        Some(Value::Float(6.0)),
+                    ],
                 },
                 Column {
                     name: "s".into(),
                     ty: ColumnType::String,
-                    values: vec![Some(Value::Str("a".into())), Some(Value::Str("b".into())), Some(Value::Str("a".into())), None],
+                    values: vec![
+                        Some(Value::Str("a".into())),
+                        Some(Value::Str("b".into())),
+                        Some(Value::Str("a".into())),
+                        None,
+                    ],
                 },
             ],
         };

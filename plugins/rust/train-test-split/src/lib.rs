@@ -1,9 +1,12 @@
 //! Weft step `train-test-split`: a deterministic, optionally stratified split of a table's rows.
 
 use weft_step::table::Table;
-use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
+use weft_step::{
+    Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port,
+};
 
-struct Split;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct Split;
 
 impl Guest for Split {
     fn describe() -> StepInfo {
@@ -30,8 +33,13 @@ impl Guest for Split {
         let p = weft_step::params::Params(params);
         let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
         #[allow(clippy::cast_sign_loss)]
-        let (train, test) = split_indices(&table, p.float("test_fraction")?, p.int("seed")? as u64, &p.str("stratify")?)
-            .map_err(bad_input)?;
+        let (train, test) = split_indices(
+            &table,
+            p.float("test_fraction")?,
+            p.int("seed")? as u64,
+            &p.str("stratify")?,
+        )
+        .map_err(bad_input)?;
         #[allow(clippy::cast_precision_loss)]
         {
             metric("train_rows", train.len() as f64);
@@ -42,7 +50,7 @@ impl Guest for Split {
     }
 }
 
-weft_step::export_step!(Split);
+weft_step::export!(Split);
 
 /// SplitMix64: tiny, well-distributed, and identical on every platform.
 struct SplitMix64(u64);
@@ -77,19 +85,30 @@ fn shuffle(items: &mut [usize], rng: &mut SplitMix64) {
 }
 
 /// Row indices of the train and test sets, each sorted ascending.
-pub fn split_indices(table: &Table, test_fraction: f64, seed: u64, stratify: &str) -> Result<(Vec<usize>, Vec<usize>), String> {
+pub fn split_indices(
+    table: &Table,
+    test_fraction: f64,
+    seed: u64,
+    stratify: &str,
+) -> Result<(Vec<usize>, Vec<usize>), String> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(format!("test_fraction must be between 0 and 1, got {test_fraction}"));
+        return Err(format!(
+            "test_fraction must be between 0 and 1, got {test_fraction}"
+        ));
     }
     let n = table.rows();
     let groups: Vec<Vec<usize>> = if stratify.is_empty() {
         vec![(0..n).collect()]
     } else {
-        let col = table.column(stratify).ok_or_else(|| format!("no column `{stratify}` to stratify on"))?;
+        let col = table
+            .column(stratify)
+            .ok_or_else(|| format!("no column `{stratify}` to stratify on"))?;
         let mut keys: Vec<String> = Vec::new();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for (i, v) in col.values.iter().enumerate() {
-            let key = v.as_ref().map_or_else(|| "<missing>".to_string(), weft_step::table::Value::render);
+            let key = v
+                .as_ref()
+                .map_or_else(|| "<missing>".to_string(), weft_step::table::Value::render);
             match keys.iter().position(|k| *k == key) {
                 Some(g) => groups[g].push(i),
                 None => {
@@ -104,7 +123,11 @@ pub fn split_indices(table: &Table, test_fraction: f64, seed: u64, stratify: &st
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for mut group in groups {
         shuffle(&mut group, &mut rng);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let k = (group.len() as f64 * test_fraction).round() as usize;
         test.extend_from_slice(&group[..k]);
         train.extend_from_slice(&group[k..]);
@@ -124,7 +147,9 @@ mod tests {
             columns: vec![Column {
                 name: "class".into(),
                 ty: ColumnType::String,
-                values: (0..n).map(|i| Some(Value::Str(if i % 3 == 0 { "a" } else { "b" }.into()))).collect(),
+                values: (0..n)
+                    .map(|i| Some(Value::Str(if i % 3 == 0 { "a" } else { "b" }.into())))
+                    .collect(),
             }],
         }
     }

@@ -2,14 +2,17 @@
 
 use weft_step::{Guest, Param, StepError, StepInfo};
 
-struct G;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct G;
 
 impl Guest for G {
     fn describe() -> StepInfo {
         StepInfo {
             name: "test-artifact-escape".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Tries artifact ports it was not given; succeeds only if the host allows one.".into(),
+            description:
+                "Tries artifact ports it was not given; succeeds only if the host allows one."
+                    .into(),
             inputs: vec![weft_step::port("data", "*/*", "Any bytes")],
             outputs: vec![weft_step::port("out", "text/plain", "Written last")],
             params: vec![],
@@ -20,17 +23,23 @@ impl Guest for G {
         use weft_step::bindings::weft::step::artifacts;
         for port in ["secret", "../data", ""] {
             if artifacts::open(port).is_ok() {
-                return Err(weft_step::failed(format!("SANDBOX LEAK: opened undeclared input `{port}`")));
+                return Err(weft_step::failed(format!(
+                    "SANDBOX LEAK: opened undeclared input `{port}`"
+                )));
             }
         }
         for port in ["undeclared", "data"] {
             if artifacts::create(port).is_ok() {
-                return Err(weft_step::failed(format!("SANDBOX LEAK: created undeclared output `{port}`")));
+                return Err(weft_step::failed(format!(
+                    "SANDBOX LEAK: created undeclared output `{port}`"
+                )));
             }
         }
         let first = artifacts::create("out").map_err(weft_step::failed)?;
         if artifacts::create("out").is_ok() {
-            return Err(weft_step::failed("SANDBOX LEAK: created output `out` twice"));
+            return Err(weft_step::failed(
+                "SANDBOX LEAK: created output `out` twice",
+            ));
         }
         if first.write(&vec![0u8; 2 << 20]).is_ok() {
             return Err(weft_step::failed("host accepted a 2 MiB chunk"));
@@ -39,4 +48,4 @@ impl Guest for G {
     }
 }
 
-weft_step::export_step!(G);
+weft_step::export!(G);

@@ -2,16 +2,23 @@
 
 use weft_step::{Guest, Param, StepError, StepInfo};
 
-struct G;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct G;
 
 impl Guest for G {
     fn describe() -> StepInfo {
         StepInfo {
             name: "test-copy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Copies its input to its output in chunks; used by chain tests and benchmarks.".into(),
+            description:
+                "Copies its input to its output in chunks; used by chain tests and benchmarks."
+                    .into(),
             inputs: vec![weft_step::port("data", "*/*", "Any bytes")],
-            outputs: vec![weft_step::port("data", "application/octet-stream", "The same bytes")],
+            outputs: vec![weft_step::port(
+                "data",
+                "application/octet-stream",
+                "The same bytes",
+            )],
             params: vec![],
         }
     }
@@ -21,7 +28,9 @@ impl Guest for G {
         let reader = artifacts::open("data").map_err(weft_step::failed)?;
         let writer = artifacts::create("data").map_err(weft_step::failed)?;
         loop {
-            let chunk = reader.read(weft_step::io::CHUNK).map_err(weft_step::failed)?;
+            let chunk = reader
+                .read(weft_step::io::CHUNK)
+                .map_err(weft_step::failed)?;
             if chunk.is_empty() {
                 weft_step::metric("bytes", reader.size() as f64);
                 return Ok(());
@@ -31,4 +40,4 @@ impl Guest for G {
     }
 }
 
-weft_step::export_step!(G);
+weft_step::export!(G);

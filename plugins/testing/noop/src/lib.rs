@@ -2,7 +2,8 @@
 
 use weft_step::{Guest, Param, StepError, StepInfo};
 
-struct G;
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct G;
 
 impl Guest for G {
     fn describe() -> StepInfo {
@@ -21,4 +22,4 @@ impl Guest for G {
     }
 }
 
-weft_step::export_step!(G);
+weft_step::export!(G);

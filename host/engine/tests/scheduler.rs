@@ -1,0 +1,111 @@
+//! The scheduler with the in-process executor and real components: dependency order,
+//! the concurrency bound, failure isolation, and the run manifest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use weft_artifacts::ArtifactStore;
+use weft_engine::{LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan};
+use weft_model::Catalog;
+use weft_sandbox::{Sandbox, SandboxConfig};
+
+fn plugin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} missing: run `cargo xtask build-plugins` first", p.display());
+    p
+}
+
+/// Loads the components the YAML names, validates it, runs it; returns report and events.
+async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
+    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).expect("sandbox"));
+    let store = ArtifactStore::open("memory://").expect("store");
+    let (workflow, problems) = weft_model::parse(yaml).expect("yaml");
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut catalog = Catalog::new();
+    let mut loaded = BTreeMap::new();
+    for step in &workflow.steps {
+        let c = sandbox.load_file(&plugin(&step.uses.value)).await.expect("load");
+        catalog.insert(step.uses.value.clone(), Ok(c.info.clone()));
+        loaded.insert(step.uses.value.clone(), c);
+    }
+    let plan = weft_model::validate(&workflow, &catalog, &[]).expect("valid");
+    let digests: Vec<_> = plan.steps.iter().map(|s| loaded[&s.uses].digest).collect();
+    let mut inputs = BTreeMap::new();
+    if let Some(bytes) = seed {
+        inputs.insert("seed".to_string(), store.put_bytes(bytes, "application/octet-stream").await.expect("seed"));
+    }
+    let executor = Arc::new(LocalExecutor::new(sandbox, store.clone(), loaded.into_values()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let options = RunOptions {
+        run_id: "test-run".into(),
+        concurrency,
+    };
+    let report = run_plan(&plan, &digests, inputs, executor, &store, &options, Some(tx)).await.expect("run");
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (report, events, store)
+}
+
+fn most_running_at_once(events: &[RunEvent]) -> usize {
+    let (mut now, mut most) = (0usize, 0usize);
+    for e in events {
+        match e.state {
+            StepState::Running => {
+                now += 1;
+                most = most.max(now);
+            }
+            StepState::Succeeded(_) | StepState::Failed(_) => now -= 1,
+            _ => {}
+        }
+    }
+    most
+}
+
+fn independent_noops(n: usize) -> String {
+    let mut y = "name: fan\nsteps:\n".to_string();
+    for i in 0..n {
+        y.push_str(&format!("  n{i}: {{uses: test-noop}}\n"));
+    }
+    y
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded() {
+    let (report, events, _) = run(&independent_noops(8), 1, None).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert_eq!(most_running_at_once(&events), 1);
+    let (_, events, _) = run(&independent_noops(8), 3, None).await;
+    let most = most_running_at_once(&events);
+    assert!((1..=3).contains(&most), "at most 3 at once, saw {most}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_flows_down_a_chain_in_order() {
+    let yaml = "name: chain\ninputs:\n  seed: {path: x}\nsteps:\n  c2: {uses: test-copy, inputs: {data: c1.data}}\n  c1: {uses: test-copy, inputs: {data: inputs.seed}}\n  c3: {uses: test-copy, inputs: {data: c2.data}}\n";
+    let (report, events, store) = run(yaml, 4, Some(b"payload")).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    let order: Vec<_> = events.iter().filter(|e| e.state == StepState::Running).map(|e| e.step.as_str()).collect();
+    assert_eq!(order, ["c1", "c2", "c3"]);
+    let last = &report.step("c3").expect("c3").outputs["data"];
+    assert_eq!(last.digest, weft_artifacts::Digest::of(b"payload"));
+    // The manifest in the store is the final report.
+    let stored: RunReport = store.get_run_document("test-run", weft_engine::MANIFEST).await.expect("manifest");
+    assert_eq!(stored, report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_blocks_only_its_dependents() {
+    let yaml = "name: partial\nsteps:\n  boom: {uses: test-panic}\n  next: {uses: test-noop, after: [boom]}\n  last: {uses: test-noop, after: [next]}\n  free: {uses: test-noop}\n  free2: {uses: test-noop, after: [free]}\n";
+    let (report, events, _) = run(yaml, 2, None).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let status = |id: &str| report.step(id).expect("step").status;
+    assert_eq!(status("boom"), StepStatus::Failed);
+    assert_eq!(status("next"), StepStatus::Blocked);
+    assert_eq!(status("last"), StepStatus::Blocked);
+    assert_eq!(status("free"), StepStatus::Succeeded);
+    assert_eq!(status("free2"), StepStatus::Succeeded);
+    assert!(!events.iter().any(|e| e.step == "next" && e.state == StepState::Running), "blocked steps never start");
+    assert_eq!(report.step("last").expect("last").error.as_deref(), Some("not run: step `boom` failed"));
+}
