@@ -104,6 +104,10 @@ fn hostile_steps_fail_alone() {
         "{}",
         error("bomb")
     );
+    assert_eq!(
+        error("burn"),
+        "ran out of fuel (CPU budget of 20000000 units)"
+    );
     assert_eq!(error("peek"), "bad input: no host file was readable");
     assert!(
         error("crash").contains("deliberate panic from test guest"),

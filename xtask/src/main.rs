@@ -5,7 +5,15 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = dispatch() {
+        // Display, not Debug: with RUST_BACKTRACE set, Debug adds a long host backtrace.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins().map(|_| ()),
@@ -13,7 +21,9 @@ fn main() -> Result<()> {
         Some("demo") => demo(),
         _ => {
             eprintln!("usage: cargo xtask <demo | build-plugins | ci>");
-            eprintln!("  demo           set up (wasm target, plugins, release weft) and run the iris example");
+            eprintln!(
+                "  demo           set up (wasm target, plugins, release weft) and run the iris example"
+            );
             eprintln!("  build-plugins  build every plugin under plugins/ into dist/plugins/");
             eprintln!(
                 "  ci             build plugins, then fmt --check, clippy -D warnings, tests"

@@ -28,8 +28,14 @@ const ROUNDS: usize = 40;
 const WARMUP_ROUNDS: usize = 3;
 
 fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} missing: run `cargo xtask build-plugins` first", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo xtask build-plugins` first",
+        p.display()
+    );
     p
 }
 
@@ -70,7 +76,9 @@ impl Raw {
         let component = Component::from_file(&engine, path).expect("component");
         let mut linker: Linker<RawState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
-        linker.define_unknown_imports_as_traps(&component).expect("traps");
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .expect("traps");
         let pre = linker.instantiate_pre(&component).expect("pre");
         Raw { engine, pre }
     }
@@ -84,23 +92,39 @@ impl Raw {
             },
         );
         store.set_epoch_deadline(u64::MAX / 2);
-        let instance = self.pre.instantiate_async(&mut store).await.expect("instantiate");
+        let instance = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
         let iface = instance
             .get_export_index(&mut store, None, "weft:step/step@0.1.0")
             .expect("interface");
-        let run = instance.get_export_index(&mut store, Some(&iface), "run").expect("run");
+        let run = instance
+            .get_export_index(&mut store, Some(&iface), "run")
+            .expect("run");
         let func = instance.get_func(&mut store, run).expect("func");
         let mut results = [Val::Bool(false)];
         func.call_async(&mut store, &[Val::List(Vec::new())], &mut results)
             .await
             .expect("call");
-        func.post_return_async(&mut store).await.expect("post return");
-        assert!(matches!(&results[0], Val::Result(Ok(_))), "no-op failed: {:?}", results[0]);
+        assert!(
+            matches!(&results[0], Val::Result(Ok(_))),
+            "no-op failed: {:?}",
+            results[0]
+        );
     }
 }
 
 fn chain_yaml(uses: &str, with_data: bool) -> String {
-    let mut y = format!("name: chain\n{}steps:\n", if with_data { "inputs:\n  seed: {path: seed.bin}\n" } else { "" });
+    let mut y = format!(
+        "name: chain\n{}steps:\n",
+        if with_data {
+            "inputs:\n  seed: {path: seed.bin}\n"
+        } else {
+            ""
+        }
+    );
     for i in 0..CHAIN {
         y.push_str(&format!("  s{i}:\n    uses: {uses}\n"));
         match (i, with_data) {
@@ -116,7 +140,8 @@ fn chain_yaml(uses: &str, with_data: bool) -> String {
 fn plan(component: &LoadedComponent, uses: &str, with_data: bool) -> Plan {
     let mut catalog = Catalog::new();
     catalog.insert(uses.to_string(), Ok(component.info.clone()));
-    weft_model::parse_and_validate(&chain_yaml(uses, with_data), &catalog, &[]).expect("valid chain")
+    weft_model::parse_and_validate(&chain_yaml(uses, with_data), &catalog, &[])
+        .expect("valid chain")
 }
 
 struct Chain {
@@ -128,16 +153,31 @@ struct Chain {
 }
 
 impl Chain {
-    async fn new(sandbox: &Arc<Sandbox>, store: &ArtifactStore, name: &str, with_data: bool) -> Chain {
+    async fn new(
+        sandbox: &Arc<Sandbox>,
+        store: &ArtifactStore,
+        name: &str,
+        with_data: bool,
+    ) -> Chain {
         let component = sandbox.load_file(&plugin(name)).await.expect("load");
         let plan = plan(&component, name, with_data);
         let mut inputs = BTreeMap::new();
         if with_data {
-            inputs.insert("seed".to_string(), store.put_bytes(&[7u8; 1024], "application/octet-stream").await.expect("seed"));
+            inputs.insert(
+                "seed".to_string(),
+                store
+                    .put_bytes(&[7u8; 1024], "application/octet-stream")
+                    .await
+                    .expect("seed"),
+            );
         }
         Chain {
             digests: vec![component.digest; plan.steps.len()],
-            executor: Arc::new(LocalExecutor::new(sandbox.clone(), store.clone(), [component])),
+            executor: Arc::new(LocalExecutor::new(
+                sandbox.clone(),
+                store.clone(),
+                [component],
+            )),
             plan,
             inputs,
             store: store.clone(),
@@ -150,9 +190,17 @@ impl Chain {
             concurrency: 2,
         };
         let started = Instant::now();
-        let report = run_plan(&self.plan, &self.digests, self.inputs.clone(), self.executor.clone(), &self.store, &options, None)
-            .await
-            .expect("run");
+        let report = run_plan(
+            &self.plan,
+            &self.digests,
+            self.inputs.clone(),
+            self.executor.clone(),
+            &self.store,
+            &options,
+            None,
+        )
+        .await
+        .expect("run");
         let elapsed = started.elapsed();
         assert_eq!(report.status, RunStatus::Succeeded);
         elapsed
@@ -170,7 +218,8 @@ async fn main() {
         })
         .expect("sandbox"),
     );
-    let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
+    let store =
+        ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
     let noop = sandbox.load_file(&noop_path).await.expect("load");
     let raw = Raw::new(&noop_path);
     let noop_chain = Chain::new(&sandbox, &store, "test-noop", false).await;
@@ -209,18 +258,38 @@ async fn main() {
             b_copy.push(per_copy);
         }
     }
-    let (a, b, b_copy, c) = (summarize(&mut a), summarize(&mut b), summarize(&mut b_copy), summarize(&mut c));
+    let (a, b, b_copy, c) = (
+        summarize(&mut a),
+        summarize(&mut b),
+        summarize(&mut b_copy),
+        summarize(&mut c),
+    );
     println!("| measurement | samples | p50 | p90 | p99 |");
     println!("|---|---|---|---|---|");
     for (name, s) in [
         ("(a) step start: Sandbox::run of a warm no-op", a),
         ("(b) engine, 40-step no-op chain, per step", b),
-        ("(b') engine, 40-step copy chain (1 KiB artifact), per step", b_copy),
+        (
+            "(b') engine, 40-step copy chain (1 KiB artifact), per step",
+            b_copy,
+        ),
         ("(c) raw wasmtime instantiate + call", c),
     ] {
-        println!("| {name} | {} | {} | {} | {} |", s.n, us(s.p50), us(s.p90), us(s.p99));
+        println!(
+            "| {name} | {} | {} | {} | {} |",
+            s.n,
+            us(s.p50),
+            us(s.p90),
+            us(s.p99)
+        );
     }
     println!();
-    println!("ratio (b)/(c) at p50: {:.2}", b.p50.as_secs_f64() / c.p50.as_secs_f64());
-    println!("ratio (a)/(c) at p50: {:.2}", a.p50.as_secs_f64() / c.p50.as_secs_f64());
+    println!(
+        "ratio (b)/(c) at p50: {:.2}",
+        b.p50.as_secs_f64() / c.p50.as_secs_f64()
+    );
+    println!(
+        "ratio (a)/(c) at p50: {:.2}",
+        a.p50.as_secs_f64() / c.p50.as_secs_f64()
+    );
 }

@@ -22,7 +22,11 @@ pub fn summarize(samples: &mut [Duration]) -> Summary {
         if samples.is_empty() {
             return Duration::ZERO;
         }
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let idx = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
         samples[idx]
     };

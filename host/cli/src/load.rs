@@ -146,3 +146,12 @@ pub fn render(file: &str, diags: &Diagnostics) -> String {
         if n == 1 { "" } else { "s" }
     )
 }
+
+/// Whether any step of the workflow sets `limits.fuel` (the sandbox must then meter fuel).
+/// Unreadable or invalid files answer `false`; loading reports their problems.
+pub fn needs_fuel(file: &Path) -> bool {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|text| weft_model::parse(&text).ok())
+        .is_some_and(|(wf, _)| wf.steps.iter().any(|s| s.limits.fuel.is_some()))
+}

@@ -4,13 +4,16 @@
 use crate::events::{RunEvent, StepState};
 use crate::executor::{Executor, StepTask, TaskResult};
 use crate::report::{LogRecord, RunReport, RunStatus, StepReport, StepStatus};
+use futures::FutureExt;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use weft_artifacts::{ArtifactError, ArtifactMeta, ArtifactStore, Digest};
 use weft_model::{ParamValue, Plan, Source};
+use weft_sandbox::StepFailure;
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
@@ -19,15 +22,6 @@ pub struct RunOptions {
     pub run_id: String,
     /// Most steps executing at once.
     pub concurrency: usize,
-}
-
-fn param_json(v: &ParamValue) -> serde_json::Value {
-    match v {
-        ParamValue::Str(s) => serde_json::Value::from(s.clone()),
-        ParamValue::Int(i) => serde_json::Value::from(*i),
-        ParamValue::Float(f) => serde_json::Value::from(*f),
-        ParamValue::Bool(b) => serde_json::Value::from(*b),
-    }
 }
 
 /// Runs `plan`: `components[i]` is the digest of the component of `plan.steps[i]`, and
@@ -44,164 +38,51 @@ pub async fn run_plan(
     events: Option<UnboundedSender<RunEvent>>,
 ) -> Result<RunReport, ArtifactError> {
     let started = Instant::now();
-    let n = plan.steps.len();
-    let emit = |step: usize, state: StepState| {
-        if let Some(tx) = &events {
-            let _ = tx.send(RunEvent {
-                step: plan.steps[step].id.clone(),
-                state,
-            });
-        }
-    };
-    let mut report = RunReport {
-        run_id: options.run_id.clone(),
-        workflow: plan.name.clone(),
-        status: RunStatus::Running,
-        started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        duration_ms: 0.0,
-        params: plan
-            .params
-            .iter()
-            .map(|(k, v)| (k.clone(), param_json(v)))
-            .collect(),
-        inputs: inputs.clone(),
-        steps: plan
-            .steps
-            .iter()
-            .zip(components)
-            .map(|(s, c)| StepReport {
-                id: s.id.clone(),
-                uses: s.uses.clone(),
-                component: *c,
-                status: StepStatus::Pending,
-                duration_ms: None,
-                outputs: BTreeMap::new(),
-                metrics: Vec::new(),
-                error: None,
-                log: Vec::new(),
-            })
-            .collect(),
-    };
+    let mut run = Run::new(plan, components, inputs, options, events);
     store
-        .put_run_document(&options.run_id, crate::MANIFEST, &report)
+        .put_run_document(&options.run_id, crate::MANIFEST, &run.report)
         .await?;
 
-    let index: HashMap<&str, usize> = plan
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
-    let mut waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, s) in plan.steps.iter().enumerate() {
-        for &d in &s.deps {
-            dependents[d].push(i);
-        }
-    }
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting_on[i] == 0).collect();
-    for (i, _) in waiting_on.iter().enumerate().filter(|(_, w)| **w > 0) {
-        emit(i, StepState::Waiting);
-    }
-    let mut produced: HashMap<(usize, String), ArtifactMeta> = HashMap::new();
+    let concurrency = options.concurrency.max(1);
     let mut running: JoinSet<(usize, TaskResult)> = JoinSet::new();
     let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let concurrency = options.concurrency.max(1);
-
     loop {
         while running.len() < concurrency {
-            let Some(i) = ready.pop_front() else { break };
-            let step = &plan.steps[i];
-            let task_inputs = step
-                .inputs
-                .iter()
-                .map(|b| {
-                    let meta = match &b.source {
-                        Source::Input(name) => inputs.get(name).cloned(),
-                        Source::Step { step, port } => index
-                            .get(step.as_str())
-                            .and_then(|&p| produced.get(&(p, port.clone())).cloned()),
-                    };
-                    // Validation guarantees every source exists and every producer succeeded
-                    // before this step became ready.
-                    (
-                        b.port.clone(),
-                        meta.unwrap_or_else(|| unreachable_source(&step.id, &b.port)),
-                    )
-                })
-                .collect();
-            let task = StepTask {
-                run_id: options.run_id.clone(),
-                step: step.id.clone(),
-                component: components[i],
-                inputs: task_inputs,
-                params: step.params.clone(),
-                limits: step.limits,
+            let Some(i) = run.ready.pop_front() else {
+                break;
             };
-            emit(i, StepState::Running);
+            let task = run.task(i);
+            run.emit(i, StepState::Running);
+            if running.is_empty() && run.ready.is_empty() {
+                // The only step that can run now: run it on this task. Nothing else can
+                // become ready before it ends, and it spares a hand-over to another worker
+                // thread and back, which costs more than a no-op step itself.
+                let result = execute(executor.clone(), task).await;
+                run.complete(i, result);
+                continue;
+            }
             let exec = executor.clone();
-            let handle = running.spawn(async move { (i, exec.execute(task).await) });
+            let handle = running.spawn(async move { (i, execute(exec, task).await) });
             task_step.insert(handle.id(), i);
         }
         let Some(joined) = running.join_next_with_id().await else {
             break;
         };
-        let (i, result) = match joined {
-            Ok((_, pair)) => pair,
+        match joined {
+            Ok((_, (i, result))) => run.complete(i, result),
             Err(e) => {
-                // The executor panicked: fail that step alone, keep the run going.
-                let Some(&i) = task_step.get(&e.id()) else {
-                    continue;
-                };
-                (
-                    i,
-                    TaskResult {
-                        outputs: Err(weft_sandbox::StepFailure::Host(format!(
-                            "executor panicked: {e}"
-                        ))),
-                        log: Vec::new(),
-                        metrics: Vec::new(),
-                        duration: std::time::Duration::ZERO,
-                    },
-                )
-            }
-        };
-        let rep = &mut report.steps[i];
-        rep.duration_ms = Some(result.duration.as_secs_f64() * 1e3);
-        rep.metrics = result.metrics;
-        rep.log = result
-            .log
-            .into_iter()
-            .map(|l| LogRecord {
-                stream: l.stream.label().to_string(),
-                message: l.message,
-            })
-            .collect();
-        match result.outputs {
-            Ok(outputs) => {
-                rep.status = StepStatus::Succeeded;
-                for (port, meta) in outputs {
-                    rep.outputs.insert(port.clone(), meta.clone());
-                    produced.insert((i, port), meta);
+                // Only cancellation gets here (panics are caught in `execute`).
+                if let Some(&i) = task_step.get(&e.id()) {
+                    run.complete(
+                        i,
+                        failure(StepFailure::Host(format!("step task ended: {e}"))),
+                    );
                 }
-                emit(i, StepState::Succeeded(result.duration));
-                for &d in &dependents[i] {
-                    waiting_on[d] -= 1;
-                    if waiting_on[d] == 0 && report.steps[d].status == StepStatus::Pending {
-                        ready.push_back(d);
-                    }
-                }
-            }
-            Err(failure) => {
-                let message = failure.to_string();
-                rep.status = StepStatus::Failed;
-                rep.error = Some(message.clone());
-                emit(i, StepState::Failed(message));
-                block_dependents(i, &dependents, &mut report, &emit);
             }
         }
     }
 
+    let mut report = run.report;
     report.status = if report
         .steps
         .iter()
@@ -218,33 +99,231 @@ pub async fn run_plan(
     Ok(report)
 }
 
-fn unreachable_source(step: &str, port: &str) -> ArtifactMeta {
-    // Kept as a loud failure rather than a panic path: an empty artifact would be silently
-    // wrong, so give the step a digest that cannot exist in the store.
-    tracing::error!("bug: input `{port}` of step `{step}` had no published source");
-    ArtifactMeta {
-        digest: Digest::of(format!("missing source {step}.{port}").as_bytes()),
-        size: 0,
-        media_type: "application/octet-stream".into(),
+/// Executes one step; a panicking executor fails that step, not the run.
+async fn execute(executor: Arc<dyn Executor>, task: StepTask) -> TaskResult {
+    match AssertUnwindSafe(executor.execute(task))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            failure(StepFailure::Host(format!("the executor panicked: {what}")))
+        }
     }
 }
 
-/// Marks every transitive dependent of `failed` as blocked.
-fn block_dependents(
-    failed: usize,
-    dependents: &[Vec<usize>],
-    report: &mut RunReport,
-    emit: &impl Fn(usize, StepState),
-) {
-    let reason = format!("not run: step `{}` failed", report.steps[failed].id);
-    let mut queue: VecDeque<usize> = dependents[failed].iter().copied().collect();
-    while let Some(d) = queue.pop_front() {
-        if report.steps[d].status != StepStatus::Pending {
-            continue;
+fn failure(f: StepFailure) -> TaskResult {
+    TaskResult {
+        outputs: Err(f),
+        log: Vec::new(),
+        metrics: Vec::new(),
+        duration: Duration::ZERO,
+    }
+}
+
+fn param_json(v: &ParamValue) -> serde_json::Value {
+    match v {
+        ParamValue::Str(s) => serde_json::Value::from(s.clone()),
+        ParamValue::Int(i) => serde_json::Value::from(*i),
+        ParamValue::Float(f) => serde_json::Value::from(*f),
+        ParamValue::Bool(b) => serde_json::Value::from(*b),
+    }
+}
+
+/// The bookkeeping of one run: what each step waits for, what has been produced, the report.
+struct Run<'p> {
+    plan: &'p Plan,
+    components: &'p [Digest],
+    run_id: String,
+    inputs: BTreeMap<String, ArtifactMeta>,
+    index: HashMap<&'p str, usize>,
+    waiting_on: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: VecDeque<usize>,
+    produced: HashMap<(usize, String), ArtifactMeta>,
+    report: RunReport,
+    events: Option<UnboundedSender<RunEvent>>,
+}
+
+impl<'p> Run<'p> {
+    fn new(
+        plan: &'p Plan,
+        components: &'p [Digest],
+        inputs: BTreeMap<String, ArtifactMeta>,
+        options: &RunOptions,
+        events: Option<UnboundedSender<RunEvent>>,
+    ) -> Self {
+        let n = plan.steps.len();
+        let report = RunReport {
+            run_id: options.run_id.clone(),
+            workflow: plan.name.clone(),
+            status: RunStatus::Running,
+            started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            duration_ms: 0.0,
+            params: plan
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), param_json(v)))
+                .collect(),
+            inputs: inputs.clone(),
+            steps: plan
+                .steps
+                .iter()
+                .zip(components)
+                .map(|(s, c)| StepReport {
+                    id: s.id.clone(),
+                    uses: s.uses.clone(),
+                    component: *c,
+                    status: StepStatus::Pending,
+                    duration_ms: None,
+                    outputs: BTreeMap::new(),
+                    metrics: Vec::new(),
+                    error: None,
+                    log: Vec::new(),
+                })
+                .collect(),
+        };
+        let waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, s) in plan.steps.iter().enumerate() {
+            for &d in &s.deps {
+                dependents[d].push(i);
+            }
         }
-        report.steps[d].status = StepStatus::Blocked;
-        report.steps[d].error = Some(reason.clone());
-        emit(d, StepState::Blocked(reason.clone()));
-        queue.extend(dependents[d].iter().copied());
+        let run = Run {
+            plan,
+            components,
+            run_id: options.run_id.clone(),
+            inputs,
+            index: plan
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.as_str(), i))
+                .collect(),
+            ready: (0..n).filter(|&i| waiting_on[i] == 0).collect(),
+            waiting_on,
+            dependents,
+            produced: HashMap::new(),
+            report,
+            events,
+        };
+        for (i, _) in run.waiting_on.iter().enumerate().filter(|(_, w)| **w > 0) {
+            run.emit(i, StepState::Waiting);
+        }
+        run
+    }
+
+    fn emit(&self, step: usize, state: StepState) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(RunEvent {
+                step: self.plan.steps[step].id.clone(),
+                state,
+            });
+        }
+    }
+
+    /// The self-contained task of a ready step: its bound inputs are all published.
+    fn task(&self, i: usize) -> StepTask {
+        let step = &self.plan.steps[i];
+        let inputs = step
+            .inputs
+            .iter()
+            .map(|b| {
+                let meta = match &b.source {
+                    Source::Input(name) => self.inputs.get(name).cloned(),
+                    Source::Step { step, port } => self
+                        .index
+                        .get(step.as_str())
+                        .and_then(|&p| self.produced.get(&(p, port.clone())).cloned()),
+                };
+                // Validation guarantees the source exists, and a step becomes ready only
+                // after its producers succeeded; should that ever break, point the input at
+                // a digest that is in no store, so the step fails instead of reading wrong bytes.
+                let meta = meta.unwrap_or_else(|| {
+                    tracing::error!(
+                        "bug: input `{}` of step `{}` has no published source",
+                        b.port,
+                        step.id
+                    );
+                    ArtifactMeta {
+                        digest: Digest::of(
+                            format!("missing source {}.{}", step.id, b.port).as_bytes(),
+                        ),
+                        size: 0,
+                        media_type: b.media_type.clone(),
+                    }
+                });
+                (b.port.clone(), meta)
+            })
+            .collect();
+        StepTask {
+            run_id: self.run_id.clone(),
+            step: step.id.clone(),
+            component: self.components[i],
+            inputs,
+            params: step.params.clone(),
+            limits: step.limits,
+        }
+    }
+
+    /// Records a finished step and readies the dependents it unblocks (or blocks them).
+    fn complete(&mut self, i: usize, result: TaskResult) {
+        let rep = &mut self.report.steps[i];
+        rep.duration_ms = Some(result.duration.as_secs_f64() * 1e3);
+        rep.metrics = result.metrics;
+        rep.log = result
+            .log
+            .into_iter()
+            .map(|l| LogRecord {
+                stream: l.stream.label().to_string(),
+                message: l.message,
+            })
+            .collect();
+        match result.outputs {
+            Ok(outputs) => {
+                rep.status = StepStatus::Succeeded;
+                for (port, meta) in outputs {
+                    rep.outputs.insert(port.clone(), meta.clone());
+                    self.produced.insert((i, port), meta);
+                }
+                self.emit(i, StepState::Succeeded(result.duration));
+                for k in 0..self.dependents[i].len() {
+                    let d = self.dependents[i][k];
+                    self.waiting_on[d] -= 1;
+                    if self.waiting_on[d] == 0 && self.report.steps[d].status == StepStatus::Pending
+                    {
+                        self.ready.push_back(d);
+                    }
+                }
+            }
+            Err(failure) => {
+                let message = failure.to_string();
+                rep.status = StepStatus::Failed;
+                rep.error = Some(message.clone());
+                self.emit(i, StepState::Failed(message));
+                self.block_dependents(i);
+            }
+        }
+    }
+
+    /// Marks every transitive dependent of `failed` as blocked.
+    fn block_dependents(&mut self, failed: usize) {
+        let reason = format!("not run: step `{}` failed", self.report.steps[failed].id);
+        let mut queue: VecDeque<usize> = self.dependents[failed].iter().copied().collect();
+        while let Some(d) = queue.pop_front() {
+            if self.report.steps[d].status != StepStatus::Pending {
+                continue;
+            }
+            self.report.steps[d].status = StepStatus::Blocked;
+            self.report.steps[d].error = Some(reason.clone());
+            self.emit(d, StepState::Blocked(reason.clone()));
+            queue.extend(self.dependents[d].iter().copied());
+        }
     }
 }

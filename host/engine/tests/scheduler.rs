@@ -5,18 +5,30 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_artifacts::ArtifactStore;
-use weft_engine::{LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan};
+use weft_engine::{
+    LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan,
+};
 use weft_model::Catalog;
 use weft_sandbox::{Sandbox, SandboxConfig};
 
 fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} missing: run `cargo xtask build-plugins` first", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo xtask build-plugins` first",
+        p.display()
+    );
     p
 }
 
 /// Loads the components the YAML names, validates it, runs it; returns report and events.
-async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
+async fn run(
+    yaml: &str,
+    concurrency: usize,
+    seed: Option<&[u8]>,
+) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).expect("sandbox"));
     let store = ArtifactStore::open("memory://").expect("store");
     let (workflow, problems) = weft_model::parse(yaml).expect("yaml");
@@ -24,7 +36,10 @@ async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport,
     let mut catalog = Catalog::new();
     let mut loaded = BTreeMap::new();
     for step in &workflow.steps {
-        let c = sandbox.load_file(&plugin(&step.uses.value)).await.expect("load");
+        let c = sandbox
+            .load_file(&plugin(&step.uses.value))
+            .await
+            .expect("load");
         catalog.insert(step.uses.value.clone(), Ok(c.info.clone()));
         loaded.insert(step.uses.value.clone(), c);
     }
@@ -32,15 +47,35 @@ async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport,
     let digests: Vec<_> = plan.steps.iter().map(|s| loaded[&s.uses].digest).collect();
     let mut inputs = BTreeMap::new();
     if let Some(bytes) = seed {
-        inputs.insert("seed".to_string(), store.put_bytes(bytes, "application/octet-stream").await.expect("seed"));
+        inputs.insert(
+            "seed".to_string(),
+            store
+                .put_bytes(bytes, "application/octet-stream")
+                .await
+                .expect("seed"),
+        );
     }
-    let executor = Arc::new(LocalExecutor::new(sandbox, store.clone(), loaded.into_values()));
+    let executor = Arc::new(LocalExecutor::new(
+        sandbox,
+        store.clone(),
+        loaded.into_values(),
+    ));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let options = RunOptions {
         run_id: "test-run".into(),
         concurrency,
     };
-    let report = run_plan(&plan, &digests, inputs, executor, &store, &options, Some(tx)).await.expect("run");
+    let report = run_plan(
+        &plan,
+        &digests,
+        inputs,
+        executor,
+        &store,
+        &options,
+        Some(tx),
+    )
+    .await
+    .expect("run");
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -86,12 +121,19 @@ async fn data_flows_down_a_chain_in_order() {
     let yaml = "name: chain\ninputs:\n  seed: {path: x}\nsteps:\n  c2: {uses: test-copy, inputs: {data: c1.data}}\n  c1: {uses: test-copy, inputs: {data: inputs.seed}}\n  c3: {uses: test-copy, inputs: {data: c2.data}}\n";
     let (report, events, store) = run(yaml, 4, Some(b"payload")).await;
     assert_eq!(report.status, RunStatus::Succeeded);
-    let order: Vec<_> = events.iter().filter(|e| e.state == StepState::Running).map(|e| e.step.as_str()).collect();
+    let order: Vec<_> = events
+        .iter()
+        .filter(|e| e.state == StepState::Running)
+        .map(|e| e.step.as_str())
+        .collect();
     assert_eq!(order, ["c1", "c2", "c3"]);
     let last = &report.step("c3").expect("c3").outputs["data"];
     assert_eq!(last.digest, weft_artifacts::Digest::of(b"payload"));
     // The manifest in the store is the final report.
-    let stored: RunReport = store.get_run_document("test-run", weft_engine::MANIFEST).await.expect("manifest");
+    let stored: RunReport = store
+        .get_run_document("test-run", weft_engine::MANIFEST)
+        .await
+        .expect("manifest");
     assert_eq!(stored, report);
 }
 
@@ -106,6 +148,14 @@ async fn a_failure_blocks_only_its_dependents() {
     assert_eq!(status("last"), StepStatus::Blocked);
     assert_eq!(status("free"), StepStatus::Succeeded);
     assert_eq!(status("free2"), StepStatus::Succeeded);
-    assert!(!events.iter().any(|e| e.step == "next" && e.state == StepState::Running), "blocked steps never start");
-    assert_eq!(report.step("last").expect("last").error.as_deref(), Some("not run: step `boom` failed"));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.step == "next" && e.state == StepState::Running),
+        "blocked steps never start"
+    );
+    assert_eq!(
+        report.step("last").expect("last").error.as_deref(),
+        Some("not run: step `boom` failed")
+    );
 }

@@ -515,7 +515,9 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
         let fuel = match n.scalar() {
             Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok(),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(Scalar::Float(f)) if (1.0..1.8e19).contains(&f) && f.fract() == 0.0 => Some(f as u64),
+            Some(Scalar::Float(f)) if (1.0..1.8e19).contains(&f) && f.fract() == 0.0 => {
+                Some(f as u64)
+            }
             _ => None,
         };
         match fuel {

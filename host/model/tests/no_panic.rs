@@ -52,7 +52,13 @@ fn catalog() -> Catalog {
         }],
     };
     let mut c = Catalog::new();
-    for uses in ["csv-to-table", "csv-to-table@0.1", "train-test-split@0.1", "select-columns@0.1", "summary-stats@0.1"] {
+    for uses in [
+        "csv-to-table",
+        "csv-to-table@0.1",
+        "train-test-split@0.1",
+        "select-columns@0.1",
+        "summary-stats@0.1",
+    ] {
         c.insert(uses.into(), Ok(info.clone()));
     }
     c
@@ -60,7 +66,10 @@ fn catalog() -> Catalog {
 
 #[test]
 fn mutated_workflows_never_panic() {
-    const PUNCT: &[&str] = &[":", "{", "}", "[", "]", "&a", "*a", "!!str", "- ", "\n", "  ", "'", "\"", "${{", "}}", "#", "?", ",", "\t", "\u{feff}", "é"];
+    const PUNCT: &[&str] = &[
+        ":", "{", "}", "[", "]", "&a", "*a", "!!str", "- ", "\n", "  ", "'", "\"", "${{", "}}",
+        "#", "?", ",", "\t", "\u{feff}", "é",
+    ];
     let seeds = seeds();
     let catalog = catalog();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

@@ -345,6 +345,16 @@ impl Sandbox {
     /// problem of the step is reported in the outcome.
     pub async fn run(&self, component: &LoadedComponent, request: StepRequest) -> StepOutcome {
         let started = Instant::now();
+        if request.limits.fuel.is_some() && !self.config.fuel {
+            return StepOutcome {
+                result: Err(StepFailure::Host(
+                    "the step sets `limits.fuel` but this sandbox runs without fuel metering (SandboxConfig::fuel)".into(),
+                )),
+                log: Vec::new(),
+                metrics: Vec::new(),
+                duration: started.elapsed(),
+            };
+        }
         let outputs: Vec<(String, String)> = component
             .info
             .outputs

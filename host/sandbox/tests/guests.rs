@@ -237,3 +237,84 @@ async fn not_a_component_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn fuel_budget_stops_a_busy_step() {
+    let sandbox = Sandbox::new(SandboxConfig {
+        fuel: true,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let spin = load(&sandbox, "test-spin").await;
+    let limits = Limits {
+        fuel: Some(5_000_000),
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&spin, request(&store, limits)).await;
+    assert_eq!(
+        outcome.result.expect_err("must fail"),
+        StepFailure::OutOfFuel(5_000_000)
+    );
+    // Without a budget, a step under a fuel-metering sandbox runs normally.
+    let noop = load(&sandbox, "test-noop").await;
+    assert!(
+        sandbox
+            .run(&noop, request(&store, Limits::default()))
+            .await
+            .result
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn chatty_output_is_capped_not_fatal() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let guest = load(&sandbox, "test-chatty").await;
+    let outcome = sandbox
+        .run(&guest, request(&store, Limits::default()))
+        .await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    let config = SandboxConfig::default();
+    // Bytes as the guest wrote them: stdio lines lost their newline when split.
+    let bytes = |stream: LogStream| -> usize {
+        let newline = usize::from(matches!(stream, LogStream::Stdout | LogStream::Stderr));
+        outcome
+            .log
+            .iter()
+            .filter(|l| l.stream == stream)
+            .map(|l| l.message.len() + newline)
+            .sum()
+    };
+    assert!(bytes(LogStream::Stdout) <= config.max_stdio_bytes);
+    assert!(bytes(LogStream::Stdout) > config.max_stdio_bytes / 2);
+    assert!(bytes(LogStream::Emit("info")) <= config.max_log_bytes);
+    let notes: Vec<_> = outcome
+        .log
+        .iter()
+        .filter(|l| l.stream == LogStream::Host)
+        .map(|l| l.message.as_str())
+        .collect();
+    assert!(notes.contains(&"stdout truncated"), "{notes:?}");
+    assert!(notes.contains(&"stderr truncated"), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.starts_with("log truncated")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
+async fn fuel_limit_without_metering_is_refused_clearly() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let noop = load(&sandbox, "test-noop").await;
+    let limits = Limits {
+        fuel: Some(1000),
+        ..Limits::default()
+    };
+    match sandbox.run(&noop, request(&store, limits)).await.result {
+        Err(StepFailure::Host(m)) => assert!(m.contains("without fuel metering"), "{m}"),
+        other => panic!("expected a host error, got {other:?}"),
+    }
+}

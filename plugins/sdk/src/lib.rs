@@ -33,7 +33,7 @@ pub use bindings::weft::step::types::{
 /// step's logic) the host imports it would call do not exist and could not be linked.
 #[macro_export]
 macro_rules! export {
-    ($step:ty) => {
+    ($step:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::export_step!($step);
     };

@@ -15,17 +15,23 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::from_args(&cli.global);
     match cli.command {
         Command::Validate(args) => {
-            validate::validate(&args, &settings, &*sandbox(&settings)?).await
+            validate::validate(&args, &settings, &*sandbox(&settings, false)?).await
         }
-        Command::Run(args) => run::run(&args, &settings, sandbox(&settings)?).await,
-        Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings)?).await,
+        Command::Run(args) => {
+            let fuel = crate::load::needs_fuel(&args.workflow.file);
+            run::run(&args, &settings, sandbox(&settings, fuel)?).await
+        }
+        Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
     }
 }
 
-fn sandbox(settings: &Settings) -> anyhow::Result<Arc<Sandbox>> {
+/// The sandbox; fuel metering costs every step some speed, so it is on only when the
+/// workflow sets a fuel budget somewhere.
+fn sandbox(settings: &Settings, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
     Ok(Arc::new(Sandbox::new(SandboxConfig {
         cache_dir: Some(settings.cache_dir.clone()),
+        fuel,
         ..SandboxConfig::default()
     })?))
 }
