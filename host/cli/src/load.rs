@@ -98,6 +98,14 @@ pub async fn load_workflow(
         };
         match loaded {
             Ok(c) => {
+                if !c.from_cache && c.load_time.as_secs_f64() > 0.5 {
+                    // Worth saying once: the next run starts this component in milliseconds.
+                    eprintln!(
+                        "compiled `{uses}` in {:.1} s (cached in {} for later runs)",
+                        c.load_time.as_secs_f64(),
+                        settings.cache_dir.display()
+                    );
+                }
                 catalog.insert(uses.clone(), Ok(c.info.clone()));
                 by_uses.insert(uses.clone(), c);
             }

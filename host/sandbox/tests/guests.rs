@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepRequest};
+use weft_sandbox::{
+    LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest,
+};
 
 fn plugin(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,6 +24,22 @@ fn plugin(name: &str) -> PathBuf {
 
 async fn load(sandbox: &Sandbox, name: &str) -> Arc<LoadedComponent> {
     sandbox.load_file(&plugin(name)).await.expect("loads")
+}
+
+fn setup() -> (Sandbox, ArtifactStore) {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    (sandbox, ArtifactStore::open("memory://").expect("store"))
+}
+
+/// Loads a guest and runs it once with no inputs or parameters.
+async fn run_guest(
+    sandbox: &Sandbox,
+    store: &ArtifactStore,
+    name: &str,
+    limits: Limits,
+) -> StepOutcome {
+    let guest = load(sandbox, name).await;
+    sandbox.run(&guest, request(store, limits)).await
 }
 
 fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
@@ -48,8 +66,7 @@ async fn describe_reports_ports_and_params() {
 
 #[tokio::test]
 async fn infinite_loop_times_out_and_the_sandbox_goes_on() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     let spin = load(&sandbox, "test-spin").await;
     let noop = load(&sandbox, "test-noop").await;
     let limits = Limits {
@@ -83,8 +100,7 @@ async fn infinite_loop_times_out_and_the_sandbox_goes_on() {
 
 #[tokio::test]
 async fn memory_bomb_stops_at_the_limit() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     let bomb = load(&sandbox, "test-memory-bomb").await;
     let outcome = sandbox
         .run(
@@ -103,10 +119,8 @@ async fn memory_bomb_stops_at_the_limit() {
         other => panic!("expected out of memory, got {other:?}"),
     }
     // The engine is still usable.
-    let noop = load(&sandbox, "test-noop").await;
     assert!(
-        sandbox
-            .run(&noop, request(&store, Limits::default()))
+        run_guest(&sandbox, &store, "test-noop", Limits::default())
             .await
             .result
             .is_ok()
@@ -115,12 +129,8 @@ async fn memory_bomb_stops_at_the_limit() {
 
 #[tokio::test]
 async fn host_files_and_environment_are_invisible() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
-    let guest = load(&sandbox, "test-read-host-file").await;
-    let outcome = sandbox
-        .run(&guest, request(&store, Limits::default()))
-        .await;
+    let (sandbox, store) = setup();
+    let outcome = run_guest(&sandbox, &store, "test-read-host-file", Limits::default()).await;
     assert_eq!(
         outcome.result.expect_err("must fail"),
         StepFailure::BadInput("no host file was readable".into())
@@ -134,12 +144,8 @@ async fn host_files_and_environment_are_invisible() {
 
 #[tokio::test]
 async fn panic_fails_the_step_with_the_guest_message() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
-    let guest = load(&sandbox, "test-panic").await;
-    let outcome = sandbox
-        .run(&guest, request(&store, Limits::default()))
-        .await;
+    let (sandbox, store) = setup();
+    let outcome = run_guest(&sandbox, &store, "test-panic", Limits::default()).await;
     match outcome.result {
         Err(StepFailure::Trapped(m)) => {
             assert!(m.contains("deliberate panic from test guest"), "{m}")
@@ -156,8 +162,7 @@ async fn panic_fails_the_step_with_the_guest_message() {
 
 #[tokio::test]
 async fn a_step_touches_only_its_own_ports() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     let guest = load(&sandbox, "test-artifact-escape").await;
     let data = store.put_bytes(b"input", "text/plain").await.expect("put");
     let mut req = request(&store, Limits::default());
@@ -170,8 +175,7 @@ async fn a_step_touches_only_its_own_ports() {
 
 #[tokio::test]
 async fn copy_streams_bytes_through_and_stages_them() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     let guest = load(&sandbox, "test-copy").await;
     let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
     let input = store
@@ -195,13 +199,9 @@ async fn copy_streams_bytes_through_and_stages_them() {
 
 #[tokio::test]
 async fn missing_output_fails_the_step() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     // `copy` with no input bound: open fails, the step reports it as a failure.
-    let guest = load(&sandbox, "test-copy").await;
-    let outcome = sandbox
-        .run(&guest, request(&store, Limits::default()))
-        .await;
+    let outcome = run_guest(&sandbox, &store, "test-copy", Limits::default()).await;
     match outcome.result {
         Err(StepFailure::Failed(m)) => assert!(m.contains("no input `data` is bound"), "{m}"),
         other => panic!("expected a failure, got {other:?}"),
@@ -257,10 +257,8 @@ async fn fuel_budget_stops_a_busy_step() {
         StepFailure::OutOfFuel(5_000_000)
     );
     // Without a budget, a step under a fuel-metering sandbox runs normally.
-    let noop = load(&sandbox, "test-noop").await;
     assert!(
-        sandbox
-            .run(&noop, request(&store, Limits::default()))
+        run_guest(&sandbox, &store, "test-noop", Limits::default())
             .await
             .result
             .is_ok()
@@ -269,12 +267,8 @@ async fn fuel_budget_stops_a_busy_step() {
 
 #[tokio::test]
 async fn chatty_output_is_capped_not_fatal() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
-    let guest = load(&sandbox, "test-chatty").await;
-    let outcome = sandbox
-        .run(&guest, request(&store, Limits::default()))
-        .await;
+    let (sandbox, store) = setup();
+    let outcome = run_guest(&sandbox, &store, "test-chatty", Limits::default()).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
     let config = SandboxConfig::default();
     // Bytes as the guest wrote them: stdio lines lost their newline when split.
@@ -306,8 +300,7 @@ async fn chatty_output_is_capped_not_fatal() {
 
 #[tokio::test]
 async fn fuel_limit_without_metering_is_refused_clearly() {
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let store = ArtifactStore::open("memory://").expect("store");
+    let (sandbox, store) = setup();
     let noop = load(&sandbox, "test-noop").await;
     let limits = Limits {
         fuel: Some(1000),
@@ -317,4 +310,31 @@ async fn fuel_limit_without_metering_is_refused_clearly() {
         Err(StepFailure::Host(m)) => assert!(m.contains("without fuel metering"), "{m}"),
         other => panic!("expected a host error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn large_artifacts_stream_through_a_small_step() {
+    // 24 MiB through a step limited to 8 MiB of memory: only streaming can do that.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = ArtifactStore::open(dir.path().to_str().expect("utf8")).expect("store");
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let payload: Vec<u8> = (0..24u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let input = store
+        .put_bytes(&payload, "application/octet-stream")
+        .await
+        .expect("put");
+    let guest = load(&sandbox, "test-copy").await;
+    let mut req = request(
+        &store,
+        Limits {
+            memory: Some(8 << 20),
+            ..Limits::default()
+        },
+    );
+    req.inputs = vec![("data".into(), input.clone())];
+    let mut outputs = sandbox.run(&guest, req).await.result.expect("streams");
+    let staged = outputs.remove(0).staged;
+    assert_eq!((staged.digest(), staged.size()), (input.digest, 24 << 20));
 }
