@@ -176,16 +176,70 @@ fn ci() -> Result<()> {
         "warnings",
     ]))?;
     // Plugin logic is plain Rust: its unit tests run natively.
-    run(Command::new(&cargo)
-        .current_dir(root.join("plugins"))
-        .env(
-            "CARGO_TARGET_DIR",
-            std::env::var_os("WEFT_PLUGINS_TARGET_DIR")
-                .map_or_else(|| root.join("plugins/target"), PathBuf::from),
-        )
-        .args(["test", "--workspace", "--locked"]))?;
-    run(Command::new(&cargo)
-        .current_dir(&root)
-        .args(["test", "--workspace", "--locked"]))?;
+    let plugins_target = std::env::var_os("WEFT_PLUGINS_TARGET_DIR")
+        .map_or_else(|| root.join("plugins/target"), PathBuf::from);
+    let mut tally = Tally::default();
+    tally.run(
+        Command::new(&cargo)
+            .current_dir(root.join("plugins"))
+            .env("CARGO_TARGET_DIR", plugins_target)
+            .args(["test", "--workspace", "--locked"]),
+    )?;
+    tally.run(
+        Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--workspace", "--locked"]),
+    )?;
+    // One closing line for the whole suite: cargo's own last line belongs to whichever test
+    // binary ran last (often a doc-test binary with no tests).
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        tally.passed, tally.failed, tally.ignored
+    );
+    if tally.passed == 0 {
+        bail!("no test ran");
+    }
     Ok(())
+}
+
+/// Counts of every `test result:` line cargo prints.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    /// Runs `cargo test ...`, echoing its output and adding up its results.
+    fn run(&mut self, cmd: &mut Command) -> Result<()> {
+        use std::io::{BufRead, BufReader};
+        eprintln!("+ {cmd:?}");
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            let Some(rest) = line.strip_prefix("test result: ") else {
+                continue;
+            };
+            for part in rest.split(';') {
+                let mut words = part.split_whitespace().rev();
+                let (Some(kind), Some(n)) = (words.next(), words.next()) else {
+                    continue;
+                };
+                let n: u64 = n.parse().unwrap_or(0);
+                match kind {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    "ignored" => self.ignored += n,
+                    _ => {}
+                }
+            }
+        }
+        if !child.wait()?.success() {
+            bail!("command failed: {cmd:?}");
+        }
+        Ok(())
+    }
 }
