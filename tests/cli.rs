@@ -38,10 +38,7 @@ fn validate_lists_every_problem_and_exits_2() {
     // `run` refuses the same file before running anything.
     let out = home.weft(&["run", file.to_str().expect("utf8")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        !home.path().join("store/tenants").exists(),
-        "nothing was stored"
-    );
+    assert!(!home.path().join("store/tenants").exists(), "nothing was stored");
 }
 
 #[test]
@@ -65,10 +62,7 @@ fn params_are_checked_and_applied() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(
-        err.contains("--param seed: `abc` is not an integer"),
-        "{err}"
-    );
+    assert!(err.contains("--param seed: `abc` is not an integer"), "{err}");
     assert!(err.contains("--param nope: unknown parameter"), "{err}");
     let (code, a) = run_json(&home, "examples/iris-summary.yaml", &["--param", "seed=1"]);
     assert_eq!(code, 0);
@@ -84,30 +78,14 @@ fn params_are_checked_and_applied() {
 #[test]
 fn hostile_steps_fail_alone() {
     let home = Home::new();
-    let (code, report) = run_json(
-        &home,
-        "tests/workflows/hostile.yaml",
-        &["--concurrency", "4"],
-    );
+    let (code, report) = run_json(&home, "tests/workflows/hostile.yaml", &["--concurrency", "4"]);
     assert_eq!(code, 1, "{report:#}");
     assert_eq!(report["status"], "failed");
-    let error = |id: &str| {
-        step(&report, id)["error"]
-            .as_str()
-            .unwrap_or("")
-            .to_string()
-    };
+    let error = |id: &str| step(&report, id)["error"].as_str().unwrap_or("").to_string();
     assert_eq!(step(&report, "spin")["status"], "failed");
     assert!(error("spin").starts_with("timed out"), "{}", error("spin"));
-    assert!(
-        error("bomb").starts_with("out of memory"),
-        "{}",
-        error("bomb")
-    );
-    assert_eq!(
-        error("burn"),
-        "ran out of fuel (CPU budget of 20000000 units)"
-    );
+    assert!(error("bomb").starts_with("out of memory"), "{}", error("bomb"));
+    assert_eq!(error("burn"), "ran out of fuel (CPU budget of 20000000 units)");
     assert_eq!(error("peek"), "bad input: no host file was readable");
     assert!(
         error("crash").contains("deliberate panic from test guest"),
@@ -129,10 +107,7 @@ fn failed_run_prints_the_reason_and_the_log_tail() {
     assert!(text.contains("step `crash` failed: crashed:"), "{text}");
     assert!(text.contains("[stdout] about to panic"), "{text}");
     assert!(text.contains("FAILED"), "{text}");
-    assert!(
-        stderr(&out).contains("crash"),
-        "plain progress lines on a non-terminal"
-    );
+    assert!(stderr(&out).contains("crash"), "plain progress lines on a non-terminal");
 }
 
 #[test]
@@ -199,11 +174,7 @@ fn artifact_get_by_step_port_and_by_digest() {
 
     let out = home.weft(&["artifact", "get", run, "load.nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("has no output `nope`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("has no output `nope`"), "{}", stderr(&out));
     let out = home.weft(&["artifact", "get", "no-such-run", "load.table"]);
     assert!(
         stderr(&out).contains("run `no-such-run` has no `manifest.json`"),
@@ -228,16 +199,8 @@ fn second_run_compiles_nothing() {
         v
     };
     let before = entries();
-    assert_eq!(
-        before.len(),
-        4,
-        "one entry per distinct component: {before:?}"
-    );
+    assert_eq!(before.len(), 4, "one entry per distinct component: {before:?}");
     let (code, _) = run_json(&home, "examples/iris-summary.yaml", &[]);
     assert_eq!(code, 0);
-    assert_eq!(
-        entries(),
-        before,
-        "the second run reused every compiled component"
-    );
+    assert_eq!(entries(), before, "the second run reused every compiled component");
 }

@@ -10,12 +10,7 @@ fn examples() -> Vec<String> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| {
-            format!(
-                "examples/{}",
-                p.file_name().expect("name").to_string_lossy()
-            )
-        })
+        .map(|p| format!("examples/{}", p.file_name().expect("name").to_string_lossy()))
         .collect();
     files.sort();
     files
@@ -78,12 +73,7 @@ fn iris_summary_numbers_are_right() {
     assert_eq!(metric(split, "train_rows"), 120.0);
 
     // The training set's means, computed here independently from the CSV and the split.
-    let out = home.weft(&[
-        "artifact",
-        "get",
-        report["run_id"].as_str().expect("id"),
-        "split.train",
-    ]);
+    let out = home.weft(&["artifact", "get", report["run_id"].as_str().expect("id"), "split.train"]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let train: serde_json::Value = serde_json::from_slice(&out.stdout).expect("table");
     let sepal: Vec<f64> = train["columns"][0]["values"]
@@ -106,4 +96,59 @@ fn iris_summary_numbers_are_right() {
         .expect("test");
     let overall = (mean * 120.0 + metric(test_stats, "sepal_length.mean") * 30.0) / 150.0;
     assert!((overall - 5.843_333).abs() < 1e-5, "overall mean {overall}");
+}
+
+fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no step {id}"))
+}
+
+fn metric(step: &serde_json::Value, name: &str) -> f64 {
+    step["metrics"]
+        .as_array()
+        .and_then(|m| m.iter().find(|p| p[0] == name))
+        .and_then(|p| p[1].as_f64())
+        .unwrap_or_else(|| panic!("metric {name} missing in {step}"))
+}
+
+#[test]
+fn iris_sweep_fans_out_picks_the_best_and_gates() {
+    let home = Home::new();
+    let (code, report) = run_json(&home, "examples/iris-sweep.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    // 4 seeds x 2 fractions; every held-out summary follows its split instance.
+    let means: Vec<f64> = (0..8)
+        .map(|k| {
+            let split = step(&report, &format!("split[{k}]"));
+            let fraction = split["instance"]["values"]["test_fraction"].as_f64().expect("fraction");
+            assert_eq!(metric(split, "test_rows"), (150.0 * fraction).round(), "split[{k}]");
+            metric(step(&report, &format!("held-out[{k}]")), "petal_length.mean")
+        })
+        .collect();
+    // The pick is the arg-max of the held-out means, computed here independently.
+    let best = (0..8).fold(0, |b, k| if means[k] > means[b] { k } else { b });
+    let pick = step(&report, "pick");
+    assert_eq!(metric(pick, "best_index"), best as f64);
+    assert_eq!(metric(pick, "best_value"), means[best]);
+    assert_eq!(
+        pick["outputs"]["best"]["digest"],
+        step(&report, &format!("split[{best}]"))["outputs"]["train"]["digest"],
+        "the chosen training set is passed on as is"
+    );
+    assert_eq!(pick["outputs"]["best"]["media_type"], "application/vnd.weft.table+json");
+    assert_eq!(step(&report, "chosen-stats")["status"], "succeeded");
+    assert_eq!(step(&report, "implausible")["status"], "skipped");
+    assert_eq!(step(&report, "after-implausible")["status"], "skipped");
+
+    // A stricter gate skips the chosen-stats step too; the run still succeeds.
+    let (code, report) = run_json(&home, "examples/iris-sweep.yaml", &["--param", "min_mean=5"]);
+    assert_eq!(code, 0);
+    assert_eq!(step(&report, "chosen-stats")["status"], "skipped");
+    assert!(
+        step(&report, "chosen-stats")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is false"))
+    );
 }

@@ -21,13 +21,9 @@ fn dispatch() -> Result<()> {
         Some("demo") => demo(),
         _ => {
             eprintln!("usage: cargo xtask <demo | build-plugins | ci>");
-            eprintln!(
-                "  demo           set up (wasm target, plugins, release weft) and run the iris example"
-            );
+            eprintln!("  demo           set up (wasm target, plugins, release weft) and run the iris example");
             eprintln!("  build-plugins  build every plugin under plugins/ into dist/plugins/");
-            eprintln!(
-                "  ci             build plugins, then fmt --check, clippy -D warnings, tests"
-            );
+            eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, tests");
             std::process::exit(2);
         }
     }
@@ -65,11 +61,7 @@ fn discover(plugins: &Path) -> Result<Vec<Plugin>> {
             }
             let name = text
                 .lines()
-                .find_map(|l| {
-                    l.trim()
-                        .strip_prefix("name = \"")
-                        .and_then(|r| r.strip_suffix('"'))
-                })
+                .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
                 .with_context(|| format!("{}: no package name", manifest.display()))?
                 .to_string();
             found.push(Plugin { name, dir });
@@ -83,17 +75,11 @@ fn build_plugins() -> Result<Vec<PathBuf>> {
     let root = root();
     let plugins_dir = root.join("plugins");
     let plugins = discover(&plugins_dir)?;
-    let target_dir = std::env::var_os("WEFT_PLUGINS_TARGET_DIR")
-        .map_or_else(|| plugins_dir.join("target"), PathBuf::from);
+    let target_dir =
+        std::env::var_os("WEFT_PLUGINS_TARGET_DIR").map_or_else(|| plugins_dir.join("target"), PathBuf::from);
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&plugins_dir)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--locked",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--locked"])
         .env("CARGO_TARGET_DIR", &target_dir);
     for p in &plugins {
         cmd.args(["-p", &p.name]);
@@ -101,17 +87,11 @@ fn build_plugins() -> Result<Vec<PathBuf>> {
     eprintln!(
         "building {} plugins: {}",
         plugins.len(),
-        plugins
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
     );
     let status = cmd.status().context("running cargo for the plugins")?;
     if !status.success() {
-        bail!(
-            "building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)"
-        );
+        bail!("building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)");
     }
     let dist = root.join("dist/plugins");
     std::fs::create_dir_all(&dist)?;
@@ -121,8 +101,7 @@ fn build_plugins() -> Result<Vec<PathBuf>> {
             .join("wasm32-wasip2/release")
             .join(format!("{}.wasm", p.name.replace('-', "_")));
         let dest = dist.join(format!("{}.wasm", p.name));
-        std::fs::copy(&built, &dest)
-            .with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
+        std::fs::copy(&built, &dest).with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
         out.push(dest);
     }
     eprintln!("plugins written to {}", dist.display());
@@ -176,8 +155,8 @@ fn ci() -> Result<()> {
         "warnings",
     ]))?;
     // Plugin logic is plain Rust: its unit tests run natively.
-    let plugins_target = std::env::var_os("WEFT_PLUGINS_TARGET_DIR")
-        .map_or_else(|| root.join("plugins/target"), PathBuf::from);
+    let plugins_target =
+        std::env::var_os("WEFT_PLUGINS_TARGET_DIR").map_or_else(|| root.join("plugins/target"), PathBuf::from);
     let mut tally = Tally::default();
     tally.run(
         Command::new(&cargo)

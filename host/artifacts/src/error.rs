@@ -12,9 +12,7 @@ pub enum ArtifactError {
     #[error("artifact {0} is not in the store")]
     NotFound(Digest),
     /// No run document under this name.
-    #[error(
-        "run `{run}` has no `{name}` in the store (is the run id right, and the store the one it ran on?)"
-    )]
+    #[error("run `{run}` has no `{name}` in the store (is the run id right, and the store the one it ran on?)")]
     NoRunDocument {
         /// Run id.
         run: String,

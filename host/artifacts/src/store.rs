@@ -81,11 +81,7 @@ impl ArtifactStore {
 
     /// Makes staged bytes visible at their content address. Publishing bytes that are
     /// already there is a no-op (the content is by definition the same).
-    pub async fn publish(
-        &self,
-        staged: Staged,
-        media_type: &str,
-    ) -> Result<ArtifactMeta, ArtifactError> {
+    pub async fn publish(&self, staged: Staged, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let key = keys::blob(&self.tenant, &staged.digest);
         let exists = self.inner.head(&key).await.is_ok();
         match staged.bytes {
@@ -112,11 +108,7 @@ impl ArtifactStore {
     }
 
     /// Stores bytes already in memory (small documents).
-    pub async fn put_bytes(
-        &self,
-        bytes: &[u8],
-        media_type: &str,
-    ) -> Result<ArtifactMeta, ArtifactError> {
+    pub async fn put_bytes(&self, bytes: &[u8], media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let mut w = self.stage();
         w.write(bytes).await?;
         let staged = w.finish().await?;
@@ -124,11 +116,7 @@ impl ArtifactStore {
     }
 
     /// Streams a local file into the store.
-    pub async fn import_file(
-        &self,
-        path: &std::path::Path,
-        media_type: &str,
-    ) -> Result<ArtifactMeta, ArtifactError> {
+    pub async fn import_file(&self, path: &std::path::Path, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let io_err = |source| ArtifactError::Io {
             path: path.display().to_string(),
             source,
@@ -159,26 +147,14 @@ impl ArtifactStore {
 
     /// Whether an artifact is published.
     pub async fn contains(&self, digest: &Digest) -> bool {
-        self.inner
-            .head(&keys::blob(&self.tenant, digest))
-            .await
-            .is_ok()
+        self.inner.head(&keys::blob(&self.tenant, digest)).await.is_ok()
     }
 
     /// Writes a run document (JSON), replacing any earlier version atomically.
-    pub async fn put_run_document<T: Serialize>(
-        &self,
-        run: &str,
-        name: &str,
-        doc: &T,
-    ) -> Result<(), ArtifactError> {
-        let bytes = serde_json::to_vec_pretty(doc)
-            .map_err(|e| ArtifactError::Corrupt(name.to_string(), e))?;
+    pub async fn put_run_document<T: Serialize>(&self, run: &str, name: &str, doc: &T) -> Result<(), ArtifactError> {
+        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::Corrupt(name.to_string(), e))?;
         self.inner
-            .put(
-                &keys::run_document(&self.tenant, run, name),
-                PutPayload::from(bytes),
-            )
+            .put(&keys::run_document(&self.tenant, run, name), PutPayload::from(bytes))
             .await?;
         Ok(())
     }
@@ -205,10 +181,7 @@ impl ArtifactStore {
 
     /// Ids of the runs that have documents in this store.
     pub async fn list_runs(&self) -> Result<Vec<String>, ArtifactError> {
-        let listing = self
-            .inner
-            .list_with_delimiter(Some(&keys::runs(&self.tenant)))
-            .await?;
+        let listing = self.inner.list_with_delimiter(Some(&keys::runs(&self.tenant))).await?;
         let mut runs: Vec<String> = listing
             .common_prefixes
             .iter()
@@ -246,10 +219,7 @@ mod tests {
             }
             let staged = w.finish().await.expect("finish");
             assert_eq!(staged.digest(), Digest::of(&data));
-            assert!(
-                !store.contains(&staged.digest()).await,
-                "not visible before publish"
-            );
+            assert!(!store.contains(&staged.digest()).await, "not visible before publish");
             let meta = store
                 .publish(staged, "application/octet-stream")
                 .await
@@ -304,32 +274,18 @@ mod tests {
             .put_run_document("r1", "manifest.json", &vec![1, 2])
             .await
             .expect("put");
-        let back: Vec<i32> = store
-            .get_run_document("r1", "manifest.json")
-            .await
-            .expect("get");
+        let back: Vec<i32> = store.get_run_document("r1", "manifest.json").await.expect("get");
         assert_eq!(back, vec![1, 2]);
-        assert_eq!(
-            store.list_runs().await.expect("list"),
-            vec!["r1".to_string()]
-        );
+        assert_eq!(store.list_runs().await.expect("list"), vec!["r1".to_string()]);
         assert!(matches!(
-            store
-                .get_run_document::<Vec<i32>>("r2", "manifest.json")
-                .await,
+            store.get_run_document::<Vec<i32>>("r2", "manifest.json").await,
             Err(ArtifactError::NoRunDocument { .. })
         ));
     }
 
     #[test]
     fn bad_urls() {
-        assert!(matches!(
-            ArtifactStore::open("s4://x"),
-            Err(ArtifactError::BadUrl(_))
-        ));
-        assert!(matches!(
-            ArtifactStore::open("file://"),
-            Err(ArtifactError::BadUrl(_))
-        ));
+        assert!(matches!(ArtifactStore::open("s4://x"), Err(ArtifactError::BadUrl(_))));
+        assert!(matches!(ArtifactStore::open("file://"), Err(ArtifactError::BadUrl(_))));
     }
 }

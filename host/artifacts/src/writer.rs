@@ -91,9 +91,7 @@ impl StagedWriter {
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         match &mut self.state {
-            State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => {
-                buf.extend_from_slice(bytes)
-            }
+            State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => buf.extend_from_slice(bytes),
             State::Buffering(buf) => {
                 let key = keys::staging(&self.tenant, &staging_id());
                 let upload = self.store.put_multipart(&key).await?;

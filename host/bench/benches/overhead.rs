@@ -76,9 +76,7 @@ impl Raw {
         let component = Component::from_file(&engine, path).expect("component");
         let mut linker: Linker<RawState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("wasi");
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .expect("traps");
+        linker.define_unknown_imports_as_traps(&component).expect("traps");
         let pre = linker.instantiate_pre(&component).expect("pre");
         Raw { engine, pre }
     }
@@ -92,17 +90,11 @@ impl Raw {
             },
         );
         store.set_epoch_deadline(u64::MAX / 2);
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .expect("instantiate");
+        let instance = self.pre.instantiate_async(&mut store).await.expect("instantiate");
         let iface = instance
             .get_export_index(&mut store, None, "weft:step/step@0.1.0")
             .expect("interface");
-        let run = instance
-            .get_export_index(&mut store, Some(&iface), "run")
-            .expect("run");
+        let run = instance.get_export_index(&mut store, Some(&iface), "run").expect("run");
         let func = instance.get_func(&mut store, run).expect("func");
         let mut results = [Val::Bool(false)];
         func.call_async(&mut store, &[Val::List(Vec::new())], &mut results)
@@ -140,8 +132,7 @@ fn chain_yaml(uses: &str, with_data: bool) -> String {
 fn plan(component: &LoadedComponent, uses: &str, with_data: bool) -> Plan {
     let mut catalog = Catalog::new();
     catalog.insert(uses.to_string(), Ok(component.info.clone()));
-    weft_model::parse_and_validate(&chain_yaml(uses, with_data), &catalog, &[])
-        .expect("valid chain")
+    weft_model::parse_and_validate(&chain_yaml(uses, with_data), &catalog, &[]).expect("valid chain")
 }
 
 struct Chain {
@@ -153,12 +144,7 @@ struct Chain {
 }
 
 impl Chain {
-    async fn new(
-        sandbox: &Arc<Sandbox>,
-        store: &ArtifactStore,
-        name: &str,
-        with_data: bool,
-    ) -> Chain {
+    async fn new(sandbox: &Arc<Sandbox>, store: &ArtifactStore, name: &str, with_data: bool) -> Chain {
         let component = sandbox.load_file(&plugin(name)).await.expect("load");
         let plan = plan(&component, name, with_data);
         let mut inputs = BTreeMap::new();
@@ -173,11 +159,7 @@ impl Chain {
         }
         Chain {
             digests: vec![component.digest; plan.steps.len()],
-            executor: Arc::new(LocalExecutor::new(
-                sandbox.clone(),
-                store.clone(),
-                [component],
-            )),
+            executor: Arc::new(LocalExecutor::new(sandbox.clone(), store.clone(), [component])),
             plan,
             inputs,
             store: store.clone(),
@@ -218,8 +200,7 @@ async fn main() {
         })
         .expect("sandbox"),
     );
-    let store =
-        ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
+    let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
     let noop = sandbox.load_file(&noop_path).await.expect("load");
     let raw = Raw::new(&noop_path);
     let noop_chain = Chain::new(&sandbox, &store, "test-noop", false).await;
@@ -242,6 +223,7 @@ async fn main() {
                         store: store.clone(),
                         inputs: Vec::new(),
                         params: Vec::new(),
+                        output_types: Vec::new(),
                         limits: Limits::default(),
                     },
                 )
@@ -269,27 +251,12 @@ async fn main() {
     for (name, s) in [
         ("(a) step start: Sandbox::run of a warm no-op", a),
         ("(b) engine, 40-step no-op chain, per step", b),
-        (
-            "(b') engine, 40-step copy chain (1 KiB artifact), per step",
-            b_copy,
-        ),
+        ("(b') engine, 40-step copy chain (1 KiB artifact), per step", b_copy),
         ("(c) raw wasmtime instantiate + call", c),
     ] {
-        println!(
-            "| {name} | {} | {} | {} | {} |",
-            s.n,
-            us(s.p50),
-            us(s.p90),
-            us(s.p99)
-        );
+        println!("| {name} | {} | {} | {} | {} |", s.n, us(s.p50), us(s.p90), us(s.p99));
     }
     println!();
-    println!(
-        "ratio (b)/(c) at p50: {:.2}",
-        b.p50.as_secs_f64() / c.p50.as_secs_f64()
-    );
-    println!(
-        "ratio (a)/(c) at p50: {:.2}",
-        a.p50.as_secs_f64() / c.p50.as_secs_f64()
-    );
+    println!("ratio (b)/(c) at p50: {:.2}", b.p50.as_secs_f64() / c.p50.as_secs_f64());
+    println!("ratio (a)/(c) at p50: {:.2}", a.p50.as_secs_f64() / c.p50.as_secs_f64());
 }

@@ -64,9 +64,7 @@ pub async fn load_workflow(
     let shown = file.display().to_string();
     let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
     let (workflow, mut problems) = weft_model::parse(&text).map_err(invalid)?;
-    let dir = file
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     let mut input_files = BTreeMap::new();
     for input in &workflow.inputs {
@@ -77,10 +75,7 @@ pub async fn load_workflow(
             problems.push(Diagnostic::new(
                 input.path.span,
                 format!("inputs.{}.path", input.name.value),
-                format!(
-                    "no file {} (paths are relative to the workflow file)",
-                    path.display()
-                ),
+                format!("no file {} (paths are relative to the workflow file)", path.display()),
             ));
         }
     }
@@ -133,11 +128,7 @@ pub async fn load_workflow(
         .iter()
         .map(|s| by_uses.get(&s.uses).cloned())
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            LoadError::Other(anyhow::anyhow!(
-                "bug: a validated step has no loaded component"
-            ))
-        })?;
+        .ok_or_else(|| LoadError::Other(anyhow::anyhow!("bug: a validated step has no loaded component")))?;
     Ok(LoadedWorkflow {
         plan,
         components,

@@ -20,9 +20,7 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
     }
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let width = step_ids.iter().map(String::len).max().unwrap_or(4);
-    let style = |tpl: &str| {
-        ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_spinner())
-    };
+    let style = |tpl: &str| ProgressStyle::with_template(tpl).unwrap_or_else(|_| ProgressStyle::default_spinner());
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
     for id in &step_ids {
         let bar = multi.add(ProgressBar::new_spinner());
@@ -44,21 +42,19 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
                 bar.enable_steady_tick(Duration::from_millis(100));
             }
             StepState::Succeeded(d) => {
-                bar.set_style(style(&format!(
-                    "\x1b[32m✓\x1b[0m {{prefix:<{width}}} {{msg}}"
-                )));
+                bar.set_style(style(&format!("\x1b[32m✓\x1b[0m {{prefix:<{width}}} {{msg}}")));
                 bar.finish_with_message(format!("done in {}", fmt_duration(*d)));
             }
             StepState::Failed(m) => {
-                bar.set_style(style(&format!(
-                    "\x1b[31m✗\x1b[0m {{prefix:<{width}}} {{msg}}"
-                )));
+                bar.set_style(style(&format!("\x1b[31m✗\x1b[0m {{prefix:<{width}}} {{msg}}")));
                 bar.finish_with_message(format!("failed: {m}"));
             }
             StepState::Blocked(m) => {
-                bar.set_style(style(&format!(
-                    "\x1b[33m-\x1b[0m {{prefix:<{width}}} {{msg}}"
-                )));
+                bar.set_style(style(&format!("\x1b[33m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
+                bar.finish_with_message(m.clone());
+            }
+            StepState::Skipped(m) => {
+                bar.set_style(style(&format!("\x1b[2m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
                 bar.finish_with_message(m.clone());
             }
         }
@@ -76,7 +72,7 @@ fn plain_line(ev: &RunEvent) -> Option<String> {
         StepState::Running => "running".to_string(),
         StepState::Succeeded(d) => format!("done in {}", fmt_duration(*d)),
         StepState::Failed(m) => format!("FAILED: {m}"),
-        StepState::Blocked(m) => m.clone(),
+        StepState::Blocked(m) | StepState::Skipped(m) => m.clone(),
     })
 }
 

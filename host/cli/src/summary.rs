@@ -24,11 +24,13 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header(["step", "status", "time", "outputs", "metrics"]);
+    let any_instance = report.steps.iter().any(|s| s.instance.is_some());
     for s in &report.steps {
         let status = match s.status {
             StepStatus::Succeeded => "ok",
             StepStatus::Failed => "FAILED",
             StepStatus::Blocked => "blocked",
+            StepStatus::Skipped => "skipped",
             StepStatus::Pending => "pending",
         };
         let time = s
@@ -38,14 +40,7 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         let outputs = s
             .outputs
             .iter()
-            .map(|(port, m)| {
-                format!(
-                    "{port}: {} {} {}",
-                    m.digest.short(),
-                    fmt_size(m.size),
-                    m.media_type
-                )
-            })
+            .map(|(port, m)| format!("{port}: {} {} {}", m.digest.short(), fmt_size(m.size), m.media_type))
             .collect::<Vec<_>>()
             .join("\n");
         let metrics = s
@@ -54,20 +49,19 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
             .map(|(k, v)| format!("{k}={}", fmt_metric(*v)))
             .collect::<Vec<_>>()
             .join("\n");
-        table.add_row([s.id.as_str(), status, &time, &outputs, &metrics]);
+        // An instance of a matrix step shows the values it ran with under its id.
+        let id = match &s.instance {
+            Some(inst) if any_instance => {
+                let values: Vec<String> = inst.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{}\n  {}", s.id, values.join(" "))
+            }
+            _ => s.id.clone(),
+        };
+        table.add_row([id.as_str(), status, &time, &outputs, &metrics]);
     }
     let mut out = format!("{table}\n");
-    for s in report
-        .steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Failed)
-    {
-        let _ = writeln!(
-            out,
-            "\nstep `{}` failed: {}",
-            s.id,
-            s.error.as_deref().unwrap_or("?")
-        );
+    for s in report.steps.iter().filter(|s| s.status == StepStatus::Failed) {
+        let _ = writeln!(out, "\nstep `{}` failed: {}", s.id, s.error.as_deref().unwrap_or("?"));
         let tail = s.log.len().saturating_sub(10);
         for line in &s.log[tail..] {
             let _ = writeln!(out, "  [{}] {}", line.stream, line.message);
@@ -80,12 +74,13 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     };
     let _ = writeln!(
         out,
-        "\nrun {} {verdict} in {} ({} ok, {} failed, {} blocked)",
+        "\nrun {} {verdict} in {} ({} ok, {} failed, {} blocked, {} skipped)",
         report.run_id,
         fmt_duration(Duration::from_secs_f64(report.duration_ms / 1e3)),
         report.count(StepStatus::Succeeded),
         report.count(StepStatus::Failed),
         report.count(StepStatus::Blocked),
+        report.count(StepStatus::Skipped),
     );
     let _ = writeln!(
         out,

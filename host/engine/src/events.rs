@@ -15,6 +15,8 @@ pub enum StepState {
     Failed(String),
     /// Never ran because a step it depends on failed.
     Blocked(String),
+    /// Not run: its condition was false, or a step it needs was skipped.
+    Skipped(String),
 }
 
 /// One change of one step's state.

@@ -18,6 +18,8 @@ pub struct StepTask {
     pub inputs: Vec<(String, ArtifactMeta)>,
     /// Every declared parameter with its value.
     pub params: Vec<(String, ParamValue)>,
+    /// Output port → media type to publish it as.
+    pub outputs: Vec<(String, String)>,
     /// Limits set by the workflow.
     pub limits: Limits,
 }

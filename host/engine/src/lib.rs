@@ -15,7 +15,7 @@ mod scheduler;
 pub use events::{RunEvent, StepState};
 pub use executor::{Executor, StepTask, TaskResult};
 pub use local::LocalExecutor;
-pub use report::{LogRecord, RunReport, RunStatus, StepReport, StepStatus};
+pub use report::{InstanceReport, LogRecord, RunReport, RunStatus, StepReport, StepStatus};
 pub use run_id::new_run_id;
 pub use scheduler::{RunOptions, run_plan};
 

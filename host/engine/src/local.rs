@@ -34,10 +34,7 @@ impl Executor for LocalExecutor {
     async fn execute(&self, task: StepTask) -> TaskResult {
         let Some(component) = self.components.get(&task.component) else {
             return TaskResult {
-                outputs: Err(StepFailure::Host(format!(
-                    "component {} is not loaded",
-                    task.component
-                ))),
+                outputs: Err(StepFailure::Host(format!("component {} is not loaded", task.component))),
                 log: Vec::new(),
                 metrics: Vec::new(),
                 duration: std::time::Duration::ZERO,
@@ -51,6 +48,7 @@ impl Executor for LocalExecutor {
                     store: self.store.clone(),
                     inputs: task.inputs,
                     params: task.params,
+                    output_types: task.outputs,
                     limits: task.limits,
                 },
             )
@@ -63,10 +61,7 @@ impl Executor for LocalExecutor {
                     match self.store.publish(out.staged, &out.media_type).await {
                         Ok(meta) => published.push((out.port, meta)),
                         Err(e) => {
-                            failure = Some(StepFailure::Host(format!(
-                                "cannot publish output `{}`: {e}",
-                                out.port
-                            )));
+                            failure = Some(StepFailure::Host(format!("cannot publish output `{}`: {e}", out.port)));
                             break;
                         }
                     }

@@ -29,6 +29,8 @@ pub enum StepStatus {
     Failed,
     /// Never ran: a step it depends on failed.
     Blocked,
+    /// Not run: its `when:` condition was false, or a step it needs was skipped.
+    Skipped,
 }
 
 /// One line of a step's log.
@@ -40,6 +42,15 @@ pub struct LogRecord {
     pub message: String,
 }
 
+/// Which instance of a fanned-out step a step report is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceReport {
+    /// The authored step id.
+    pub of: String,
+    /// Matrix parameter → value, as JSON.
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
 /// One step of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
@@ -47,6 +58,9 @@ pub struct StepReport {
     pub id: String,
     /// The `uses:` reference.
     pub uses: String,
+    /// For an instance of a fanned-out step: the authored step and its matrix values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceReport>,
     /// Digest of the component that ran.
     pub component: Digest,
     /// Outcome.
@@ -57,7 +71,7 @@ pub struct StepReport {
     pub outputs: BTreeMap<String, ArtifactMeta>,
     /// Metrics recorded, in recording order.
     pub metrics: Vec<(String, f64)>,
-    /// Why it failed or was blocked.
+    /// Why it failed, was blocked or was skipped.
     pub error: Option<String>,
     /// Its log.
     pub log: Vec<LogRecord>,

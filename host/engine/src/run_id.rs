@@ -9,18 +9,12 @@ pub fn new_run_id() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let now = SystemTime::now();
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
-    let compact: String = stamp
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let compact: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let nanos = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let mix = nanos
-        ^ std::process::id().rotate_left(12)
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9E37_79B9);
+    let mix =
+        nanos ^ std::process::id().rotate_left(12) ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
     format!("{compact}-{:06x}", mix & 0xFF_FFFF)
 }
 

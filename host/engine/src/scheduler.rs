@@ -3,7 +3,7 @@
 
 use crate::events::{RunEvent, StepState};
 use crate::executor::{Executor, StepTask, TaskResult};
-use crate::report::{LogRecord, RunReport, RunStatus, StepReport, StepStatus};
+use crate::report::{InstanceReport, LogRecord, RunReport, RunStatus, StepReport, StepStatus};
 use futures::FutureExt;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -47,10 +47,20 @@ pub async fn run_plan(
     let mut running: JoinSet<(usize, TaskResult)> = JoinSet::new();
     let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
     loop {
+        // Instances held back by their step's own concurrency bound; they keep their turn.
+        let mut held = Vec::new();
         while running.len() < concurrency {
             let Some(i) = run.ready.pop_front() else {
                 break;
             };
+            if !run.condition_holds(i) {
+                continue;
+            }
+            if !run.group_has_room(i) {
+                held.push(i);
+                continue;
+            }
+            run.started(i);
             let task = run.task(i);
             run.emit(i, StepState::Running);
             if running.is_empty() && run.ready.is_empty() {
@@ -65,6 +75,9 @@ pub async fn run_plan(
             let handle = running.spawn(async move { (i, execute(exec, task).await) });
             task_step.insert(handle.id(), i);
         }
+        for i in held.into_iter().rev() {
+            run.ready.push_front(i);
+        }
         let Some(joined) = running.join_next_with_id().await else {
             break;
         };
@@ -73,10 +86,7 @@ pub async fn run_plan(
             Err(e) => {
                 // Only cancellation gets here (panics are caught in `execute`).
                 if let Some(&i) = task_step.get(&e.id()) {
-                    run.complete(
-                        i,
-                        failure(StepFailure::Host(format!("step task ended: {e}"))),
-                    );
+                    run.complete(i, failure(StepFailure::Host(format!("step task ended: {e}"))));
                 }
             }
         }
@@ -86,7 +96,7 @@ pub async fn run_plan(
     report.status = if report
         .steps
         .iter()
-        .all(|s| s.status == StepStatus::Succeeded)
+        .all(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped))
     {
         RunStatus::Succeeded
     } else {
@@ -101,10 +111,7 @@ pub async fn run_plan(
 
 /// Executes one step; a panicking executor fails that step, not the run.
 async fn execute(executor: Arc<dyn Executor>, task: StepTask) -> TaskResult {
-    match AssertUnwindSafe(executor.execute(task))
-        .catch_unwind()
-        .await
-    {
+    match AssertUnwindSafe(executor.execute(task)).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => {
             let what = panic
@@ -148,6 +155,8 @@ struct Run<'p> {
     produced: HashMap<(usize, String), ArtifactMeta>,
     report: RunReport,
     events: Option<UnboundedSender<RunEvent>>,
+    /// Authored step id → instances running now (for per-step concurrency bounds).
+    running_in: HashMap<&'p str, usize>,
 }
 
 impl<'p> Run<'p> {
@@ -165,11 +174,7 @@ impl<'p> Run<'p> {
             status: RunStatus::Running,
             started_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             duration_ms: 0.0,
-            params: plan
-                .params
-                .iter()
-                .map(|(k, v)| (k.clone(), param_json(v)))
-                .collect(),
+            params: plan.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
             inputs: inputs.clone(),
             steps: plan
                 .steps
@@ -178,6 +183,10 @@ impl<'p> Run<'p> {
                 .map(|(s, c)| StepReport {
                     id: s.id.clone(),
                     uses: s.uses.clone(),
+                    instance: s.instance.as_ref().map(|inst| InstanceReport {
+                        of: inst.of.clone(),
+                        values: inst.values.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
+                    }),
                     component: *c,
                     status: StepStatus::Pending,
                     duration_ms: None,
@@ -200,18 +209,14 @@ impl<'p> Run<'p> {
             components,
             run_id: options.run_id.clone(),
             inputs,
-            index: plan
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.id.as_str(), i))
-                .collect(),
+            index: plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect(),
             ready: (0..n).filter(|&i| waiting_on[i] == 0).collect(),
             waiting_on,
             dependents,
             produced: HashMap::new(),
             report,
             events,
+            running_in: HashMap::new(),
         };
         for (i, _) in run.waiting_on.iter().enumerate().filter(|(_, w)| **w > 0) {
             run.emit(i, StepState::Waiting);
@@ -246,15 +251,9 @@ impl<'p> Run<'p> {
                 // after its producers succeeded; should that ever break, point the input at
                 // a digest that is in no store, so the step fails instead of reading wrong bytes.
                 let meta = meta.unwrap_or_else(|| {
-                    tracing::error!(
-                        "bug: input `{}` of step `{}` has no published source",
-                        b.port,
-                        step.id
-                    );
+                    tracing::error!("bug: input `{}` of step `{}` has no published source", b.port, step.id);
                     ArtifactMeta {
-                        digest: Digest::of(
-                            format!("missing source {}.{}", step.id, b.port).as_bytes(),
-                        ),
+                        digest: Digest::of(format!("missing source {}.{}", step.id, b.port).as_bytes()),
                         size: 0,
                         media_type: b.media_type.clone(),
                     }
@@ -268,12 +267,18 @@ impl<'p> Run<'p> {
             component: self.components[i],
             inputs,
             params: step.params.clone(),
+            outputs: step.outputs.clone(),
             limits: step.limits,
         }
     }
 
     /// Records a finished step and readies the dependents it unblocks (or blocks them).
     fn complete(&mut self, i: usize, result: TaskResult) {
+        if let Some(inst) = &self.plan.steps[i].instance
+            && let Some(n) = self.running_in.get_mut(inst.of.as_str())
+        {
+            *n = n.saturating_sub(1);
+        }
         let rep = &mut self.report.steps[i];
         rep.duration_ms = Some(result.duration.as_secs_f64() * 1e3);
         rep.metrics = result.metrics;
@@ -296,8 +301,7 @@ impl<'p> Run<'p> {
                 for k in 0..self.dependents[i].len() {
                     let d = self.dependents[i][k];
                     self.waiting_on[d] -= 1;
-                    if self.waiting_on[d] == 0 && self.report.steps[d].status == StepStatus::Pending
-                    {
+                    if self.waiting_on[d] == 0 && self.report.steps[d].status == StepStatus::Pending {
                         self.ready.push_back(d);
                     }
                 }
@@ -307,22 +311,79 @@ impl<'p> Run<'p> {
                 rep.status = StepStatus::Failed;
                 rep.error = Some(message.clone());
                 self.emit(i, StepState::Failed(message));
-                self.block_dependents(i);
+                self.stop_dependents(i, StepStatus::Blocked);
             }
         }
     }
 
-    /// Marks every transitive dependent of `failed` as blocked.
-    fn block_dependents(&mut self, failed: usize) {
-        let reason = format!("not run: step `{}` failed", self.report.steps[failed].id);
-        let mut queue: VecDeque<usize> = self.dependents[failed].iter().copied().collect();
+    /// Whether another instance of step `i`'s authored step may start now.
+    fn group_has_room(&self, i: usize) -> bool {
+        let step = &self.plan.steps[i];
+        match (&step.instance, step.concurrency) {
+            (Some(inst), Some(bound)) => self.running_in.get(inst.of.as_str()).copied().unwrap_or(0) < bound,
+            _ => true,
+        }
+    }
+
+    fn started(&mut self, i: usize) {
+        if let Some(inst) = &self.plan.steps[i].instance {
+            *self.running_in.entry(inst.of.as_str()).or_default() += 1;
+        }
+    }
+
+    /// Evaluates a ready step's `when:`; a false condition skips it (and what needs it), an
+    /// unevaluable one fails it. Returns whether the step should run.
+    fn condition_holds(&mut self, i: usize) -> bool {
+        let Some(condition) = &self.plan.steps[i].condition else {
+            return true;
+        };
+        let report = &self.report;
+        let metric = |step: &str, name: &str| {
+            report
+                .step(step)
+                .and_then(|s| s.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+        };
+        match condition.expr.eval_bool(&metric) {
+            Ok(true) => true,
+            Ok(false) => {
+                let reason = format!("skipped: condition `{}` is false", condition.text);
+                self.report.steps[i].status = StepStatus::Skipped;
+                self.report.steps[i].error = Some(reason.clone());
+                self.emit(i, StepState::Skipped(reason));
+                self.stop_dependents(i, StepStatus::Skipped);
+                false
+            }
+            Err(e) => {
+                let message = format!("condition `{}` cannot be evaluated: {e}", condition.text);
+                self.report.steps[i].status = StepStatus::Failed;
+                self.report.steps[i].error = Some(message.clone());
+                self.emit(i, StepState::Failed(message));
+                self.stop_dependents(i, StepStatus::Blocked);
+                false
+            }
+        }
+    }
+
+    /// Marks every transitive dependent of `origin` (which failed or was skipped) as
+    /// `status` (blocked or skipped); none of them will run.
+    fn stop_dependents(&mut self, origin: usize, status: StepStatus) {
+        let id = &self.report.steps[origin].id;
+        let reason = match status {
+            StepStatus::Skipped => format!("skipped: step `{id}` was skipped"),
+            _ => format!("not run: step `{id}` failed"),
+        };
+        let mut queue: VecDeque<usize> = self.dependents[origin].iter().copied().collect();
         while let Some(d) = queue.pop_front() {
             if self.report.steps[d].status != StepStatus::Pending {
                 continue;
             }
-            self.report.steps[d].status = StepStatus::Blocked;
+            self.report.steps[d].status = status;
             self.report.steps[d].error = Some(reason.clone());
-            self.emit(d, StepState::Blocked(reason.clone()));
+            let state = match status {
+                StepStatus::Skipped => StepState::Skipped(reason.clone()),
+                _ => StepState::Blocked(reason.clone()),
+            };
+            self.emit(d, state);
             queue.extend(self.dependents[d].iter().copied());
         }
     }

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_artifacts::ArtifactStore;
-use weft_engine::{
-    LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan,
-};
+use weft_engine::{LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan};
 use weft_model::Catalog;
 use weft_sandbox::{Sandbox, SandboxConfig};
 
@@ -24,11 +22,8 @@ fn plugin(name: &str) -> PathBuf {
 }
 
 /// Loads the components the YAML names, validates it, runs it; returns report and events.
-async fn run(
-    yaml: &str,
-    concurrency: usize,
-    seed: Option<&[u8]>,
-) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
+/// `seed` becomes the workflow input `seed`.
+async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
     let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).expect("sandbox"));
     let store = ArtifactStore::open("memory://").expect("store");
     let (workflow, problems) = weft_model::parse(yaml).expect("yaml");
@@ -36,10 +31,7 @@ async fn run(
     let mut catalog = Catalog::new();
     let mut loaded = BTreeMap::new();
     for step in &workflow.steps {
-        let c = sandbox
-            .load_file(&plugin(&step.uses.value))
-            .await
-            .expect("load");
+        let c = sandbox.load_file(&plugin(&step.uses.value)).await.expect("load");
         catalog.insert(step.uses.value.clone(), Ok(c.info.clone()));
         loaded.insert(step.uses.value.clone(), c);
     }
@@ -49,33 +41,18 @@ async fn run(
     if let Some(bytes) = seed {
         inputs.insert(
             "seed".to_string(),
-            store
-                .put_bytes(bytes, "application/octet-stream")
-                .await
-                .expect("seed"),
+            store.put_bytes(bytes, "application/octet-stream").await.expect("seed"),
         );
     }
-    let executor = Arc::new(LocalExecutor::new(
-        sandbox,
-        store.clone(),
-        loaded.into_values(),
-    ));
+    let executor = Arc::new(LocalExecutor::new(sandbox, store.clone(), loaded.into_values()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let options = RunOptions {
         run_id: "test-run".into(),
         concurrency,
     };
-    let report = run_plan(
-        &plan,
-        &digests,
-        inputs,
-        executor,
-        &store,
-        &options,
-        Some(tx),
-    )
-    .await
-    .expect("run");
+    let report = run_plan(&plan, &digests, inputs, executor, &store, &options, Some(tx))
+        .await
+        .expect("run");
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -149,13 +126,39 @@ async fn a_failure_blocks_only_its_dependents() {
     assert_eq!(status("free"), StepStatus::Succeeded);
     assert_eq!(status("free2"), StepStatus::Succeeded);
     assert!(
-        !events
-            .iter()
-            .any(|e| e.step == "next" && e.state == StepState::Running),
+        !events.iter().any(|e| e.step == "next" && e.state == StepState::Running),
         "blocked steps never start"
     );
     assert_eq!(
         report.step("last").expect("last").error.as_deref(),
         Some("not run: step `boom` failed")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_step_keeps_its_own_concurrency_bound() {
+    let csv =
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/iris.csv")).expect("csv");
+    let yaml = "name: sweep\ninputs:\n  seed: {path: x, media_type: text/csv}\nsteps:\n  load: {uses: csv-to-table, inputs: {csv: inputs.seed}}\n  split:\n    uses: train-test-split\n    inputs: {table: load.table}\n    matrix: {seed: [1, 2, 3, 4, 5, 6]}\n    concurrency: 2\n  free: {uses: test-noop}\n";
+    let (report, events, _) = run(yaml, 6, Some(&csv)).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
+    let split_events: Vec<RunEvent> = events.into_iter().filter(|e| e.step.starts_with("split[")).collect();
+    assert_eq!(split_events.iter().filter(|e| e.state == StepState::Running).count(), 6);
+    assert!(most_running_at_once(&split_events) <= 2, "at most 2 instances at once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_that_cannot_be_evaluated_fails_the_step() {
+    let yaml = "name: gate\nsteps:\n  a: {uses: test-noop}\n  b: {uses: test-noop, when: steps.a.metrics.accuracy > 0.5}\n  c: {uses: test-noop, after: [b]}\n";
+    let (report, _, _) = run(yaml, 2, None).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let b = report.step("b").expect("b");
+    assert_eq!(b.status, StepStatus::Failed);
+    assert!(
+        b.error
+            .as_deref()
+            .is_some_and(|e| e.contains("step `a` recorded no metric `accuracy`")),
+        "{b:?}"
+    );
+    assert_eq!(report.step("c").expect("c").status, StepStatus::Blocked);
 }

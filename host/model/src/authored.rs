@@ -56,14 +56,31 @@ pub struct StepDecl {
     pub id: Spanned<String>,
     /// The component: `name`, `name@version`, or a path ending in `.wasm`.
     pub uses: Spanned<String>,
-    /// Input port → source reference text (`inputs.raw`, `load.table`).
-    pub inputs: Vec<(Spanned<String>, Spanned<String>)>,
+    /// Input port bindings.
+    pub inputs: Vec<PortBinding>,
     /// Parameter name → value as written.
     pub with: Vec<(Spanned<String>, Spanned<ValueExpr>)>,
+    /// Parameter name → the values to sweep: the step runs once per combination.
+    pub matrix: Vec<(Spanned<String>, Vec<Spanned<ParamValue>>)>,
+    /// Most instances of this step running at once (for `matrix` steps).
+    pub concurrency: Option<Spanned<u64>>,
+    /// Run only if this condition holds, else skip (with the steps that need this one).
+    pub when: Option<Spanned<String>>,
     /// Steps that must finish first although no artifact flows between them.
     pub after: Vec<Spanned<String>>,
     /// Resource limits.
     pub limits: LimitsDecl,
+}
+
+/// One input port's binding as written: `port: source` or `port: [source, ...]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortBinding {
+    /// The consuming step's input port.
+    pub port: Spanned<String>,
+    /// Source references (`inputs.NAME` or `STEP.PORT`).
+    pub sources: Vec<Spanned<String>>,
+    /// Whether the sources were written as a YAML list (only fan-in ports take lists).
+    pub listed: bool,
 }
 
 /// A parameter value as written under `with:`.
@@ -111,10 +128,7 @@ impl<'a> MapReader<'a> {
     }
 
     fn get(&self, key: &str) -> Option<&'a Node> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k.value == key)
-            .map(|(_, v)| v)
+        self.entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
     }
 
     fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
@@ -122,11 +136,7 @@ impl<'a> MapReader<'a> {
             if !allowed.contains(&k.value.as_str()) {
                 let message = match closest(&k.value, allowed) {
                     Some(near) => format!("unknown key `{}`; did you mean `{near}`?", k.value),
-                    None => format!(
-                        "unknown key `{}`; expected one of: {}",
-                        k.value,
-                        allowed.join(", ")
-                    ),
+                    None => format!("unknown key `{}`; expected one of: {}", k.value, allowed.join(", ")),
                 };
                 diags.push(Diagnostic::new(k.span, self.sub(&k.value), message));
             }
@@ -141,13 +151,7 @@ impl<'a> MapReader<'a> {
         }
     }
 
-    fn string(
-        &self,
-        key: &str,
-        required: bool,
-        span: Span,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Spanned<String>> {
+    fn string(&self, key: &str, required: bool, span: Span, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
         match self.get(key) {
             Some(node) => string_of(node, &self.sub(key), diags),
             None => {
@@ -183,11 +187,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(row[j]).min(cur) };
             prev = cur;
         }
     }
@@ -242,10 +242,7 @@ impl Workflow {
         let Some(top) = MapReader::new(root, "", &mut diags) else {
             return Err(diags);
         };
-        top.check_keys(
-            &["name", "description", "params", "inputs", "steps"],
-            &mut diags,
-        );
+        top.check_keys(&["name", "description", "params", "inputs", "steps"], &mut diags);
         let name = top.string("name", true, root.span, &mut diags);
         if let Some(n) = &name {
             identifier(n, "workflow name", "name", &mut diags);
@@ -265,11 +262,7 @@ impl Workflow {
         let steps = match top.get("steps") {
             Some(n) => parse_steps(n, &mut diags),
             None => {
-                diags.push(Diagnostic::new(
-                    root.span,
-                    "",
-                    "missing required key `steps`",
-                ));
+                diags.push(Diagnostic::new(root.span, "", "missing required key `steps`"));
                 Vec::new()
             }
         };
@@ -307,10 +300,7 @@ fn parse_params(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<ParamDecl> {
             diags.push(Diagnostic::new(
                 ty_text.span,
                 decl.sub("type"),
-                format!(
-                    "unknown type `{}`; expected string, int, float or bool",
-                    ty_text.value
-                ),
+                format!("unknown type `{}`; expected string, int, float or bool", ty_text.value),
             ));
             continue;
         };
@@ -389,15 +379,22 @@ fn parse_steps(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<StepDecl> {
         .collect()
 }
 
-fn parse_step(
-    id: &Spanned<String>,
-    body: &Node,
-    field: &str,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<StepDecl> {
+fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<StepDecl> {
     identifier(id, "step id", field, diags);
     let step = MapReader::new(body, field, diags)?;
-    step.check_keys(&["uses", "inputs", "with", "after", "limits"], diags);
+    step.check_keys(
+        &[
+            "uses",
+            "inputs",
+            "with",
+            "matrix",
+            "concurrency",
+            "when",
+            "after",
+            "limits",
+        ],
+        diags,
+    );
     let uses = step.string("uses", true, body.span, diags);
 
     let mut inputs = Vec::new();
@@ -405,9 +402,19 @@ fn parse_step(
         && let Some(map) = MapReader::new(node, &step.sub("inputs"), diags)
     {
         for (port, source) in map.entries {
-            if let Some(s) = string_of(source, &map.sub(&port.value), diags) {
-                inputs.push((port.clone(), s));
+            let field = map.sub(&port.value);
+            let (sources, listed): (Vec<Spanned<String>>, bool) = match &source.kind {
+                NodeKind::Seq(items) => (items.iter().filter_map(|i| string_of(i, &field, diags)).collect(), true),
+                _ => (string_of(source, &field, diags).into_iter().collect(), false),
+            };
+            if listed && sources.is_empty() {
+                diags.push(Diagnostic::new(source.span, field, "an empty list binds nothing"));
             }
+            inputs.push(PortBinding {
+                port: port.clone(),
+                sources,
+                listed,
+            });
         }
     }
 
@@ -423,10 +430,7 @@ fn parse_step(
                     diags.push(Diagnostic::new(
                         value.span,
                         map.sub(&name.value),
-                        format!(
-                            "expected a string, number or boolean, found {}",
-                            value.shape()
-                        ),
+                        format!("expected a string, number or boolean, found {}", value.shape()),
                     ));
                     continue;
                 }
@@ -453,6 +457,62 @@ fn parse_step(
         }
     }
 
+    let mut matrix = Vec::new();
+    if let Some(node) = step.get("matrix")
+        && let Some(map) = MapReader::new(node, &step.sub("matrix"), diags)
+    {
+        for (name, values) in map.entries {
+            let field = map.sub(&name.value);
+            let NodeKind::Seq(items) = &values.kind else {
+                diags.push(Diagnostic::new(
+                    values.span,
+                    field,
+                    format!("expected a list of values to sweep, found {}", values.shape()),
+                ));
+                continue;
+            };
+            if items.is_empty() {
+                diags.push(Diagnostic::new(values.span, field, "a matrix needs at least one value"));
+                continue;
+            }
+            let mut list = Vec::new();
+            for item in items {
+                match literal(item) {
+                    Some(v) => list.push(Spanned::new(v, item.span)),
+                    None => diags.push(Diagnostic::new(
+                        item.span,
+                        field.clone(),
+                        format!("expected a string, number or boolean, found {}", item.shape()),
+                    )),
+                }
+            }
+            matrix.push((name.clone(), list));
+        }
+        if map.entries.is_empty() {
+            diags.push(Diagnostic::new(
+                node.span,
+                step.sub("matrix"),
+                "an empty matrix sweeps nothing",
+            ));
+        }
+    }
+
+    let concurrency = step.get("concurrency").and_then(|n| match n.scalar() {
+        Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok().map(|c| Spanned::new(c, n.span)),
+        _ => {
+            diags.push(Diagnostic::new(
+                n.span,
+                step.sub("concurrency"),
+                match n.scalar() {
+                    Some(Scalar::Int(i)) => format!("expected a positive integer, found {i}"),
+                    _ => format!("expected a positive integer, found {}", n.shape()),
+                },
+            ));
+            None
+        }
+    });
+    let when = step.string("when", false, body.span, diags);
+
     let limits = step
         .get("limits")
         .map(|n| parse_limits(n, &step.sub("limits"), diags))
@@ -463,6 +523,9 @@ fn parse_step(
         uses: uses.unwrap_or_else(|| Spanned::new(String::new(), body.span)),
         inputs,
         with,
+        matrix,
+        concurrency,
+        when,
         after,
         limits,
     })
@@ -474,13 +537,10 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
     };
     map.check_keys(&["memory", "timeout", "fuel"], diags);
     let mut limits = LimitsDecl::default();
-    let mut report =
-        |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
+    let mut report = |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
     if let Some(n) = map.get("memory") {
         let parsed = match n.scalar() {
-            Some(Scalar::Int(i)) => {
-                u64::try_from(i).map_err(|_| "memory must be positive".to_string())
-            }
+            Some(Scalar::Int(i)) => u64::try_from(i).map_err(|_| "memory must be positive".to_string()),
             Some(Scalar::Str(s)) => parse_bytes(s),
             _ => Err(format!("expected a size like `256Mi`, found {}", n.shape())),
         };
@@ -490,9 +550,7 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
                 "memory",
                 "at most 4Gi: a wasm32 memory cannot grow past 4 GiB".into(),
             ),
-            Ok(b) if b < 1 << 16 => {
-                report(n, "memory", "at least 64Ki: one WebAssembly page".into())
-            }
+            Ok(b) if b < 1 << 16 => report(n, "memory", "at least 64Ki: one WebAssembly page".into()),
             Ok(b) => limits.memory = Some(Spanned::new(b, n.span)),
             Err(e) => report(n, "memory", e),
         }
@@ -515,9 +573,7 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
         let fuel = match n.scalar() {
             Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok(),
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            Some(Scalar::Float(f)) if (1.0..1.8e19).contains(&f) && f.fract() == 0.0 => {
-                Some(f as u64)
-            }
+            Some(Scalar::Float(f)) if (1.0..1.8e19).contains(&f) && f.fract() == 0.0 => Some(f as u64),
             _ => None,
         };
         match fuel {
@@ -525,10 +581,7 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
             None => report(
                 n,
                 "fuel",
-                format!(
-                    "expected a positive whole number like 5e9, found {}",
-                    n.shape()
-                ),
+                format!("expected a positive whole number like 5e9, found {}", n.shape()),
             ),
         }
     }

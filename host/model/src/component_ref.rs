@@ -47,10 +47,7 @@ impl ComponentRef {
     pub fn matches(&self, name: &str, version: &str) -> bool {
         match self {
             ComponentRef::Path(_) => true,
-            ComponentRef::Named {
-                name: n,
-                version: v,
-            } => {
+            ComponentRef::Named { name: n, version: v } => {
                 n == name
                     && v.as_ref()
                         .is_none_or(|v| version == v || version.starts_with(&format!("{v}.")))

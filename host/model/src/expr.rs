@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 
 /// Substitutes placeholders in `template`. A template that is exactly one placeholder
 /// takes the parameter's typed value; otherwise placeholders are rendered into the string.
-pub fn substitute(
-    template: &str,
-    params: &BTreeMap<String, ParamValue>,
-) -> Result<ParamValue, String> {
+pub fn substitute(template: &str, params: &BTreeMap<String, ParamValue>) -> Result<ParamValue, String> {
     let mut out = String::new();
     let mut rest = template;
     let mut whole: Option<ParamValue> = None;
@@ -19,9 +16,9 @@ pub fn substitute(
             pieces += 1;
         }
         let after = &rest[start + 3..];
-        let end = after.find("}}").ok_or_else(|| {
-            format!("unclosed `${{{{` in `{template}`: write `${{{{ params.NAME }}}}`")
-        })?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| format!("unclosed `${{{{` in `{template}`: write `${{{{ params.NAME }}}}`"))?;
         let expr = after[..end].trim();
         let value = resolve(expr, params)?;
         out.push_str(&value.to_string());
@@ -73,14 +70,8 @@ mod tests {
 
     #[test]
     fn whole_placeholder_keeps_type() {
-        assert_eq!(
-            substitute("${{ params.lr }}", &params()),
-            Ok(ParamValue::Float(0.5))
-        );
-        assert_eq!(
-            substitute("${{params.lr}}", &params()),
-            Ok(ParamValue::Float(0.5))
-        );
+        assert_eq!(substitute("${{ params.lr }}", &params()), Ok(ParamValue::Float(0.5)));
+        assert_eq!(substitute("${{params.lr}}", &params()), Ok(ParamValue::Float(0.5)));
     }
 
     #[test]

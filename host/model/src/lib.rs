@@ -5,9 +5,13 @@
 
 pub mod authored;
 pub mod component_ref;
+pub mod condition;
 pub mod diagnostic;
+mod expand;
 pub mod expr;
+mod graph;
 pub mod media_type;
+mod output_types;
 pub mod plan;
 pub mod quantity;
 pub mod span;
@@ -18,7 +22,7 @@ pub mod yaml;
 pub use authored::Workflow;
 pub use component_ref::ComponentRef;
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use plan::{Binding, Limits, Plan, PlannedInput, PlannedStep, Source};
+pub use plan::{Binding, Condition, Instance, Limits, Plan, PlannedInput, PlannedStep, Source};
 pub use span::{Span, Spanned};
 pub use step_info::{ParamSpec, ParamType, ParamValue, Port, StepInfo};
 pub use validate::{Catalog, validate};
@@ -38,11 +42,7 @@ pub fn parse(text: &str) -> Result<(Workflow, Vec<Diagnostic>), Diagnostics> {
 }
 
 /// Parses and validates in one go, reporting every problem, sorted by position.
-pub fn parse_and_validate(
-    text: &str,
-    catalog: &Catalog,
-    overrides: &[(String, String)],
-) -> Result<Plan, Diagnostics> {
+pub fn parse_and_validate(text: &str, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Diagnostics> {
     let (wf, mut problems) = parse(text)?;
     match validate(&wf, catalog, overrides) {
         Ok(plan) if problems.is_empty() => Ok(plan),

@@ -1,12 +1,12 @@
 //! Media types of ports: well-formedness and which produced type an input accepts.
 
+/// The wildcard media type. On an input: accepts anything. On an output: the output is
+/// of the type of the artifacts bound to the step's `*/*` inputs (a pass-through).
+pub const ANY: &str = "*/*";
+
 /// Lower-cased `type/subtype` without parameters (`; charset=...`).
 fn essence(mt: &str) -> String {
-    mt.split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    mt.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// Whether `mt` is `type/subtype` (with `*` wildcards only where allowed).
@@ -15,11 +15,7 @@ pub fn is_well_formed(mt: &str, wildcard_ok: bool) -> bool {
     let Some((ty, sub)) = e.split_once('/') else {
         return false;
     };
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-    };
+    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
     match (ty, sub) {
         ("*", "*") => wildcard_ok,
         ("*", _) => false,

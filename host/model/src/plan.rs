@@ -1,6 +1,7 @@
 //! The validated, typed plan of a run: what the scheduler executes. Every reference in it
 //! is known to resolve, every parameter has its declared type, steps are in dependency order.
 
+use crate::condition::Expr;
 use crate::step_info::{ParamValue, StepInfo};
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct PlannedStep {
     pub uses: String,
     /// The component's declaration.
     pub info: StepInfo,
+    /// Output port → media type its artifact will carry (a `*/*` pass-through resolved).
+    pub outputs: Vec<(String, String)>,
     /// One binding per declared input port, in declaration order.
     pub inputs: Vec<Binding>,
     /// Every declared parameter with its value, in declaration order.
@@ -45,6 +48,34 @@ pub struct PlannedStep {
     pub limits: Limits,
     /// Indices (into `Plan::steps`) of the steps that must finish first; all smaller than this step's.
     pub deps: Vec<usize>,
+    /// For a fanned-out step: which instance this is.
+    pub instance: Option<Instance>,
+    /// Most instances of the authored step running at once.
+    pub concurrency: Option<usize>,
+    /// Run only when this holds (evaluated when the step is ready); skip otherwise.
+    pub condition: Option<Condition>,
+}
+
+/// One instance of a fanned-out step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// The authored step id (`train` for `train[2]`).
+    pub of: String,
+    /// Position among the instances.
+    pub index: usize,
+    /// How many instances there are.
+    pub count: usize,
+    /// The matrix values of this instance (its own, or those of the matrix step it follows).
+    pub values: Vec<(String, ParamValue)>,
+}
+
+/// A `when:` condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// As written.
+    pub text: String,
+    /// Parsed, with workflow parameters folded in.
+    pub expr: Expr,
 }
 
 /// Where an input port's bytes come from.
@@ -61,7 +92,7 @@ pub enum Source {
     },
 }
 
-/// An input port bound to its source.
+/// An input port bound to one source; a fan-in port has one binding per artifact.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     /// The consuming step's input port.

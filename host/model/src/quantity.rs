@@ -20,13 +20,10 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
         "M" => 1_000_000,
         "G" => 1_000_000_000,
         _ => {
-            return Err(format!(
-                "`{text}` has unknown unit `{unit}`; use Ki, Mi, Gi, K, M or G"
-            ));
+            return Err(format!("`{text}` has unknown unit `{unit}`; use Ki, Mi, Gi, K, M or G"));
         }
     };
-    n.checked_mul(mul)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(mul).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Parses a duration: an integer with `ms`, `s`, `m` or `h`.
@@ -44,9 +41,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => Duration::from_secs(n.saturating_mul(3600)),
         "" => return Err(format!("`{text}` needs a unit: ms, s, m or h")),
         _ => {
-            return Err(format!(
-                "`{text}` has unknown unit `{unit}`; use ms, s, m or h"
-            ));
+            return Err(format!("`{text}` has unknown unit `{unit}`; use ms, s, m or h"));
         }
     };
     Ok(d)

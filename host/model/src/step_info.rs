@@ -123,6 +123,8 @@ pub struct Port {
     pub media_type: String,
     /// For humans.
     pub description: String,
+    /// Input ports only: takes any number of artifacts (fan-in).
+    pub many: bool,
 }
 
 /// A parameter a step accepts.
@@ -178,29 +180,32 @@ impl StepInfo {
         if !is_identifier(&self.name) {
             out.push(format!("step name `{}` is not an identifier", self.name));
         }
-        if self.version.split('.').count() != 3
-            || !self.version.split('.').all(|p| p.parse::<u64>().is_ok())
-        {
-            out.push(format!(
-                "version `{}` is not MAJOR.MINOR.PATCH",
-                self.version
-            ));
+        if self.version.split('.').count() != 3 || !self.version.split('.').all(|p| p.parse::<u64>().is_ok()) {
+            out.push(format!("version `{}` is not MAJOR.MINOR.PATCH", self.version));
         }
-        for (kind, ports, wildcard_ok) in [
-            ("input", &self.inputs, true),
-            ("output", &self.outputs, false),
-        ] {
+        for (kind, ports, wildcard_ok) in [("input", &self.inputs, true), ("output", &self.outputs, false)] {
             for (i, port) in ports.iter().enumerate() {
                 if !is_identifier(&port.name) {
-                    out.push(format!(
-                        "{kind} port name `{}` is not an identifier",
-                        port.name
-                    ));
+                    out.push(format!("{kind} port name `{}` is not an identifier", port.name));
                 }
                 if ports[..i].iter().any(|p| p.name == port.name) {
                     out.push(format!("{kind} port `{}` is declared twice", port.name));
                 }
-                if !crate::media_type::is_well_formed(&port.media_type, wildcard_ok) {
+                if port.many && !wildcard_ok {
+                    out.push(format!(
+                        "output port `{}` is declared `many`; only inputs can be",
+                        port.name
+                    ));
+                }
+                // `*/*` on an output means "passes on what it was given" (see `passes_through`).
+                let pass_through = !wildcard_ok && port.media_type == crate::media_type::ANY;
+                if pass_through && !self.inputs.iter().any(|p| p.media_type == crate::media_type::ANY) {
+                    out.push(format!(
+                        "output port `{}` is `*/*` (pass-through) but no input is `*/*` to take its type from",
+                        port.name
+                    ));
+                }
+                if !pass_through && !crate::media_type::is_well_formed(&port.media_type, wildcard_ok) {
                     out.push(format!(
                         "{kind} port `{}` has media type `{}`, which is not `type/subtype`{}",
                         port.name,
@@ -208,7 +213,7 @@ impl StepInfo {
                         if wildcard_ok {
                             ""
                         } else {
-                            " (no wildcards on outputs)"
+                            " (outputs take no wildcards but `*/*`)"
                         }
                     ));
                 }
@@ -216,10 +221,7 @@ impl StepInfo {
         }
         for (i, param) in self.params.iter().enumerate() {
             if !is_identifier(&param.name) {
-                out.push(format!(
-                    "parameter name `{}` is not an identifier",
-                    param.name
-                ));
+                out.push(format!("parameter name `{}` is not an identifier", param.name));
             }
             if self.params[..i].iter().any(|p| p.name == param.name) {
                 out.push(format!("parameter `{}` is declared twice", param.name));
@@ -281,11 +283,13 @@ mod tests {
                 name: "a".into(),
                 media_type: "text/*".into(),
                 description: String::new(),
+                many: false,
             }],
             outputs: vec![Port {
                 name: "a".into(),
                 media_type: "text/*".into(),
                 description: String::new(),
+                many: false,
             }],
             params: vec![ParamSpec {
                 name: "k".into(),

@@ -1,25 +1,30 @@
 //! Validation: an authored workflow plus the declarations of its components → a `Plan`,
 //! or every problem found, each with its position and field.
+//!
+//! Each step is checked on its own first (component, bindings, parameters, matrix,
+//! condition), the step graph is ordered (cycles reported), then `expand` turns matrix
+//! steps and their consumers into one planned step per instance.
 
-use crate::authored::{StepDecl, ValueExpr, Workflow};
+use crate::authored::{PortBinding, StepDecl, ValueExpr, Workflow};
 use crate::component_ref::ComponentRef;
+use crate::condition::Expr;
 use crate::diagnostic::Diagnostic;
+use crate::expand::{Checked, CheckedBinding, RawSource, expand};
 use crate::media_type;
-use crate::plan::{Binding, Limits, Plan, PlannedInput, PlannedStep, Source};
+use crate::plan::{Condition, Limits, Plan, PlannedInput};
 use crate::span::Span;
-use crate::step_info::{ParamValue, StepInfo};
+use crate::step_info::{ParamType, ParamValue, StepInfo};
 use std::collections::{BTreeMap, HashMap};
 
 /// The declarations of the workflow's components, keyed by the `uses:` text; an `Err`
 /// says why the component could not be loaded (not found, not a Weft step, ...).
 pub type Catalog = BTreeMap<String, Result<StepInfo, String>>;
 
+/// Most instances one `matrix` may expand to.
+pub const MAX_MATRIX: usize = 10_000;
+
 /// Validates `wf` against the components' declarations and the `--param` overrides.
-pub fn validate(
-    wf: &Workflow,
-    catalog: &Catalog,
-    overrides: &[(String, String)],
-) -> Result<Plan, Vec<Diagnostic>> {
+pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Vec<Diagnostic>> {
     let mut v = Validator { diags: Vec::new() };
     let params = v.workflow_params(wf, overrides);
     let inputs: Vec<PlannedInput> = wf
@@ -43,69 +48,69 @@ pub fn validate(
         .collect();
     let infos: Vec<Option<&StepInfo>> = wf.steps.iter().map(|s| v.component(s, catalog)).collect();
 
-    let mut planned = Vec::new();
+    let mut types = crate::output_types::OutputTypes::new(wf, &infos, &inputs, &index);
+    let mut checked = Vec::with_capacity(wf.steps.len());
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
     for (i, step) in wf.steps.iter().enumerate() {
         let field = format!("steps.{}", step.id.value);
-        let bindings = v.bindings(
-            step,
-            &field,
-            infos[i],
-            &inputs,
-            &index,
-            &infos,
-            &mut edges[i],
-        );
+        let mut ctx = Context {
+            inputs: &inputs,
+            index: &index,
+            infos: &infos,
+            types: &mut types,
+        };
+        let bindings = v.bindings(step, &field, infos[i], &mut ctx, &mut edges[i]);
+        let mut after = Vec::new();
         for dep in &step.after {
             match index.get(dep.value.as_str()) {
-                Some(&d) => edges[i].push(d),
-                None => v.push(
-                    dep.span,
-                    format!("{field}.after"),
-                    unknown_step(&dep.value, &index),
-                ),
+                Some(&d) => after.push(d),
+                None => v.push(dep.span, format!("{field}.after"), unknown_step(&dep.value, &index)),
             }
         }
-        let step_params = infos[i]
-            .map(|info| v.step_params(step, &field, info, &params))
-            .unwrap_or_default();
-        if let Some(info) = infos[i] {
-            planned.push(Some(PlannedStep {
-                id: step.id.value.clone(),
-                uses: step.uses.value.clone(),
-                info: info.clone(),
-                inputs: bindings,
-                params: step_params,
-                limits: Limits {
-                    memory: step.limits.memory.as_ref().map(|s| s.value),
-                    timeout: step.limits.timeout.as_ref().map(|s| s.value),
-                    fuel: step.limits.fuel.as_ref().map(|s| s.value),
-                },
-                deps: Vec::new(),
-            }));
-        } else {
-            planned.push(None);
-        }
-    }
-    let order = v.topological_order(wf, &edges);
-    if !v.diags.is_empty() {
-        v.diags.sort();
-        v.diags.dedup();
-        return Err(v.diags);
-    }
-    // No diagnostics means every component resolved and there is no cycle.
-    let position: HashMap<usize, usize> =
-        order.iter().enumerate().map(|(pos, &i)| (i, pos)).collect();
-    let mut steps = Vec::with_capacity(order.len());
-    for &i in &order {
-        let Some(mut step) = planned[i].take() else {
+        edges[i].extend(&after);
+        let condition = v.condition(step, &field, &params, &index, &mut edges[i]);
+        let Some(info) = infos[i] else {
+            checked.push(None);
             continue;
         };
-        let mut deps: Vec<usize> = edges[i].iter().map(|d| position[d]).collect();
-        deps.sort_unstable();
-        deps.dedup();
-        step.deps = deps;
-        steps.push(step);
+        let matrix = v.matrix(step, &field, info);
+        let step_params = v.step_params(step, &field, info, &params, &matrix);
+        let outputs = info
+            .outputs
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    types.of(i, &p.name).unwrap_or_else(|| p.media_type.clone()),
+                )
+            })
+            .collect();
+        checked.push(Some(Checked {
+            decl: step,
+            info,
+            outputs,
+            bindings,
+            params: step_params,
+            matrix,
+            after,
+            condition,
+            limits: Limits {
+                memory: step.limits.memory.as_ref().map(|s| s.value),
+                timeout: step.limits.timeout.as_ref().map(|s| s.value),
+                fuel: step.limits.fuel.as_ref().map(|s| s.value),
+            },
+        }));
+    }
+    v.diags.append(&mut types.conflicts);
+    let order = crate::graph::topological_order(wf, &edges, &mut v.diags);
+    if !v.diags.is_empty() {
+        return Err(v.finish());
+    }
+    // No diagnostics: every component resolved (so every entry is `Some`) and no cycle.
+    let checked: Vec<Checked> = checked.into_iter().flatten().collect();
+    let steps = expand(&checked, &order, &mut v.diags);
+    if !v.diags.is_empty() {
+        return Err(v.finish());
     }
     Ok(Plan {
         name: wf.name.value.clone(),
@@ -118,10 +123,24 @@ pub fn validate(
 fn unknown_step(name: &str, index: &HashMap<&str, usize>) -> String {
     let mut known: Vec<_> = index.keys().copied().collect();
     known.sort_unstable();
-    format!(
-        "no step `{name}` in this workflow; steps are: {}",
-        known.join(", ")
-    )
+    format!("no step `{name}` in this workflow; steps are: {}", known.join(", "))
+}
+
+fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<_> = names.collect();
+    if v.is_empty() {
+        "(none)".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// What binding checks look things up in.
+struct Context<'a, 'c> {
+    inputs: &'a [PlannedInput],
+    index: &'a HashMap<&'a str, usize>,
+    infos: &'a [Option<&'c StepInfo>],
+    types: &'a mut crate::output_types::OutputTypes<'c>,
 }
 
 struct Validator {
@@ -133,11 +152,13 @@ impl Validator {
         self.diags.push(Diagnostic::new(span, field, message));
     }
 
-    fn workflow_params(
-        &mut self,
-        wf: &Workflow,
-        overrides: &[(String, String)],
-    ) -> BTreeMap<String, ParamValue> {
+    fn finish(mut self) -> Vec<Diagnostic> {
+        self.diags.sort();
+        self.diags.dedup();
+        self.diags
+    }
+
+    fn workflow_params(&mut self, wf: &Workflow, overrides: &[(String, String)]) -> BTreeMap<String, ParamValue> {
         let mut out = BTreeMap::new();
         for (name, text) in overrides {
             if !wf.params.iter().any(|p| &p.name.value == name) {
@@ -148,10 +169,7 @@ impl Validator {
                     if known.is_empty() {
                         "the workflow declares no params".to_string()
                     } else {
-                        format!(
-                            "unknown parameter; the workflow declares: {}",
-                            known.join(", ")
-                        )
+                        format!("unknown parameter; the workflow declares: {}", known.join(", "))
                     },
                 );
             }
@@ -176,10 +194,7 @@ impl Validator {
                         self.push(
                             decl.name.span,
                             format!("params.{}", decl.name.value),
-                            format!(
-                                "no default and no value given: pass `--param {}=...`",
-                                decl.name.value
-                            ),
+                            format!("no default and no value given: pass `--param {}=...`", decl.name.value),
                         );
                     }
                     decl.default.clone()
@@ -247,25 +262,21 @@ impl Validator {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn bindings(
         &mut self,
         step: &StepDecl,
         field: &str,
         info: Option<&StepInfo>,
-        inputs: &[PlannedInput],
-        index: &HashMap<&str, usize>,
-        infos: &[Option<&StepInfo>],
+        ctx: &mut Context<'_, '_>,
         edges: &mut Vec<usize>,
-    ) -> Vec<Binding> {
+    ) -> Vec<CheckedBinding> {
         let mut out = Vec::new();
-        for (port, reference) in &step.inputs {
+        for PortBinding { port, sources, listed } in &step.inputs {
             let pfield = format!("{field}.inputs.{}", port.value);
             let declared = info.and_then(|i| i.input(&port.value));
             if let Some(info) = info
                 && declared.is_none()
             {
-                let known: Vec<_> = info.inputs.iter().map(|p| p.name.as_str()).collect();
                 self.push(
                     port.span,
                     &pfield,
@@ -273,81 +284,31 @@ impl Validator {
                         "`{}` has no input port `{}`; its inputs are: {}",
                         info.name,
                         port.value,
-                        if known.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        listing(info.inputs.iter().map(|p| p.name.as_str()))
                     ),
                 );
             }
-            let Some((head, tail)) = reference.value.split_once('.') else {
+            if let Some(d) = declared
+                && *listed
+                && !d.many
+            {
                 self.push(
-                    reference.span,
+                    port.span,
                     &pfield,
                     format!(
-                        "`{}` is not a reference: write `inputs.NAME` or `STEP.PORT`",
-                        reference.value
+                        "input `{}` takes one artifact; only fan-in (`many`) ports take a list",
+                        port.value
                     ),
                 );
-                continue;
-            };
-            let (source, produced) = if head == "inputs" {
-                match inputs.iter().find(|i| i.name == tail) {
-                    Some(i) => (Source::Input(tail.to_string()), Some(i.media_type.clone())),
-                    None => {
-                        let known: Vec<_> = inputs.iter().map(|i| i.name.as_str()).collect();
-                        self.push(
-                            reference.span,
-                            &pfield,
-                            format!(
-                                "no workflow input `{tail}`; inputs are: {}",
-                                if known.is_empty() {
-                                    "(none)".to_string()
-                                } else {
-                                    known.join(", ")
-                                }
-                            ),
-                        );
-                        continue;
-                    }
-                }
-            } else {
-                let Some(&producer) = index.get(head) else {
-                    self.push(reference.span, &pfield, unknown_step(head, index));
+            }
+            let mut checked_sources = Vec::new();
+            for reference in sources {
+                let Some((source, produced)) = self.source(reference, &pfield, ctx, edges) else {
                     continue;
                 };
-                edges.push(producer);
-                let produced = match infos[producer] {
-                    Some(pinfo) => match pinfo.output(tail) {
-                        Some(out) => Some(out.media_type.clone()),
-                        None => {
-                            let known: Vec<_> =
-                                pinfo.outputs.iter().map(|p| p.name.as_str()).collect();
-                            self.push(
-                                reference.span,
-                                &pfield,
-                                format!(
-                                    "step `{head}` (`{}`) has no output `{tail}`; its outputs are: {}",
-                                    pinfo.name,
-                                    if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
-                                ),
-                            );
-                            continue;
-                        }
-                    },
-                    None => None,
-                };
-                (
-                    Source::Step {
-                        step: head.to_string(),
-                        port: tail.to_string(),
-                    },
-                    produced,
-                )
-            };
-            if let (Some(declared), Some(produced)) = (declared, &produced) {
-                if !media_type::accepts(&declared.media_type, produced) {
+                if let (Some(declared), Some(produced)) = (declared, &produced)
+                    && !media_type::accepts(&declared.media_type, produced)
+                {
                     self.push(
                         reference.span,
                         &pfield,
@@ -357,23 +318,23 @@ impl Validator {
                         ),
                     );
                 }
-                out.push(Binding {
+                checked_sources.push((source, produced.unwrap_or_default()));
+            }
+            if let Some(d) = declared {
+                out.push(CheckedBinding {
                     port: port.value.clone(),
-                    source,
-                    media_type: produced.clone(),
+                    many: d.many,
+                    sources: checked_sources,
                 });
             }
         }
         if let Some(info) = info {
             for port in &info.inputs {
-                if !step.inputs.iter().any(|(p, _)| p.value == port.name) {
+                if !step.inputs.iter().any(|b| b.port.value == port.name) {
                     self.push(
                         step.id.span,
                         format!("{field}.inputs"),
-                        format!(
-                            "input port `{}` ({}) is not bound",
-                            port.name, port.media_type
-                        ),
+                        format!("input port `{}` ({}) is not bound", port.name, port.media_type),
                     );
                 }
             }
@@ -383,18 +344,165 @@ impl Validator {
         out
     }
 
+    /// Resolves one source reference; `None` when it does not resolve (reported).
+    fn source(
+        &mut self,
+        reference: &crate::span::Spanned<String>,
+        pfield: &str,
+        ctx: &mut Context<'_, '_>,
+        edges: &mut Vec<usize>,
+    ) -> Option<(RawSource, Option<String>)> {
+        let Some((head, tail)) = reference.value.split_once('.') else {
+            self.push(
+                reference.span,
+                pfield,
+                format!(
+                    "`{}` is not a reference: write `inputs.NAME` or `STEP.PORT`",
+                    reference.value
+                ),
+            );
+            return None;
+        };
+        if head == "inputs" {
+            return match ctx.inputs.iter().find(|i| i.name == tail) {
+                Some(i) => Some((RawSource::Input(tail.to_string()), Some(i.media_type.clone()))),
+                None => {
+                    self.push(
+                        reference.span,
+                        pfield,
+                        format!(
+                            "no workflow input `{tail}`; inputs are: {}",
+                            listing(ctx.inputs.iter().map(|i| i.name.as_str()))
+                        ),
+                    );
+                    None
+                }
+            };
+        }
+        let Some(&producer) = ctx.index.get(head) else {
+            self.push(reference.span, pfield, unknown_step(head, ctx.index));
+            return None;
+        };
+        edges.push(producer);
+        let produced = match ctx.infos[producer] {
+            Some(pinfo) => match pinfo.output(tail) {
+                Some(out) => Some(ctx.types.of(producer, tail).unwrap_or_else(|| out.media_type.clone())),
+                None => {
+                    self.push(
+                        reference.span,
+                        pfield,
+                        format!(
+                            "step `{head}` (`{}`) has no output `{tail}`; its outputs are: {}",
+                            pinfo.name,
+                            listing(pinfo.outputs.iter().map(|p| p.name.as_str()))
+                        ),
+                    );
+                    return None;
+                }
+            },
+            None => None,
+        };
+        Some((RawSource::Step(producer, tail.to_string()), produced))
+    }
+
+    fn matrix(&mut self, step: &StepDecl, field: &str, info: &StepInfo) -> Vec<(String, Vec<ParamValue>)> {
+        let mut out = Vec::new();
+        let mut combinations: usize = 1;
+        for (name, values) in &step.matrix {
+            let mfield = format!("{field}.matrix.{}", name.value);
+            let Some(spec) = info.param(&name.value) else {
+                self.push(
+                    name.span,
+                    mfield,
+                    format!(
+                        "`{}` has no parameter `{}`; its parameters are: {}",
+                        info.name,
+                        name.value,
+                        listing(info.params.iter().map(|p| p.name.as_str()))
+                    ),
+                );
+                continue;
+            };
+            if step.with.iter().any(|(n, _)| n.value == name.value) {
+                self.push(
+                    name.span,
+                    mfield.clone(),
+                    format!("`{}` is set both in `with:` and in `matrix:`", name.value),
+                );
+            }
+            let mut typed = Vec::new();
+            for v in values {
+                match v.value.clone().coerce(spec.ty) {
+                    Some(t) => typed.push(t),
+                    None => self.push(
+                        v.span,
+                        &mfield,
+                        format!("expected {}, found {} `{}`", spec.ty, v.value.ty(), v.value),
+                    ),
+                }
+            }
+            combinations = combinations.saturating_mul(typed.len().max(1));
+            out.push((name.value.clone(), typed));
+        }
+        if combinations > MAX_MATRIX {
+            self.push(
+                step.id.span,
+                format!("{field}.matrix"),
+                format!("the matrix has {combinations} combinations; at most {MAX_MATRIX} are allowed"),
+            );
+        }
+        out
+    }
+
+    fn condition(
+        &mut self,
+        step: &StepDecl,
+        field: &str,
+        params: &BTreeMap<String, ParamValue>,
+        index: &HashMap<&str, usize>,
+        edges: &mut Vec<usize>,
+    ) -> Option<Condition> {
+        let when = step.when.as_ref()?;
+        let cfield = format!("{field}.when");
+        let expr = match Expr::parse(&when.value).and_then(|e| e.fold_params(params)) {
+            Ok(e) => e,
+            Err(e) => {
+                self.push(when.span, cfield, format!("invalid condition: {e}"));
+                return None;
+            }
+        };
+        for s in expr.steps() {
+            match index.get(s) {
+                Some(&d) if s == step.id.value => {
+                    let _ = d;
+                    self.push(
+                        when.span,
+                        &cfield,
+                        "a condition cannot read the metrics of its own step",
+                    );
+                }
+                Some(&d) => edges.push(d),
+                None => self.push(when.span, &cfield, unknown_step(s, index)),
+            }
+        }
+        Some(Condition {
+            text: when.value.clone(),
+            expr,
+        })
+    }
+
     fn step_params(
         &mut self,
         step: &StepDecl,
         field: &str,
         info: &StepInfo,
         params: &BTreeMap<String, ParamValue>,
+        matrix: &[(String, Vec<ParamValue>)],
     ) -> Vec<(String, ParamValue)> {
         let mut given: HashMap<&str, ParamValue> = HashMap::new();
         for (name, expr) in &step.with {
             let pfield = format!("{field}.with.{}", name.value);
             let Some(spec) = info.param(&name.value) else {
-                let known: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
                 self.push(
                     name.span,
                     pfield,
@@ -402,11 +510,7 @@ impl Validator {
                         "`{}` has no parameter `{}`; its parameters are: {}",
                         info.name,
                         name.value,
-                        if known.is_empty() {
-                            "(none)".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        listing(info.params.iter().map(|p| p.name.as_str()))
                     ),
                 );
                 continue;
@@ -432,7 +536,7 @@ impl Validator {
                         "expected {}, found {} `{value}`{}",
                         spec.ty,
                         value.ty(),
-                        if spec.ty == crate::step_info::ParamType::Str {
+                        if spec.ty == ParamType::Str {
                             " (quote it to pass text)"
                         } else {
                             ""
@@ -443,97 +547,20 @@ impl Validator {
         }
         let mut out = Vec::new();
         for spec in &info.params {
-            match given
-                .remove(spec.name.as_str())
-                .or_else(|| spec.default.clone())
-            {
+            match given.remove(spec.name.as_str()).or_else(|| spec.default.clone()) {
                 Some(v) => out.push((spec.name.clone(), v)),
                 None => {
-                    if !step.with.iter().any(|(n, _)| n.value == spec.name) {
+                    let swept = matrix.iter().any(|(n, _)| *n == spec.name);
+                    if !swept && !step.with.iter().any(|(n, _)| n.value == spec.name) {
                         self.push(
                             step.id.span,
                             format!("{field}.with"),
-                            format!(
-                                "required parameter `{}` ({}) is not given",
-                                spec.name, spec.ty
-                            ),
+                            format!("required parameter `{}` ({}) is not given", spec.name, spec.ty),
                         );
                     }
                 }
             }
         }
         out
-    }
-
-    /// Kahn's algorithm in file order, so the plan is stable; reports each cycle once.
-    fn topological_order(&mut self, wf: &Workflow, edges: &[Vec<usize>]) -> Vec<usize> {
-        let n = edges.len();
-        let mut indegree = vec![0usize; n];
-        let mut dependents = vec![Vec::new(); n];
-        for (i, deps) in edges.iter().enumerate() {
-            let mut uniq = deps.clone();
-            uniq.sort_unstable();
-            uniq.dedup();
-            indegree[i] = uniq.len();
-            for d in uniq {
-                dependents[d].push(i);
-            }
-        }
-        let mut order = Vec::with_capacity(n);
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..n).filter(|&i| indegree[i] == 0).collect();
-        while let Some(i) = ready.pop_first() {
-            order.push(i);
-            for &d in &dependents[i] {
-                indegree[d] -= 1;
-                if indegree[d] == 0 {
-                    ready.insert(d);
-                }
-            }
-        }
-        if order.len() < n {
-            let mut reported = vec![false; n];
-            for start in 0..n {
-                if indegree[start] == 0 || reported[start] {
-                    continue;
-                }
-                if let Some(cycle) = find_cycle(start, edges, &indegree) {
-                    if cycle.iter().any(|&c| reported[c]) {
-                        continue;
-                    }
-                    for &c in &cycle {
-                        reported[c] = true;
-                    }
-                    let first = cycle[0];
-                    let names: Vec<_> = cycle
-                        .iter()
-                        .chain(std::iter::once(&first))
-                        .map(|&c| wf.steps[c].id.value.as_str())
-                        .collect();
-                    self.push(
-                        wf.steps[first].id.span,
-                        format!("steps.{}", wf.steps[first].id.value),
-                        format!("steps form a cycle: {}", names.join(" -> ")),
-                    );
-                }
-            }
-        }
-        order
-    }
-}
-
-/// Follows dependencies among unsorted steps from `start` until one repeats.
-fn find_cycle(start: usize, edges: &[Vec<usize>], indegree: &[usize]) -> Option<Vec<usize>> {
-    let mut path = vec![start];
-    let mut current = start;
-    loop {
-        let next = *edges[current].iter().find(|&&d| indegree[d] > 0)?;
-        if let Some(pos) = path.iter().position(|&p| p == next) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.reverse(); // producer first: a -> b means b consumes a
-            return Some(cycle);
-        }
-        path.push(next);
-        current = next;
     }
 }

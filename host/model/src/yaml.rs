@@ -167,11 +167,7 @@ impl Loader<'_> {
         match self.parser.next_token() {
             Ok((ev, mark)) => Ok((ev, span_of(&mark))),
             Err(e) => {
-                let line = self
-                    .text
-                    .lines()
-                    .nth(e.marker().line().saturating_sub(1))
-                    .unwrap_or("");
+                let line = self.text.lines().nth(e.marker().line().saturating_sub(1)).unwrap_or("");
                 // `{ x: ${{ params.y }} }` is the classic trap: braces end a flow mapping.
                 let hint = if line.contains("${{") {
                     " (a value containing `${{ }}` must be quoted inside `{ ... }` or `[ ... ]`)"
@@ -191,8 +187,7 @@ impl Loader<'_> {
         loop {
             let (ev, span) = self.next()?;
             match ev {
-                Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {
-                }
+                Event::StreamStart | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => {}
                 Event::StreamEnd => break,
                 other => {
                     if root.is_some() {
@@ -264,10 +259,7 @@ impl Loader<'_> {
                         continue;
                     };
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == text) {
-                        let message = format!(
-                            "duplicate key `{text}` (first defined at line {})",
-                            first.span.line
-                        );
+                        let message = format!("duplicate key `{text}` (first defined at line {})", first.span.line);
                         self.refuse(key_span, &message);
                         continue;
                     }
@@ -336,10 +328,7 @@ mod tests {
     #[test]
     fn reports_every_duplicate_and_alias() {
         let errs = load("a: 1\na: 2\nb: &x 3\nc: *x\na: 4\n").expect_err("invalid");
-        let messages: Vec<_> = errs
-            .iter()
-            .map(|e| (e.span.line, e.message.as_str()))
-            .collect();
+        let messages: Vec<_> = errs.iter().map(|e| (e.span.line, e.message.as_str())).collect();
         assert_eq!(messages.len(), 4, "{messages:?}");
         assert!(messages[0].1.contains("duplicate key `a`"));
         assert!(messages[1].1.contains("anchors"));
@@ -350,17 +339,9 @@ mod tests {
     #[test]
     fn caps_depth_and_size() {
         let deep = "a: ".to_string() + &"[".repeat(100) + &"]".repeat(100);
-        assert!(
-            load(&deep).expect_err("too deep")[0]
-                .message
-                .contains("nesting")
-        );
+        assert!(load(&deep).expect_err("too deep")[0].message.contains("nesting"));
         let big = "#".repeat(MAX_YAML_BYTES + 1);
-        assert!(
-            load(&big).expect_err("too big")[0]
-                .message
-                .contains("limited")
-        );
+        assert!(load(&big).expect_err("too big")[0].message.contains("limited"));
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn catalog() -> Catalog {
         name: n.into(),
         media_type: m.into(),
         description: String::new(),
+        many: false,
     };
     let info = StepInfo {
         name: "csv-to-table".into(),
@@ -67,8 +68,8 @@ fn catalog() -> Catalog {
 #[test]
 fn mutated_workflows_never_panic() {
     const PUNCT: &[&str] = &[
-        ":", "{", "}", "[", "]", "&a", "*a", "!!str", "- ", "\n", "  ", "'", "\"", "${{", "}}",
-        "#", "?", ",", "\t", "\u{feff}", "é",
+        ":", "{", "}", "[", "]", "&a", "*a", "!!str", "- ", "\n", "  ", "'", "\"", "${{", "}}", "#", "?", ",", "\t",
+        "\u{feff}", "é",
     ];
     let seeds = seeds();
     let catalog = catalog();

@@ -53,10 +53,7 @@ impl CompileCache {
             match deserialize(engine, p) {
                 Ok(c) => return Ok((c, true)),
                 Err(e) => {
-                    tracing::warn!(
-                        "discarding unusable compile cache entry {}: {e:#}",
-                        p.display()
-                    );
+                    tracing::warn!("discarding unusable compile cache entry {}: {e:#}", p.display());
                     let _ = std::fs::remove_file(p);
                 }
             }

@@ -33,6 +33,7 @@ fn port(p: wit::Port) -> Port {
         name: p.name,
         media_type: p.media_type,
         description: p.description,
+        many: p.many,
     }
 }
 

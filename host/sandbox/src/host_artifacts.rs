@@ -24,8 +24,10 @@ pub struct WriterHandle {
 /// What artifacts one step may touch.
 pub struct StepIo {
     pub(crate) store: ArtifactStore,
-    /// Bound inputs: port → published artifact.
+    /// Bound inputs: port → published artifact; a fan-in port appears once per artifact.
     pub(crate) inputs: Vec<(String, ArtifactMeta)>,
+    /// Declared fan-in (`many`) input ports, read with `open-all` only.
+    pub(crate) many_ports: Vec<String>,
     /// Declared outputs: port → media type.
     pub(crate) outputs: Vec<(String, String)>,
     /// Outputs created so far, in creation order.
@@ -35,43 +37,75 @@ pub struct StepIo {
     pub(crate) written: u64,
 }
 
-impl Host for StepState {
-    async fn open(
+impl StepState {
+    async fn open_reader(
         &mut self,
-        port: String,
+        port: &str,
+        meta: &ArtifactMeta,
     ) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
-        let Some((_, meta)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
-            let bound: Vec<_> = self.io.inputs.iter().map(|(p, _)| p.as_str()).collect();
-            return Ok(Err(format!(
-                "no input `{port}` is bound to this step (bound: {})",
-                if bound.is_empty() {
-                    "none".to_string()
-                } else {
-                    bound.join(", ")
-                }
-            )));
-        };
-        let media_type = meta.media_type.clone();
         let reader = match self.io.store.reader(&meta.digest).await {
             Ok(r) => r,
             Err(e) => return Ok(Err(format!("cannot open input `{port}`: {e}"))),
         };
+        let media_type = meta.media_type.clone();
         Ok(Ok(self.table.push(ReaderHandle { reader, media_type })?))
     }
+}
 
-    async fn create(
-        &mut self,
-        port: String,
-    ) -> wasmtime::Result<Result<Resource<WriterHandle>, String>> {
-        if !self.io.outputs.iter().any(|(p, _)| *p == port) {
-            let declared: Vec<_> = self.io.outputs.iter().map(|(p, _)| p.as_str()).collect();
+fn listing(names: Vec<&str>) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl Host for StepState {
+    async fn open(&mut self, port: String) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
+        if self.io.many_ports.contains(&port) {
             return Ok(Err(format!(
-                "the step declares no output `{port}` (declared: {})",
-                if declared.is_empty() {
-                    "none".to_string()
-                } else {
-                    declared.join(", ")
+                "input `{port}` takes many artifacts: open it with `open-all`"
+            )));
+        }
+        let Some((_, meta)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
+            let bound = listing(self.io.inputs.iter().map(|(p, _)| p.as_str()).collect());
+            return Ok(Err(format!("no input `{port}` is bound to this step (bound: {bound})")));
+        };
+        let meta = meta.clone();
+        self.open_reader(&port, &meta).await
+    }
+
+    async fn open_all(&mut self, port: String) -> wasmtime::Result<Result<Vec<Resource<ReaderHandle>>, String>> {
+        if !self.io.many_ports.contains(&port) {
+            return Ok(Err(format!("the step declares no fan-in (`many`) input `{port}`")));
+        }
+        let metas: Vec<ArtifactMeta> = self
+            .io
+            .inputs
+            .iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, m)| m.clone())
+            .collect();
+        let mut readers = Vec::with_capacity(metas.len());
+        for meta in &metas {
+            match self.open_reader(&port, meta).await? {
+                Ok(r) => readers.push(r),
+                Err(e) => {
+                    for r in readers {
+                        self.table.delete(r)?;
+                    }
+                    return Ok(Err(e));
                 }
+            }
+        }
+        Ok(Ok(readers))
+    }
+
+    async fn create(&mut self, port: String) -> wasmtime::Result<Result<Resource<WriterHandle>, String>> {
+        if !self.io.outputs.iter().any(|(p, _)| *p == port) {
+            let declared = listing(self.io.outputs.iter().map(|(p, _)| p.as_str()).collect());
+            return Ok(Err(format!(
+                "the step declares no output `{port}` (declared: {declared})"
             )));
         }
         if self.io.writers.iter().any(|(p, _)| *p == port) {
@@ -83,18 +117,10 @@ impl Host for StepState {
 }
 
 impl HostReader for StepState {
-    async fn read(
-        &mut self,
-        handle: Resource<ReaderHandle>,
-        max: u32,
-    ) -> wasmtime::Result<Result<Vec<u8>, String>> {
+    async fn read(&mut self, handle: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let h = self.table.get_mut(&handle)?;
         let max = (max as usize).min(MAX_CHUNK);
-        Ok(h.reader
-            .read(max)
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|e| e.to_string()))
+        Ok(h.reader.read(max).await.map(|b| b.to_vec()).map_err(|e| e.to_string()))
     }
 
     async fn size(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
@@ -112,11 +138,7 @@ impl HostReader for StepState {
 }
 
 impl HostWriter for StepState {
-    async fn write(
-        &mut self,
-        handle: Resource<WriterHandle>,
-        bytes: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), String>> {
+    async fn write(&mut self, handle: Resource<WriterHandle>, bytes: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         if bytes.len() > MAX_CHUNK {
             return Ok(Err(format!(
                 "a write of {} bytes exceeds the {MAX_CHUNK}-byte chunk limit",

@@ -14,12 +14,7 @@ pub struct StepLimiter {
 }
 
 impl ResourceLimiter for StepLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.memory_limit {
             self.memory_exceeded = true;
             // An error (not `Ok(false)`) traps at once: guests that would abort on a failed
@@ -32,12 +27,7 @@ impl ResourceLimiter for StepLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= self.table_elements)
     }
 

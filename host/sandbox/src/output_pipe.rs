@@ -32,10 +32,7 @@ impl CappedPipe {
 
     /// The captured bytes and whether some were dropped.
     pub fn take(&self) -> (Vec<u8>, bool) {
-        let mut c = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut c = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         (std::mem::take(&mut c.bytes), c.truncated)
     }
 
@@ -49,10 +46,7 @@ impl CappedPipe {
     }
 
     fn append(&self, buf: &[u8]) {
-        let mut c = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut c = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let room = self.cap.saturating_sub(c.bytes.len());
         if buf.len() > room {
             c.truncated = true;
@@ -74,11 +68,7 @@ impl StdoutStream for CappedPipe {
 }
 
 impl AsyncWrite for CappedPipe {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.append(buf);
         // Report everything as written: excess is dropped, not pushed back on the guest.
         Poll::Ready(Ok(buf.len()))

@@ -15,9 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
-};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
 use weft_artifacts::{ArtifactMeta, ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue, StepInfo};
 
@@ -80,12 +78,25 @@ pub struct LoadedComponent {
 pub struct StepRequest {
     /// The store to read inputs from and stage outputs in.
     pub store: ArtifactStore,
-    /// Bound inputs: port → published artifact.
+    /// Bound inputs: port → published artifact; a fan-in port appears once per artifact,
+    /// in binding order.
     pub inputs: Vec<(String, ArtifactMeta)>,
     /// Every declared parameter with its (checked) value.
     pub params: Vec<(String, ParamValue)>,
+    /// Media types to publish outputs as, where they differ from the declaration (a `*/*`
+    /// pass-through output, resolved by validation); unlisted outputs keep their declared
+    /// type, and an unlisted `*/*` one is `application/octet-stream`.
+    pub output_types: Vec<(String, String)>,
     /// Limits for this execution.
     pub limits: Limits,
+}
+
+/// What a store's artifact access is built from.
+#[derive(Default)]
+struct Ports {
+    inputs: Vec<(String, ArtifactMeta)>,
+    many: Vec<String>,
+    outputs: Vec<(String, String)>,
 }
 
 /// The process-wide sandbox.
@@ -135,13 +146,11 @@ impl Sandbox {
                 // The pooling allocator reserves address space up front; where that is
                 // refused (tight ulimit -v), fall back to on-demand allocation.
                 tracing::warn!("pooling allocator unavailable ({e:#}); using on-demand allocation");
-                Engine::new(&engine_config(&config, false))
-                    .map_err(|e| SandboxError::Engine(format!("{e:#}")))?
+                Engine::new(&engine_config(&config, false)).map_err(|e| SandboxError::Engine(format!("{e:#}")))?
             }
         };
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         StepComponent::add_to_linker::<_, HasSelf<StepState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(config.cache_dir.clone(), &engine)?;
@@ -179,26 +188,17 @@ impl Sandbox {
     }
 
     /// Reads, compiles (or loads from cache), links and describes a component file.
-    pub async fn load_file(
-        &self,
-        path: &std::path::Path,
-    ) -> Result<Arc<LoadedComponent>, SandboxError> {
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| SandboxError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
+    pub async fn load_file(&self, path: &std::path::Path) -> Result<Arc<LoadedComponent>, SandboxError> {
+        let bytes = tokio::fs::read(path).await.map_err(|source| SandboxError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.load(&bytes, &path.display().to_string()).await
     }
 
     /// Compiles (or loads from cache), links and describes component bytes; `what` names
     /// the component in errors. Loading the same bytes again returns the same component.
-    pub async fn load(
-        &self,
-        bytes: &[u8],
-        what: &str,
-    ) -> Result<Arc<LoadedComponent>, SandboxError> {
+    pub async fn load(&self, bytes: &[u8], what: &str) -> Result<Arc<LoadedComponent>, SandboxError> {
         let digest = Digest::of(bytes);
         if let Some(c) = self.loaded_component(&digest) {
             return Ok(c);
@@ -207,20 +207,16 @@ impl Sandbox {
         let (engine, owned, name) = (self.engine.clone(), bytes.to_vec(), what.to_string());
         // Compilation is CPU-heavy (seconds for Python/JS runtimes): keep it off the async workers.
         let cache = self.cache.clone();
-        let (component, from_cache) = tokio::task::spawn_blocking(move || {
-            cache.load_or_compile(&engine, &digest.hex(), &owned, &name)
-        })
-        .await
-        .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
+        let (component, from_cache) =
+            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &digest.hex(), &owned, &name))
+                .await
+                .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
         let load_time = started.elapsed();
         let not_a_step = |e: wasmtime::Error| SandboxError::NotAStep {
             what: what.to_string(),
             reason: format!("{e:#}"),
         };
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(not_a_step)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(not_a_step)?;
         let pre = StepComponentPre::new(pre).map_err(not_a_step)?;
         let info = self.describe(&pre, what).await?;
         let loaded = Arc::new(LoadedComponent {
@@ -245,19 +241,14 @@ impl Sandbox {
             .cloned()
     }
 
-    async fn describe(
-        &self,
-        pre: &StepComponentPre<StepState>,
-        what: &str,
-    ) -> Result<StepInfo, SandboxError> {
+    async fn describe(&self, pre: &StepComponentPre<StepState>, what: &str) -> Result<StepInfo, SandboxError> {
         let fail = |reason: String| SandboxError::Describe {
             what: what.to_string(),
             reason,
         };
         let mut store = self.new_store(
             ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?,
-            Vec::new(),
-            Vec::new(),
+            Ports::default(),
             &Limits {
                 timeout: Some(Duration::from_secs(10)),
                 ..Limits::default()
@@ -275,13 +266,7 @@ impl Sandbox {
         Ok(convert::step_info(info))
     }
 
-    fn new_store(
-        &self,
-        artifacts: ArtifactStore,
-        inputs: Vec<(String, ArtifactMeta)>,
-        outputs: Vec<(String, String)>,
-        limits: &Limits,
-    ) -> Store<StepState> {
+    fn new_store(&self, artifacts: ArtifactStore, ports: Ports, limits: &Limits) -> Store<StepState> {
         let stdout = CappedPipe::new(self.config.max_stdio_bytes);
         let stderr = CappedPipe::new(self.config.max_stdio_bytes);
         // Hermetic WASI: no preopens, args or environment (the builder's defaults), no
@@ -309,8 +294,9 @@ impl Sandbox {
             },
             io: StepIo {
                 store: artifacts,
-                inputs,
-                outputs,
+                inputs: ports.inputs,
+                many_ports: ports.many,
+                outputs: ports.outputs,
                 writers: Vec::new(),
                 max_output_bytes: self.config.max_output_bytes,
                 written: 0,
@@ -348,20 +334,25 @@ impl Sandbox {
         if request.limits.fuel.is_some() && !self.config.fuel {
             return StepOutcome {
                 result: Err(StepFailure::Host(
-                    "the step sets `limits.fuel` but this sandbox runs without fuel metering (SandboxConfig::fuel)".into(),
+                    "the step sets `limits.fuel` but this sandbox runs without fuel metering (SandboxConfig::fuel)"
+                        .into(),
                 )),
                 log: Vec::new(),
                 metrics: Vec::new(),
                 duration: started.elapsed(),
             };
         }
-        let outputs: Vec<(String, String)> = component
-            .info
-            .outputs
-            .iter()
-            .map(|p| (p.name.clone(), p.media_type.clone()))
-            .collect();
-        let mut store = self.new_store(request.store, request.inputs, outputs, &request.limits);
+        let info = &component.info;
+        let ports = Ports {
+            inputs: request.inputs,
+            many: info.inputs.iter().filter(|p| p.many).map(|p| p.name.clone()).collect(),
+            outputs: info
+                .outputs
+                .iter()
+                .map(|p| (p.name.clone(), output_type(p, &request.output_types)))
+                .collect(),
+        };
+        let mut store = self.new_store(request.store, ports, &request.limits);
         let params: Vec<wit_types::Param> = request
             .params
             .iter()
@@ -369,16 +360,10 @@ impl Sandbox {
             .collect();
         let call = async {
             let instance = component.pre.instantiate_async(&mut store).await?;
-            instance
-                .weft_step_step()
-                .call_run(&mut store, &params)
-                .await
+            instance.weft_step_step().call_run(&mut store, &params).await
         }
         .await;
-        let timeout = request
-            .limits
-            .timeout
-            .unwrap_or(self.config.default_timeout);
+        let timeout = request.limits.timeout.unwrap_or(self.config.default_timeout);
         let result = match call {
             Ok(Ok(())) => finish_outputs(&mut store).await,
             Ok(Err(wit_types::StepError::BadInput(m))) => Err(StepFailure::BadInput(m)),
@@ -431,6 +416,15 @@ impl Sandbox {
     }
 }
 
+/// The media type to publish output `port` as.
+fn output_type(port: &weft_model::Port, given: &[(String, String)]) -> String {
+    match given.iter().find(|(n, _)| *n == port.name) {
+        Some((_, t)) => t.clone(),
+        None if port.media_type == weft_model::media_type::ANY => "application/octet-stream".to_string(),
+        None => port.media_type.clone(),
+    }
+}
+
 fn first_line(e: &wasmtime::Error) -> String {
     let text = format!("{e:#}");
     text.lines().next().unwrap_or("").to_string()
@@ -465,19 +459,11 @@ fn collect_log(state: &StepState) -> Vec<LogLine> {
             stream: LogStream::Host,
             message: format!(
                 "log truncated at {} bytes",
-                state
-                    .log
-                    .lines
-                    .iter()
-                    .map(|l| l.message.len())
-                    .sum::<usize>()
+                state.log.lines.iter().map(|l| l.message.len()).sum::<usize>()
             ),
         });
     }
-    for (pipe, stream) in [
-        (&state.stdout, LogStream::Stdout),
-        (&state.stderr, LogStream::Stderr),
-    ] {
+    for (pipe, stream) in [(&state.stdout, LogStream::Stdout), (&state.stderr, LogStream::Stderr)] {
         let (bytes, truncated) = pipe.take();
         for line in String::from_utf8_lossy(&bytes).lines() {
             lines.push(LogLine {

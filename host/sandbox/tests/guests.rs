@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{
-    LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest,
-};
+use weft_sandbox::{LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest};
 
 fn plugin(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -32,12 +30,7 @@ fn setup() -> (Sandbox, ArtifactStore) {
 }
 
 /// Loads a guest and runs it once with no inputs or parameters.
-async fn run_guest(
-    sandbox: &Sandbox,
-    store: &ArtifactStore,
-    name: &str,
-    limits: Limits,
-) -> StepOutcome {
+async fn run_guest(sandbox: &Sandbox, store: &ArtifactStore, name: &str, limits: Limits) -> StepOutcome {
     let guest = load(sandbox, name).await;
     sandbox.run(&guest, request(store, limits)).await
 }
@@ -47,6 +40,7 @@ fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
         store: store.clone(),
         inputs: Vec::new(),
         params: Vec::new(),
+        output_types: Vec::new(),
         limits,
     }
 }
@@ -57,10 +51,7 @@ async fn describe_reports_ports_and_params() {
     let csv = load(&sandbox, "csv-to-table").await;
     assert_eq!(csv.info.name, "csv-to-table");
     assert_eq!(csv.info.inputs[0].media_type, "text/csv");
-    assert_eq!(
-        csv.info.params[0].default,
-        Some(ParamValue::Str(",".into()))
-    );
+    assert_eq!(csv.info.params[0].default, Some(ParamValue::Str(",".into())));
     assert!(csv.info.problems().is_empty(), "{:?}", csv.info.problems());
 }
 
@@ -136,10 +127,7 @@ async fn host_files_and_environment_are_invisible() {
         StepFailure::BadInput("no host file was readable".into())
     );
     let logged: Vec<_> = outcome.log.iter().map(|l| l.message.as_str()).collect();
-    assert!(
-        logged.iter().any(|l| l.starts_with("/etc/passwd:")),
-        "{logged:?}"
-    );
+    assert!(logged.iter().any(|l| l.starts_with("/etc/passwd:")), "{logged:?}");
 }
 
 #[tokio::test]
@@ -189,12 +177,7 @@ async fn copy_streams_bytes_through_and_stages_them() {
     assert_eq!(outcome.metrics, vec![("bytes".to_string(), 3_000_000.0)]);
     let out = outputs.remove(0);
     assert_eq!(out.staged.digest(), input.digest);
-    assert!(
-        !store
-            .for_tenant("default")
-            .contains(&Digest::of(b"nothing"))
-            .await
-    );
+    assert!(!store.for_tenant("default").contains(&Digest::of(b"nothing")).await);
 }
 
 #[tokio::test]
@@ -232,8 +215,7 @@ async fn not_a_component_is_a_clear_error() {
         .err()
         .expect("refused");
     assert!(
-        err.to_string()
-            .contains("core.wasm is not a Weft step component"),
+        err.to_string().contains("core.wasm is not a Weft step component"),
         "{err}"
     );
 }
@@ -292,10 +274,7 @@ async fn chatty_output_is_capped_not_fatal() {
         .collect();
     assert!(notes.contains(&"stdout truncated"), "{notes:?}");
     assert!(notes.contains(&"stderr truncated"), "{notes:?}");
-    assert!(
-        notes.iter().any(|n| n.starts_with("log truncated")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|n| n.starts_with("log truncated")), "{notes:?}");
 }
 
 #[tokio::test]

@@ -9,6 +9,16 @@ pub const CHUNK: u32 = 256 * 1024;
 /// Reads the whole input bound to `port`.
 pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
     let reader = artifacts::open(port).map_err(|e| failed(format!("open input `{port}`: {e}")))?;
+    drain(&reader, port)
+}
+
+/// Reads every artifact bound to the fan-in (`many`) input `port`, in binding order.
+pub fn read_many(port: &str) -> Result<Vec<Vec<u8>>, StepError> {
+    let readers = artifacts::open_all(port).map_err(|e| failed(format!("open inputs `{port}`: {e}")))?;
+    readers.iter().map(|r| drain(r, port)).collect()
+}
+
+fn drain(reader: &artifacts::Reader, port: &str) -> Result<Vec<u8>, StepError> {
     let size = reader.size();
     let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     loop {
@@ -24,14 +34,12 @@ pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
 
 /// Reads the whole input bound to `port` as UTF-8 text.
 pub fn read_text(port: &str) -> Result<String, StepError> {
-    String::from_utf8(read_all(port)?)
-        .map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
+    String::from_utf8(read_all(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
 }
 
 /// Writes `bytes` as the output `port`, in chunks.
 pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
-    let writer =
-        artifacts::create(port).map_err(|e| failed(format!("create output `{port}`: {e}")))?;
+    let writer = artifacts::create(port).map_err(|e| failed(format!("create output `{port}`: {e}")))?;
     for chunk in bytes.chunks(CHUNK as usize) {
         writer
             .write(chunk)
@@ -42,7 +50,6 @@ pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
 
 /// Serializes `value` as JSON into the output `port`.
 pub fn write_json<T: serde::Serialize>(port: &str, value: &T) -> Result<(), StepError> {
-    let bytes =
-        serde_json::to_vec(value).map_err(|e| failed(format!("encode output `{port}`: {e}")))?;
+    let bytes = serde_json::to_vec(value).map_err(|e| failed(format!("encode output `{port}`: {e}")))?;
     write_all(port, &bytes)
 }

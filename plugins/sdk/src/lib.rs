@@ -23,9 +23,7 @@ pub mod bindings {
 pub use bindings::export_step;
 pub use bindings::exports::weft::step::step::Guest;
 pub use bindings::weft::step::log::Level;
-pub use bindings::weft::step::types::{
-    Param, ParamSpec, ParamType, ParamValue, Port, StepError, StepInfo,
-};
+pub use bindings::weft::step::types::{Param, ParamSpec, ParamType, ParamValue, Port, StepError, StepInfo};
 
 /// Exports a [`Guest`] implementation as the component's `weft:step/step` interface.
 ///
@@ -55,16 +53,21 @@ pub fn port(name: &str, media_type: &str, description: &str) -> Port {
         name: name.into(),
         media_type: media_type.into(),
         description: description.into(),
+        many: false,
+    }
+}
+
+/// Builds a fan-in input port: it takes any number of artifacts, read with
+/// [`io::read_many`].
+pub fn many_port(name: &str, media_type: &str, description: &str) -> Port {
+    Port {
+        many: true,
+        ..port(name, media_type, description)
     }
 }
 
 /// Builds a parameter declaration.
-pub fn param(
-    name: &str,
-    ty: ParamType,
-    default: Option<ParamValue>,
-    description: &str,
-) -> ParamSpec {
+pub fn param(name: &str, ty: ParamType, default: Option<ParamValue>, description: &str) -> ParamSpec {
     ParamSpec {
         name: name.into(),
         ty,

@@ -98,8 +98,7 @@ impl Table {
 
     /// Parses a serialized table, checking that every column has the same length.
     pub fn from_json(bytes: &[u8]) -> Result<Table, String> {
-        let t: Table =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a Weft table: {e}"))?;
+        let t: Table = serde_json::from_slice(bytes).map_err(|e| format!("not a Weft table: {e}"))?;
         let n = t.rows();
         if let Some(c) = t.columns.iter().find(|c| c.values.len() != n) {
             return Err(format!(

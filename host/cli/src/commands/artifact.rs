@@ -65,11 +65,7 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     }
     sink.flush().await?;
     if let Some(path) = output {
-        eprintln!(
-            "wrote {} bytes ({digest}) to {}",
-            reader.size(),
-            path.display()
-        );
+        eprintln!("wrote {} bytes ({digest}) to {}", reader.size(), path.display());
     }
     Ok(0)
 }

@@ -14,9 +14,7 @@ use weft_sandbox::{Sandbox, SandboxConfig};
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::from_args(&cli.global);
     match cli.command {
-        Command::Validate(args) => {
-            validate::validate(&args, &settings, &*sandbox(&settings, false)?).await
-        }
+        Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings, false)?).await,
         Command::Run(args) => {
             let fuel = crate::load::needs_fuel(&args.workflow.file);
             run::run(&args, &settings, sandbox(&settings, fuel)?).await

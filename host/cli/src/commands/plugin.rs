@@ -34,11 +34,7 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header([title, "media type", "description"]);
         for p in ports {
-            t.add_row([
-                p.name.as_str(),
-                p.media_type.as_str(),
-                p.description.as_str(),
-            ]);
+            t.add_row([p.name.as_str(), p.media_type.as_str(), p.description.as_str()]);
         }
         println!("{t}");
     }
@@ -50,17 +46,8 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
             .default
             .as_ref()
             .map_or_else(|| "(required)".to_string(), |d| format!("{d:?}"));
-        t.add_row([
-            p.name.as_str(),
-            p.ty.name(),
-            &default,
-            p.description.as_str(),
-        ]);
+        t.add_row([p.name.as_str(), p.ty.name(), &default, p.description.as_str()]);
     }
     println!("{t}");
-    Ok(if problems.is_empty() {
-        0
-    } else {
-        crate::EXIT_FAILED
-    })
+    Ok(if problems.is_empty() { 0 } else { crate::EXIT_FAILED })
 }

@@ -11,14 +11,7 @@ use weft_engine::{LocalExecutor, RunOptions, RunStatus, new_run_id, run_plan};
 use weft_sandbox::Sandbox;
 
 pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> anyhow::Result<u8> {
-    let loaded = match load_workflow(
-        &args.workflow.file,
-        &args.workflow.params,
-        settings,
-        &sandbox,
-    )
-    .await
-    {
+    let loaded = match load_workflow(&args.workflow.file, &args.workflow.params, settings, &sandbox).await {
         Ok(w) => w,
         Err(LoadError::Invalid(text)) => {
             eprintln!("{text}");
@@ -26,8 +19,8 @@ pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> 
         }
         Err(LoadError::Other(e)) => return Err(e),
     };
-    let store = ArtifactStore::open(&settings.store_url)
-        .with_context(|| format!("opening store {}", settings.store_url))?;
+    let store =
+        ArtifactStore::open(&settings.store_url).with_context(|| format!("opening store {}", settings.store_url))?;
 
     let mut inputs = BTreeMap::new();
     for input in &loaded.plan.inputs {
@@ -42,9 +35,9 @@ pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> 
     let run_id = new_run_id();
     let options = RunOptions {
         run_id: run_id.clone(),
-        concurrency: args.concurrency.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-        }),
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
     };
     let digests: Vec<_> = loaded.components.iter().map(|c| c.digest).collect();
     let executor = Arc::new(LocalExecutor::new(
@@ -61,22 +54,10 @@ pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> 
             loaded.plan.steps.len()
         );
     }
-    let display = tokio::spawn(crate::progress::show(
-        ids,
-        rx,
-        args.no_progress || args.json,
-    ));
-    let report = run_plan(
-        &loaded.plan,
-        &digests,
-        inputs,
-        executor,
-        &store,
-        &options,
-        Some(tx),
-    )
-    .await
-    .context("recording the run")?;
+    let display = tokio::spawn(crate::progress::show(ids, rx, args.no_progress || args.json));
+    let report = run_plan(&loaded.plan, &digests, inputs, executor, &store, &options, Some(tx))
+        .await
+        .context("recording the run")?;
     let _ = display.await;
 
     if args.json {

@@ -5,11 +5,7 @@ use crate::load::{LoadError, load_workflow};
 use crate::settings::Settings;
 use weft_sandbox::Sandbox;
 
-pub async fn validate(
-    args: &WorkflowArgs,
-    settings: &Settings,
-    sandbox: &Sandbox,
-) -> anyhow::Result<u8> {
+pub async fn validate(args: &WorkflowArgs, settings: &Settings, sandbox: &Sandbox) -> anyhow::Result<u8> {
     match load_workflow(&args.file, &args.params, settings, sandbox).await {
         Ok(w) => {
             println!(

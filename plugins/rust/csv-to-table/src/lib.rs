@@ -1,9 +1,7 @@
 //! Weft step `csv-to-table`: parses CSV into a typed Weft table, inferring each column's type.
 
 use weft_step::table::{Column, ColumnType, Table, Value};
-use weft_step::{
-    Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port,
-};
+use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
 
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct CsvToTable;
@@ -19,7 +17,12 @@ impl Guest for CsvToTable {
             inputs: vec![port("csv", "text/csv", "CSV text with a header row")],
             outputs: vec![port("table", weft_step::table::MEDIA_TYPE, "The typed table")],
             params: vec![
-                param("delimiter", ParamType::Str, Some(ParamValue::Str(",".into())), "Field separator (one character)"),
+                param(
+                    "delimiter",
+                    ParamType::Str,
+                    Some(ParamValue::Str(",".into())),
+                    "Field separator (one character)",
+                ),
                 param(
                     "missing",
                     ParamType::Str,
@@ -50,15 +53,9 @@ weft_step::export!(CsvToTable);
 /// Parses CSV bytes into a typed table.
 pub fn parse(bytes: &[u8], delimiter: &str, missing: &str) -> Result<Table, String> {
     let &[delim] = delimiter.as_bytes() else {
-        return Err(format!(
-            "delimiter must be one ASCII character, got `{delimiter}`"
-        ));
+        return Err(format!("delimiter must be one ASCII character, got `{delimiter}`"));
     };
-    let missing: Vec<&str> = missing
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let missing: Vec<&str> = missing.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delim)
         .has_headers(true)
@@ -72,11 +69,7 @@ pub fn parse(bytes: &[u8], delimiter: &str, missing: &str) -> Result<Table, Stri
     if headers.is_empty() || headers.iter().any(String::is_empty) {
         return Err("the header row has an empty column name".into());
     }
-    if let Some(dup) = headers
-        .iter()
-        .enumerate()
-        .find(|(i, h)| headers[..*i].contains(h))
-    {
+    if let Some(dup) = headers.iter().enumerate().find(|(i, h)| headers[..*i].contains(h)) {
         return Err(format!("column `{}` appears twice in the header", dup.1));
     }
     let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); headers.len()];
@@ -144,20 +137,8 @@ mod tests {
 
     #[test]
     fn rejects_ragged_rows_and_bad_headers() {
-        assert!(
-            parse(b"a,b\n1\n", ",", "")
-                .expect_err("ragged")
-                .contains("row 2")
-        );
-        assert!(
-            parse(b"a,a\n1,2\n", ",", "")
-                .expect_err("dup")
-                .contains("twice")
-        );
-        assert!(
-            parse(b"a;b\n1;2\n", ";;", "")
-                .expect_err("delim")
-                .contains("one ASCII")
-        );
+        assert!(parse(b"a,b\n1\n", ",", "").expect_err("ragged").contains("row 2"));
+        assert!(parse(b"a,a\n1,2\n", ",", "").expect_err("dup").contains("twice"));
+        assert!(parse(b"a;b\n1;2\n", ";;", "").expect_err("delim").contains("one ASCII"));
     }
 }

@@ -1,9 +1,7 @@
 //! Weft step `train-test-split`: a deterministic, optionally stratified split of a table's rows.
 
 use weft_step::table::Table;
-use weft_step::{
-    Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port,
-};
+use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
 
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct Split;
@@ -22,9 +20,19 @@ impl Guest for Split {
                 port("test", weft_step::table::MEDIA_TYPE, "Held-out rows"),
             ],
             params: vec![
-                param("test_fraction", ParamType::Float, Some(ParamValue::Float(0.2)), "Share of rows held out, in (0, 1)"),
+                param(
+                    "test_fraction",
+                    ParamType::Float,
+                    Some(ParamValue::Float(0.2)),
+                    "Share of rows held out, in (0, 1)",
+                ),
                 param("seed", ParamType::Int, Some(ParamValue::Int(42)), "Seed of the shuffle"),
-                param("stratify", ParamType::Str, Some(ParamValue::Str(String::new())), "Column to stratify on; empty for none"),
+                param(
+                    "stratify",
+                    ParamType::Str,
+                    Some(ParamValue::Str(String::new())),
+                    "Column to stratify on; empty for none",
+                ),
             ],
         }
     }
@@ -92,9 +100,7 @@ pub fn split_indices(
     stratify: &str,
 ) -> Result<(Vec<usize>, Vec<usize>), String> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(format!(
-            "test_fraction must be between 0 and 1, got {test_fraction}"
-        ));
+        return Err(format!("test_fraction must be between 0 and 1, got {test_fraction}"));
     }
     let n = table.rows();
     let groups: Vec<Vec<usize>> = if stratify.is_empty() {

@@ -10,9 +10,7 @@ impl Guest for G {
         StepInfo {
             name: "test-artifact-escape".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description:
-                "Tries artifact ports it was not given; succeeds only if the host allows one."
-                    .into(),
+            description: "Tries artifact ports it was not given; succeeds only if the host allows one.".into(),
             inputs: vec![weft_step::port("data", "*/*", "Any bytes")],
             outputs: vec![weft_step::port("out", "text/plain", "Written last")],
             params: vec![],
@@ -37,9 +35,7 @@ impl Guest for G {
         }
         let first = artifacts::create("out").map_err(weft_step::failed)?;
         if artifacts::create("out").is_ok() {
-            return Err(weft_step::failed(
-                "SANDBOX LEAK: created output `out` twice",
-            ));
+            return Err(weft_step::failed("SANDBOX LEAK: created output `out` twice"));
         }
         if first.write(&vec![0u8; 2 << 20]).is_ok() {
             return Err(weft_step::failed("host accepted a 2 MiB chunk"));

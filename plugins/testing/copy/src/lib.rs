@@ -10,15 +10,9 @@ impl Guest for G {
         StepInfo {
             name: "test-copy".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description:
-                "Copies its input to its output in chunks; used by chain tests and benchmarks."
-                    .into(),
+            description: "Copies its input to its output in chunks; used by chain tests and benchmarks.".into(),
             inputs: vec![weft_step::port("data", "*/*", "Any bytes")],
-            outputs: vec![weft_step::port(
-                "data",
-                "application/octet-stream",
-                "The same bytes",
-            )],
+            outputs: vec![weft_step::port("data", "*/*", "The same bytes, of the same media type")],
             params: vec![],
         }
     }
@@ -28,9 +22,7 @@ impl Guest for G {
         let reader = artifacts::open("data").map_err(weft_step::failed)?;
         let writer = artifacts::create("data").map_err(weft_step::failed)?;
         loop {
-            let chunk = reader
-                .read(weft_step::io::CHUNK)
-                .map_err(weft_step::failed)?;
+            let chunk = reader.read(weft_step::io::CHUNK).map_err(weft_step::failed)?;
             if chunk.is_empty() {
                 weft_step::metric("bytes", reader.size() as f64);
                 return Ok(());

@@ -10,8 +10,7 @@ impl Guest for G {
         StepInfo {
             name: "test-read-host-file".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Tries to read host files; succeeds only if the sandbox leaks them."
-                .into(),
+            description: "Tries to read host files; succeeds only if the sandbox leaks them.".into(),
             inputs: vec![],
             outputs: vec![],
             params: vec![],
@@ -29,9 +28,7 @@ impl Guest for G {
             }
         }
         if std::env::vars().next().is_some() {
-            return Err(weft_step::failed(
-                "SANDBOX LEAK: environment variables are visible",
-            ));
+            return Err(weft_step::failed("SANDBOX LEAK: environment variables are visible"));
         }
         Err(weft_step::bad_input("no host file was readable"))
     }
