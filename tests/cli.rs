@@ -204,3 +204,56 @@ fn second_run_compiles_nothing() {
     assert_eq!(code, 0);
     assert_eq!(entries(), before, "the second run reused every compiled component");
 }
+
+#[test]
+fn step_run_is_a_harness_for_one_component() {
+    let home = Home::new();
+    let out = home.path().join("out");
+    let csv = plugins().join("csv-to-table.wasm");
+    let o = home.weft(&[
+        "step",
+        "run",
+        csv.to_str().expect("utf8"),
+        "--input",
+        "csv=examples/data/iris.csv",
+        "--param",
+        "delimiter=,",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("metric rows = 150"), "{text}");
+    assert!(text.contains("csv-to-table 0.1.0 succeeded"), "{text}");
+    let table: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("table.json")).expect("table.json")).expect("json");
+    assert_eq!(table["columns"][4]["name"], "species");
+
+    // Wrong use is refused before running, with every problem listed.
+    let split = plugins().join("train-test-split.wasm");
+    let o = home.weft(&[
+        "step",
+        "run",
+        split.to_str().expect("utf8"),
+        "-p",
+        "seed=x",
+        "-i",
+        "nope=a.csv",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for expected in [
+        "parameter `seed`: `x` is not an integer",
+        "has no input `nope`",
+        "input `table` (application/vnd.weft.table+json) needs --input table=FILE",
+    ] {
+        assert!(err.contains(expected), "missing `{expected}` in {err}");
+    }
+
+    // A failing step exits 1 and says why.
+    let panic = plugins().join("test-panic.wasm");
+    let o = home.weft(&["step", "run", panic.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("deliberate panic"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("[stdout] about to panic"), "{}", stderr(&o));
+}

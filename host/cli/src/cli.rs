@@ -43,6 +43,40 @@ pub enum Command {
     /// Work with the artifacts of runs.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Run one step on local files, without a workflow (for plugin authors).
+    #[command(subcommand)]
+    Step(StepCommand),
+}
+
+/// `weft step ...`.
+#[derive(Subcommand, Debug)]
+pub enum StepCommand {
+    /// Run a component on local files and parameters; write its outputs to a directory.
+    Run {
+        /// The component file.
+        file: PathBuf,
+        /// Bind an input port to a file (repeatable; repeat a `many` port for each file).
+        #[arg(long = "input", short = 'i', value_name = "PORT=FILE", value_parser = parse_input)]
+        inputs: Vec<(String, PathBuf)>,
+        /// Set a parameter (repeatable).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// Directory for the outputs, one file per output port.
+        #[arg(long, default_value = "step-out")]
+        out: PathBuf,
+        /// Memory limit, e.g. `256Mi` [default: 512Mi].
+        #[arg(long)]
+        memory: Option<String>,
+        /// Timeout, e.g. `30s` [default: 10m].
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+}
+
+fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), PathBuf::from(v)))
+        .ok_or_else(|| format!("`{s}` is not PORT=FILE"))
 }
 
 /// A workflow file and its parameters.

@@ -173,6 +173,40 @@ impl StepInfo {
         self.params.iter().find(|p| p.name == name)
     }
 
+    /// Every declared parameter's value from `NAME=VALUE` texts (as on a command line),
+    /// defaults applied, in declaration order; or every problem found.
+    pub fn params_from_text(&self, given: &[(String, String)]) -> Result<Vec<(String, ParamValue)>, Vec<String>> {
+        let mut problems = Vec::new();
+        for (name, _) in given {
+            if self.param(name).is_none() {
+                let known: Vec<_> = self.params.iter().map(|p| p.name.as_str()).collect();
+                problems.push(format!(
+                    "`{}` has no parameter `{name}`; its parameters are: {}",
+                    self.name,
+                    if known.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for spec in &self.params {
+            match given.iter().rev().find(|(n, _)| *n == spec.name) {
+                Some((_, text)) => match spec.ty.parse_value(text) {
+                    Ok(v) => out.push((spec.name.clone(), v)),
+                    Err(e) => problems.push(format!("parameter `{}`: {e} (declared {})", spec.name, spec.ty)),
+                },
+                None => match &spec.default {
+                    Some(d) => out.push((spec.name.clone(), d.clone())),
+                    None => problems.push(format!("parameter `{}` ({}) is required", spec.name, spec.ty)),
+                },
+            }
+        }
+        if problems.is_empty() { Ok(out) } else { Err(problems) }
+    }
+
     /// Checks that the declaration itself is well formed: valid, unique names, well-formed
     /// media types, defaults of the declared type. Returns one message per problem.
     pub fn problems(&self) -> Vec<String> {
@@ -271,6 +305,43 @@ mod tests {
         );
         assert_eq!(ParamValue::Float(2.0).coerce(ParamType::Int), None);
         assert_eq!(ParamValue::Str("1".into()).coerce(ParamType::Int), None);
+    }
+
+    #[test]
+    fn params_from_text_applies_defaults_and_checks_types() {
+        let info = StepInfo {
+            name: "s".into(),
+            version: "0.1.0".into(),
+            description: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            params: vec![
+                ParamSpec {
+                    name: "rate".into(),
+                    ty: ParamType::Float,
+                    default: Some(ParamValue::Float(0.5)),
+                    description: String::new(),
+                },
+                ParamSpec {
+                    name: "n".into(),
+                    ty: ParamType::Int,
+                    default: None,
+                    description: String::new(),
+                },
+            ],
+        };
+        let ok = info.params_from_text(&[("n".into(), "3".into())]).expect("valid");
+        assert_eq!(
+            ok,
+            vec![
+                ("rate".into(), ParamValue::Float(0.5)),
+                ("n".into(), ParamValue::Int(3))
+            ]
+        );
+        let errs = info
+            .params_from_text(&[("rate".into(), "fast".into()), ("x".into(), "1".into())])
+            .expect_err("invalid");
+        assert_eq!(errs.len(), 3, "{errs:?}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod artifact;
 mod plugin;
 mod run;
+mod step;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -21,6 +22,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
+        Command::Step(cmd) => step::step(cmd, &*sandbox(&settings, false)?).await,
     }
 }
 

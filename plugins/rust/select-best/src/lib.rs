@@ -96,7 +96,15 @@ pub fn select(docs: &[Value], candidates: usize, metric: &str, goal: &str) -> Re
     };
     let mut best: Option<(usize, f64)> = None;
     for (i, doc) in docs.iter().enumerate() {
-        let v = number(doc, metric).ok_or_else(|| format!("score {i} has no number at `{metric}`: {doc}"))?;
+        let v = number(doc, metric).ok_or_else(|| {
+            let mut preview = doc.to_string();
+            if preview.len() > 120 {
+                let cut = (0..=120).rev().find(|&c| preview.is_char_boundary(c)).unwrap_or(0);
+                preview.truncate(cut);
+                preview.push('…');
+            }
+            format!("score {i} has no number at `{metric}`: {preview}")
+        })?;
         if v.is_nan() {
             return Err(format!("score {i} has NaN at `{metric}`"));
         }
