@@ -257,3 +257,30 @@ fn step_run_is_a_harness_for_one_component() {
     assert!(stdout(&o).contains("deliberate panic"), "{}", stdout(&o));
     assert!(stderr(&o).contains("[stdout] about to panic"), "{}", stderr(&o));
 }
+
+#[test]
+fn metrics_compare_runs_side_by_side() {
+    let home = Home::new();
+    let (_, a) = run_json(&home, "examples/iris-summary.yaml", &["--param", "test_fraction=0.2"]);
+    let (_, b) = run_json(&home, "examples/iris-summary.yaml", &["--param", "test_fraction=0.4"]);
+    let (ra, rb) = (a["run_id"].as_str().expect("id"), b["run_id"].as_str().expect("id"));
+    let o = home.weft(&["metrics", ra, rb, "--step", "split"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let row = |metric: &str| {
+        text.lines()
+            .find(|l| l.contains(metric))
+            .unwrap_or_else(|| panic!("no {metric} row in {text}"))
+            .split('┆')
+            .map(|c| c.trim_matches(|ch: char| ch.is_whitespace() || ch == '│').to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("test_rows")[2..], ["30", "60"]);
+    assert_eq!(row("train_rows")[2..], ["120", "90"]);
+    assert!(!text.contains("sepal_length.mean"), "--step keeps only split: {text}");
+    let o = home.weft(&["metrics", "--last", "1"]);
+    assert!(stdout(&o).contains(rb) && !stdout(&o).contains(ra));
+    let o = home.weft(&["metrics"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--last N"));
+}

@@ -43,6 +43,17 @@ pub enum Command {
     /// Work with the artifacts of runs.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Compare the metrics steps recorded, across runs.
+    Metrics {
+        /// Run ids.
+        runs: Vec<String>,
+        /// Also compare the N most recent runs in the store.
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Only steps whose id starts with this (e.g. `train` for all `train[k]`).
+        #[arg(long)]
+        step: Option<String>,
+    },
     /// Run one step on local files, without a workflow (for plugin authors).
     #[command(subcommand)]
     Step(StepCommand),

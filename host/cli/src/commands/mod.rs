@@ -1,6 +1,7 @@
 //! One module per command; `dispatch` picks one.
 
 mod artifact;
+mod metrics;
 mod plugin;
 mod run;
 mod step;
@@ -22,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
+        Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &*sandbox(&settings, false)?).await,
     }
 }
