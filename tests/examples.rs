@@ -40,7 +40,7 @@ fn every_example_runs_and_is_deterministic() {
         assert_eq!(report["status"], "succeeded", "{file}");
         let a = outputs(&report);
         assert!(!a.is_empty(), "{file} produced nothing");
-        // A second run, in another home (cold store, cold cache), gives identical bytes.
+        // A second run, in another home (a fresh store), gives identical bytes.
         let second = Home::new();
         let (code, report) = run_json(&second, &file, &[]);
         assert_eq!(code, 0, "{file} failed on the second run");

@@ -41,10 +41,21 @@ impl Home {
     }
 
     /// Runs `weft ARGS` from the repository root with this home and the built plugins.
+    /// Compiled components come from a cache shared by the tests (keyed by digest, so
+    /// sharing is safe): a Python component takes seconds to compile in a debug build.
     pub fn weft(&self, args: &[&str]) -> Output {
+        self.weft_with_cache(
+            args,
+            &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-compile-cache"),
+        )
+    }
+
+    /// Like `weft`, with the compile cache at `cache`.
+    pub fn weft_with_cache(&self, args: &[&str], cache: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_weft"))
             .current_dir(root())
             .env("WEFT_HOME", self.path())
+            .env("WEFT_CACHE_DIR", cache)
             .env_remove("WEFT_STORE")
             .env_remove("WEFT_PLUGIN_PATH")
             .arg("--plugins")

@@ -24,6 +24,9 @@ pub struct GlobalArgs {
     /// Artifact store: a directory, `file:///abs/dir` or `memory://` [default: HOME/store].
     #[arg(long, global = true, env = "WEFT_STORE")]
     pub store: Option<String>,
+    /// Compile cache of components, keyed by digest; safe to share [default: HOME/cache/compiled].
+    #[arg(long, global = true, env = "WEFT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Directory to look for components named in `uses:` (repeatable; searched before
     /// WEFT_PLUGIN_PATH and ./dist/plugins).
     #[arg(long = "plugins", global = true, value_name = "DIR")]

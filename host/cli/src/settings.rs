@@ -28,7 +28,10 @@ impl Settings {
         plugin_path.push(PathBuf::from("dist/plugins"));
         Settings {
             store_url,
-            cache_dir: args.home.join("cache/compiled"),
+            cache_dir: args
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
         }
     }

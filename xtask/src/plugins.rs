@@ -1,0 +1,161 @@
+//! Finding and building plugins: Rust crates under `plugins/<group>/<crate>/` (a `cdylib`)
+//! with cargo for `wasm32-wasip2`; Python steps under `plugins/python/<name>/app.py` with
+//! componentize-py. Found by scanning, not from a hand-kept list; written to `dist/plugins/`.
+
+use crate::run;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A plugin crate found under `plugins/`: a package whose `[lib]` is a `cdylib`.
+pub struct Plugin {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Finds plugins by scanning `plugins/<group>/<crate>/Cargo.toml`; no hand-kept list.
+fn discover_rust(plugins: &Path) -> Result<Vec<Plugin>> {
+    let mut found = Vec::new();
+    for group in std::fs::read_dir(plugins)? {
+        let group = group?.path();
+        if !group.is_dir() || group.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        for krate in std::fs::read_dir(&group)? {
+            let dir = krate?.path();
+            let manifest = dir.join("Cargo.toml");
+            let Ok(text) = std::fs::read_to_string(&manifest) else {
+                continue;
+            };
+            if !text.contains("cdylib") {
+                continue;
+            }
+            let name = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+                .with_context(|| format!("{}: no package name", manifest.display()))?
+                .to_string();
+            found.push(Plugin { name, dir });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Where cargo builds the Rust plugins.
+pub fn rust_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("WEFT_PLUGINS_TARGET_DIR").map_or_else(|| root.join("plugins/target"), PathBuf::from)
+}
+
+/// Builds every plugin; returns the component files.
+pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
+    let dist = root.join("dist/plugins");
+    std::fs::create_dir_all(&dist)?;
+    let mut out = build_rust(root, &dist)?;
+    out.extend(build_python(root, &dist)?);
+    Ok(out)
+}
+
+fn build_rust(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+    let plugins_dir = root.join("plugins");
+    let plugins = discover_rust(&plugins_dir)?;
+    let target_dir = rust_target_dir(root);
+    let mut cmd = Command::new(crate::cargo());
+    cmd.current_dir(&plugins_dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--locked"])
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for p in &plugins {
+        cmd.args(["-p", &p.name]);
+    }
+    eprintln!(
+        "building {} rust plugins: {}",
+        plugins.len(),
+        plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let status = cmd.status().context("running cargo for the plugins")?;
+    if !status.success() {
+        bail!(
+            "building the rust plugins failed (cargo's errors are above; the target comes with `rustup target add wasm32-wasip2`)"
+        );
+    }
+    let mut out = Vec::new();
+    for p in &plugins {
+        let built = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", p.name.replace('-', "_")));
+        let dest = dist.join(format!("{}.wasm", p.name));
+        std::fs::copy(&built, &dest).with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
+        out.push(dest);
+    }
+    Ok(out)
+}
+
+/// Python plugins: `plugins/python/<name>/app.py` (the SDK in `plugins/python/sdk` is not one).
+pub fn discover_python(root: &Path) -> Result<Vec<Plugin>> {
+    let dir = root.join("plugins/python");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let dir = entry?.path();
+        if dir.join("app.py").is_file() {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            found.push(Plugin { name, dir });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Newest modification time of the files under `paths` (caches skipped).
+fn newest(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    let mut stack: Vec<PathBuf> = paths.to_vec();
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&p) {
+                stack.extend(
+                    entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| !p.ends_with("__pycache__")),
+                );
+            }
+        } else if let Ok(m) = meta.modified() {
+            newest = newest.max(Some(m));
+        }
+    }
+    newest
+}
+
+/// componentize-py takes ~5 s and ~400 MB per plugin: rebuild only what changed.
+fn build_python(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+    let sdk = root.join("plugins/python/sdk");
+    let mut out = Vec::new();
+    for p in discover_python(root)? {
+        let dest = dist.join(format!("{}.wasm", p.name));
+        let built = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
+        let sources = newest(&[p.dir.clone(), sdk.clone(), root.join("wit")]);
+        if built.is_some() && built >= sources {
+            eprintln!("python plugin {} is up to date", p.name);
+            out.push(dest);
+            continue;
+        }
+        eprintln!("building python plugin {} with componentize-py", p.name);
+        run(Command::new("componentize-py")
+            .current_dir(&p.dir)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "step-component", "componentize", "app", "-p"])
+            .arg(&p.dir)
+            .arg("-p")
+            .arg(&sdk)
+            .arg("-o")
+            .arg(&dest))
+        .context("componentize-py (install it with `python3 -m pip install -r plugins/python/requirements.txt`)")?;
+        out.push(dest);
+    }
+    Ok(out)
+}
