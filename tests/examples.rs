@@ -96,6 +96,22 @@ fn iris_summary_numbers_are_right() {
         .expect("test");
     let overall = (mean * 120.0 + metric(test_stats, "sepal_length.mean") * 30.0) / 150.0;
     assert!((overall - 5.843_333).abs() < 1e-5, "overall mean {overall}");
+
+    // Standardized with statistics of the training rows: mean 0, and a sample standard
+    // deviation of sqrt(n / (n - 1)) because the scale is the population one.
+    let out = home.weft(&[
+        "artifact",
+        "get",
+        report["run_id"].as_str().expect("id"),
+        "scaled-stats.summary",
+    ]);
+    let scaled: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
+    for column in scaled.as_array().expect("columns") {
+        let mean = column["mean"].as_f64().expect("mean");
+        let std = column["std"].as_f64().expect("std");
+        assert!(mean.abs() < 1e-12, "{column}");
+        assert!((std - (120f64 / 119.0).sqrt()).abs() < 1e-12, "{column}");
+    }
 }
 
 fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

@@ -57,12 +57,22 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The plugin toolchains that come from package registries: componentize-py (PyPI).
+/// The plugin toolchains that come from package registries, at pinned versions:
+/// componentize-py (PyPI, plugins/python/requirements.txt) and componentize-js (npm,
+/// plugins/js/package-lock.json).
 fn install_plugin_tools(root: &Path) -> Result<()> {
     run(Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(root.join("plugins/python/requirements.txt")))
-    .context("installing componentize-py (is python3 with pip installed?)")
+    .context("installing componentize-py (is python3 with pip installed?)")?;
+    let js = root.join("plugins/js");
+    if js.join("node_modules/.bin/componentize-js").exists() {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .current_dir(&js)
+        .args(["ci", "--no-audit", "--no-fund"]))
+    .context("installing componentize-js (is Node.js with npm installed?)")
 }
 
 fn demo() -> Result<()> {
@@ -117,6 +127,9 @@ fn ci() -> Result<()> {
                 .current_dir(&p.dir)
                 .args(["-m", "unittest", "discover", "-v"]),
         )?;
+    }
+    for p in plugins::discover_js(&root)? {
+        tally.run(Command::new("node").arg("--test").arg(&p.dir))?;
     }
     tally.run(
         Command::new(&cargo)

@@ -1,6 +1,7 @@
 //! Finding and building plugins: Rust crates under `plugins/<group>/<crate>/` (a `cdylib`)
 //! with cargo for `wasm32-wasip2`; Python steps under `plugins/python/<name>/app.py` with
-//! componentize-py. Found by scanning, not from a hand-kept list; written to `dist/plugins/`.
+//! componentize-py; JavaScript steps under `plugins/js/<name>/app.js` with componentize-js.
+//! Found by scanning, not from a hand-kept list; written to `dist/plugins/`.
 
 use crate::run;
 use anyhow::{Context, Result, bail};
@@ -53,6 +54,7 @@ pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&dist)?;
     let mut out = build_rust(root, &dist)?;
     out.extend(build_python(root, &dist)?);
+    out.extend(build_js(root, &dist)?);
     Ok(out)
 }
 
@@ -92,11 +94,19 @@ fn build_rust(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
 
 /// Python plugins: `plugins/python/<name>/app.py` (the SDK in `plugins/python/sdk` is not one).
 pub fn discover_python(root: &Path) -> Result<Vec<Plugin>> {
-    let dir = root.join("plugins/python");
+    discover_scripts(&root.join("plugins/python"), "app.py")
+}
+
+/// JavaScript plugins: `plugins/js/<name>/app.js`.
+pub fn discover_js(root: &Path) -> Result<Vec<Plugin>> {
+    discover_scripts(&root.join("plugins/js"), "app.js")
+}
+
+fn discover_scripts(dir: &Path, entry_file: &str) -> Result<Vec<Plugin>> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let dir = entry?.path();
-        if dir.join("app.py").is_file() {
+        if dir.join(entry_file).is_file() {
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -130,15 +140,19 @@ fn newest(paths: &[PathBuf]) -> Option<std::time::SystemTime> {
     newest
 }
 
+/// Whether `dest` is newer than every file it is built from.
+fn up_to_date(dest: &Path, sources: &[PathBuf]) -> bool {
+    let built = std::fs::metadata(dest).and_then(|m| m.modified()).ok();
+    built.is_some() && built >= newest(sources)
+}
+
 /// componentize-py takes ~5 s and ~400 MB per plugin: rebuild only what changed.
 fn build_python(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
     let sdk = root.join("plugins/python/sdk");
     let mut out = Vec::new();
     for p in discover_python(root)? {
         let dest = dist.join(format!("{}.wasm", p.name));
-        let built = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
-        let sources = newest(&[p.dir.clone(), sdk.clone(), root.join("wit")]);
-        if built.is_some() && built >= sources {
+        if up_to_date(&dest, &[p.dir.clone(), sdk.clone(), root.join("wit")]) {
             eprintln!("python plugin {} is up to date", p.name);
             out.push(dest);
             continue;
@@ -155,6 +169,46 @@ fn build_python(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
             .arg("-o")
             .arg(&dest))
         .context("componentize-py (install it with `python3 -m pip install -r plugins/python/requirements.txt`)")?;
+        out.push(dest);
+    }
+    Ok(out)
+}
+
+/// componentize-js (SpiderMonkey) takes ~8 s per plugin: rebuild only what changed. It
+/// resolves relative imports from its working directory, so it runs in `plugins/js`.
+fn build_js(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+    let js = root.join("plugins/js");
+    let tool = js.join("node_modules/.bin/componentize-js");
+    let mut out = Vec::new();
+    for p in discover_js(root)? {
+        let dest = dist.join(format!("{}.wasm", p.name));
+        if up_to_date(&dest, &[p.dir.clone(), js.join("sdk"), root.join("wit")]) {
+            eprintln!("js plugin {} is up to date", p.name);
+            out.push(dest);
+            continue;
+        }
+        if !tool.exists() {
+            bail!("{} is missing: run `npm ci` in plugins/js", tool.display());
+        }
+        eprintln!("building js plugin {} with componentize-js", p.name);
+        // `-d http -d fetch-event`: without them the component imports wasi:http, which
+        // the host does not link (a step gets no network).
+        run(Command::new(&tool)
+            .current_dir(&js)
+            .arg("--wit")
+            .arg(root.join("wit"))
+            .args([
+                "--world-name",
+                "step-component",
+                "-d",
+                "http",
+                "-d",
+                "fetch-event",
+                "-o",
+            ])
+            .arg(&dest)
+            .arg(format!("{}/app.js", p.name)))
+        .context("componentize-js")?;
         out.push(dest);
     }
     Ok(out)

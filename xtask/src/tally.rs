@@ -1,5 +1,6 @@
 //! Adds up the results test runners print (cargo's `test result:` lines, Python
-//! unittest's `Ran N tests` / `FAILED (...)`) into one closing line for the suite.
+//! unittest's `Ran N tests` / `FAILED (...)`, Node's `# pass N` / `# fail N`) into one
+//! closing line for the suite.
 
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
@@ -60,6 +61,15 @@ impl Tally {
                     _ => {}
                 }
             }
+        } else if let Some((kind, n)) = line.strip_prefix("# ").and_then(|r| r.split_once(' ')) {
+            // node --test: `# pass 3`, `# fail 0`, `# skipped 0`
+            let n: u64 = n.trim().parse().unwrap_or(0);
+            match kind {
+                "pass" => self.passed += n,
+                "fail" => self.failed += n,
+                "skipped" | "todo" => self.ignored += n,
+                _ => {}
+            }
         } else if let Some(rest) = line.strip_prefix("Ran ") {
             // unittest: `Ran 3 tests in 0.001s`; failures are subtracted below.
             if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()) {
@@ -100,9 +110,13 @@ mod tests {
             "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
             "Ran 5 tests in 0.001s",
             "FAILED (failures=1, errors=1)",
+            "# pass 4",
+            "# fail 1",
+            "# skipped 2",
+            "# duration_ms 275.1",
         ] {
             t.count(line);
         }
-        assert_eq!((t.passed, t.failed, t.ignored), (24, 3, 2));
+        assert_eq!((t.passed, t.failed, t.ignored), (28, 4, 4));
     }
 }
