@@ -46,7 +46,7 @@ fn validate_accepts_the_examples() {
     let home = Home::new();
     let out = home.weft(&["validate", "examples/iris-summary.yaml"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("valid workflow `iris-summary` with 8 steps"));
+    assert!(stdout(&out).contains("valid workflow `iris-summary` with 9 steps"));
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn second_run_compiles_nothing() {
         v
     };
     let before = entries();
-    assert_eq!(before.len(), 6, "one entry per distinct component: {before:?}");
+    assert_eq!(before.len(), 7, "one entry per distinct component: {before:?}");
     let second = run();
     assert!(!second.contains("compiled"), "{second}");
     assert_eq!(entries(), before, "the second run reused every compiled component");

@@ -114,6 +114,58 @@ fn iris_summary_numbers_are_right() {
     }
 }
 
+/// PSI over equal-width bins of the reference's range, as drift-psi's README defines it;
+/// written again here so the C step is checked against an independent implementation.
+fn psi(reference: &[f64], current: &[f64], bins: usize) -> f64 {
+    let lo = reference.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = reference.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let width = (hi - lo) / bins as f64;
+    let shares = |xs: &[f64]| {
+        let mut counts = vec![0.0; bins];
+        for &x in xs {
+            let b = if width > 0.0 { ((x - lo) / width).floor() } else { 0.0 };
+            counts[(b.max(0.0) as usize).min(bins - 1)] += 1.0;
+        }
+        counts
+            .iter()
+            .map(|c| (c / xs.len() as f64).max(1e-4))
+            .collect::<Vec<_>>()
+    };
+    let (r, c) = (shares(reference), shares(current));
+    r.iter().zip(&c).map(|(r, c)| (c - r) * (c / r).ln()).sum()
+}
+
+fn column(table: &serde_json::Value, name: &str) -> Vec<f64> {
+    table["columns"]
+        .as_array()
+        .and_then(|cols| cols.iter().find(|c| c["name"] == name))
+        .and_then(|c| c["values"].as_array())
+        .map(|v| v.iter().filter_map(serde_json::Value::as_f64).collect())
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+#[test]
+fn iris_summary_drift_matches_an_independent_psi() {
+    let home = Home::new();
+    let (code, report) = run_json(&home, "examples/iris-summary.yaml", &[]);
+    assert_eq!(code, 0);
+    let run = report["run_id"].as_str().expect("id");
+    let get = |target: &str| -> serde_json::Value {
+        let out = home.weft(&["artifact", "get", run, target]);
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let (train, test) = (get("features.table"), get("split.test"));
+    let drift = step(&report, "drift");
+    for name in ["sepal_length", "sepal_width", "petal_length", "petal_width"] {
+        let expected = psi(&column(&train, name), &column(&test, name), 5);
+        let got = metric(drift, &format!("psi.{name}"));
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{name}: step {got}, reference {expected}"
+        );
+    }
+}
+
 fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["steps"]
         .as_array()

@@ -2,6 +2,7 @@
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
 //! `dist/plugins/NAME.wasm`, `cargo xtask ci` is what `.ci/run` calls.
 
+mod c_plugins;
 mod plugins;
 mod tally;
 
@@ -58,9 +59,36 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 }
 
 /// The plugin toolchains that come from package registries, at pinned versions:
-/// componentize-py (PyPI, plugins/python/requirements.txt) and componentize-js (npm,
-/// plugins/js/package-lock.json).
+/// clang and wasi-libc (Debian), componentize-py (PyPI, plugins/python/requirements.txt)
+/// and componentize-js (npm, plugins/js/package-lock.json).
+/// The C toolchain for wasm32-wasi, from Debian's packages (needs root: CI and these
+/// machines run as root; elsewhere run the apt-get line yourself).
+fn install_c_tools() -> Result<()> {
+    if Path::new("/usr/include/wasm32-wasi/stdio.h").exists() && which("clang") {
+        return Ok(());
+    }
+    let packages = ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root_user {
+        bail!("C plugins need `sudo apt-get install {}`", packages.join(" "));
+    }
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq"]).args(packages))
+        .context("installing the C toolchain for wasm32-wasi")
+}
+
+fn which(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn install_plugin_tools(root: &Path) -> Result<()> {
+    install_c_tools()?;
     run(Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(root.join("plugins/python/requirements.txt")))
@@ -130,6 +158,9 @@ fn ci() -> Result<()> {
     }
     for p in plugins::discover_js(&root)? {
         tally.run(Command::new("node").arg("--test").arg(&p.dir))?;
+    }
+    for exe in c_plugins::build_tests(&root)? {
+        tally.run(&mut Command::new(exe))?;
     }
     tally.run(
         Command::new(&cargo)

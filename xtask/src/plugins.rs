@@ -1,6 +1,7 @@
 //! Finding and building plugins: Rust crates under `plugins/<group>/<crate>/` (a `cdylib`)
 //! with cargo for `wasm32-wasip2`; Python steps under `plugins/python/<name>/app.py` with
-//! componentize-py; JavaScript steps under `plugins/js/<name>/app.js` with componentize-js.
+//! componentize-py; JavaScript steps under `plugins/js/<name>/app.js` with componentize-js;
+//! C steps under `plugins/c/<name>/app.c` (see `c_plugins`).
 //! Found by scanning, not from a hand-kept list; written to `dist/plugins/`.
 
 use crate::run;
@@ -55,6 +56,7 @@ pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
     let mut out = build_rust(root, &dist)?;
     out.extend(build_python(root, &dist)?);
     out.extend(build_js(root, &dist)?);
+    out.extend(crate::c_plugins::build(root, &dist)?);
     Ok(out)
 }
 
@@ -102,7 +104,7 @@ pub fn discover_js(root: &Path) -> Result<Vec<Plugin>> {
     discover_scripts(&root.join("plugins/js"), "app.js")
 }
 
-fn discover_scripts(dir: &Path, entry_file: &str) -> Result<Vec<Plugin>> {
+pub fn discover_scripts(dir: &Path, entry_file: &str) -> Result<Vec<Plugin>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let dir = entry?.path();

@@ -70,6 +70,10 @@ impl Tally {
                 "skipped" | "todo" => self.ignored += n,
                 _ => {}
             }
+        } else if let Some((p, f)) = plain_counts(line) {
+            // The plain closing line of our C tests: `24 passed, 0 failed`
+            self.passed += p;
+            self.failed += f;
         } else if let Some(rest) = line.strip_prefix("Ran ") {
             // unittest: `Ran 3 tests in 0.001s`; failures are subtracted below.
             if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()) {
@@ -98,6 +102,14 @@ impl Tally {
     }
 }
 
+/// `N passed, M failed` alone on a line.
+fn plain_counts(line: &str) -> Option<(u64, u64)> {
+    let (p, f) = line.trim().split_once(", ")?;
+    let p = p.strip_suffix(" passed")?.parse().ok()?;
+    let f = f.split(',').next()?.strip_suffix(" failed")?.parse().ok()?;
+    Some((p, f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,9 +126,10 @@ mod tests {
             "# fail 1",
             "# skipped 2",
             "# duration_ms 275.1",
+            "24 passed, 0 failed",
         ] {
             t.count(line);
         }
-        assert_eq!((t.passed, t.failed, t.ignored), (28, 4, 4));
+        assert_eq!((t.passed, t.failed, t.ignored), (52, 4, 4));
     }
 }
