@@ -1,0 +1,104 @@
+//! Per-language figures for Weft's step components: size, cold compile, load from the
+//! compile cache, and a warm run (instantiate + run on a 3-row table).
+//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench languages`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use weft_artifacts::ArtifactStore;
+use weft_bench::{summarize, us};
+use weft_model::{Limits, ParamValue};
+use weft_sandbox::{Sandbox, SandboxConfig, StepRequest};
+
+const RUNS: usize = 50;
+
+const TABLE: &str = r#"{"columns":[{"name":"x","type":"float","values":[1.0,2.0,4.0]},{"name":"s","type":"string","values":["a","b","a"]}]}"#;
+
+fn plugin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo xtask build-plugins` first",
+        p.display()
+    );
+    p
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let config = SandboxConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..SandboxConfig::default()
+    };
+    let store = ArtifactStore::open("memory://").expect("store");
+    let table = store
+        .put_bytes(TABLE.as_bytes(), "application/vnd.weft.table+json")
+        .await
+        .expect("table");
+    // (language, step, its inputs, its parameters)
+    let steps: [(&str, &str, Vec<&str>, Vec<(&str, ParamValue)>); 4] = [
+        ("Rust", "summary-stats", vec!["table"], vec![]),
+        ("Python", "validate-table", vec!["table"], vec![]),
+        ("JavaScript", "standardize", vec!["train", "test"], vec![]),
+        (
+            "C",
+            "drift-psi",
+            vec!["reference", "current"],
+            vec![("bins", ParamValue::Int(2))],
+        ),
+    ];
+    println!("| language | step | component size | cold compile | load from cache | warm run p50 | p90 |");
+    println!("|---|---|---|---|---|---|---|");
+    for (language, name, ports, extra) in steps {
+        let path = plugin(name);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        // A fresh sandbox per measurement: the first compiles, the second reads the cache.
+        let cold = Sandbox::new(config.clone())
+            .expect("sandbox")
+            .load_file(&path)
+            .await
+            .expect("load");
+        assert!(!cold.from_cache);
+        let sandbox = Sandbox::new(config.clone()).expect("sandbox");
+        let warm = sandbox.load_file(&path).await.expect("load");
+        assert!(warm.from_cache);
+        let params: Vec<(String, ParamValue)> = warm
+            .info
+            .params
+            .iter()
+            .map(|p| {
+                let given = extra.iter().find(|(n, _)| *n == p.name).map(|(_, v)| v.clone());
+                (p.name.clone(), given.or_else(|| p.default.clone()).expect("a default"))
+            })
+            .collect();
+        let mut samples = Vec::with_capacity(RUNS);
+        for _ in 0..RUNS + 5 {
+            let request = StepRequest {
+                store: store.clone(),
+                inputs: ports.iter().map(|p| (p.to_string(), table.clone())).collect(),
+                params: params.clone(),
+                output_types: Vec::new(),
+                limits: Limits::default(),
+            };
+            let t = Instant::now();
+            let outcome = sandbox.run(&warm, request).await;
+            samples.push(t.elapsed());
+            assert!(outcome.result.is_ok(), "{name}: {:?}", outcome.result);
+        }
+        let s = summarize(&mut samples[5..]);
+        println!(
+            "| {language} | {name} | {:.1} MB | {} | {} | {} | {} |",
+            size as f64 / 1e6,
+            ms(cold.load_time),
+            ms(warm.load_time),
+            us(s.p50),
+            us(s.p90)
+        );
+    }
+}
