@@ -25,6 +25,30 @@ fn plugin(name: &str) -> PathBuf {
     p
 }
 
+/// One measured step: its language, name, input ports and non-default parameters.
+struct Case {
+    language: &'static str,
+    name: &'static str,
+    ports: Vec<&'static str>,
+    extra: Vec<(&'static str, ParamValue)>,
+}
+
+impl Case {
+    fn new(
+        language: &'static str,
+        name: &'static str,
+        ports: &[&'static str],
+        extra: &[(&'static str, ParamValue)],
+    ) -> Self {
+        Case {
+            language,
+            name,
+            ports: ports.to_vec(),
+            extra: extra.to_vec(),
+        }
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -41,21 +65,26 @@ async fn main() {
         .put_bytes(TABLE.as_bytes(), "application/vnd.weft.table+json")
         .await
         .expect("table");
-    // (language, step, its inputs, its parameters)
-    let steps: [(&str, &str, Vec<&str>, Vec<(&str, ParamValue)>); 4] = [
-        ("Rust", "summary-stats", vec!["table"], vec![]),
-        ("Python", "validate-table", vec!["table"], vec![]),
-        ("JavaScript", "standardize", vec!["train", "test"], vec![]),
-        (
+    let steps = [
+        Case::new("Rust", "summary-stats", &["table"], &[]),
+        Case::new("Python", "validate-table", &["table"], &[]),
+        Case::new("JavaScript", "standardize", &["train", "test"], &[]),
+        Case::new(
             "C",
             "drift-psi",
-            vec!["reference", "current"],
-            vec![("bins", ParamValue::Int(2))],
+            &["reference", "current"],
+            &[("bins", ParamValue::Int(2))],
         ),
     ];
     println!("| language | step | component size | cold compile | load from cache | warm run p50 | p90 |");
     println!("|---|---|---|---|---|---|---|");
-    for (language, name, ports, extra) in steps {
+    for Case {
+        language,
+        name,
+        ports,
+        extra,
+    } in steps
+    {
         let path = plugin(name);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         // A fresh sandbox per measurement: the first compiles, the second reads the cache.
