@@ -121,7 +121,7 @@ fn plugin_inspect_shows_the_declaration() {
         "train-test-split 0.1.0",
         "implements weft:step/step-component@0.1.0",
         "test_fraction",
-        "Float(0.2)",
+        "0.2",
         "application/vnd.weft.table+json",
         "sha256:",
     ] {

@@ -93,11 +93,14 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         .rev()
         .find_map(|s| s.outputs.keys().next().map(|p| (s.id.as_str(), p.as_str())))
     {
-        let _ = writeln!(
-            out,
-            "get one:   weft artifact get {} {step}.{port} -o FILE",
-            report.run_id
-        );
+        // Instance ids (`split[3]`) hold brackets, which a shell would glob: quote them.
+        let target = format!("{step}.{port}");
+        let target = if target.contains('[') {
+            format!("'{target}'")
+        } else {
+            target
+        };
+        let _ = writeln!(out, "get one:   weft artifact get {} {target} -o FILE", report.run_id);
     }
     out
 }

@@ -34,7 +34,9 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header([title, "media type", "description"]);
         for p in ports {
-            t.add_row([p.name.as_str(), p.media_type.as_str(), p.description.as_str()]);
+            // A fan-in port takes a list of artifacts; a `*/*` output passes its input's type on.
+            let name = if p.many { format!("{} (many)", p.name) } else { p.name.clone() };
+            t.add_row([name.as_str(), p.media_type.as_str(), p.description.as_str()]);
         }
         println!("{t}");
     }
@@ -42,10 +44,13 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(["param", "type", "default", "description"]);
     for p in &info.params {
-        let default = p
-            .default
-            .as_ref()
-            .map_or_else(|| "(required)".to_string(), |d| format!("{d:?}"));
+        let default = p.default.as_ref().map_or_else(
+            || "(required)".to_string(),
+            |d| match d {
+                weft_model::ParamValue::Str(s) => format!("{s:?}"),
+                other => other.to_string(),
+            },
+        );
         t.add_row([p.name.as_str(), p.ty.name(), &default, p.description.as_str()]);
     }
     println!("{t}");
