@@ -2,28 +2,15 @@
 //! compile cache, and a warm run (instantiate + run on a 3-row table).
 //! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench languages`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use weft_artifacts::ArtifactStore;
-use weft_bench::{summarize, us};
+use weft_bench::{plugin, summarize, us};
 use weft_model::{Limits, ParamValue};
 use weft_sandbox::{Sandbox, SandboxConfig, StepRequest};
 
 const RUNS: usize = 50;
 
 const TABLE: &str = r#"{"columns":[{"name":"x","type":"float","values":[1.0,2.0,4.0]},{"name":"s","type":"string","values":["a","b","a"]}]}"#;
-
-fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../dist/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
-}
 
 /// One measured step: its language, name, input ports and non-default parameters.
 struct Case {

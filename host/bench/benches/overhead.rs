@@ -18,7 +18,7 @@ use wasmtime::component::{Component, Linker, ResourceTable, Val};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_artifacts::ArtifactStore;
-use weft_bench::{summarize, us};
+use weft_bench::{plugin, summarize, us};
 use weft_engine::{LocalExecutor, RunOptions, RunStatus, run_plan};
 use weft_model::{Catalog, Limits, Plan};
 use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};
@@ -26,18 +26,6 @@ use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};
 const CHAIN: usize = 40;
 const ROUNDS: usize = 40;
 const WARMUP_ROUNDS: usize = 3;
-
-fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../dist/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
-}
 
 struct RawState {
     wasi: WasiCtx,

@@ -1,6 +1,20 @@
 //! Support for Weft's benchmarks: percentile summaries of timing samples.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// A component built by `cargo xtask build-plugins`.
+pub fn plugin(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../dist/plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo xtask build-plugins` first",
+        p.display()
+    );
+    p
+}
 
 /// Percentiles of a set of samples.
 #[derive(Debug, Clone, Copy)]

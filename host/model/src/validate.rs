@@ -135,6 +135,14 @@ fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+fn no_such_param(info: &StepInfo, name: &str) -> String {
+    format!(
+        "`{}` has no parameter `{name}`; its parameters are: {}",
+        info.name,
+        listing(info.params.iter().map(|p| p.name.as_str()))
+    )
+}
+
 /// What binding checks look things up in.
 struct Context<'a, 'c> {
     inputs: &'a [PlannedInput],
@@ -411,16 +419,7 @@ impl Validator {
         for (name, values) in &step.matrix {
             let mfield = format!("{field}.matrix.{}", name.value);
             let Some(spec) = info.param(&name.value) else {
-                self.push(
-                    name.span,
-                    mfield,
-                    format!(
-                        "`{}` has no parameter `{}`; its parameters are: {}",
-                        info.name,
-                        name.value,
-                        listing(info.params.iter().map(|p| p.name.as_str()))
-                    ),
-                );
+                self.push(name.span, mfield, no_such_param(info, &name.value));
                 continue;
             };
             if step.with.iter().any(|(n, _)| n.value == name.value) {
@@ -503,16 +502,7 @@ impl Validator {
         for (name, expr) in &step.with {
             let pfield = format!("{field}.with.{}", name.value);
             let Some(spec) = info.param(&name.value) else {
-                self.push(
-                    name.span,
-                    pfield,
-                    format!(
-                        "`{}` has no parameter `{}`; its parameters are: {}",
-                        info.name,
-                        name.value,
-                        listing(info.params.iter().map(|p| p.name.as_str()))
-                    ),
-                );
+                self.push(name.span, pfield, no_such_param(info, &name.value));
                 continue;
             };
             let value = match &expr.value {

@@ -35,7 +35,11 @@ pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8>
         t.set_header([title, "media type", "description"]);
         for p in ports {
             // A fan-in port takes a list of artifacts; a `*/*` output passes its input's type on.
-            let name = if p.many { format!("{} (many)", p.name) } else { p.name.clone() };
+            let name = if p.many {
+                format!("{} (many)", p.name)
+            } else {
+                p.name.clone()
+            };
             t.add_row([name.as_str(), p.media_type.as_str(), p.description.as_str()]);
         }
         println!("{t}");
