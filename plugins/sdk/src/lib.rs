@@ -5,6 +5,7 @@
 //! `weft_step::export!(MyStep);`.
 
 pub mod io;
+pub mod logreg;
 pub mod params;
 pub mod table;
 
