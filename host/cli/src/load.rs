@@ -88,15 +88,29 @@ pub async fn load_workflow(
             continue;
         }
         let loaded = match resolve(uses, &dir, &settings.plugin_path) {
-            Ok(path) => sandbox.load_file(&path).await.map_err(|e| e.to_string()),
+            Ok(path) => match std::fs::read(&path) {
+                Ok(bytes) => {
+                    if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
+                        // Language runtimes (Python, JS) take seconds to compile: say so first.
+                        eprintln!(
+                            "compiling `{uses}` ({} MB), once: later runs reuse the compiled code",
+                            bytes.len() >> 20
+                        );
+                    }
+                    sandbox
+                        .load(&bytes, &path.display().to_string())
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            },
             Err(e) => Err(e),
         };
         match loaded {
             Ok(c) => {
-                if !c.from_cache && c.load_time.as_secs_f64() > 0.5 {
-                    // Worth saying once: the next run starts this component in milliseconds.
+                if !c.from_cache && c.load_time.as_secs_f64() > 2.0 {
                     eprintln!(
-                        "compiled `{uses}` in {:.1} s (cached in {} for later runs)",
+                        "compiled `{uses}` in {:.1} s (cached in {})",
                         c.load_time.as_secs_f64(),
                         settings.cache_dir.display()
                     );

@@ -19,6 +19,9 @@ fn fmt_size(bytes: u64) -> String {
     }
 }
 
+/// Metrics listed per step in the table.
+const MAX_METRICS_SHOWN: usize = 8;
+
 /// Renders the report for a terminal.
 pub fn render(report: &RunReport, store_url: &str) -> String {
     let mut table = Table::new();
@@ -43,12 +46,22 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
             .map(|(port, m)| format!("{port}: {} {} {}", m.digest.short(), fmt_size(m.size), m.media_type))
             .collect::<Vec<_>>()
             .join("\n");
-        let metrics = s
+        // Long metric lists (a value per column) would drown the table; the rest is one
+        // command away.
+        let mut shown: Vec<String> = s
             .metrics
             .iter()
+            .take(MAX_METRICS_SHOWN)
             .map(|(k, v)| format!("{k}={}", fmt_metric(*v)))
-            .collect::<Vec<_>>()
-            .join("\n");
+            .collect();
+        if s.metrics.len() > MAX_METRICS_SHOWN {
+            shown.push(format!(
+                "(+{} more: weft metrics RUN --step {})",
+                s.metrics.len() - MAX_METRICS_SHOWN,
+                s.id
+            ));
+        }
+        let metrics = shown.join("\n");
         // An instance of a matrix step shows the values it ran with under its id.
         let id = match &s.instance {
             Some(inst) if any_instance => {

@@ -37,6 +37,11 @@ impl CompileCache {
         Some(dir.join(format!("{digest_hex}-{:016x}.cwasm", self.engine_hash)))
     }
 
+    /// Whether compiled code for this digest is on disk.
+    pub fn contains(&self, digest_hex: &str) -> bool {
+        self.path_for(digest_hex).is_some_and(|p| p.exists())
+    }
+
     /// Loads the compiled form of a component, compiling and storing it on a miss.
     /// Returns the component and whether it came from the cache.
     pub fn load_or_compile(

@@ -187,6 +187,13 @@ impl Sandbox {
         &self.config
     }
 
+    /// Whether loading these component bytes would skip compilation (loaded already, or
+    /// compiled code in the cache): lets a caller announce a compile that takes seconds.
+    pub fn is_compiled(&self, bytes: &[u8]) -> bool {
+        let digest = Digest::of(bytes);
+        self.loaded_component(&digest).is_some() || self.cache.contains(&digest.hex())
+    }
+
     /// Reads, compiles (or loads from cache), links and describes a component file.
     pub async fn load_file(&self, path: &std::path::Path) -> Result<Arc<LoadedComponent>, SandboxError> {
         let bytes = tokio::fs::read(path).await.map_err(|source| SandboxError::Read {
