@@ -5,6 +5,7 @@
 mod c_plugins;
 mod plugins;
 mod tally;
+mod templates;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,12 @@ fn dispatch() -> Result<()> {
         Some("build-plugins") => plugins::build_all(&root()).map(|_| ()),
         Some("ci") => ci(),
         Some("demo") => demo(),
+        Some("check-templates") => {
+            let mut tally = tally::Tally::default();
+            templates::check(&root(), &mut tally)?;
+            println!("templates: {} passed, {} failed", tally.passed, tally.failed);
+            Ok(())
+        }
         _ => {
             eprintln!("usage: cargo xtask <demo | build-plugins | ci>");
             eprintln!(
@@ -31,6 +38,7 @@ fn dispatch() -> Result<()> {
             );
             eprintln!("  build-plugins  build every plugin under plugins/ into dist/plugins/");
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test");
+            eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
         }
     }
@@ -162,6 +170,8 @@ fn ci() -> Result<()> {
     for exe in c_plugins::build_tests(&root)? {
         tally.run(&mut Command::new(exe))?;
     }
+    // `weft plugin new` must make projects that build and pass their tests in every language.
+    templates::check(&root, &mut tally)?;
     tally.run(
         Command::new(&cargo)
             .current_dir(&root)

@@ -51,22 +51,28 @@ pub fn rust_target_dir(root: &Path) -> PathBuf {
 
 /// Builds every plugin; returns the component files.
 pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
+    build_all_with(root, true)
+}
+
+/// Builds every plugin under `root`; `locked` holds cargo to the committed lock file.
+pub fn build_all_with(root: &Path, locked: bool) -> Result<Vec<PathBuf>> {
     let dist = root.join("dist/plugins");
     std::fs::create_dir_all(&dist)?;
-    let mut out = build_rust(root, &dist)?;
+    let mut out = build_rust(root, &dist, locked)?;
     out.extend(build_python(root, &dist)?);
     out.extend(build_js(root, &dist)?);
     out.extend(crate::c_plugins::build(root, &dist)?);
     Ok(out)
 }
 
-fn build_rust(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
+fn build_rust(root: &Path, dist: &Path, locked: bool) -> Result<Vec<PathBuf>> {
     let plugins_dir = root.join("plugins");
     let plugins = discover_rust(&plugins_dir)?;
     let target_dir = rust_target_dir(root);
     let mut cmd = Command::new(crate::cargo());
     cmd.current_dir(&plugins_dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--locked"])
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .args(locked.then_some("--locked"))
         .env("CARGO_TARGET_DIR", &target_dir);
     for p in &plugins {
         cmd.args(["-p", &p.name]);

@@ -123,6 +123,17 @@ pub struct RunArgs {
 /// `weft plugin ...`.
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
+    /// Create a new step project from a template (builds and passes its test as is).
+    New {
+        /// Language of the step.
+        #[arg(long, value_parser = ["rust", "python", "js", "c"])]
+        lang: String,
+        /// Step name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// Directory to create it in [default: plugins/LANG, so `cargo xtask build-plugins` finds it].
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+    },
     /// Show what a component declares and whether it implements the Weft world.
     Inspect {
         /// The component file.

@@ -3,11 +3,12 @@
 mod artifact;
 mod metrics;
 mod plugin;
+mod plugin_new;
 mod run;
 mod step;
 mod validate;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, PluginCommand};
 use crate::settings::Settings;
 use std::sync::Arc;
 use weft_sandbox::{Sandbox, SandboxConfig};
@@ -21,7 +22,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             let fuel = crate::load::needs_fuel(&args.workflow.file);
             run::run(&args, &settings, sandbox(&settings, fuel)?).await
         }
-        Command::Plugin(cmd) => plugin::plugin(cmd, &*sandbox(&settings, false)?).await,
+        Command::Plugin(PluginCommand::New { lang, name, into }) => {
+            let dir = plugin_new::create(&lang, &name, into.as_deref())?;
+            println!("created {} ({lang})", dir.display());
+            println!("next: cargo xtask build-plugins && weft step run dist/plugins/{name}.wasm -i text=README.md");
+            println!("test: see {}", dir.join("README.md").display());
+            Ok(0)
+        }
+        Command::Plugin(PluginCommand::Inspect { file }) => plugin::inspect(file, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &*sandbox(&settings, false)?).await,

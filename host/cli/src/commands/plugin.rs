@@ -1,11 +1,10 @@
 //! `weft plugin inspect FILE.wasm`: what a component declares.
 
-use crate::cli::PluginCommand;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use std::path::PathBuf;
 use weft_sandbox::{Sandbox, SandboxError};
 
-pub async fn plugin(cmd: PluginCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
-    let PluginCommand::Inspect { file } = cmd;
+pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     let component = match sandbox.load_file(&file).await {
         Ok(c) => c,
