@@ -278,8 +278,20 @@ fn breast_cancer_model_is_accurate_and_checks_out_independently() {
     assert!(accuracy >= 0.95, "held-out accuracy {accuracy}");
     assert!(metric(accepted, "roc_auc") >= 0.98);
 
-    // With an unreachable bar the gate holds the model back; the run still succeeds.
+    // Batch predictions agree with the evaluation's confusion matrix.
+    let evaluation = get("accepted.report");
+    let predicted_positive =
+        evaluation["confusion"]["tp"].as_f64().expect("tp") + evaluation["confusion"]["fp"].as_f64().expect("fp");
+    assert_eq!(
+        metric(step(&report, "predict"), "predicted_positive"),
+        predicted_positive
+    );
+    assert_eq!(metric(step(&report, "predict"), "rows"), 142.0);
+
+    // With an unreachable bar the gate holds the model back, and nothing predicts with it;
+    // the run still succeeds.
     let (code, report) = run_json(&home, "examples/breast-cancer.yaml", &["--param", "min_accuracy=0.999"]);
     assert_eq!(code, 0);
     assert_eq!(step(&report, "accepted")["status"], "skipped");
+    assert_eq!(step(&report, "predict")["status"], "skipped");
 }
