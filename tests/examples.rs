@@ -235,13 +235,13 @@ fn breast_cancer_model_is_accurate_and_checks_out_independently() {
     let accepted = step(&report, "accepted");
     assert_eq!(accepted["status"], "succeeded");
 
-    // Score the chosen model on the standardized held-out rows with an implementation of
-    // our own: the step's accuracy must be exactly what these weights give.
+    // Score the chosen model (picked on the validation rows) on the standardized test rows
+    // with an implementation of our own: the step's accuracy must be what these weights give.
     let get = |target: &str| -> serde_json::Value {
         let out = home.weft(&["artifact", "get", run, target]);
         serde_json::from_slice(&out.stdout).expect("json")
     };
-    let (model, test) = (get("best.best"), get("scale.test"));
+    let (model, test) = (get("best.best"), get("scale-test.test"));
     let weights: Vec<f64> = model["weights"]
         .as_array()
         .expect("weights")
