@@ -34,6 +34,12 @@ impl Model {
     }
 }
 
+/// Reads a model from the input `port`.
+pub fn read_model(port: &str) -> Result<Model, crate::StepError> {
+    serde_json::from_slice(&crate::io::read_all(port)?)
+        .map_err(|e| crate::bad_input(format!("input `{port}` is not a logistic-regression model: {e}")))
+}
+
 /// Feature rows and 0/1 labels of a table, in row order.
 pub struct Dataset {
     /// One row per example, features in the given order.

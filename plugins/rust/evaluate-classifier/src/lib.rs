@@ -2,7 +2,7 @@
 //! confusion matrix of a logistic-regression model on labelled rows.
 
 use serde::Serialize;
-use weft_step::logreg::{self, Model};
+use weft_step::logreg;
 use weft_step::table::Table;
 use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
 
@@ -38,8 +38,7 @@ impl Guest for EvaluateClassifier {
 
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let p = weft_step::params::Params(params);
-        let model: Model = serde_json::from_slice(&io::read_all("model")?)
-            .map_err(|e| bad_input(format!("input `model` is not a logistic-regression model: {e}")))?;
+        let model = logreg::read_model("model")?;
         let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
         let data = logreg::dataset(&table, &model.features, &model.label, &model.positive).map_err(bad_input)?;
         let scores: Vec<f64> = data.x.iter().map(|x| model.proba(x)).collect();
