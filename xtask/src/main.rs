@@ -149,6 +149,20 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The guests too, for the target they are built for.
+    run(Command::new(&cargo)
+        .current_dir(root.join("plugins"))
+        .env("CARGO_TARGET_DIR", plugins::rust_target_dir(&root))
+        .args([
+            "clippy",
+            "--workspace",
+            "--target",
+            "wasm32-wasip2",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
     let mut tally = tally::Tally::default();
     // Plugin logic is plain code: Rust unit tests run natively, Python ones with unittest.
     tally.run(
