@@ -145,6 +145,31 @@ impl ArtifactStore {
         }
     }
 
+    /// Streams a published artifact into `sink` in bounded chunks; returns the bytes copied.
+    pub async fn copy_to<W: tokio::io::AsyncWrite + Unpin + ?Sized>(
+        &self,
+        digest: &Digest,
+        sink: &mut W,
+    ) -> Result<u64, ArtifactError> {
+        use tokio::io::AsyncWriteExt;
+        let io_err = |source| ArtifactError::Io {
+            path: format!("(writing {digest})"),
+            source,
+        };
+        let mut reader = self.reader(digest).await?;
+        let mut copied = 0u64;
+        loop {
+            let chunk = reader.read(1 << 20).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            sink.write_all(&chunk).await.map_err(io_err)?;
+            copied += chunk.len() as u64;
+        }
+        sink.flush().await.map_err(io_err)?;
+        Ok(copied)
+    }
+
     /// Whether an artifact is published.
     pub async fn contains(&self, digest: &Digest) -> bool {
         self.inner.head(&keys::blob(&self.tenant, digest)).await.is_ok()

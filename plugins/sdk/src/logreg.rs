@@ -34,6 +34,21 @@ impl Model {
     }
 }
 
+/// The `model` input of the steps that use a model.
+pub fn model_input() -> crate::Port {
+    crate::port("model", MEDIA_TYPE, "The logistic-regression model")
+}
+
+/// The `threshold` parameter of the steps that turn probabilities into classes.
+pub fn threshold_param() -> crate::ParamSpec {
+    crate::param(
+        "threshold",
+        crate::ParamType::Float,
+        Some(crate::ParamValue::Float(0.5)),
+        "Probability at or above which a row is predicted positive",
+    )
+}
+
 /// Reads a model from the input `port`.
 pub fn read_model(port: &str) -> Result<Model, crate::StepError> {
     serde_json::from_slice(&crate::io::read_all(port)?)

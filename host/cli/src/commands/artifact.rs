@@ -3,7 +3,6 @@
 use crate::cli::ArtifactCommand;
 use crate::settings::Settings;
 use anyhow::{Context, bail};
-use tokio::io::AsyncWriteExt;
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_engine::RunReport;
 
@@ -47,7 +46,6 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
         }
         _ => bail!("give a digest, or a run id and STEP.PORT"),
     };
-    let mut reader = store.reader(&digest).await?;
     let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
         Some(path) => Box::new(
             tokio::fs::File::create(path)
@@ -56,16 +54,9 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
         ),
         None => Box::new(tokio::io::stdout()),
     };
-    loop {
-        let chunk = reader.read(1 << 20).await?;
-        if chunk.is_empty() {
-            break;
-        }
-        sink.write_all(&chunk).await?;
-    }
-    sink.flush().await?;
+    let copied = store.copy_to(&digest, &mut sink).await?;
     if let Some(path) = output {
-        eprintln!("wrote {} bytes ({digest}) to {}", reader.size(), path.display());
+        eprintln!("wrote {copied} bytes ({digest}) to {}", path.display());
     }
     Ok(0)
 }

@@ -4,7 +4,6 @@
 use crate::cli::StepCommand;
 use crate::progress::fmt_duration;
 use anyhow::Context;
-use std::path::Path;
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, media_type};
 use weft_sandbox::{Sandbox, StepRequest};
@@ -133,7 +132,10 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
     for output in staged {
         let meta = store.publish(output.staged, &output.media_type).await?;
         let path = out.join(format!("{}.{}", output.port, extension(&meta.media_type)));
-        write_artifact(&store, &meta.digest, &path).await?;
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .with_context(|| format!("creating {}", path.display()))?;
+        store.copy_to(&meta.digest, &mut file).await?;
         println!(
             "output {} -> {} ({} bytes, {}, {})",
             output.port,
@@ -150,21 +152,4 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
         fmt_duration(outcome.duration)
     );
     Ok(0)
-}
-
-async fn write_artifact(store: &ArtifactStore, digest: &weft_artifacts::Digest, path: &Path) -> anyhow::Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let mut reader = store.reader(digest).await?;
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .with_context(|| format!("creating {}", path.display()))?;
-    loop {
-        let chunk = reader.read(1 << 20).await?;
-        if chunk.is_empty() {
-            break;
-        }
-        file.write_all(&chunk).await?;
-    }
-    file.flush().await?;
-    Ok(())
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use weft_step::logreg;
 use weft_step::table::Table;
-use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
+use weft_step::{Guest, Param, StepError, StepInfo, bad_input, io, metric, port};
 
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct EvaluateClassifier;
@@ -19,7 +19,7 @@ impl Guest for EvaluateClassifier {
                           as metrics too."
                 .into(),
             inputs: vec![
-                port("model", logreg::MEDIA_TYPE, "The model to evaluate"),
+                logreg::model_input(),
                 port(
                     "table",
                     weft_step::table::MEDIA_TYPE,
@@ -27,12 +27,7 @@ impl Guest for EvaluateClassifier {
                 ),
             ],
             outputs: vec![port("report", "application/json", "Metrics and confusion matrix")],
-            params: vec![param(
-                "threshold",
-                ParamType::Float,
-                Some(ParamValue::Float(0.5)),
-                "Probability at or above which a row is predicted positive",
-            )],
+            params: vec![logreg::threshold_param()],
         }
     }
 

@@ -4,7 +4,7 @@
 
 use weft_step::logreg::{self, Model};
 use weft_step::table::{Column, ColumnType, Table, Value};
-use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
+use weft_step::{Guest, Param, StepError, StepInfo, bad_input, io, metric, port};
 
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct PredictLogreg;
@@ -19,7 +19,7 @@ impl Guest for PredictLogreg {
                           The label column, if present, is kept for comparison but not used."
                 .into(),
             inputs: vec![
-                port("model", logreg::MEDIA_TYPE, "The model"),
+                logreg::model_input(),
                 port(
                     "table",
                     weft_step::table::MEDIA_TYPE,
@@ -31,12 +31,7 @@ impl Guest for PredictLogreg {
                 weft_step::table::MEDIA_TYPE,
                 "The rows with the two new columns",
             )],
-            params: vec![param(
-                "threshold",
-                ParamType::Float,
-                Some(ParamValue::Float(0.5)),
-                "Probability at or above which a row is predicted positive",
-            )],
+            params: vec![logreg::threshold_param()],
         }
     }
 
