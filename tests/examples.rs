@@ -3,6 +3,7 @@
 mod common;
 
 use common::{Home, root, run_json};
+use sha2::Digest as _;
 
 fn examples() -> Vec<String> {
     let mut files: Vec<String> = std::fs::read_dir(root().join("examples"))
@@ -287,6 +288,65 @@ fn breast_cancer_model_is_accurate_and_checks_out_independently() {
         predicted_positive
     );
     assert_eq!(metric(step(&report, "predict"), "rows"), 142.0);
+
+    // The model card names the model, its test metrics, the data file and every step
+    // behind it, with the digests this run recorded.
+    let card = get("package.card");
+    let digest = |id: &str, port: &str| step(&report, id)["outputs"][port]["digest"].clone();
+    assert_eq!(card["model"]["digest"], digest("best", "best"));
+    assert_eq!(digest("package", "model"), digest("best", "best"));
+    assert_eq!(card["evaluation"]["digest"], digest("accepted", "report"));
+    assert_eq!(card["metrics"]["accuracy"].as_f64(), Some(metric(accepted, "accuracy")));
+    let csv = std::fs::read(root().join("examples/data/breast_cancer.csv")).expect("csv");
+    let csv_digest = format!("sha256:{:x}", sha2::Sha256::digest(&csv));
+    assert_eq!(
+        card["data"],
+        serde_json::json!([{"source": "inputs.data", "digest": csv_digest,
+        "size": csv.len(), "media_type": "text/csv"}])
+    );
+    let made: Vec<&str> = card["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["output"].as_str().expect("output"))
+        .collect();
+    for output in [
+        "load.table",
+        "split.train",
+        "scale.train",
+        "train[2].model",
+        "best.best",
+        "accepted.report",
+    ] {
+        assert!(made.contains(&output), "the card misses {output}: {made:?}");
+    }
+    assert!(
+        !made.iter().any(|m| m.starts_with("drift") || m.starts_with("predict")),
+        "{made:?}"
+    );
+    for entry in card["steps"].as_array().expect("steps") {
+        let id = entry["output"]
+            .as_str()
+            .and_then(|o| o.rsplit_once('.'))
+            .expect("STEP.PORT")
+            .0;
+        assert_eq!(entry["component"], step(&report, id)["component"], "{id}");
+        assert_eq!(
+            entry["digest"],
+            digest(id, entry["output"].as_str().expect("o").rsplit_once('.').expect("p").1)
+        );
+    }
+    let l2: Vec<f64> = (0..3)
+        .map(|k| {
+            let entry = card["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .find(|s| s["output"] == format!("train[{k}].model"));
+            entry.and_then(|e| e["params"]["l2"].as_f64()).expect("l2")
+        })
+        .collect();
+    assert_eq!(l2, [0.0, 0.01, 0.1]);
 
     // With an unreachable bar the gate holds the model back, and nothing predicts with it;
     // the run still succeeds.

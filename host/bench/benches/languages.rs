@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use weft_artifacts::ArtifactStore;
 use weft_bench::{plugin, summarize, us};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{Sandbox, SandboxConfig, StepRequest};
+use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepRequest};
 
 const RUNS: usize = 50;
 
@@ -97,7 +97,10 @@ async fn main() {
         for _ in 0..RUNS + 5 {
             let request = StepRequest {
                 store: store.clone(),
-                inputs: ports.iter().map(|p| (p.to_string(), table.clone())).collect(),
+                inputs: ports
+                    .iter()
+                    .map(|p| (p.to_string(), Provenance::origin(format!("inputs.{p}"), table.clone())))
+                    .collect(),
                 params: params.clone(),
                 output_types: Vec::new(),
                 limits: Limits::default(),

@@ -1,9 +1,10 @@
 //! The executor interface: the scheduler hands it one ready step at a time.
 
+use std::sync::Arc;
 use std::time::Duration;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{LogLine, StepFailure};
+use weft_sandbox::{LogLine, Provenance, StepFailure};
 
 /// Everything needed to execute one step, self-contained so it can cross a process boundary.
 #[derive(Debug, Clone)]
@@ -14,8 +15,8 @@ pub struct StepTask {
     pub step: String,
     /// Digest of the component to run.
     pub component: Digest,
-    /// Bound inputs: port → published artifact.
-    pub inputs: Vec<(String, ArtifactMeta)>,
+    /// Bound inputs: port → published artifact and how it was made.
+    pub inputs: Vec<(String, Arc<Provenance>)>,
     /// Every declared parameter with its value.
     pub params: Vec<(String, ParamValue)>,
     /// Output port → media type to publish it as.

@@ -13,7 +13,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use weft_artifacts::{ArtifactError, ArtifactMeta, ArtifactStore, Digest};
 use weft_model::{ParamValue, Plan, Source};
-use weft_sandbox::StepFailure;
+use weft_sandbox::{MadeBy, Provenance, StepFailure};
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
@@ -147,12 +147,13 @@ struct Run<'p> {
     plan: &'p Plan,
     components: &'p [Digest],
     run_id: String,
-    inputs: BTreeMap<String, ArtifactMeta>,
+    /// Workflow inputs by name.
+    inputs: BTreeMap<String, Arc<Provenance>>,
     index: HashMap<&'p str, usize>,
     waiting_on: Vec<usize>,
     dependents: Vec<Vec<usize>>,
     ready: VecDeque<usize>,
-    produced: HashMap<(usize, String), ArtifactMeta>,
+    produced: HashMap<(usize, String), Arc<Provenance>>,
     report: RunReport,
     events: Option<UnboundedSender<RunEvent>>,
     /// Authored step id → instances running now (for per-step concurrency bounds).
@@ -208,7 +209,13 @@ impl<'p> Run<'p> {
             plan,
             components,
             run_id: options.run_id.clone(),
-            inputs,
+            inputs: inputs
+                .into_iter()
+                .map(|(name, meta)| {
+                    let source = format!("inputs.{name}");
+                    (name, Provenance::origin(source, meta))
+                })
+                .collect(),
             index: plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect(),
             ready: (0..n).filter(|&i| waiting_on[i] == 0).collect(),
             waiting_on,
@@ -236,11 +243,24 @@ impl<'p> Run<'p> {
     /// The self-contained task of a ready step: its bound inputs are all published.
     fn task(&self, i: usize) -> StepTask {
         let step = &self.plan.steps[i];
-        let inputs = step
-            .inputs
+        StepTask {
+            run_id: self.run_id.clone(),
+            step: step.id.clone(),
+            component: self.components[i],
+            inputs: self.bound_inputs(i),
+            params: step.params.clone(),
+            outputs: step.outputs.clone(),
+            limits: step.limits,
+        }
+    }
+
+    /// What step `i` reads, port by port; its producers must have succeeded.
+    fn bound_inputs(&self, i: usize) -> Vec<(String, Arc<Provenance>)> {
+        let step = &self.plan.steps[i];
+        step.inputs
             .iter()
             .map(|b| {
-                let meta = match &b.source {
+                let provenance = match &b.source {
                     Source::Input(name) => self.inputs.get(name).cloned(),
                     Source::Step { step, port } => self
                         .index
@@ -250,26 +270,19 @@ impl<'p> Run<'p> {
                 // Validation guarantees the source exists, and a step becomes ready only
                 // after its producers succeeded; should that ever break, point the input at
                 // a digest that is in no store, so the step fails instead of reading wrong bytes.
-                let meta = meta.unwrap_or_else(|| {
+                let provenance = provenance.unwrap_or_else(|| {
                     tracing::error!("bug: input `{}` of step `{}` has no published source", b.port, step.id);
-                    ArtifactMeta {
-                        digest: Digest::of(format!("missing source {}.{}", step.id, b.port).as_bytes()),
+                    let missing = format!("missing source {}.{}", step.id, b.port);
+                    let meta = ArtifactMeta {
+                        digest: Digest::of(missing.as_bytes()),
                         size: 0,
                         media_type: b.media_type.clone(),
-                    }
+                    };
+                    Provenance::origin(missing, meta)
                 });
-                (b.port.clone(), meta)
+                (b.port.clone(), provenance)
             })
-            .collect();
-        StepTask {
-            run_id: self.run_id.clone(),
-            step: step.id.clone(),
-            component: self.components[i],
-            inputs,
-            params: step.params.clone(),
-            outputs: step.outputs.clone(),
-            limits: step.limits,
-        }
+            .collect()
     }
 
     /// Records a finished step and readies the dependents it unblocks (or blocks them).
@@ -293,9 +306,21 @@ impl<'p> Run<'p> {
         match result.outputs {
             Ok(outputs) => {
                 rep.status = StepStatus::Succeeded;
+                let step = &self.plan.steps[i];
+                let made_by = MadeBy {
+                    step: format!("{}@{}", step.info.name, step.info.version),
+                    component: self.components[i],
+                    params: step.params.clone(),
+                    inputs: self.bound_inputs(i).into_iter().map(|(_, p)| p).collect(),
+                };
                 for (port, meta) in outputs {
-                    rep.outputs.insert(port.clone(), meta.clone());
-                    self.produced.insert((i, port), meta);
+                    self.report.steps[i].outputs.insert(port.clone(), meta.clone());
+                    let provenance = Arc::new(Provenance {
+                        source: format!("{}.{port}", step.id),
+                        artifact: meta,
+                        made_by: Some(made_by.clone()),
+                    });
+                    self.produced.insert((i, port), provenance);
                 }
                 self.emit(i, StepState::Succeeded(result.duration));
                 for k in 0..self.dependents[i].len() {

@@ -2,9 +2,13 @@
 //! only outputs it declared, once each, in chunks of at most [`MAX_CHUNK`] bytes.
 
 use crate::bindings::weft::step::artifacts::{Host, HostReader, HostWriter};
+use crate::bindings::wit_types as wit;
+use crate::convert::to_wit_param;
+use crate::provenance::Provenance;
 use crate::state::StepState;
+use std::sync::Arc;
 use wasmtime::component::Resource;
-use weft_artifacts::{ArtifactMeta, ArtifactReader, ArtifactStore, StagedWriter};
+use weft_artifacts::{ArtifactReader, ArtifactStore, StagedWriter};
 
 /// Largest chunk moved by one `read` or `write` call.
 pub const MAX_CHUNK: usize = 1024 * 1024;
@@ -12,7 +16,7 @@ pub const MAX_CHUNK: usize = 1024 * 1024;
 /// An open input, owned by the guest through a resource handle.
 pub struct ReaderHandle {
     reader: ArtifactReader,
-    media_type: String,
+    provenance: Arc<Provenance>,
 }
 
 /// An output being written; the bytes live in [`StepIo::writers`] so they can be finished
@@ -25,7 +29,7 @@ pub struct WriterHandle {
 pub struct StepIo {
     pub(crate) store: ArtifactStore,
     /// Bound inputs: port → published artifact; a fan-in port appears once per artifact.
-    pub(crate) inputs: Vec<(String, ArtifactMeta)>,
+    pub(crate) inputs: Vec<(String, Arc<Provenance>)>,
     /// Declared fan-in (`many`) input ports, read with `open-all` only.
     pub(crate) many_ports: Vec<String>,
     /// Declared outputs: port → media type.
@@ -41,14 +45,28 @@ impl StepState {
     async fn open_reader(
         &mut self,
         port: &str,
-        meta: &ArtifactMeta,
+        provenance: Arc<Provenance>,
     ) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
-        let reader = match self.io.store.reader(&meta.digest).await {
+        let reader = match self.io.store.reader(&provenance.artifact.digest).await {
             Ok(r) => r,
             Err(e) => return Ok(Err(format!("cannot open input `{port}`: {e}"))),
         };
-        let media_type = meta.media_type.clone();
-        Ok(Ok(self.table.push(ReaderHandle { reader, media_type })?))
+        Ok(Ok(self.table.push(ReaderHandle { reader, provenance })?))
+    }
+}
+
+fn to_wit(p: &Provenance) -> wit::Provenance {
+    wit::Provenance {
+        source: p.source.clone(),
+        digest: p.artifact.digest.to_string(),
+        size: p.artifact.size,
+        media_type: p.artifact.media_type.clone(),
+        made_by: p.made_by.as_ref().map(|m| wit::MadeBy {
+            step: m.step.clone(),
+            component: m.component.to_string(),
+            params: m.params.iter().map(|(n, v)| to_wit_param(n, v)).collect(),
+            inputs: m.inputs.iter().map(|i| i.source.clone()).collect(),
+        }),
     }
 }
 
@@ -67,28 +85,28 @@ impl Host for StepState {
                 "input `{port}` takes many artifacts: open it with `open-all`"
             )));
         }
-        let Some((_, meta)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
+        let Some((_, provenance)) = self.io.inputs.iter().find(|(p, _)| *p == port) else {
             let bound = listing(self.io.inputs.iter().map(|(p, _)| p.as_str()).collect());
             return Ok(Err(format!("no input `{port}` is bound to this step (bound: {bound})")));
         };
-        let meta = meta.clone();
-        self.open_reader(&port, &meta).await
+        let provenance = provenance.clone();
+        self.open_reader(&port, provenance).await
     }
 
     async fn open_all(&mut self, port: String) -> wasmtime::Result<Result<Vec<Resource<ReaderHandle>>, String>> {
         if !self.io.many_ports.contains(&port) {
             return Ok(Err(format!("the step declares no fan-in (`many`) input `{port}`")));
         }
-        let metas: Vec<ArtifactMeta> = self
+        let bound: Vec<Arc<Provenance>> = self
             .io
             .inputs
             .iter()
             .filter(|(p, _)| *p == port)
             .map(|(_, m)| m.clone())
             .collect();
-        let mut readers = Vec::with_capacity(metas.len());
-        for meta in &metas {
-            match self.open_reader(&port, meta).await? {
+        let mut readers = Vec::with_capacity(bound.len());
+        for provenance in bound {
+            match self.open_reader(&port, provenance).await? {
                 Ok(r) => readers.push(r),
                 Err(e) => {
                     for r in readers {
@@ -114,6 +132,11 @@ impl Host for StepState {
         self.io.writers.push((port.clone(), self.io.store.stage()));
         Ok(Ok(self.table.push(WriterHandle { port })?))
     }
+
+    async fn lineage(&mut self) -> wasmtime::Result<Vec<wit::Provenance>> {
+        let roots: Vec<Arc<Provenance>> = self.io.inputs.iter().map(|(_, p)| p.clone()).collect();
+        Ok(Provenance::flatten(&roots).into_iter().map(to_wit).collect())
+    }
 }
 
 impl HostReader for StepState {
@@ -128,7 +151,15 @@ impl HostReader for StepState {
     }
 
     async fn media_type(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<String> {
-        Ok(self.table.get(&handle)?.media_type.clone())
+        Ok(self.table.get(&handle)?.provenance.artifact.media_type.clone())
+    }
+
+    async fn digest(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&handle)?.provenance.artifact.digest.to_string())
+    }
+
+    async fn source(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&handle)?.provenance.source.clone())
     }
 
     async fn drop(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<()> {

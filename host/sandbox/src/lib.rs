@@ -17,9 +17,11 @@ mod host_log;
 mod limiter;
 mod outcome;
 mod output_pipe;
+mod provenance;
 mod sandbox;
 mod state;
 
 pub use error::SandboxError;
 pub use outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
+pub use provenance::{MadeBy, Provenance};
 pub use sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};

@@ -7,6 +7,7 @@ use crate::host_artifacts::StepIo;
 use crate::limiter::StepLimiter;
 use crate::outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
 use crate::output_pipe::CappedPipe;
+use crate::provenance::Provenance;
 use crate::state::{StepLog, StepState};
 use crate::{SandboxError, clock, convert};
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
-use weft_artifacts::{ArtifactMeta, ArtifactStore, Digest};
+use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue, StepInfo};
 
 /// How often the epoch advances: the granularity of timeouts and of cooperative yields.
@@ -78,9 +79,9 @@ pub struct LoadedComponent {
 pub struct StepRequest {
     /// The store to read inputs from and stage outputs in.
     pub store: ArtifactStore,
-    /// Bound inputs: port → published artifact; a fan-in port appears once per artifact,
-    /// in binding order.
-    pub inputs: Vec<(String, ArtifactMeta)>,
+    /// Bound inputs: port → published artifact and how it was made; a fan-in port
+    /// appears once per artifact, in binding order.
+    pub inputs: Vec<(String, Arc<Provenance>)>,
     /// Every declared parameter with its (checked) value.
     pub params: Vec<(String, ParamValue)>,
     /// Media types to publish outputs as, where they differ from the declaration (a `*/*`
@@ -94,7 +95,7 @@ pub struct StepRequest {
 /// What a store's artifact access is built from.
 #[derive(Default)]
 struct Ports {
-    inputs: Vec<(String, ArtifactMeta)>,
+    inputs: Vec<(String, Arc<Provenance>)>,
     many: Vec<String>,
     outputs: Vec<(String, String)>,
 }

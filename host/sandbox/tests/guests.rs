@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{LoadedComponent, LogStream, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest};
+use weft_sandbox::{
+    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest,
+};
 
 fn plugin(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -154,7 +156,7 @@ async fn a_step_touches_only_its_own_ports() {
     let guest = load(&sandbox, "test-artifact-escape").await;
     let data = store.put_bytes(b"input", "text/plain").await.expect("put");
     let mut req = request(&store, Limits::default());
-    req.inputs = vec![("data".into(), data)];
+    req.inputs = vec![("data".into(), Provenance::origin("inputs.data", data))];
     let outcome = sandbox.run(&guest, req).await;
     let outputs = outcome.result.expect("the host refused every escape");
     assert_eq!(outputs.len(), 1);
@@ -171,7 +173,7 @@ async fn copy_streams_bytes_through_and_stages_them() {
         .await
         .expect("put");
     let mut req = request(&store, Limits::default());
-    req.inputs = vec![("data".into(), input.clone())];
+    req.inputs = vec![("data".into(), Provenance::origin("inputs.data", input.clone()))];
     let outcome = sandbox.run(&guest, req).await;
     let mut outputs = outcome.result.expect("copies");
     assert_eq!(outcome.metrics, vec![("bytes".to_string(), 3_000_000.0)]);
@@ -312,7 +314,7 @@ async fn large_artifacts_stream_through_a_small_step() {
             ..Limits::default()
         },
     );
-    req.inputs = vec![("data".into(), input.clone())];
+    req.inputs = vec![("data".into(), Provenance::origin("inputs.data", input.clone()))];
     let mut outputs = sandbox.run(&guest, req).await.result.expect("streams");
     let staged = outputs.remove(0).staged;
     assert_eq!((staged.digest(), staged.size()), (input.digest, 24 << 20));

@@ -32,6 +32,19 @@ fn drain(reader: &artifacts::Reader, port: &str) -> Result<Vec<u8>, StepError> {
     }
 }
 
+/// Where the input bound to `port` comes from: its key in [`lineage`] (`inputs.NAME`,
+/// `STEP.PORT`, or a local file's path under `weft step run`).
+pub fn source(port: &str) -> Result<String, StepError> {
+    let reader = artifacts::open(port).map_err(|e| failed(format!("open input `{port}`: {e}")))?;
+    Ok(reader.source())
+}
+
+/// How every input of this step was made, back to the workflow inputs, as the host
+/// recorded it: each entry after the entries it was made from.
+pub fn lineage() -> Vec<crate::Provenance> {
+    artifacts::lineage()
+}
+
 /// Reads the whole input bound to `port` as UTF-8 text.
 pub fn read_text(port: &str) -> Result<String, StepError> {
     String::from_utf8(read_all(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))

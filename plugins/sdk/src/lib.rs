@@ -24,7 +24,9 @@ pub mod bindings {
 pub use bindings::export_step;
 pub use bindings::exports::weft::step::step::Guest;
 pub use bindings::weft::step::log::Level;
-pub use bindings::weft::step::types::{Param, ParamSpec, ParamType, ParamValue, Port, StepError, StepInfo};
+pub use bindings::weft::step::types::{
+    MadeBy, Param, ParamSpec, ParamType, ParamValue, Port, Provenance, StepError, StepInfo,
+};
 
 /// Exports a [`Guest`] implementation as the component's `weft:step/step` interface.
 ///

@@ -6,7 +6,7 @@ use crate::progress::fmt_duration;
 use anyhow::Context;
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, media_type};
-use weft_sandbox::{Sandbox, StepRequest};
+use weft_sandbox::{Provenance, Sandbox, StepRequest};
 
 /// File extension for an output of this media type.
 fn extension(media_type: &str) -> &'static str {
@@ -95,7 +95,7 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
             .import_file(path, label)
             .await
             .with_context(|| format!("reading input `{port}`"))?;
-        bound.push((port.clone(), meta));
+        bound.push((port.clone(), Provenance::origin(path.display().to_string(), meta)));
     }
     let outcome = sandbox
         .run(
