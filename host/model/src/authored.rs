@@ -4,6 +4,7 @@
 //! steps and against components are checked by `validate`.
 
 use crate::diagnostic::Diagnostic;
+use crate::policy::{Retry, parse_retry};
 use crate::quantity::{parse_bytes, parse_duration};
 use crate::span::{Span, Spanned};
 use crate::step_info::{ParamType, ParamValue, is_identifier};
@@ -23,6 +24,8 @@ pub struct Workflow {
     pub inputs: Vec<InputDecl>,
     /// Steps, in file order.
     pub steps: Vec<StepDecl>,
+    /// Longest the whole run may take.
+    pub timeout: Option<Spanned<Duration>>,
 }
 
 /// A workflow parameter: `params: {name: {type, default, description}}`.
@@ -70,6 +73,10 @@ pub struct StepDecl {
     pub after: Vec<Spanned<String>>,
     /// Resource limits.
     pub limits: LimitsDecl,
+    /// Retries on retryable failures (`retry:`).
+    pub retry: Option<Spanned<Retry>>,
+    /// `cache: false` keeps the step out of the cache.
+    pub cache: Option<Spanned<bool>>,
 }
 
 /// One input port's binding as written: `port: source` or `port: [source, ...]`.
@@ -104,13 +111,13 @@ pub struct LimitsDecl {
 }
 
 /// Reads the keys of one mapping, reporting unknown ones and wrong shapes.
-struct MapReader<'a> {
+pub(crate) struct MapReader<'a> {
     entries: &'a [(Spanned<String>, Node)],
     field: String,
 }
 
 impl<'a> MapReader<'a> {
-    fn new(node: &'a Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Self> {
+    pub(crate) fn new(node: &'a Node, field: &str, diags: &mut Vec<Diagnostic>) -> Option<Self> {
         match &node.kind {
             NodeKind::Map(entries) => Some(Self {
                 entries,
@@ -127,11 +134,11 @@ impl<'a> MapReader<'a> {
         }
     }
 
-    fn get(&self, key: &str) -> Option<&'a Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
         self.entries.iter().find(|(k, _)| k.value == key).map(|(_, v)| v)
     }
 
-    fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
+    pub(crate) fn check_keys(&self, allowed: &[&str], diags: &mut Vec<Diagnostic>) {
         for (k, _) in self.entries {
             if !allowed.contains(&k.value.as_str()) {
                 let message = match closest(&k.value, allowed) {
@@ -143,7 +150,7 @@ impl<'a> MapReader<'a> {
         }
     }
 
-    fn sub(&self, key: &str) -> String {
+    pub(crate) fn sub(&self, key: &str) -> String {
         if self.field.is_empty() {
             key.to_string()
         } else {
@@ -242,7 +249,10 @@ impl Workflow {
         let Some(top) = MapReader::new(root, "", &mut diags) else {
             return Err(diags);
         };
-        top.check_keys(&["name", "description", "params", "inputs", "steps"], &mut diags);
+        top.check_keys(
+            &["name", "description", "params", "inputs", "steps", "timeout"],
+            &mut diags,
+        );
         let name = top.string("name", true, root.span, &mut diags);
         if let Some(n) = &name {
             identifier(n, "workflow name", "name", &mut diags);
@@ -266,12 +276,24 @@ impl Workflow {
                 Vec::new()
             }
         };
+        let timeout = top.get("timeout").and_then(|n| match crate::policy::duration(n) {
+            Ok(d) if d.is_zero() => {
+                diags.push(Diagnostic::new(n.span, "timeout", "must be longer than zero"));
+                None
+            }
+            Ok(d) => Some(Spanned::new(d, n.span)),
+            Err(e) => {
+                diags.push(Diagnostic::new(n.span, "timeout", e));
+                None
+            }
+        });
         let workflow = Workflow {
             name: name.unwrap_or_else(|| Spanned::new(String::new(), root.span)),
             description,
             params,
             inputs,
             steps,
+            timeout,
         };
         Ok((workflow, diags))
     }
@@ -392,6 +414,8 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
             "when",
             "after",
             "limits",
+            "retry",
+            "cache",
         ],
         diags,
     );
@@ -517,6 +541,20 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         .get("limits")
         .map(|n| parse_limits(n, &step.sub("limits"), diags))
         .unwrap_or_default();
+    let retry = step
+        .get("retry")
+        .and_then(|n| parse_retry(n, &step.sub("retry"), diags));
+    let cache = step.get("cache").and_then(|n| match n.scalar() {
+        Some(Scalar::Bool(b)) => Some(Spanned::new(b, n.span)),
+        _ => {
+            diags.push(Diagnostic::new(
+                n.span,
+                step.sub("cache"),
+                format!("expected true or false, found {}", n.shape()),
+            ));
+            None
+        }
+    });
     Some(StepDecl {
         id: id.clone(),
         // An empty `uses` (already reported) keeps the step so references to it resolve.
@@ -528,6 +566,8 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         when,
         after,
         limits,
+        retry,
+        cache,
     })
 }
 

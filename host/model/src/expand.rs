@@ -8,6 +8,7 @@
 use crate::authored::StepDecl;
 use crate::diagnostic::Diagnostic;
 use crate::plan::{Binding, Condition, Instance, Limits, PlannedStep, Source};
+use crate::policy::Policy;
 use crate::step_info::{ParamValue, StepInfo};
 
 /// Where one bound artifact comes from, before expansion.
@@ -41,6 +42,7 @@ pub(crate) struct Checked<'w> {
     pub after: Vec<usize>,
     pub condition: Option<Condition>,
     pub limits: Limits,
+    pub policy: Policy,
 }
 
 /// Every combination of the swept values, first parameter varying slowest.
@@ -201,6 +203,7 @@ pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<D
                 inputs,
                 params,
                 limits: c.limits,
+                policy: c.policy,
                 deps,
                 instance: fanned.then(|| Instance {
                     of: id.clone(),

@@ -2,6 +2,7 @@
 //! is known to resolve, every parameter has its declared type, steps are in dependency order.
 
 use crate::condition::Expr;
+use crate::policy::Policy;
 use crate::step_info::{ParamValue, StepInfo};
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub struct Plan {
     pub inputs: Vec<PlannedInput>,
     /// Steps in a topological order: every step comes after the steps it depends on.
     pub steps: Vec<PlannedStep>,
+    /// Longest the whole run may take.
+    pub timeout: Option<Duration>,
 }
 
 /// A file fed to the workflow.
@@ -46,6 +49,8 @@ pub struct PlannedStep {
     pub params: Vec<(String, ParamValue)>,
     /// Limits set by the workflow; unset ones take the host's defaults.
     pub limits: Limits,
+    /// Retries and caching.
+    pub policy: Policy,
     /// Indices (into `Plan::steps`) of the steps that must finish first; all smaller than this step's.
     pub deps: Vec<usize>,
     /// For a fanned-out step: which instance this is.

@@ -12,6 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::expand::{Checked, CheckedBinding, RawSource, expand};
 use crate::media_type;
 use crate::plan::{Condition, Limits, Plan, PlannedInput};
+use crate::policy::Policy;
 use crate::span::Span;
 use crate::step_info::{ParamType, ParamValue, StepInfo};
 use std::collections::{BTreeMap, HashMap};
@@ -99,6 +100,10 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
                 timeout: step.limits.timeout.as_ref().map(|s| s.value),
                 fuel: step.limits.fuel.as_ref().map(|s| s.value),
             },
+            policy: Policy {
+                retry: step.retry.as_ref().map(|r| r.value).unwrap_or_default(),
+                cache: step.cache.as_ref().is_none_or(|c| c.value),
+            },
         }));
     }
     v.diags.append(&mut types.conflicts);
@@ -117,6 +122,7 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
         params: params.into_iter().collect(),
         inputs,
         steps,
+        timeout: wf.timeout.as_ref().map(|t| t.value),
     })
 }
 
