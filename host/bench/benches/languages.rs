@@ -104,6 +104,7 @@ async fn main() {
                 params: params.clone(),
                 output_types: Vec::new(),
                 limits: Limits::default(),
+                interrupt: None,
             };
             let t = Instant::now();
             let outcome = sandbox.run(&warm, request).await;

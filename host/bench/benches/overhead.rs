@@ -19,7 +19,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Stor
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_artifacts::ArtifactStore;
 use weft_bench::{plugin, summarize, us};
-use weft_engine::{LocalExecutor, RunOptions, RunStatus, run_plan};
+use weft_engine::{LocalExecutor, NoJournal, RunOptions, RunServices, RunStatus, run_plan};
 use weft_model::{Catalog, Limits, Plan};
 use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};
 
@@ -156,21 +156,18 @@ impl Chain {
 
     async fn run(&self, round: usize) -> Duration {
         let options = RunOptions {
-            run_id: format!("bench-{round}"),
             concurrency: 2,
+            ..RunOptions::new(format!("bench-{round}"))
+        };
+        let services = RunServices {
+            executor: self.executor.clone(),
+            store: self.store.clone(),
+            journal: Arc::new(NoJournal),
         };
         let started = Instant::now();
-        let report = run_plan(
-            &self.plan,
-            &self.digests,
-            self.inputs.clone(),
-            self.executor.clone(),
-            &self.store,
-            &options,
-            None,
-        )
-        .await
-        .expect("run");
+        let report = run_plan(&self.plan, &self.digests, self.inputs.clone(), &services, &options, None)
+            .await
+            .expect("run");
         let elapsed = started.elapsed();
         assert_eq!(report.status, RunStatus::Succeeded);
         elapsed
@@ -213,6 +210,7 @@ async fn main() {
                         params: Vec::new(),
                         output_types: Vec::new(),
                         limits: Limits::default(),
+                        interrupt: None,
                     },
                 )
                 .await;

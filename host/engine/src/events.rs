@@ -1,5 +1,6 @@
 //! Progress events a run emits while it goes, for live displays.
 
+use crate::report::Reuse;
 use std::time::Duration;
 
 /// Where a step is in its life.
@@ -17,6 +18,19 @@ pub enum StepState {
     Blocked(String),
     /// Not run: its condition was false, or a step it needs was skipped.
     Skipped(String),
+    /// An attempt failed in a way a retry may fix; attempt number `attempt` starts after `delay`.
+    Retrying {
+        /// The attempt about to start (2 for the first retry).
+        attempt: u32,
+        /// The wait before it.
+        delay: Duration,
+        /// Why the last attempt failed.
+        error: String,
+    },
+    /// Not executed: its outputs were reused (a cache hit, or committed before a resume).
+    Reused(Reuse),
+    /// Stopped or never started: the run was cancelled or ran out of time.
+    Cancelled,
 }
 
 /// One change of one step's state.

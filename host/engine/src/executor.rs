@@ -1,6 +1,7 @@
 //! The executor interface: the scheduler hands it one ready step at a time.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_model::{Limits, ParamValue};
@@ -23,6 +24,8 @@ pub struct StepTask {
     pub outputs: Vec<(String, String)>,
     /// Limits set by the workflow.
     pub limits: Limits,
+    /// Set when the run is cancelled: the step stops at the sandbox's next epoch tick.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What executing a step produced.
@@ -36,6 +39,18 @@ pub struct TaskResult {
     pub metrics: Vec<(String, f64)>,
     /// Time spent executing.
     pub duration: Duration,
+}
+
+impl TaskResult {
+    /// A result that is only a failure.
+    pub fn failed(failure: StepFailure) -> TaskResult {
+        TaskResult {
+            outputs: Err(failure),
+            log: Vec::new(),
+            metrics: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
 }
 
 /// Runs steps. Implementations must report every failure in the result, never panic.

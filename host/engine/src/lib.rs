@@ -5,19 +5,29 @@
 //! and returns the digests it published. [`LocalExecutor`] does that in-process through
 //! the sandbox; an executor on other machines can take its place without a rewrite.
 
+mod cache_key;
+mod cancel;
 mod events;
 mod executor;
+mod journal;
 mod local;
 mod report;
 mod run_id;
+mod run_state;
 mod scheduler;
+mod step_job;
 
 pub use events::{RunEvent, StepState};
+pub use cache_key::cache_key;
+pub use cancel::CancelSignal;
 pub use executor::{Executor, StepTask, TaskResult};
+pub use journal::{CachedResult, Journal, JournalError, NoJournal};
 pub use local::LocalExecutor;
-pub use report::{InstanceReport, LogRecord, RunReport, RunStatus, StepReport, StepStatus};
+pub use report::{
+    AttemptReport, InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
+};
 pub use run_id::new_run_id;
-pub use scheduler::{RunOptions, run_plan};
+pub use scheduler::{RunError, RunOptions, RunServices, run_plan};
 
 /// Name of the run report document in the store (`runs/<id>/manifest.json`).
 pub const MANIFEST: &str = "manifest.json";

@@ -50,6 +50,7 @@ impl Executor for LocalExecutor {
                     params: task.params,
                     output_types: task.outputs,
                     limits: task.limits,
+                    interrupt: task.interrupt,
                 },
             )
             .await;

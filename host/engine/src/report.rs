@@ -13,8 +13,22 @@ pub enum RunStatus {
     Running,
     /// Every step succeeded.
     Succeeded,
-    /// At least one step failed.
+    /// At least one step failed, or the run timed out.
     Failed,
+    /// Stopped by `weft cancel` or Ctrl-C.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The lowercase name used in records and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// How a step ended.
@@ -31,6 +45,70 @@ pub enum StepStatus {
     Blocked,
     /// Not run: its `when:` condition was false, or a step it needs was skipped.
     Skipped,
+    /// Stopped, or never started, because the run was cancelled or timed out.
+    Cancelled,
+}
+
+impl StepStatus {
+    /// The lowercase name used in records and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Blocked => "blocked",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`StepStatus::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<StepStatus> {
+        [
+            StepStatus::Pending,
+            StepStatus::Succeeded,
+            StepStatus::Failed,
+            StepStatus::Blocked,
+            StepStatus::Skipped,
+            StepStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// How a step's outputs came to be, when it did not run in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "run")]
+pub enum Reuse {
+    /// A cache hit: the outputs of an identical execution in the given run.
+    Cached(String),
+    /// Committed before the run was interrupted; `--resume` kept it.
+    Resumed,
+}
+
+/// One execution of a step (a step retried after a failure has several).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptReport {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// `succeeded`, `failed` or `cancelled`.
+    pub status: StepStatus,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Execution time in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// One artifact a step read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputReport {
+    /// The step's input port (a fan-in port appears once per artifact).
+    pub port: String,
+    /// `inputs.NAME` or `STEP.PORT`.
+    pub source: String,
+    /// What was read.
+    pub digest: Digest,
 }
 
 /// One line of a step's log.
@@ -63,8 +141,24 @@ pub struct StepReport {
     pub instance: Option<InstanceReport>,
     /// Digest of the component that ran.
     pub component: Digest,
+    /// Every declared parameter as run.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
     /// Outcome.
     pub status: StepStatus,
+    /// Set when the outputs were reused instead of computed in this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<Reuse>,
+    /// The cache key of this execution (component, inputs, parameters, grants); `None` when
+    /// the step is kept out of the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_key: Option<Digest>,
+    /// What it read, port by port.
+    #[serde(default)]
+    pub inputs: Vec<InputReport>,
+    /// Every execution, in order.
+    #[serde(default)]
+    pub attempts: Vec<AttemptReport>,
     /// Execution time in milliseconds, when it ran.
     pub duration_ms: Option<f64>,
     /// Published outputs by port.
@@ -86,6 +180,9 @@ pub struct RunReport {
     pub workflow: String,
     /// Outcome.
     pub status: RunStatus,
+    /// Why the run as a whole stopped early (timeout, cancel, a record that could not be written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Start time, RFC 3339 UTC.
     pub started_at: String,
     /// Wall time in milliseconds.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_artifacts::ArtifactStore;
-use weft_engine::{LocalExecutor, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus, run_plan};
+use weft_engine::{
+    LocalExecutor, NoJournal, RunEvent, RunOptions, RunReport, RunServices, RunStatus, StepState, StepStatus, run_plan,
+};
 use weft_model::Catalog;
 use weft_sandbox::{Sandbox, SandboxConfig};
 
@@ -47,10 +49,15 @@ async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport,
     let executor = Arc::new(LocalExecutor::new(sandbox, store.clone(), loaded.into_values()));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let options = RunOptions {
-        run_id: "test-run".into(),
         concurrency,
+        ..RunOptions::new("test-run")
     };
-    let report = run_plan(&plan, &digests, inputs, executor, &store, &options, Some(tx))
+    let services = RunServices {
+        executor,
+        store: store.clone(),
+        journal: Arc::new(NoJournal),
+    };
+    let report = run_plan(&plan, &digests, inputs, &services, &options, Some(tx))
         .await
         .expect("run");
     let mut events = Vec::new();

@@ -76,6 +76,9 @@ pub enum StepFailure {
     /// The host failed around the step (store error, ...).
     #[error("host error: {0}")]
     Host(String),
+    /// Stopped from outside: the run was cancelled or ran out of time.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl StepFailure {

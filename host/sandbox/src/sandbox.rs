@@ -90,6 +90,9 @@ pub struct StepRequest {
     pub output_types: Vec<(String, String)>,
     /// Limits for this execution.
     pub limits: Limits,
+    /// Set it to stop the step at the next epoch tick (within ~5 ms); it fails as
+    /// [`StepFailure::Cancelled`].
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What a store's artifact access is built from.
@@ -261,6 +264,7 @@ impl Sandbox {
                 timeout: Some(Duration::from_secs(10)),
                 ..Limits::default()
             },
+            None,
         );
         let instance = pre
             .instantiate_async(&mut store)
@@ -274,7 +278,13 @@ impl Sandbox {
         Ok(convert::step_info(info))
     }
 
-    fn new_store(&self, artifacts: ArtifactStore, ports: Ports, limits: &Limits) -> Store<StepState> {
+    fn new_store(
+        &self,
+        artifacts: ArtifactStore,
+        ports: Ports,
+        limits: &Limits,
+        interrupt: Option<Arc<AtomicBool>>,
+    ) -> Store<StepState> {
         let stdout = CappedPipe::new(self.config.max_stdio_bytes);
         let stderr = CappedPipe::new(self.config.max_stdio_bytes);
         // Hermetic WASI: no preopens, args or environment (the builder's defaults), no
@@ -315,6 +325,8 @@ impl Sandbox {
             stderr,
             deadline: Some(Instant::now() + timeout),
             timed_out: false,
+            interrupt,
+            interrupted: false,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -324,6 +336,10 @@ impl Sandbox {
             if state.deadline.is_some_and(|d| Instant::now() >= d) {
                 state.timed_out = true;
                 return Err(wasmtime::format_err!("the step's time limit passed"));
+            }
+            if state.interrupt.as_ref().is_some_and(|i| i.load(Ordering::Relaxed)) {
+                state.interrupted = true;
+                return Err(wasmtime::format_err!("the step was cancelled"));
             }
             // Yield to tokio at every tick so a busy step never starves the others.
             Ok(UpdateDeadline::Yield(1))
@@ -360,7 +376,7 @@ impl Sandbox {
                 .map(|p| (p.name.clone(), output_type(p, &request.output_types)))
                 .collect(),
         };
-        let mut store = self.new_store(request.store, ports, &request.limits);
+        let mut store = self.new_store(request.store, ports, &request.limits, request.interrupt);
         let params: Vec<wit_types::Param> = request
             .params
             .iter()
@@ -396,6 +412,9 @@ impl Sandbox {
         fuel: Option<u64>,
     ) -> StepFailure {
         let state = store.data();
+        if state.interrupted {
+            return StepFailure::Cancelled;
+        }
         if state.timed_out {
             return StepFailure::TimedOut(timeout);
         }

@@ -5,6 +5,8 @@ use crate::host_artifacts::StepIo;
 use crate::limiter::StepLimiter;
 use crate::outcome::LogLine;
 use crate::output_pipe::CappedPipe;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -22,6 +24,9 @@ pub struct StepState {
     /// When the step must stop; checked at every epoch tick.
     pub(crate) deadline: Option<Instant>,
     pub(crate) timed_out: bool,
+    /// Set from outside to stop the step at the next epoch tick.
+    pub(crate) interrupt: Option<Arc<AtomicBool>>,
+    pub(crate) interrupted: bool,
 }
 
 impl WasiView for StepState {

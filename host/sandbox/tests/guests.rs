@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
@@ -44,6 +45,7 @@ fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
         params: Vec::new(),
         output_types: Vec::new(),
         limits,
+        interrupt: None,
     }
 }
 
@@ -55,6 +57,21 @@ async fn describe_reports_ports_and_params() {
     assert_eq!(csv.info.inputs[0].media_type, "text/csv");
     assert_eq!(csv.info.params[0].default, Some(ParamValue::Str(",".into())));
     assert!(csv.info.problems().is_empty(), "{:?}", csv.info.problems());
+}
+
+#[tokio::test]
+async fn an_interrupted_step_stops_at_the_next_tick_as_cancelled() {
+    let (sandbox, store) = setup();
+    let spin = load(&sandbox, "test-spin").await;
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut req = request(&store, Limits::default());
+    req.interrupt = Some(flag.clone());
+    let (outcome, ()) = tokio::join!(sandbox.run(&spin, req), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(outcome.result.expect_err("stopped"), StepFailure::Cancelled);
+    assert!(outcome.duration < Duration::from_secs(5), "{:?}", outcome.duration);
 }
 
 #[tokio::test]

@@ -106,6 +106,7 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
                 params,
                 output_types: Vec::new(),
                 limits,
+                interrupt: None,
             },
         )
         .await;
