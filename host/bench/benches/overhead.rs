@@ -165,9 +165,16 @@ impl Chain {
             journal: Arc::new(NoJournal),
         };
         let started = Instant::now();
-        let report = run_plan(&self.plan, &self.digests, self.inputs.clone(), &services, &options, None)
-            .await
-            .expect("run");
+        let report = run_plan(
+            &self.plan,
+            &self.digests,
+            self.inputs.clone(),
+            &services,
+            &options,
+            None,
+        )
+        .await
+        .expect("run");
         let elapsed = started.elapsed();
         assert_eq!(report.status, RunStatus::Succeeded);
         elapsed

@@ -27,6 +27,9 @@ pub struct GlobalArgs {
     /// Compile cache of components, keyed by digest; safe to share [default: HOME/cache/compiled].
     #[arg(long, global = true, env = "WEFT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Run records database (SQLite) [default: HOME/records.db].
+    #[arg(long, global = true, env = "WEFT_RECORDS", value_name = "FILE")]
+    pub records: Option<PathBuf>,
     /// Directory to look for components named in `uses:` (repeatable; searched before
     /// WEFT_PLUGIN_PATH and ./dist/plugins).
     #[arg(long = "plugins", global = true, value_name = "DIR")]
@@ -106,9 +109,21 @@ pub struct WorkflowArgs {
 /// `weft run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// The workflow and its parameters.
-    #[command(flatten)]
-    pub workflow: WorkflowArgs,
+    /// The workflow YAML file (not with --resume).
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// Set a workflow parameter (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Continue an interrupted or failed run: steps it committed are kept, the rest run.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["file", "params"])]
+    pub resume: Option<String>,
+    /// Run every step even when an identical execution is cached.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Stop the run after this long, e.g. `10m` [default: the workflow's `timeout:`, else none].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Most steps running at once [default: number of CPUs].
     #[arg(long)]
     pub concurrency: Option<usize>,

@@ -17,6 +17,8 @@ pub struct LoadedWorkflow {
     pub components: Vec<Arc<LoadedComponent>>,
     /// Workflow input name → file on disk.
     pub input_files: BTreeMap<String, PathBuf>,
+    /// The workflow's text.
+    pub source: String,
 }
 
 /// Why a workflow could not be loaded.
@@ -61,13 +63,26 @@ pub async fn load_workflow(
 ) -> Result<LoadedWorkflow, LoadError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| LoadError::Other(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    load_source(file, text, overrides, settings, sandbox, true).await
+}
+
+/// Loads workflow text as if read from `file` (paths resolve next to it). Input files are
+/// checked only with `check_inputs` (a resumed run takes its inputs from the records).
+pub async fn load_source(
+    file: &Path,
+    text: String,
+    overrides: &[(String, String)],
+    settings: &Settings,
+    sandbox: &Sandbox,
+    check_inputs: bool,
+) -> Result<LoadedWorkflow, LoadError> {
     let shown = file.display().to_string();
     let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
     let (workflow, mut problems) = weft_model::parse(&text).map_err(invalid)?;
     let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     let mut input_files = BTreeMap::new();
-    for input in &workflow.inputs {
+    for input in workflow.inputs.iter().filter(|_| check_inputs) {
         let path = dir.join(&input.path.value);
         if path.is_file() {
             input_files.insert(input.name.value.clone(), path);
@@ -147,6 +162,7 @@ pub async fn load_workflow(
         plan,
         components,
         input_files,
+        source: text,
     })
 }
 
@@ -161,10 +177,7 @@ pub fn render(file: &str, diags: &Diagnostics) -> String {
 }
 
 /// Whether any step of the workflow sets `limits.fuel` (the sandbox must then meter fuel).
-/// Unreadable or invalid files answer `false`; loading reports their problems.
-pub fn needs_fuel(file: &Path) -> bool {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| weft_model::parse(&text).ok())
-        .is_some_and(|(wf, _)| wf.steps.iter().any(|s| s.limits.fuel.is_some()))
+/// Invalid text answers `false`; loading reports its problems.
+pub fn needs_fuel_in(text: &str) -> bool {
+    weft_model::parse(text).is_ok_and(|(wf, _)| wf.steps.iter().any(|s| s.limits.fuel.is_some()))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedReceiver;
-use weft_engine::{RunEvent, StepState};
+use weft_engine::{Reuse, RunEvent, StepState};
 
 /// Shows events until the channel closes.
 pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, plain: bool) {
@@ -57,6 +57,26 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
                 bar.set_style(style(&format!("\x1b[2m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
                 bar.finish_with_message(m.clone());
             }
+            StepState::Retrying { .. } | StepState::Reused(_) | StepState::Cancelled => {
+                let finished = !matches!(ev.state, StepState::Retrying { .. });
+                let mark = if finished {
+                    "\x1b[32m✓\x1b[0m"
+                } else {
+                    "\x1b[33m↻\x1b[0m"
+                };
+                let mark = if matches!(ev.state, StepState::Cancelled) {
+                    "\x1b[31m■\x1b[0m"
+                } else {
+                    mark
+                };
+                bar.set_style(style(&format!("{mark} {{prefix:<{width}}} {{msg}}")));
+                let message = plain_line(&ev).unwrap_or_default();
+                if finished {
+                    bar.finish_with_message(message);
+                } else {
+                    bar.set_message(message);
+                }
+            }
         }
     }
     for bar in bars.values() {
@@ -73,6 +93,12 @@ fn plain_line(ev: &RunEvent) -> Option<String> {
         StepState::Succeeded(d) => format!("done in {}", fmt_duration(*d)),
         StepState::Failed(m) => format!("FAILED: {m}"),
         StepState::Blocked(m) | StepState::Skipped(m) => m.clone(),
+        StepState::Retrying { attempt, delay, error } => {
+            format!("retrying (attempt {attempt}) in {}: {error}", fmt_duration(*delay))
+        }
+        StepState::Reused(Reuse::Cached(run)) => format!("cached (from run {run})"),
+        StepState::Reused(Reuse::Resumed) => "done before the interruption (resumed)".to_string(),
+        StepState::Cancelled => "cancelled".to_string(),
     })
 }
 

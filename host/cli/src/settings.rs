@@ -12,7 +12,12 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// Directories searched for `uses: NAME`, in order.
     pub plugin_path: Vec<PathBuf>,
+    /// The run records database (SQLite).
+    pub records_path: PathBuf,
 }
+
+/// The only tenant the CLI serves.
+pub const TENANT: &str = "default";
 
 impl Settings {
     /// Reads flags and `WEFT_PLUGIN_PATH`.
@@ -33,6 +38,14 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
+            records_path: args.records.clone().unwrap_or_else(|| args.home.join("records.db")),
         }
+    }
+
+    /// Opens the run records (creating and migrating the database when needed).
+    pub async fn records(&self) -> anyhow::Result<weft_records::Records> {
+        weft_records::Records::open(&self.records_path, TENANT, weft_records::Durability::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e} ({})", self.records_path.display()))
     }
 }

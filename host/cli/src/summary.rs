@@ -5,7 +5,7 @@ use crate::progress::fmt_duration;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write as _;
 use std::time::Duration;
-use weft_engine::{RunReport, RunStatus, StepStatus};
+use weft_engine::{Reuse, RunReport, RunStatus, StepStatus};
 
 fn fmt_size(bytes: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
@@ -29,17 +29,21 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     table.set_header(["step", "status", "time", "outputs", "metrics"]);
     let any_instance = report.steps.iter().any(|s| s.instance.is_some());
     for s in &report.steps {
-        let status = match s.status {
-            StepStatus::Succeeded => "ok",
-            StepStatus::Failed => "FAILED",
-            StepStatus::Blocked => "blocked",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Pending => "pending",
+        let status = match (s.status, &s.reuse) {
+            (StepStatus::Succeeded, Some(Reuse::Cached(_))) => "cached",
+            (StepStatus::Succeeded, Some(Reuse::Resumed)) => "resumed",
+            (StepStatus::Succeeded, None) if s.attempts.len() > 1 => "ok (retried)",
+            (StepStatus::Succeeded, None) => "ok",
+            (StepStatus::Failed, _) => "FAILED",
+            (StepStatus::Blocked, _) => "blocked",
+            (StepStatus::Skipped, _) => "skipped",
+            (StepStatus::Cancelled, _) => "cancelled",
+            (StepStatus::Pending, _) => "pending",
         };
-        let time = s
-            .duration_ms
-            .map(|ms| fmt_duration(Duration::from_secs_f64(ms / 1e3)))
-            .unwrap_or_default();
+        let time = match (&s.reuse, s.duration_ms) {
+            (Some(_), _) | (None, None) => String::new(),
+            (None, Some(ms)) => fmt_duration(Duration::from_secs_f64(ms / 1e3)),
+        };
         let outputs = s
             .outputs
             .iter()
@@ -75,26 +79,48 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     let mut out = format!("{table}\n");
     for s in report.steps.iter().filter(|s| s.status == StepStatus::Failed) {
         let _ = writeln!(out, "\nstep `{}` failed: {}", s.id, s.error.as_deref().unwrap_or("?"));
+        if s.attempts.len() > 1 {
+            let _ = writeln!(out, "  after {} attempts", s.attempts.len());
+        }
         let tail = s.log.len().saturating_sub(10);
         for line in &s.log[tail..] {
             let _ = writeln!(out, "  [{}] {}", line.stream, line.message);
         }
     }
+    if let Some(reason) = &report.error {
+        let _ = writeln!(out, "\nthe run stopped: {reason}");
+    }
     let verdict = match report.status {
         RunStatus::Succeeded => "succeeded",
         RunStatus::Failed => "FAILED",
+        RunStatus::Cancelled => "was CANCELLED",
         RunStatus::Running => "is still running",
     };
+    let reused = report.steps.iter().filter(|s| s.reuse.is_some()).count();
+    let cancelled = report.count(StepStatus::Cancelled);
     let _ = writeln!(
         out,
-        "\nrun {} {verdict} in {} ({} ok, {} failed, {} blocked, {} skipped)",
+        "\nrun {} {verdict} in {} ({} ok{}, {} failed, {} blocked, {} skipped{})",
         report.run_id,
         fmt_duration(Duration::from_secs_f64(report.duration_ms / 1e3)),
         report.count(StepStatus::Succeeded),
+        if reused > 0 {
+            format!(" of which {reused} reused")
+        } else {
+            String::new()
+        },
         report.count(StepStatus::Failed),
         report.count(StepStatus::Blocked),
         report.count(StepStatus::Skipped),
+        if cancelled > 0 {
+            format!(", {cancelled} cancelled")
+        } else {
+            String::new()
+        },
     );
+    if report.status != RunStatus::Succeeded {
+        let _ = writeln!(out, "resume:    weft run --resume {}", report.run_id);
+    }
     let _ = writeln!(
         out,
         "artifacts: store {store_url}, manifest runs/{}/manifest.json",

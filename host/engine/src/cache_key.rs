@@ -62,7 +62,10 @@ mod tests {
         let outputs = vec![("out".to_string(), "text/plain".to_string())];
         let base = cache_key(&c, &input(b"x"), &params, &outputs);
         assert_eq!(base, cache_key(&c, &input(b"x"), &params, &outputs));
-        assert_ne!(base, cache_key(&Digest::of(b"componenT"), &input(b"x"), &params, &outputs));
+        assert_ne!(
+            base,
+            cache_key(&Digest::of(b"componenT"), &input(b"x"), &params, &outputs)
+        );
         assert_ne!(base, cache_key(&c, &input(b"y"), &params, &outputs));
         let nudged = vec![("k".to_string(), ParamValue::Float(f64::from_bits(0.1f64.to_bits() + 1)))];
         assert_ne!(base, cache_key(&c, &input(b"x"), &nudged, &outputs));

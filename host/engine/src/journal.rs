@@ -2,7 +2,7 @@
 //! results. `weft-records` implements it over SQL; [`NoJournal`] records nothing (tests,
 //! benchmarks of the bare scheduler).
 
-use crate::report::StepReport;
+use crate::report::{RunReport, StepReport};
 use std::collections::BTreeMap;
 use weft_artifacts::{ArtifactMeta, Digest};
 
@@ -27,6 +27,10 @@ pub struct JournalError(pub String);
 /// Durable records of a run's steps.
 #[async_trait::async_trait]
 pub trait Journal: Send + Sync {
+    /// Records the run's planned steps as it starts (or resumes: steps already recorded
+    /// keep their rows; those that will run again lose their old attempts).
+    async fn begin(&self, report: &RunReport) -> Result<(), JournalError>;
+
     /// The result of an earlier successful execution with this cache key, if any.
     async fn cached(&self, key: &Digest) -> Result<Option<CachedResult>, JournalError>;
 
@@ -44,6 +48,10 @@ pub struct NoJournal;
 
 #[async_trait::async_trait]
 impl Journal for NoJournal {
+    async fn begin(&self, _report: &RunReport) -> Result<(), JournalError> {
+        Ok(())
+    }
+
     async fn cached(&self, _key: &Digest) -> Result<Option<CachedResult>, JournalError> {
         Ok(None)
     }

@@ -17,14 +17,15 @@ mod run_state;
 mod scheduler;
 mod step_job;
 
-pub use events::{RunEvent, StepState};
 pub use cache_key::cache_key;
 pub use cancel::CancelSignal;
+pub use events::{RunEvent, StepState};
 pub use executor::{Executor, StepTask, TaskResult};
 pub use journal::{CachedResult, Journal, JournalError, NoJournal};
 pub use local::LocalExecutor;
 pub use report::{
     AttemptReport, InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
+    param_json,
 };
 pub use run_id::new_run_id;
 pub use scheduler::{RunError, RunOptions, RunServices, run_plan};

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use weft_artifacts::{ArtifactMeta, Digest};
+use weft_model::ParamValue;
 
 /// How a run ended (or that it has not yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,5 +205,15 @@ impl RunReport {
     /// Number of steps with this status.
     pub fn count(&self, status: StepStatus) -> usize {
         self.steps.iter().filter(|s| s.status == status).count()
+    }
+}
+
+/// A parameter value as JSON (how reports and records show it).
+pub fn param_json(v: &ParamValue) -> serde_json::Value {
+    match v {
+        ParamValue::Str(s) => serde_json::Value::from(s.clone()),
+        ParamValue::Int(i) => serde_json::Value::from(*i),
+        ParamValue::Float(f) => serde_json::Value::from(*f),
+        ParamValue::Bool(b) => serde_json::Value::from(*b),
     }
 }

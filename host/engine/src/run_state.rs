@@ -5,16 +5,18 @@ use crate::cache_key::cache_key;
 use crate::cancel::CancelSignal;
 use crate::events::{RunEvent, StepState};
 use crate::executor::StepTask;
+use crate::report::{
+    InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus, param_json,
+};
 use crate::scheduler::RunOptions;
 use crate::step_job::Job;
-use crate::report::{InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus};
 use crate::step_job::JobResult;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::mpsc::UnboundedSender;
 use weft_artifacts::{ArtifactMeta, Digest};
-use weft_model::{ParamValue, Plan, Source};
+use weft_model::{Plan, Source};
 use weft_sandbox::{MadeBy, Provenance, StepFailure};
 
 /// The bookkeeping of one run: what each step waits for, what has been produced, the report.
@@ -131,8 +133,14 @@ impl<'p> Run<'p> {
             let Some(done) = committed.get(self.plan.steps[i].id.as_str()) else {
                 continue;
             };
-            let ready = self.plan.steps[i].deps.iter().all(|&d| self.report.steps[d].status == StepStatus::Succeeded);
-            let declared = self.plan.steps[i].outputs.iter().all(|(p, _)| done.outputs.contains_key(p));
+            let ready = self.plan.steps[i]
+                .deps
+                .iter()
+                .all(|&d| self.report.steps[d].status == StepStatus::Succeeded);
+            let declared = self.plan.steps[i]
+                .outputs
+                .iter()
+                .all(|(p, _)| done.outputs.contains_key(p));
             if done.component != self.components[i] || !ready || !declared {
                 continue;
             }
@@ -140,7 +148,10 @@ impl<'p> Run<'p> {
             report.reuse = Some(report.reuse.unwrap_or(Reuse::Resumed));
             self.report.steps[i] = report;
             self.publish(i);
-            self.emit(i, StepState::Reused(self.report.steps[i].reuse.clone().unwrap_or(Reuse::Resumed)));
+            self.emit(
+                i,
+                StepState::Reused(self.report.steps[i].reuse.clone().unwrap_or(Reuse::Resumed)),
+            );
             for k in 0..self.dependents[i].len() {
                 let d = self.dependents[i][k];
                 self.waiting_on[d] -= 1;
@@ -171,8 +182,8 @@ impl<'p> Run<'p> {
     pub(crate) fn job(&mut self, i: usize, use_cache: bool, cancel: &CancelSignal) -> Job {
         let task = self.task(i, cancel);
         let policy = self.plan.steps[i].policy;
-        let cache_key = (use_cache && policy.cache)
-            .then(|| cache_key(&task.component, &task.inputs, &task.params, &task.outputs));
+        let cache_key =
+            (use_cache && policy.cache).then(|| cache_key(&task.component, &task.inputs, &task.params, &task.outputs));
         let rep = &mut self.report.steps[i];
         rep.cache_key = cache_key;
         rep.inputs = task
@@ -400,13 +411,3 @@ impl<'p> Run<'p> {
         }
     }
 }
-
-fn param_json(v: &ParamValue) -> serde_json::Value {
-    match v {
-        ParamValue::Str(s) => serde_json::Value::from(s.clone()),
-        ParamValue::Int(i) => serde_json::Value::from(*i),
-        ParamValue::Float(f) => serde_json::Value::from(*f),
-        ParamValue::Bool(b) => serde_json::Value::from(*b),
-    }
-}
-

@@ -95,6 +95,7 @@ pub async fn run_plan(
     store
         .put_run_document(&options.run_id, crate::MANIFEST, &run.report)
         .await?;
+    services.journal.begin(&run.report).await?;
     let watcher = tokio::spawn(watch_for_stop(
         services.journal.clone(),
         options.run_id.clone(),

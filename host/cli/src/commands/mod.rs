@@ -18,10 +18,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::from_args(&cli.global);
     match cli.command {
         Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings, false)?).await,
-        Command::Run(args) => {
-            let fuel = crate::load::needs_fuel(&args.workflow.file);
-            run::run(&args, &settings, sandbox(&settings, fuel)?).await
-        }
+        Command::Run(args) => run::run(&args, &settings).await,
         Command::Plugin(PluginCommand::New { lang, name, into }) => {
             let dir = plugin_new::create(&lang, &name, into.as_deref())?;
             println!("created {} ({lang})", dir.display());
@@ -38,7 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 
 /// The sandbox; fuel metering costs every step some speed, so it is on only when the
 /// workflow sets a fuel budget somewhere.
-fn sandbox(settings: &Settings, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
+pub(crate) fn sandbox(settings: &Settings, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
     Ok(Arc::new(Sandbox::new(SandboxConfig {
         cache_dir: Some(settings.cache_dir.clone()),
         fuel,

@@ -1,64 +1,93 @@
-//! `weft run FILE`: validate, upload the inputs, run with live progress, print the summary.
+//! `weft run FILE` and `weft run --resume RUN`: validate, store the inputs, record the run,
+//! run it with live progress (Ctrl-C cancels), print the summary.
 
 use crate::cli::RunArgs;
-use crate::load::{LoadError, load_workflow};
+use crate::load::{LoadError, LoadedWorkflow, load_source, load_workflow, needs_fuel_in};
 use crate::settings::Settings;
 use anyhow::Context;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use weft_artifacts::ArtifactStore;
-use weft_engine::{LocalExecutor, RunOptions, RunStatus, new_run_id, run_plan};
+use weft_artifacts::{ArtifactMeta, ArtifactStore};
+use weft_engine::{CancelSignal, LocalExecutor, RunOptions, RunServices, RunStatus, StepReport, new_run_id, run_plan};
+use weft_records::{NewRun, Records};
 use weft_sandbox::Sandbox;
 
-pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> anyhow::Result<u8> {
-    let loaded = match load_workflow(&args.workflow.file, &args.workflow.params, settings, &sandbox).await {
-        Ok(w) => w,
-        Err(LoadError::Invalid(text)) => {
+/// What a run starts from: a fresh workflow, or an interrupted run's records.
+struct Start {
+    run_id: String,
+    /// The sandbox the components were loaded into (and must run in).
+    sandbox: Arc<Sandbox>,
+    loaded: LoadedWorkflow,
+    inputs: BTreeMap<String, ArtifactMeta>,
+    resumed: Vec<StepReport>,
+}
+
+pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
+    let records = settings.records().await?;
+    let store =
+        ArtifactStore::open(&settings.store_url).with_context(|| format!("opening store {}", settings.store_url))?;
+    let start = match &args.resume {
+        Some(run_id) => resume(run_id, &records, settings).await,
+        None => {
+            let file = args.file.as_deref().context("a workflow file is required")?;
+            start(file, &args.params, &records, &store, settings).await
+        }
+    };
+    let start = match start {
+        Ok(s) => s,
+        Err(StartError::Invalid(text)) => {
             eprintln!("{text}");
             return Ok(crate::EXIT_INVALID);
         }
-        Err(LoadError::Other(e)) => return Err(e),
+        Err(StartError::Other(e)) => return Err(e),
     };
-    let store =
-        ArtifactStore::open(&settings.store_url).with_context(|| format!("opening store {}", settings.store_url))?;
+    let Start {
+        run_id,
+        sandbox,
+        loaded,
+        inputs,
+        resumed,
+    } = start;
 
-    let mut inputs = BTreeMap::new();
-    for input in &loaded.plan.inputs {
-        let path = &loaded.input_files[&input.name];
-        let meta = store
-            .import_file(path, &input.media_type)
-            .await
-            .with_context(|| format!("storing workflow input `{}`", input.name))?;
-        inputs.insert(input.name.clone(), meta);
-    }
-
-    let run_id = new_run_id();
+    let cancel = CancelSignal::default();
+    tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
     let options = RunOptions {
-        run_id: run_id.clone(),
         concurrency: args
             .concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        use_cache: !args.no_cache,
+        resumed,
+        timeout: args.timeout,
+        cancel,
+        ..RunOptions::new(&run_id)
     };
     let digests: Vec<_> = loaded.components.iter().map(|c| c.digest).collect();
-    let executor = Arc::new(LocalExecutor::new(
-        sandbox,
-        store.clone(),
-        loaded.components.iter().cloned(),
-    ));
+    let services = RunServices {
+        executor: Arc::new(LocalExecutor::new(
+            sandbox,
+            store.clone(),
+            loaded.components.iter().cloned(),
+        )),
+        store: store.clone(),
+        journal: Arc::new(records.clone()),
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ids = loaded.plan.steps.iter().map(|s| s.id.clone()).collect();
     if !args.json {
+        let verb = if args.resume.is_some() { "resuming" } else { "run" };
         eprintln!(
-            "run {run_id}: workflow `{}`, {} steps",
+            "{verb} {run_id}: workflow `{}`, {} steps",
             loaded.plan.name,
             loaded.plan.steps.len()
         );
     }
     let display = tokio::spawn(crate::progress::show(ids, rx, args.no_progress || args.json));
-    let report = run_plan(&loaded.plan, &digests, inputs, executor, &store, &options, Some(tx))
+    let report = run_plan(&loaded.plan, &digests, inputs, &services, &options, Some(tx))
         .await
-        .context("recording the run")?;
+        .with_context(|| format!("run {run_id} stopped; continue it with `weft run --resume {run_id}`"))?;
     let _ = display.await;
+    records.finish_run(&report).await?;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -70,4 +99,129 @@ pub async fn run(args: &RunArgs, settings: &Settings, sandbox: Arc<Sandbox>) -> 
     } else {
         crate::EXIT_FAILED
     })
+}
+
+enum StartError {
+    Invalid(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for StartError {
+    fn from(e: anyhow::Error) -> Self {
+        StartError::Other(e)
+    }
+}
+
+impl From<LoadError> for StartError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Invalid(text) => StartError::Invalid(text),
+            LoadError::Other(e) => StartError::Other(e),
+        }
+    }
+}
+
+/// A new run: load and validate the file, store its inputs, record the run.
+async fn start(
+    file: &Path,
+    overrides: &[(String, String)],
+    records: &Records,
+    store: &ArtifactStore,
+    settings: &Settings,
+) -> Result<Start, StartError> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let sandbox = crate::commands::sandbox(settings, needs_fuel_in(&text))?;
+    let loaded = load_workflow(file, overrides, settings, &sandbox).await?;
+    let mut inputs = BTreeMap::new();
+    for input in &loaded.plan.inputs {
+        let path = &loaded.input_files[&input.name];
+        let meta = store
+            .import_file(path, &input.media_type)
+            .await
+            .with_context(|| format!("storing workflow input `{}`", input.name))?;
+        inputs.insert(input.name.clone(), meta);
+    }
+    let run_id = new_run_id();
+    let params = loaded
+        .plan
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), weft_engine::param_json(v)))
+        .collect();
+    records
+        .create_run(&NewRun {
+            id: &run_id,
+            workflow: &loaded.plan.name,
+            file: &file.display().to_string(),
+            source: &loaded.source,
+            overrides,
+            params: &params,
+            inputs: &inputs,
+        })
+        .await
+        .context("recording the run")?;
+    Ok(Start {
+        run_id,
+        sandbox,
+        loaded,
+        inputs,
+        resumed: Vec::new(),
+    })
+}
+
+/// A recorded run: re-plan from the recorded workflow text and parameters, take the
+/// recorded inputs, and keep what was committed.
+async fn resume(run_id: &str, records: &Records, settings: &Settings) -> Result<Start, StartError> {
+    let detail = records.run(run_id).await.map_err(anyhow::Error::from)?;
+    if detail.status() == RunStatus::Succeeded {
+        return Err(anyhow::anyhow!("run {run_id} already succeeded: there is nothing to resume").into());
+    }
+    let sandbox = crate::commands::sandbox(settings, needs_fuel_in(&detail.source))?;
+    let loaded = load_source(
+        &PathBuf::from(&detail.file),
+        detail.source.clone(),
+        &detail.overrides,
+        settings,
+        &sandbox,
+        false,
+    )
+    .await?;
+    let planned: Vec<&str> = loaded.plan.steps.iter().map(|s| s.id.as_str()).collect();
+    let recorded: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
+    if planned != recorded {
+        return Err(anyhow::anyhow!(
+            "run {run_id} planned steps {recorded:?}, the recorded workflow now plans {planned:?}: cannot resume"
+        )
+        .into());
+    }
+    let missing: Vec<&String> = loaded
+        .plan
+        .inputs
+        .iter()
+        .map(|i| &i.name)
+        .filter(|n| !detail.inputs.contains_key(*n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(anyhow::anyhow!("run {run_id} recorded no workflow input {missing:?}: cannot resume").into());
+    }
+    records.reopen_run(run_id).await.map_err(anyhow::Error::from)?;
+    Ok(Start {
+        run_id: run_id.to_string(),
+        sandbox,
+        loaded,
+        inputs: detail.inputs,
+        resumed: detail.steps,
+    })
+}
+
+/// The first Ctrl-C cancels the run (running steps stop, the run is recorded as
+/// cancelled); a second one ends the process at once.
+async fn cancel_on_ctrl_c(cancel: CancelSignal) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("\ncancelling (Ctrl-C again to quit at once; `weft run --resume` continues the run later)");
+        cancel.cancel("cancelled (Ctrl-C)");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    }
 }

@@ -1,0 +1,96 @@
+//! Weft's run records: runs, steps, attempts, artifacts by producer, metrics, logs and cache
+//! entries in a SQL database — SQLite by default (one file under `.weft/`, WAL).
+//!
+//! Queries are plain SQL with `$n` placeholders and portable types, so a Postgres backend is
+//! a second pool type, not a rewrite. Migrations are versioned under `migrations/` and run
+//! when the records are opened. [`Records`] implements the engine's
+//! [`weft_engine::Journal`]: a finished step is committed in one transaction.
+
+mod journal;
+mod lineage;
+mod read;
+mod write;
+
+pub use lineage::{LineageNode, Origin};
+pub use read::{RunDetail, RunSummary};
+pub use write::NewRun;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What went wrong with the records.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// The database refused or failed.
+    #[error("run records: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("run records: migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// No such run.
+    #[error("no run `{0}` in the records")]
+    UnknownRun(String),
+    /// Stored data that does not parse (written by a newer or broken version).
+    #[error("run records: {0}")]
+    Corrupt(String),
+}
+
+/// How durable a commit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a commit survives the process being killed, not a
+    /// power loss (the WAL is synced at checkpoints only).
+    #[default]
+    Process,
+    /// WAL with `synchronous=FULL`: every commit syncs the WAL; survives power loss.
+    Power,
+}
+
+/// The run records of one tenant.
+#[derive(Clone, Debug)]
+pub struct Records {
+    pool: SqlitePool,
+    tenant: String,
+}
+
+impl Records {
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
+    pub async fn open(path: &Path, tenant: &str, durability: Durability) -> Result<Records, RecordsError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| RecordsError::Db(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Process => SqliteSynchronous::Normal,
+                Durability::Power => SqliteSynchronous::Full,
+            })
+            .foreign_keys(true)
+            // Another `weft` (a cancel, a second run) may hold the write lock briefly.
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Records {
+            pool,
+            tenant: tenant.to_string(),
+        })
+    }
+
+    /// The tenant these records belong to.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

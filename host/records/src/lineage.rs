@@ -1,0 +1,206 @@
+//! Lineage: which run, step, component, parameters and inputs produced an artifact,
+//! recursively back to the workflow inputs — answered from the records alone.
+
+use crate::read::digest;
+use crate::{Records, RecordsError};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+use weft_artifacts::Digest;
+
+/// Where an artifact came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A workflow input of a run.
+    Input {
+        /// The run.
+        run_id: String,
+        /// The input's name.
+        name: String,
+    },
+    /// A step's execution.
+    Step {
+        /// The run it executed in.
+        run_id: String,
+        /// The step id.
+        step: String,
+        /// The output port.
+        port: String,
+        /// The `uses:` reference.
+        uses: String,
+        /// Digest of the component that ran.
+        component: Digest,
+        /// Its parameters.
+        params: BTreeMap<String, serde_json::Value>,
+    },
+    /// Nothing in the records produced it.
+    Unknown,
+}
+
+/// One artifact in a lineage graph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineageNode {
+    /// The artifact.
+    pub digest: Digest,
+    /// Who made it.
+    pub origin: Origin,
+    /// What its producer read: (input port, index of that artifact's node).
+    pub inputs: Vec<(String, usize)>,
+}
+
+/// Identifies a node while the graph is built.
+#[derive(Hash, PartialEq, Eq, Clone)]
+enum Key {
+    Input(String, String),
+    Step(String, String, String),
+}
+
+impl Records {
+    /// The lineage of `digest`: node 0 is the artifact itself; every node lists the nodes
+    /// of the artifacts its producer read. Executions are preferred over cache hits (a hit
+    /// leads to the execution it reused). `None` when the records never saw the digest.
+    pub async fn lineage(&self, of: &Digest) -> Result<Option<Vec<LineageNode>>, RecordsError> {
+        let producer = sqlx::query(
+            "SELECT o.run_id, o.step, o.port FROM step_outputs o \
+             JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
+             JOIN runs r ON r.id = o.run_id \
+             WHERE o.digest = $1 AND r.tenant = $2 \
+             ORDER BY (s.reuse IS NULL) DESC, s.finished_at, o.run_id LIMIT 1",
+        )
+        .bind(of.to_string())
+        .bind(&self.tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        let key = match producer {
+            Some(row) => Key::Step(row.try_get("run_id")?, row.try_get("step")?, row.try_get("port")?),
+            None => {
+                let input = sqlx::query(
+                    "SELECT i.run_id, i.name FROM run_inputs i JOIN runs r ON r.id = i.run_id \
+                     WHERE i.digest = $1 AND r.tenant = $2 ORDER BY r.started_at LIMIT 1",
+                )
+                .bind(of.to_string())
+                .bind(&self.tenant)
+                .fetch_optional(&self.pool)
+                .await?;
+                match input {
+                    Some(row) => Key::Input(row.try_get("run_id")?, row.try_get("name")?),
+                    None => return Ok(None),
+                }
+            }
+        };
+        let mut nodes = Vec::new();
+        let mut seen = HashMap::new();
+        self.visit(key, *of, &mut nodes, &mut seen).await?;
+        Ok(Some(nodes))
+    }
+
+    /// Adds the node for `key` (and, depth first, its inputs); returns its index.
+    async fn visit(
+        &self,
+        key: Key,
+        artifact: Digest,
+        nodes: &mut Vec<LineageNode>,
+        seen: &mut HashMap<Key, usize>,
+    ) -> Result<usize, RecordsError> {
+        // Iterative over an explicit stack: lineages of long chains must not overflow.
+        let root = nodes.len();
+        let mut stack = vec![(key, artifact, None::<(usize, String)>)];
+        while let Some((key, artifact, parent)) = stack.pop() {
+            let index = match seen.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let i = nodes.len();
+                    seen.insert(key.clone(), i);
+                    let (origin, inputs) = self.origin(&key).await?;
+                    nodes.push(LineageNode {
+                        digest: artifact,
+                        origin,
+                        inputs: Vec::new(),
+                    });
+                    for (port, child, child_digest) in inputs.into_iter().rev() {
+                        stack.push((child, child_digest, Some((i, port))));
+                    }
+                    i
+                }
+            };
+            if let Some((p, port)) = parent {
+                nodes[p].inputs.push((port, index));
+            }
+        }
+        // Children were pushed reversed and popped in order; keep ports in binding order.
+        Ok(root)
+    }
+
+    /// Who made the artifact at `key`, and the keys of what it read.
+    async fn origin(&self, key: &Key) -> Result<(Origin, Vec<(String, Key, Digest)>), RecordsError> {
+        let (run_id, step, port) = match key {
+            Key::Input(run_id, name) => {
+                return Ok((
+                    Origin::Input {
+                        run_id: run_id.clone(),
+                        name: name.clone(),
+                    },
+                    Vec::new(),
+                ));
+            }
+            Key::Step(run_id, step, port) => (run_id.clone(), step.clone(), port.clone()),
+        };
+        let Some(row) =
+            sqlx::query("SELECT uses, component, params, reuse, cache_key FROM steps WHERE run_id = $1 AND step = $2")
+                .bind(&run_id)
+                .bind(&step)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok((Origin::Unknown, Vec::new()));
+        };
+        // A cache hit made nothing: follow it to the execution it reused.
+        if row.try_get::<Option<String>, _>("reuse")?.as_deref() == Some("cached")
+            && let Some(cache_key) = row.try_get::<Option<String>, _>("cache_key")?
+            && let Some(entry) =
+                sqlx::query("SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2")
+                    .bind(&self.tenant)
+                    .bind(&cache_key)
+                    .fetch_optional(&self.pool)
+                    .await?
+        {
+            let original = Key::Step(entry.try_get("run_id")?, entry.try_get("step")?, port);
+            return Box::pin(self.origin(&original)).await;
+        }
+        let inputs = sqlx::query(
+            "SELECT port, source, digest FROM step_inputs WHERE run_id = $1 AND step = $2 ORDER BY position",
+        )
+        .bind(&run_id)
+        .bind(&step)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let source: String = r.try_get("source")?;
+            let child = match source.strip_prefix("inputs.") {
+                Some(name) => Key::Input(run_id.clone(), name.to_string()),
+                None => {
+                    let (s, p) = source.rsplit_once('.').unwrap_or((source.as_str(), ""));
+                    Key::Step(run_id.clone(), s.to_string(), p.to_string())
+                }
+            };
+            Ok((
+                r.try_get::<String, _>("port")?,
+                child,
+                digest(&r.try_get::<String, _>("digest")?)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, RecordsError>>()?;
+        let params: String = row.try_get("params")?;
+        Ok((
+            Origin::Step {
+                run_id,
+                step,
+                port,
+                uses: row.try_get("uses")?,
+                component: digest(&row.try_get::<String, _>("component")?)?,
+                params: serde_json::from_str(&params).unwrap_or_default(),
+            },
+            inputs,
+        ))
+    }
+}
