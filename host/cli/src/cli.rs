@@ -63,6 +63,57 @@ pub enum Command {
     /// Run one step on local files, without a workflow (for plugin authors).
     #[command(subcommand)]
     Step(StepCommand),
+    /// List and inspect recorded runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Print the logs of a run's steps.
+    Logs {
+        /// Run id (`last` for the newest run).
+        run: String,
+        /// Only this step (or, for a matrix step, all its instances).
+        step: Option<String>,
+    },
+    /// Stop a running run (its running steps stop at once; resume it later with --resume).
+    Cancel {
+        /// Run id.
+        run: String,
+    },
+    /// Which runs, steps, components, parameters and inputs produced an artifact, back to
+    /// the workflow inputs.
+    Lineage {
+        /// The artifact's digest (`sha256:...`).
+        digest: String,
+        /// Print the lineage as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Execute one recorded step again from its recorded component, inputs and parameters,
+    /// and report whether its outputs are bit-identical.
+    Replay {
+        /// Run id (`last` for the newest run).
+        run: String,
+        /// Step id.
+        step: String,
+    },
+}
+
+/// `weft runs ...`.
+#[derive(Subcommand, Debug)]
+pub enum RunsCommand {
+    /// The newest runs: status, steps, reuse, start time and duration.
+    List {
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run: every step's status, time, attempts, reuse, outputs and metrics.
+    Show {
+        /// Run id (`last` for the newest run).
+        run: String,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `weft step ...`.

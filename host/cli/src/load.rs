@@ -19,6 +19,8 @@ pub struct LoadedWorkflow {
     pub input_files: BTreeMap<String, PathBuf>,
     /// The workflow's text.
     pub source: String,
+    /// Each component's file, by digest (archived in the store so runs can be replayed).
+    pub component_files: Vec<(weft_artifacts::Digest, PathBuf)>,
 }
 
 /// Why a workflow could not be loaded.
@@ -97,6 +99,7 @@ pub async fn load_source(
 
     let mut catalog = Catalog::new();
     let mut by_uses: HashMap<String, Arc<LoadedComponent>> = HashMap::new();
+    let mut component_files = Vec::new();
     for step in &workflow.steps {
         let uses = &step.uses.value;
         if catalog.contains_key(uses) {
@@ -112,10 +115,14 @@ pub async fn load_source(
                             bytes.len() >> 20
                         );
                     }
-                    sandbox
+                    let loaded = sandbox
                         .load(&bytes, &path.display().to_string())
                         .await
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| e.to_string());
+                    if let Ok(c) = &loaded {
+                        component_files.push((c.digest, path.clone()));
+                    }
+                    loaded
                 }
                 Err(e) => Err(format!("cannot read {}: {e}", path.display())),
             },
@@ -163,6 +170,7 @@ pub async fn load_source(
         components,
         input_files,
         source: text,
+        component_files,
     })
 }
 

@@ -1,10 +1,13 @@
 //! One module per command; `dispatch` picks one.
 
 mod artifact;
+mod lineage;
 mod metrics;
 mod plugin;
 mod plugin_new;
+mod replay;
 mod run;
+mod runs;
 mod step;
 mod validate;
 
@@ -30,6 +33,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &*sandbox(&settings, false)?).await,
+        Command::Runs(cmd) => runs::runs(cmd, &settings).await,
+        Command::Logs { run, step } => runs::logs(&run, step.as_deref(), &settings).await,
+        Command::Cancel { run } => runs::cancel(&run, &settings).await,
+        Command::Lineage { digest, json } => lineage::lineage(&digest, json, &settings).await,
+        Command::Replay { run, step } => replay::replay(&run, &step, &settings).await,
     }
 }
 

@@ -141,6 +141,16 @@ async fn start(
             .with_context(|| format!("storing workflow input `{}`", input.name))?;
         inputs.insert(input.name.clone(), meta);
     }
+    // Archive the components, content-addressed like any artifact: `weft replay` runs the
+    // exact bytes a step ran, whatever happens to the plugin directory later.
+    for (digest, path) in &loaded.component_files {
+        if !store.contains(digest).await {
+            store
+                .import_file(path, "application/wasm")
+                .await
+                .with_context(|| format!("archiving component {}", path.display()))?;
+        }
+    }
     let run_id = new_run_id();
     let params = loaded
         .plan

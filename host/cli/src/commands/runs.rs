@@ -1,0 +1,129 @@
+//! `weft runs list|show`, `weft logs`, `weft cancel`: the run records, read back.
+
+use crate::cli::RunsCommand;
+use crate::progress::fmt_duration;
+use crate::settings::Settings;
+use anyhow::bail;
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use std::time::{Duration, UNIX_EPOCH};
+use weft_engine::RunReport;
+use weft_records::{Records, RunDetail};
+
+pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
+    let records = settings.records().await?;
+    match cmd {
+        RunsCommand::List { limit } => {
+            let runs = records.list_runs(limit).await?;
+            if runs.is_empty() {
+                println!("no runs recorded in {}", settings.records_path.display());
+                return Ok(0);
+            }
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            table.set_header([
+                "run", "workflow", "status", "steps", "reused", "failed", "started", "took",
+            ]);
+            for r in runs {
+                let took = r
+                    .finished_at
+                    .map(|f| fmt_duration(Duration::from_millis(u64::try_from(f - r.started_at).unwrap_or(0))))
+                    .unwrap_or_default();
+                table.add_row([
+                    r.id.clone(),
+                    r.workflow.clone(),
+                    r.status.clone(),
+                    format!("{}/{}", r.succeeded, r.steps),
+                    r.reused.to_string(),
+                    r.failed.to_string(),
+                    timestamp(r.started_at),
+                    took,
+                ]);
+            }
+            println!("{table}");
+            Ok(0)
+        }
+        RunsCommand::Show { run, json } => {
+            let detail = records.run(&resolve(&records, &run).await?).await?;
+            let report = as_report(&detail);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "run {} of `{}` ({}), started {}",
+                    detail.summary.id,
+                    detail.summary.workflow,
+                    detail.file,
+                    timestamp(detail.summary.started_at)
+                );
+                if !detail.params.is_empty() {
+                    let params: Vec<String> = detail.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!("params: {}", params.join(" "));
+                }
+                print!("{}", crate::summary::render(&report, &settings.store_url));
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `weft logs RUN [STEP]`.
+pub async fn logs(run: &str, step: Option<&str>, settings: &Settings) -> anyhow::Result<u8> {
+    let records = settings.records().await?;
+    let run = resolve(&records, run).await?;
+    let lines = records.logs(&run, step).await?;
+    if lines.is_empty() {
+        eprintln!(
+            "no log lines recorded for {}",
+            step.map_or("the run".into(), |s| format!("step `{s}`"))
+        );
+    }
+    for (step, line) in lines {
+        println!("{step} [{}] {}", line.stream, line.message);
+    }
+    Ok(0)
+}
+
+/// `weft cancel RUN`.
+pub async fn cancel(run: &str, settings: &Settings) -> anyhow::Result<u8> {
+    let records = settings.records().await?;
+    let run = resolve(&records, run).await?;
+    if records.request_cancel(&run).await? {
+        println!("asked run {run} to stop; it stops within a second and is recorded as cancelled");
+        Ok(0)
+    } else {
+        let status = records.run(&run).await?.summary.status;
+        bail!("run {run} is not running (it {status})")
+    }
+}
+
+/// A run id, with `last` for the newest run.
+pub async fn resolve(records: &Records, run: &str) -> anyhow::Result<String> {
+    if run == "last" {
+        return match records.last_run().await? {
+            Some(id) => Ok(id),
+            None => bail!("no runs recorded yet"),
+        };
+    }
+    Ok(run.to_string())
+}
+
+/// The recorded run as the engine's report (for the shared summary table).
+fn as_report(d: &RunDetail) -> RunReport {
+    RunReport {
+        run_id: d.summary.id.clone(),
+        workflow: d.summary.workflow.clone(),
+        status: d.status(),
+        error: d.summary.error.clone(),
+        started_at: timestamp(d.summary.started_at),
+        duration_ms: d.summary.finished_at.map_or(0.0, |f| (f - d.summary.started_at) as f64),
+        params: d.params.clone(),
+        inputs: d.inputs.clone(),
+        steps: d.steps.clone(),
+    }
+}
+
+fn timestamp(ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
+}
