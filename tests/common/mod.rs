@@ -52,17 +52,36 @@ impl Home {
 
     /// Like `weft`, with the compile cache at `cache`.
     pub fn weft_with_cache(&self, args: &[&str], cache: &Path) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_weft"))
-            .current_dir(root())
+        self.command_with_cache(args, cache).output().expect("run weft")
+    }
+
+    /// The `weft ARGS` command `weft` runs, to spawn it yourself.
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with_cache(
+            args,
+            &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-compile-cache"),
+        )
+    }
+
+    fn command_with_cache(&self, args: &[&str], cache: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
+        cmd.current_dir(root())
             .env("WEFT_HOME", self.path())
             .env("WEFT_CACHE_DIR", cache)
             .env_remove("WEFT_STORE")
             .env_remove("WEFT_PLUGIN_PATH")
+            .env_remove("WEFT_RECORDS")
             .arg("--plugins")
             .arg(plugins())
-            .args(args)
-            .output()
-            .expect("run weft")
+            .args(args);
+        cmd
+    }
+
+    /// `weft runs show RUN --json`.
+    pub fn show(&self, run: &str) -> serde_json::Value {
+        let out = self.weft(&["runs", "show", run, "--json"]);
+        assert!(out.status.success(), "runs show {run}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("runs show --json")
     }
 }
 

@@ -105,6 +105,9 @@ pub enum RunsCommand {
         /// How many runs to list.
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// One run: every step's status, time, attempts, reuse, outputs and metrics.
     Show {

@@ -13,8 +13,21 @@ use weft_records::{Records, RunDetail};
 pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
     match cmd {
-        RunsCommand::List { limit } => {
+        RunsCommand::List { limit, json } => {
             let runs = records.list_runs(limit).await?;
+            if json {
+                let list: Vec<serde_json::Value> = runs
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({"run_id": r.id, "workflow": r.workflow, "status": r.status,
+                            "error": r.error, "started_at": timestamp(r.started_at),
+                            "finished_at": r.finished_at.map(timestamp), "steps": r.steps,
+                            "succeeded": r.succeeded, "failed": r.failed, "reused": r.reused})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(0);
+            }
             if runs.is_empty() {
                 println!("no runs recorded in {}", settings.records_path.display());
                 return Ok(0);
