@@ -136,9 +136,9 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
         }
         if exited.is_none() {
             child.kill().expect("SIGKILL");
-            child.wait().expect("reap");
             killed += 1;
         }
+        child.wait().expect("reap");
         check_blobs(&home);
         let Some(run) = current.clone().or_else(|| last_run(&home)) else {
             continue; // killed before the run was recorded

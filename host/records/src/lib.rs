@@ -75,7 +75,19 @@ impl Records {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        // SQLite has no migration lock: two processes opening a new database at once may
+        // both try to apply a migration, and the loser fails on a table the winner made.
+        // Trying again sees the migration applied.
+        let migrator = sqlx::migrate!("./migrations");
+        let mut tries = 0;
+        while let Err(e) = migrator.run(&pool).await {
+            tries += 1;
+            if tries == 5 {
+                return Err(e.into());
+            }
+            tracing::debug!("migration raced another process ({e}); trying again");
+            tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+        }
         Ok(Records {
             pool,
             tenant: tenant.to_string(),
