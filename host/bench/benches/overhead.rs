@@ -13,15 +13,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use wasmtime::component::{Component, Linker, ResourceTable, Val};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_artifacts::ArtifactStore;
-use weft_bench::{plugin, summarize, us};
-use weft_engine::{LocalExecutor, NoJournal, RunOptions, RunServices, RunStatus, run_plan};
-use weft_model::{Catalog, Limits, Plan};
-use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepRequest};
+use weft_bench::{Workload, chain_yaml, plugin, summarize, us};
+use weft_model::Limits;
+use weft_sandbox::{Sandbox, SandboxConfig, StepRequest};
 
 const CHAIN: usize = 40;
 const ROUNDS: usize = 40;
@@ -96,91 +95,6 @@ impl Raw {
     }
 }
 
-fn chain_yaml(uses: &str, with_data: bool) -> String {
-    let mut y = format!(
-        "name: chain\n{}steps:\n",
-        if with_data {
-            "inputs:\n  seed: {path: seed.bin}\n"
-        } else {
-            ""
-        }
-    );
-    for i in 0..CHAIN {
-        y.push_str(&format!("  s{i}:\n    uses: {uses}\n"));
-        match (i, with_data) {
-            (0, true) => y.push_str("    inputs: {data: inputs.seed}\n"),
-            (_, true) => y.push_str(&format!("    inputs: {{data: s{}.data}}\n", i - 1)),
-            (0, false) => {}
-            (_, false) => y.push_str(&format!("    after: [s{}]\n", i - 1)),
-        }
-    }
-    y
-}
-
-fn plan(component: &LoadedComponent, uses: &str, with_data: bool) -> Plan {
-    let mut catalog = Catalog::new();
-    catalog.insert(uses.to_string(), Ok(component.info.clone()));
-    weft_model::parse_and_validate(&chain_yaml(uses, with_data), &catalog, &[]).expect("valid chain")
-}
-
-struct Chain {
-    plan: Plan,
-    digests: Vec<weft_artifacts::Digest>,
-    inputs: BTreeMap<String, weft_artifacts::ArtifactMeta>,
-    executor: Arc<LocalExecutor>,
-    store: ArtifactStore,
-}
-
-impl Chain {
-    async fn new(sandbox: &Arc<Sandbox>, store: &ArtifactStore, name: &str, with_data: bool) -> Chain {
-        let component = sandbox.load_file(&plugin(name)).await.expect("load");
-        let plan = plan(&component, name, with_data);
-        let mut inputs = BTreeMap::new();
-        if with_data {
-            inputs.insert(
-                "seed".to_string(),
-                store
-                    .put_bytes(&[7u8; 1024], "application/octet-stream")
-                    .await
-                    .expect("seed"),
-            );
-        }
-        Chain {
-            digests: vec![component.digest; plan.steps.len()],
-            executor: Arc::new(LocalExecutor::new(sandbox.clone(), store.clone(), [component])),
-            plan,
-            inputs,
-            store: store.clone(),
-        }
-    }
-
-    async fn run(&self, round: usize) -> Duration {
-        let options = RunOptions {
-            concurrency: 2,
-            ..RunOptions::new(format!("bench-{round}"))
-        };
-        let services = RunServices {
-            executor: self.executor.clone(),
-            store: self.store.clone(),
-            journal: Arc::new(NoJournal),
-        };
-        let started = Instant::now();
-        let report = run_plan(
-            &self.plan,
-            &self.digests,
-            self.inputs.clone(),
-            &services,
-            &options,
-            None,
-        )
-        .await
-        .expect("run");
-        let elapsed = started.elapsed();
-        assert_eq!(report.status, RunStatus::Succeeded);
-        elapsed
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let noop_path = plugin("test-noop");
@@ -195,8 +109,27 @@ async fn main() {
     let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
     let noop = sandbox.load_file(&noop_path).await.expect("load");
     let raw = Raw::new(&noop_path);
-    let noop_chain = Chain::new(&sandbox, &store, "test-noop", false).await;
-    let copy_chain = Chain::new(&sandbox, &store, "test-copy", true).await;
+    let copy = sandbox.load_file(&plugin("test-copy")).await.expect("load");
+    let seed = store
+        .put_bytes(&[7u8; 1024], "application/octet-stream")
+        .await
+        .expect("seed");
+    let noop_chain = Workload::new(
+        &chain_yaml("test-noop", CHAIN, false),
+        &sandbox,
+        &store,
+        &[noop.clone()],
+        BTreeMap::new(),
+        None,
+    );
+    let copy_chain = Workload::new(
+        &chain_yaml("test-copy", CHAIN, true),
+        &sandbox,
+        &store,
+        &[copy],
+        BTreeMap::from([("seed".to_string(), seed)]),
+        None,
+    );
 
     let (mut a, mut b, mut b_copy, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..WARMUP_ROUNDS + ROUNDS {
@@ -226,8 +159,8 @@ async fn main() {
             }
             assert!(outcome.result.is_ok());
         }
-        let per_step = noop_chain.run(round).await / CHAIN as u32;
-        let per_copy = copy_chain.run(round + 10_000).await / CHAIN as u32;
+        let per_step = noop_chain.run(&format!("noop-{round}"), 2).await / CHAIN as u32;
+        let per_copy = copy_chain.run(&format!("copy-{round}"), 2).await / CHAIN as u32;
         if keep {
             b.push(per_step);
             b_copy.push(per_copy);

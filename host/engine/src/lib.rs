@@ -7,6 +7,7 @@
 
 mod cache_key;
 mod cancel;
+mod committer;
 mod events;
 mod executor;
 mod journal;

@@ -1,9 +1,10 @@
 //! The scheduler: starts each step as soon as its inputs are published, runs independent
-//! steps concurrently up to a bound, and commits every finished step to the journal
-//! before any step that depends on it starts. A failed step blocks only its dependents;
-//! a cancel or the run's time limit stops running steps at the next epoch tick.
+//! steps concurrently up to a bound, and hands every finished step to the committer (see
+//! `committer.rs` for why commits need not hold back dependents). A failed step blocks only
+//! its dependents; a cancel or the run's time limit stops running steps at the next epoch tick.
 
 use crate::cancel::CancelSignal;
+use crate::committer::Committer;
 use crate::events::{RunEvent, StepState};
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
@@ -103,7 +104,12 @@ pub async fn run_plan(
         cancel.clone(),
     ));
 
-    let outcome = drive(&mut run, services, options, &cancel, events).await;
+    let committer = Committer::start(services.journal.clone(), options.run_id.clone(), {
+        let cancel = cancel.clone();
+        move |e| cancel.cancel(format!("stopped: {e}"))
+    });
+    drive(&mut run, services, options, &cancel, &committer, events).await;
+    let outcome = committer.finish().await;
     watcher.abort();
 
     let mut report = run.finish(cancel.reason());
@@ -124,8 +130,9 @@ async fn drive(
     services: &RunServices,
     options: &RunOptions,
     cancel: &CancelSignal,
+    committer: &Committer,
     events: Option<UnboundedSender<RunEvent>>,
-) -> Result<(), JournalError> {
+) {
     let concurrency = options.concurrency.max(1);
     let mut running: JoinSet<(usize, JobResult)> = JoinSet::new();
     let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
@@ -166,21 +173,15 @@ async fn drive(
                 break;
             };
             finished.push(joined_result(joined, &task_step));
-            // Commit everything that is done by now in one transaction.
             while let Some(joined) = running.try_join_next_with_id() {
                 finished.push(joined_result(joined, &task_step));
             }
         }
-        let mut commits = Vec::with_capacity(finished.len());
         for (i, result) in finished.drain(..) {
             run.complete(i, result);
-            commits.push(run.report.steps[i].clone());
+            committer.send(run.report.steps[i].clone());
         }
-        // Durable before any dependent starts: a resumed run never redoes what a
-        // committed step's dependents already consumed.
-        services.journal.commit(&options.run_id, &commits).await?;
     }
-    Ok(())
 }
 
 fn joined_result(

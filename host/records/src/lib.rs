@@ -9,14 +9,17 @@
 mod journal;
 mod lineage;
 mod read;
+mod script;
 mod write;
 
 pub use lineage::{LineageNode, Origin};
 pub use read::{RunDetail, RunSummary};
 pub use write::NewRun;
 
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What went wrong with the records.
@@ -51,6 +54,9 @@ pub enum Durability {
 #[derive(Clone, Debug)]
 pub struct Records {
     pool: SqlitePool,
+    /// The one connection step commits go through: no pool hand-off per commit, and
+    /// commits queue here rather than on SQLite's write lock.
+    writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
     tenant: String,
 }
 
@@ -88,8 +94,10 @@ impl Records {
             tracing::debug!("migration raced another process ({e}); trying again");
             tokio::time::sleep(Duration::from_millis(50 * tries)).await;
         }
+        let writer = Arc::new(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
         Ok(Records {
             pool,
+            writer,
             tenant: tenant.to_string(),
         })
     }

@@ -1,14 +1,11 @@
 //! Writing the records: a run's row when it starts, its steps' rows, each finished step in
 //! one transaction, and the final statuses.
 
+use crate::script::{Script, Val};
 use crate::{Records, RecordsError, now_ms};
-use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite, Transaction};
 use std::collections::BTreeMap;
 use weft_artifacts::ArtifactMeta;
 use weft_engine::{Reuse, RunReport, StepReport, StepStatus};
-
-/// Rows per multi-row INSERT (well under SQLite's bound-variable limit).
-const CHUNK: usize = 400;
 
 /// A run about to start.
 #[derive(Debug, Clone)]
@@ -69,86 +66,188 @@ impl Records {
     /// Inserts the rows of steps not yet recorded; clears the old attempts of recorded
     /// steps that did not succeed (they run again).
     pub(crate) async fn insert_steps(&self, report: &RunReport) -> Result<(), RecordsError> {
-        let mut tx = self.pool.begin().await?;
+        let mut script = Script::default();
         for table in ["attempts", "step_inputs", "step_outputs", "metrics", "logs"] {
-            // `table` is one of the names above, never input.
-            sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE run_id = $1 AND step IN \
-                 (SELECT step FROM steps WHERE run_id = $1 AND status <> 'succeeded')"
-            )))
-            .bind(&report.run_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (chunk_index, chunk) in report.steps.chunks(CHUNK).enumerate() {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO steps (run_id, step, position, uses, component, instance_of, instance_values, \
-                 params, status) ",
+            script.add(
+                &format!(
+                    "DELETE FROM {table} WHERE run_id = ? AND step IN \
+                     (SELECT step FROM steps WHERE run_id = ? AND status <> 'succeeded')"
+                ),
+                vec![report.run_id.as_str().into(), report.run_id.as_str().into()],
             );
-            q.push_values(chunk.iter().enumerate(), |mut row, (k, s)| {
-                let instance = s.instance.as_ref();
-                row.push_bind(&report.run_id)
-                    .push_bind(&s.id)
-                    .push_bind(i64::try_from(chunk_index * CHUNK + k).unwrap_or(i64::MAX))
-                    .push_bind(&s.uses)
-                    .push_bind(s.component.to_string())
-                    .push_bind(instance.map(|i| i.of.clone()))
-                    .push_bind(instance.map(|i| serde_json::to_string(&i.values).unwrap_or_default()))
-                    .push_bind(serde_json::to_string(&s.params).unwrap_or_default())
-                    .push_bind(s.status.as_str());
-            });
-            q.push(" ON CONFLICT (run_id, step) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        let rows = report
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let instance = s.instance.as_ref();
+                vec![
+                    report.run_id.as_str().into(),
+                    s.id.as_str().into(),
+                    position(k).into(),
+                    s.uses.as_str().into(),
+                    s.component.to_string().into(),
+                    instance.map(|i| i.of.clone()).into(),
+                    instance
+                        .map(|i| serde_json::to_string(&i.values).unwrap_or_default())
+                        .into(),
+                    serde_json::to_string(&s.params).unwrap_or_default().into(),
+                    s.status.as_str().into(),
+                ]
+            })
+            .collect();
+        script.rows(
+            "INSERT INTO steps (run_id, step, position, uses, component, instance_of, instance_values, params, status)",
+            rows,
+            "ON CONFLICT (run_id, step) DO NOTHING",
+        );
+        script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
 
-    /// Commits finished steps in one transaction.
+    /// Commits finished steps — status, attempts, inputs, outputs, metrics, log, cache
+    /// entry — in one transaction sent as one query.
     pub(crate) async fn commit_steps(&self, run_id: &str, steps: &[StepReport]) -> Result<(), RecordsError> {
-        let mut tx = self.pool.begin().await?;
+        let mut script = Script::default();
         let finished = now_ms();
         for s in steps {
             let (reuse, reused_from) = match &s.reuse {
-                Some(Reuse::Cached(run)) => (Some("cached"), Some(run.as_str())),
+                Some(Reuse::Cached(run)) => (Some("cached"), Some(run.clone())),
                 Some(Reuse::Resumed) => (Some("resumed"), None),
                 None => (None, None),
             };
-            sqlx::query(
-                "UPDATE steps SET status = $3, reuse = $4, reused_from = $5, cache_key = $6, duration_ms = $7, \
-                 error = $8, finished_at = $9 WHERE run_id = $1 AND step = $2",
-            )
-            .bind(run_id)
-            .bind(&s.id)
-            .bind(s.status.as_str())
-            .bind(reuse)
-            .bind(reused_from)
-            .bind(s.cache_key.map(|k| k.to_string()))
-            .bind(s.duration_ms)
-            .bind(&s.error)
-            .bind(finished)
-            .execute(&mut *tx)
-            .await?;
+            script.add(
+                "UPDATE steps SET status = ?, reuse = ?, reused_from = ?, cache_key = ?, duration_ms = ?, \
+                 error = ?, finished_at = ? WHERE run_id = ? AND step = ?",
+                vec![
+                    s.status.as_str().into(),
+                    reuse.map(str::to_string).into(),
+                    reused_from.into(),
+                    s.cache_key.map(|k| k.to_string()).into(),
+                    s.duration_ms.into(),
+                    s.error.clone().into(),
+                    finished.into(),
+                    run_id.into(),
+                    s.id.as_str().into(),
+                ],
+            );
         }
-        insert_details(&mut tx, run_id, steps).await?;
-        let cacheable: Vec<&StepReport> = steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Succeeded && s.reuse.is_none() && s.cache_key.is_some())
-            .collect();
-        for chunk in cacheable.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO cache_entries (tenant, cache_key, run_id, step, created_at) ");
-            q.push_values(chunk, |mut row, s| {
-                row.push_bind(&self.tenant)
-                    .push_bind(s.cache_key.map(|k| k.to_string()))
-                    .push_bind(run_id)
-                    .push_bind(&s.id)
-                    .push_bind(finished);
-            });
-            q.push(" ON CONFLICT (tenant, cache_key) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        let each = |f: &dyn Fn(&StepReport) -> Vec<Vec<Val>>| steps.iter().flat_map(f).collect::<Vec<_>>();
+        script.rows(
+            "INSERT INTO attempts (run_id, step, number, status, error, duration_ms)",
+            each(&|s| {
+                s.attempts
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            run_id.into(),
+                            s.id.as_str().into(),
+                            i64::from(a.number).into(),
+                            a.status.as_str().into(),
+                            a.error.clone().into(),
+                            a.duration_ms.into(),
+                        ]
+                    })
+                    .collect()
+            }),
+            "",
+        );
+        script.rows(
+            "INSERT INTO step_inputs (run_id, step, position, port, source, digest)",
+            each(&|s| {
+                s.inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, i)| {
+                        vec![
+                            run_id.into(),
+                            s.id.as_str().into(),
+                            position(k).into(),
+                            i.port.as_str().into(),
+                            i.source.as_str().into(),
+                            i.digest.to_string().into(),
+                        ]
+                    })
+                    .collect()
+            }),
+            "",
+        );
+        script.rows(
+            "INSERT INTO step_outputs (run_id, step, port, digest, size, media_type)",
+            each(&|s| {
+                if s.status != StepStatus::Succeeded {
+                    return Vec::new();
+                }
+                s.outputs
+                    .iter()
+                    .map(|(port, m)| {
+                        vec![
+                            run_id.into(),
+                            s.id.as_str().into(),
+                            port.as_str().into(),
+                            m.digest.to_string().into(),
+                            size(m.size).into(),
+                            m.media_type.as_str().into(),
+                        ]
+                    })
+                    .collect()
+            }),
+            "",
+        );
+        script.rows(
+            "INSERT INTO metrics (run_id, step, position, name, value)",
+            each(&|s| {
+                s.metrics
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (name, value))| {
+                        vec![
+                            run_id.into(),
+                            s.id.as_str().into(),
+                            position(k).into(),
+                            name.as_str().into(),
+                            (*value).into(),
+                        ]
+                    })
+                    .collect()
+            }),
+            "",
+        );
+        script.rows(
+            "INSERT INTO logs (run_id, step, position, stream, message)",
+            each(&|s| {
+                s.log
+                    .iter()
+                    .enumerate()
+                    .map(|(k, l)| {
+                        vec![
+                            run_id.into(),
+                            s.id.as_str().into(),
+                            position(k).into(),
+                            l.stream.as_str().into(),
+                            l.message.as_str().into(),
+                        ]
+                    })
+                    .collect()
+            }),
+            "",
+        );
+        script.rows(
+            "INSERT INTO cache_entries (tenant, cache_key, run_id, step, created_at)",
+            each(&|s| match s.cache_key {
+                Some(key) if s.status == StepStatus::Succeeded && s.reuse.is_none() => vec![vec![
+                    self.tenant.as_str().into(),
+                    key.to_string().into(),
+                    run_id.into(),
+                    s.id.as_str().into(),
+                    finished.into(),
+                ]],
+                _ => Vec::new(),
+            }),
+            "ON CONFLICT (tenant, cache_key) DO NOTHING",
+        );
+        script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
 
@@ -205,99 +304,6 @@ impl Records {
                 .await?;
         Ok(done.rows_affected() > 0)
     }
-}
-
-/// Attempts, inputs, outputs, metrics and log lines of the steps, one INSERT per table.
-async fn insert_details(
-    tx: &mut Transaction<'_, Sqlite>,
-    run_id: &str,
-    steps: &[StepReport],
-) -> Result<(), RecordsError> {
-    let attempts: Vec<_> = steps
-        .iter()
-        .flat_map(|s| s.attempts.iter().map(move |a| (s, a)))
-        .collect();
-    for chunk in attempts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO attempts (run_id, step, number, status, error, duration_ms) ");
-        q.push_values(chunk, |mut row, (s, a)| {
-            row.push_bind(run_id)
-                .push_bind(&s.id)
-                .push_bind(i64::from(a.number))
-                .push_bind(a.status.as_str())
-                .push_bind(&a.error)
-                .push_bind(a.duration_ms);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    let inputs: Vec<_> = steps
-        .iter()
-        .flat_map(|s| s.inputs.iter().enumerate().map(move |(k, i)| (s, k, i)))
-        .collect();
-    for chunk in inputs.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO step_inputs (run_id, step, position, port, source, digest) ");
-        q.push_values(chunk, |mut row, (s, k, i)| {
-            row.push_bind(run_id)
-                .push_bind(&s.id)
-                .push_bind(position(*k))
-                .push_bind(&i.port)
-                .push_bind(&i.source)
-                .push_bind(i.digest.to_string());
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    let outputs: Vec<_> = steps
-        .iter()
-        .filter(|s| s.status == StepStatus::Succeeded)
-        .flat_map(|s| s.outputs.iter().map(move |(p, m)| (s, p, m)))
-        .collect();
-    for chunk in outputs.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO step_outputs (run_id, step, port, digest, size, media_type) ");
-        q.push_values(chunk, |mut row, (s, p, m)| {
-            row.push_bind(run_id)
-                .push_bind(&s.id)
-                .push_bind(p.as_str())
-                .push_bind(m.digest.to_string())
-                .push_bind(size(m.size))
-                .push_bind(&m.media_type);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    let metrics: Vec<_> = steps
-        .iter()
-        .flat_map(|s| s.metrics.iter().enumerate().map(move |(k, m)| (s, k, m)))
-        .collect();
-    for chunk in metrics.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO metrics (run_id, step, position, name, value) ");
-        q.push_values(chunk, |mut row, (s, k, (name, value))| {
-            row.push_bind(run_id)
-                .push_bind(&s.id)
-                .push_bind(position(*k))
-                .push_bind(name.as_str())
-                .push_bind(*value);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    let lines: Vec<_> = steps
-        .iter()
-        .flat_map(|s| s.log.iter().enumerate().map(move |(k, l)| (s, k, l)))
-        .collect();
-    for chunk in lines.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO logs (run_id, step, position, stream, message) ");
-        q.push_values(chunk, |mut row, (s, k, l)| {
-            row.push_bind(run_id)
-                .push_bind(&s.id)
-                .push_bind(position(*k))
-                .push_bind(&l.stream)
-                .push_bind(&l.message);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 fn position(k: usize) -> i64 {

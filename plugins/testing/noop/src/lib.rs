@@ -1,6 +1,6 @@
 //! Test guest `noop`: Does nothing and succeeds; the step-overhead benchmark runs it.
 
-use weft_step::{Guest, Param, StepError, StepInfo};
+use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo};
 
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct G;
@@ -13,7 +13,12 @@ impl Guest for G {
             description: "Does nothing and succeeds; the step-overhead benchmark runs it.".into(),
             inputs: vec![],
             outputs: vec![],
-            params: vec![],
+            params: vec![weft_step::param(
+                "index",
+                ParamType::Int,
+                Some(ParamValue::Int(0)),
+                "Ignored: lets a `matrix` fan the step out",
+            )],
         }
     }
 
