@@ -43,11 +43,34 @@ async fn main() {
         .await
         .expect("records");
     let chain = chain_yaml("test-noop", CHAIN, false);
-    let workload = |records| Workload::new(&chain, &sandbox, &store, &[noop.clone()], BTreeMap::new(), records);
+    let workload = |records| {
+        Workload::new(
+            &chain,
+            &sandbox,
+            &store,
+            std::slice::from_ref(&noop),
+            BTreeMap::new(),
+            records,
+        )
+    };
     let (bare, durable, strict) = (workload(None), workload(Some(normal.clone())), workload(Some(full)));
     let fan = fanout_yaml(FAN);
-    let fan_bare = Workload::new(&fan, &sandbox, &store, &[noop.clone()], BTreeMap::new(), None);
-    let fan_durable = Workload::new(&fan, &sandbox, &store, &[noop.clone()], BTreeMap::new(), Some(normal));
+    let fan_bare = Workload::new(
+        &fan,
+        &sandbox,
+        &store,
+        std::slice::from_ref(&noop),
+        BTreeMap::new(),
+        None,
+    );
+    let fan_durable = Workload::new(
+        &fan,
+        &sandbox,
+        &store,
+        std::slice::from_ref(&noop),
+        BTreeMap::new(),
+        Some(normal),
+    );
     assert_eq!(fan_bare.steps(), FAN);
 
     let (mut b, mut d, mut d_strict) = (Vec::new(), Vec::new(), Vec::new());

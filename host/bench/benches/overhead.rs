@@ -118,7 +118,7 @@ async fn main() {
         &chain_yaml("test-noop", CHAIN, false),
         &sandbox,
         &store,
-        &[noop.clone()],
+        std::slice::from_ref(&noop),
         BTreeMap::new(),
         None,
     );
