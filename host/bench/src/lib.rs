@@ -1,4 +1,9 @@
-//! Support for Weft's benchmarks: percentile summaries of timing samples.
+//! Support for Weft's benchmarks: percentile summaries of timing samples, and workloads
+//! run through the whole engine.
+
+mod workload;
+
+pub use workload::{Workload, chain_yaml, fanout_yaml};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,139 +73,5 @@ mod tests {
         assert_eq!(sum.p50, Duration::from_micros(50));
         assert_eq!(sum.p90, Duration::from_micros(90));
         assert_eq!(sum.p99, Duration::from_micros(99));
-    }
-}
-
-/// A chain of `n` steps using `uses`: each reads the previous one's `data` output (with
-/// `with_data`, starting from the workflow input `seed`), or else just runs after it.
-pub fn chain_yaml(uses: &str, n: usize, with_data: bool) -> String {
-    let mut y = format!(
-        "name: chain\n{}steps:\n",
-        if with_data {
-            "inputs:\n  seed: {path: seed.bin}\n"
-        } else {
-            ""
-        }
-    );
-    for i in 0..n {
-        y.push_str(&format!("  s{i}:\n    uses: {uses}\n"));
-        match (i, with_data) {
-            (0, true) => y.push_str("    inputs: {data: inputs.seed}\n"),
-            (_, true) => y.push_str(&format!("    inputs: {{data: s{}.data}}\n", i - 1)),
-            (0, false) => {}
-            (_, false) => y.push_str(&format!("    after: [s{}]\n", i - 1)),
-        }
-    }
-    y
-}
-
-/// One `test-noop` step fanned out `n` times by a `matrix` over its `index` parameter.
-pub fn fanout_yaml(n: usize) -> String {
-    let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    format!(
-        "name: fanout\nsteps:\n  fan:\n    uses: test-noop\n    matrix: {{index: [{}]}}\n",
-        values.join(", ")
-    )
-}
-
-/// A workflow ready to run again and again through the whole engine, as the CLI runs it:
-/// validated plan, loaded components, stored inputs, executor and journal.
-pub struct Workload {
-    plan: weft_model::Plan,
-    digests: Vec<weft_artifacts::Digest>,
-    inputs: std::collections::BTreeMap<String, weft_artifacts::ArtifactMeta>,
-    services: weft_engine::RunServices,
-    records: Option<weft_records::Records>,
-}
-
-impl Workload {
-    /// Validates `yaml` against `components` (named by their step names) and prepares it.
-    /// With `records`, every run is recorded and every step committed there.
-    pub fn new(
-        yaml: &str,
-        sandbox: &std::sync::Arc<weft_sandbox::Sandbox>,
-        store: &weft_artifacts::ArtifactStore,
-        components: &[std::sync::Arc<weft_sandbox::LoadedComponent>],
-        inputs: std::collections::BTreeMap<String, weft_artifacts::ArtifactMeta>,
-        records: Option<weft_records::Records>,
-    ) -> Workload {
-        let mut catalog = weft_model::Catalog::new();
-        for c in components {
-            catalog.insert(c.info.name.clone(), Ok(c.info.clone()));
-        }
-        let plan = weft_model::parse_and_validate(yaml, &catalog, &[]).expect("valid workload");
-        let digests = plan
-            .steps
-            .iter()
-            .map(|s| {
-                components
-                    .iter()
-                    .find(|c| c.info.name == s.uses)
-                    .expect("component")
-                    .digest
-            })
-            .collect();
-        let journal: std::sync::Arc<dyn weft_engine::Journal> = match &records {
-            Some(r) => std::sync::Arc::new(r.clone()),
-            None => std::sync::Arc::new(weft_engine::NoJournal),
-        };
-        let executor = weft_engine::LocalExecutor::new(sandbox.clone(), store.clone(), components.iter().cloned());
-        Workload {
-            plan,
-            digests,
-            inputs,
-            services: weft_engine::RunServices {
-                executor: std::sync::Arc::new(executor),
-                store: store.clone(),
-                journal,
-            },
-            records,
-        }
-    }
-
-    /// Number of planned steps.
-    pub fn steps(&self) -> usize {
-        self.plan.steps.len()
-    }
-
-    /// One run with the cache off (every step executes), recorded from start to finish
-    /// when there are records; returns its wall time.
-    pub async fn run(&self, run_id: &str, concurrency: usize) -> Duration {
-        let options = weft_engine::RunOptions {
-            concurrency,
-            use_cache: false,
-            ..weft_engine::RunOptions::new(run_id)
-        };
-        let started = std::time::Instant::now();
-        if let Some(r) = &self.records {
-            let params = std::collections::BTreeMap::new();
-            r.create_run(&weft_records::NewRun {
-                id: run_id,
-                workflow: &self.plan.name,
-                file: "bench.yaml",
-                source: "",
-                overrides: &[],
-                params: &params,
-                inputs: &self.inputs,
-            })
-            .await
-            .expect("record run");
-        }
-        let report = weft_engine::run_plan(
-            &self.plan,
-            &self.digests,
-            self.inputs.clone(),
-            &self.services,
-            &options,
-            None,
-        )
-        .await
-        .expect("run");
-        if let Some(r) = &self.records {
-            r.finish_run(&report).await.expect("finish run");
-        }
-        let elapsed = started.elapsed();
-        assert_eq!(report.status, weft_engine::RunStatus::Succeeded);
-        elapsed
     }
 }
