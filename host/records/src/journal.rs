@@ -15,7 +15,7 @@ impl Journal for Records {
     }
 
     async fn cached(&self, key: &Digest) -> Result<Option<CachedResult>, JournalError> {
-        Records::cached(self, key).await.map_err(err)
+        self.cached_result(key).await.map_err(err)
     }
 
     async fn commit(&self, run_id: &str, steps: &[StepReport]) -> Result<(), JournalError> {
@@ -23,6 +23,6 @@ impl Journal for Records {
     }
 
     async fn cancel_requested(&self, run_id: &str) -> Result<bool, JournalError> {
-        Records::cancel_requested(self, run_id).await.map_err(err)
+        self.cancel_flag(run_id).await.map_err(err)
     }
 }

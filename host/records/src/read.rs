@@ -281,7 +281,7 @@ impl Records {
     }
 
     /// The committed outputs and metrics of the execution cached under `key`.
-    pub(crate) async fn cached(&self, key: &Digest) -> Result<Option<CachedResult>, RecordsError> {
+    pub(crate) async fn cached_result(&self, key: &Digest) -> Result<Option<CachedResult>, RecordsError> {
         let Some(entry) = sqlx::query("SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2")
             .bind(&self.tenant)
             .bind(key.to_string())
@@ -317,7 +317,7 @@ impl Records {
     }
 
     /// Whether `weft cancel` asked this run to stop.
-    pub(crate) async fn cancel_requested(&self, run_id: &str) -> Result<bool, RecordsError> {
+    pub(crate) async fn cancel_flag(&self, run_id: &str) -> Result<bool, RecordsError> {
         let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = $1")
             .bind(run_id)
             .fetch_optional(&self.pool)

@@ -1,0 +1,275 @@
+//! The records on a real SQLite file: what is committed reads back the same, the cache and
+//! cancel requests work per tenant, a resume keeps what succeeded, lineage follows inputs
+//! and cache hits back to the workflow inputs.
+
+use std::collections::BTreeMap;
+use weft_artifacts::{ArtifactMeta, Digest};
+use weft_engine::{
+    AttemptReport, InputReport, InstanceReport, Journal, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
+};
+use weft_records::{Durability, NewRun, Origin, Records};
+
+fn meta(bytes: &[u8]) -> ArtifactMeta {
+    ArtifactMeta {
+        digest: Digest::of(bytes),
+        size: bytes.len() as u64,
+        media_type: "text/plain".into(),
+    }
+}
+
+fn pending(id: &str) -> StepReport {
+    StepReport {
+        id: id.into(),
+        uses: "test-work".into(),
+        instance: None,
+        component: Digest::of(b"component"),
+        params: BTreeMap::from([("salt".to_string(), serde_json::json!(1))]),
+        status: StepStatus::Pending,
+        reuse: None,
+        cache_key: None,
+        inputs: Vec::new(),
+        attempts: Vec::new(),
+        duration_ms: None,
+        outputs: BTreeMap::new(),
+        metrics: Vec::new(),
+        error: None,
+        log: Vec::new(),
+    }
+}
+
+/// `id` succeeded reading `inputs` (source, bytes) and writing `out` to port `data`.
+fn done(id: &str, inputs: &[(&str, &[u8])], out: &[u8], key: Option<Digest>) -> StepReport {
+    StepReport {
+        status: StepStatus::Succeeded,
+        cache_key: key,
+        inputs: inputs
+            .iter()
+            .map(|(source, bytes)| InputReport {
+                port: "data".into(),
+                source: (*source).into(),
+                digest: Digest::of(bytes),
+            })
+            .collect(),
+        attempts: vec![AttemptReport {
+            number: 1,
+            status: StepStatus::Succeeded,
+            error: None,
+            duration_ms: 1.5,
+        }],
+        duration_ms: Some(1.5),
+        outputs: BTreeMap::from([("data".to_string(), meta(out))]),
+        metrics: vec![("value".into(), 42.0), ("rows".into(), 3.0)],
+        log: vec![LogRecord {
+            stream: "info".into(),
+            message: format!("{id} says hi"),
+        }],
+        ..pending(id)
+    }
+}
+
+async fn open(dir: &tempfile::TempDir, tenant: &str) -> Records {
+    Records::open(&dir.path().join("records.db"), tenant, Durability::Process)
+        .await
+        .expect("open")
+}
+
+/// Records a run of `steps` (all pending) with the workflow input `seed`.
+async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
+    let inputs = BTreeMap::from([("seed".to_string(), meta(b"seed"))]);
+    let params = BTreeMap::new();
+    records
+        .create_run(&NewRun {
+            id: run_id,
+            workflow: "test",
+            file: "wf.yaml",
+            source: "name: test",
+            overrides: &[("k".into(), "v".into())],
+            params: &params,
+            inputs: &inputs,
+        })
+        .await
+        .expect("create");
+    let mut report = RunReport {
+        run_id: run_id.into(),
+        workflow: "test".into(),
+        status: RunStatus::Running,
+        error: None,
+        started_at: String::new(),
+        duration_ms: 0.0,
+        params: BTreeMap::new(),
+        inputs,
+        steps: steps.iter().map(|s| pending(s)).collect(),
+    };
+    for step in &mut report.steps {
+        // Matrix instances are known when the run starts.
+        if let Some((of, _)) = step.id.split_once('[') {
+            step.instance = Some(InstanceReport {
+                of: of.into(),
+                values: BTreeMap::from([("l2".to_string(), serde_json::json!(0.1))]),
+            });
+        }
+    }
+    records.begin(&report).await.expect("begin");
+    report
+}
+
+#[tokio::test]
+async fn committed_steps_read_back_as_committed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = open(&dir, "default").await;
+    let mut report = start(&records, "r1", &["load", "train[0]", "train[1]", "trainer"]).await;
+    let load = done("load", &[("inputs.seed", b"seed")], b"table", Some(Digest::of(b"k1")));
+    let mut t0 = done("train[0]", &[("load.data", b"table")], b"m0", None);
+    t0.instance = report.steps[1].instance.clone();
+    records.commit("r1", &[load.clone(), t0.clone()]).await.expect("commit");
+    report.steps[0] = load.clone();
+    report.steps[1] = t0.clone();
+    report.steps[2].status = StepStatus::Blocked;
+    report.steps[2].error = Some("not run".into());
+    report.status = RunStatus::Failed;
+    records.finish_run(&report).await.expect("finish");
+
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.status(), RunStatus::Failed);
+    assert_eq!(detail.overrides, [("k".to_string(), "v".to_string())]);
+    assert_eq!(detail.inputs["seed"], meta(b"seed"));
+    let mut expected_load = load;
+    expected_load.log.clear();
+    assert_eq!(detail.steps[0], expected_load);
+    assert_eq!(detail.steps[1].instance, t0.instance);
+    assert_eq!(detail.steps[2].status, StepStatus::Blocked);
+    assert_eq!(detail.steps[3].status, StepStatus::Pending);
+    assert_eq!((detail.summary.steps, detail.summary.succeeded), (4, 2));
+
+    // Logs of a matrix step by its authored id, not of a step that merely shares a prefix.
+    let logs = records.logs("r1", Some("train")).await.expect("logs");
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].0, "train[0]");
+    assert_eq!(records.logs("r1", None).await.expect("logs").len(), 2);
+    assert!(records.logs("nope", None).await.is_err());
+}
+
+#[tokio::test]
+async fn the_cache_and_cancel_requests_belong_to_one_tenant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mine, theirs) = (open(&dir, "mine").await, open(&dir, "theirs").await);
+    start(&mine, "r1", &["load"]).await;
+    let key = Digest::of(b"key");
+    mine.commit("r1", &[done("load", &[], b"out", Some(key))])
+        .await
+        .expect("commit");
+    let hit = mine.cached(&key).await.expect("lookup").expect("a hit");
+    assert_eq!((hit.run_id.as_str(), hit.step.as_str()), ("r1", "load"));
+    assert_eq!(hit.outputs["data"], meta(b"out"));
+    assert_eq!(hit.metrics, [("value".to_string(), 42.0), ("rows".to_string(), 3.0)]);
+    assert!(theirs.cached(&key).await.expect("lookup").is_none());
+    assert!(mine.cached(&Digest::of(b"other")).await.expect("lookup").is_none());
+
+    assert!(!theirs.request_cancel("r1").await.expect("cancel"));
+    assert!(mine.request_cancel("r1").await.expect("cancel"));
+    assert!(mine.cancel_requested("r1").await.expect("poll"));
+    assert!(theirs.list_runs(10).await.expect("list").is_empty());
+    assert_eq!(mine.list_runs(10).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = open(&dir, "default").await;
+    let report = start(&records, "r1", &["a", "b"]).await;
+    let mut failed = pending("b");
+    failed.status = StepStatus::Failed;
+    failed.attempts = vec![AttemptReport {
+        number: 1,
+        status: StepStatus::Failed,
+        error: Some("boom".into()),
+        duration_ms: 1.0,
+    }];
+    records
+        .commit("r1", &[done("a", &[], b"x", None), failed])
+        .await
+        .expect("commit");
+    // Resume: the steps are begun again; b's old attempt goes, a stays as it was.
+    records.reopen_run("r1").await.expect("reopen");
+    records.begin(&report).await.expect("begin again");
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.status(), RunStatus::Running);
+    assert_eq!(detail.steps.len(), 2);
+    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[0].attempts.len(), 1);
+    assert!(detail.steps[1].attempts.is_empty());
+    // b succeeds on the resume: its attempt 1 can be recorded again.
+    records
+        .commit("r1", &[done("b", &[], b"y", None)])
+        .await
+        .expect("commit");
+    // Reopening the database applies no migration twice.
+    drop(records);
+    let again = open(&dir, "default").await;
+    assert_eq!(
+        again.run("r1").await.expect("run").steps[1].status,
+        StepStatus::Succeeded
+    );
+}
+
+#[tokio::test]
+async fn lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = open(&dir, "default").await;
+    start(&records, "r1", &["load", "left", "right", "join"]).await;
+    let key = Digest::of(b"join-key");
+    records
+        .commit(
+            "r1",
+            &[
+                done("load", &[("inputs.seed", b"seed")], b"table", None),
+                done("left", &[("load.data", b"table")], b"l", None),
+                done("right", &[("load.data", b"table")], b"r", None),
+                done(
+                    "join",
+                    &[("left.data", b"l"), ("right.data", b"r")],
+                    b"joined",
+                    Some(key),
+                ),
+            ],
+        )
+        .await
+        .expect("commit");
+    // A later run reuses `join` from the cache.
+    start(&records, "r2", &["join"]).await;
+    let mut hit = done(
+        "join",
+        &[("left.data", b"l"), ("right.data", b"r")],
+        b"joined",
+        Some(key),
+    );
+    hit.reuse = Some(Reuse::Cached("r1".into()));
+    hit.attempts.clear();
+    records.commit("r2", &[hit]).await.expect("commit");
+
+    let nodes = records
+        .lineage(&Digest::of(b"joined"))
+        .await
+        .expect("lineage")
+        .expect("known");
+    let Origin::Step { run_id, step, .. } = &nodes[0].origin else {
+        panic!("{:?}", nodes[0].origin);
+    };
+    assert_eq!((run_id.as_str(), step.as_str()), ("r1", "join"));
+    assert_eq!(nodes[0].inputs.len(), 2);
+    // The diamond's shared `load` appears once, and leads to the workflow input.
+    let loads: Vec<usize> = (0..nodes.len())
+        .filter(|&i| matches!(&nodes[i].origin, Origin::Step { step, .. } if step == "load"))
+        .collect();
+    assert_eq!(loads.len(), 1);
+    let (_, input) = nodes[loads[0]].inputs[0];
+    assert_eq!(
+        nodes[input].origin,
+        Origin::Input {
+            run_id: "r1".into(),
+            name: "seed".into()
+        }
+    );
+    assert_eq!(nodes[input].digest, Digest::of(b"seed"));
+    assert!(records.lineage(&Digest::of(b"never")).await.expect("lineage").is_none());
+}
