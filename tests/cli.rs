@@ -20,7 +20,7 @@ fn validate_lists_every_problem_and_exits_2() {
     let file = dir.join("broken.yaml");
     std::fs::write(
         &file,
-        "name: broken\nsteps:\n  load:\n    uses: csv-to-table\n    inputs: {csv: inputs.raw}\n    retries: 2\n  stats:\n    uses: summary-stats\n    inputs: {table: load.tabel}\n  ghost:\n    uses: no-such-step\n",
+        "name: broken\nsteps:\n  load:\n    uses: csv-to-table\n    inputs: {csv: inputs.raw}\n    retyr: 2\n  stats:\n    uses: summary-stats\n    inputs: {table: load.tabel}\n  ghost:\n    uses: no-such-step\n",
     )
     .expect("write");
     let out = home.weft(&["validate", file.to_str().expect("utf8")]);
@@ -28,7 +28,7 @@ fn validate_lists_every_problem_and_exits_2() {
     let err = stderr(&out);
     for expected in [
         "broken.yaml:5:19: steps.load.inputs.csv: no workflow input `raw`",
-        "broken.yaml:6:5: steps.load.retries: unknown key `retries`; did you mean `retry`?",
+        "broken.yaml:6:5: steps.load.retyr: unknown key `retyr`; did you mean `retry`?",
         "broken.yaml:9:21: steps.stats.inputs.table: step `load` (`csv-to-table`) has no output `tabel`",
         "broken.yaml:11:11: steps.ghost.uses: no component `no-such-step` in the plugin path",
         "4 problems found; nothing was run",
