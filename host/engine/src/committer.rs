@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 /// Most steps per transaction.
 const MAX_BATCH: usize = 512;
 
-/// The sending side; dropping it lets the committer finish.
+/// The sending side; dropping it lets the committer finish. Without a task (a journal
+/// that discards commits), sending does nothing.
 pub(crate) struct Committer {
-    tx: UnboundedSender<StepReport>,
-    task: JoinHandle<Result<(), JournalError>>,
+    tx: Option<UnboundedSender<StepReport>>,
+    task: Option<JoinHandle<Result<(), JournalError>>>,
 }
 
 impl Committer {
@@ -30,23 +31,39 @@ impl Committer {
         run_id: String,
         on_error: impl FnOnce(&JournalError) + Send + 'static,
     ) -> Committer {
+        if journal.discards_commits() {
+            return Committer { tx: None, task: None };
+        }
         let (tx, rx) = unbounded_channel();
         let task = tokio::spawn(commit_all(journal, run_id, rx, on_error));
-        Committer { tx, task }
+        Committer {
+            tx: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Whether steps sent are kept (spares the caller a copy when not).
+    pub fn keeps(&self) -> bool {
+        self.tx.is_some()
     }
 
     /// Queues a finished step.
     pub fn send(&self, step: StepReport) {
-        // The task ends early only after a failed commit, which it reports at `finish`.
-        let _ = self.tx.send(step);
+        if let Some(tx) = &self.tx {
+            // The task ends early only after a failed commit, which it reports at `finish`.
+            let _ = tx.send(step);
+        }
     }
 
     /// Waits until everything queued is committed.
     pub async fn finish(self) -> Result<(), JournalError> {
         drop(self.tx);
-        match self.task.await {
-            Ok(result) => result,
-            Err(e) => Err(JournalError(format!("the commit task ended: {e}"))),
+        match self.task {
+            None => Ok(()),
+            Some(task) => match task.await {
+                Ok(result) => result,
+                Err(e) => Err(JournalError(format!("the commit task ended: {e}"))),
+            },
         }
     }
 }

@@ -41,6 +41,11 @@ pub trait Journal: Send + Sync {
 
     /// Whether someone asked to cancel the run (polled while the run goes).
     async fn cancel_requested(&self, run_id: &str) -> Result<bool, JournalError>;
+
+    /// Whether commits are thrown away (the scheduler then spares itself the commit task).
+    fn discards_commits(&self) -> bool {
+        false
+    }
 }
 
 /// A journal that keeps nothing: no cache, no durability.
@@ -62,5 +67,9 @@ impl Journal for NoJournal {
 
     async fn cancel_requested(&self, _run_id: &str) -> Result<bool, JournalError> {
         Ok(false)
+    }
+
+    fn discards_commits(&self) -> bool {
+        true
     }
 }

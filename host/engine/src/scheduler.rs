@@ -179,7 +179,9 @@ async fn drive(
         }
         for (i, result) in finished.drain(..) {
             run.complete(i, result);
-            committer.send(run.report.steps[i].clone());
+            if committer.keeps() {
+                committer.send(run.report.steps[i].clone());
+            }
         }
     }
 }
