@@ -8,13 +8,16 @@
 //! their producers' commits before starting, so commits overlap execution and group up.
 
 use crate::journal::{Journal, JournalError};
-use crate::report::StepReport;
+use crate::report::{RunReport, StepReport};
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 /// Most steps per transaction.
 const MAX_BATCH: usize = 512;
+
+/// How long the first finished step of a batch waits for others to commit with it.
+const GROUP_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The sending side; dropping it lets the committer finish. Without a task (a journal
 /// that discards commits), sending does nothing.
@@ -24,18 +27,19 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    /// Starts committing the steps of `run_id` to `journal`; `on_error` runs once if a
-    /// commit fails (the run should stop: it can no longer promise durability).
+    /// Starts recording `run` (its planned steps, through `Journal::begin`, before any
+    /// commit) and committing its steps to `journal`; `on_error` runs once if that fails
+    /// (the run should stop: it can no longer promise durability).
     pub fn start(
         journal: Arc<dyn Journal>,
-        run_id: String,
+        run: RunReport,
         on_error: impl FnOnce(&JournalError) + Send + 'static,
     ) -> Committer {
         if journal.discards_commits() {
             return Committer { tx: None, task: None };
         }
         let (tx, rx) = unbounded_channel();
-        let task = tokio::spawn(commit_all(journal, run_id, rx, on_error));
+        let task = tokio::spawn(commit_all(journal, run, rx, on_error));
         Committer {
             tx: Some(tx),
             task: Some(task),
@@ -70,12 +74,30 @@ impl Committer {
 
 async fn commit_all(
     journal: Arc<dyn Journal>,
-    run_id: String,
+    run: RunReport,
     mut rx: UnboundedReceiver<StepReport>,
     on_error: impl FnOnce(&JournalError),
 ) -> Result<(), JournalError> {
+    // The run starts without waiting for its step rows: they are written here, first.
+    if let Err(e) = journal.begin(&run).await {
+        on_error(&e);
+        return Err(e);
+    }
+    let run_id = run.run_id;
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Let steps finishing right now join this transaction: fewer, larger commits cost
+        // the two cores less than one per step. The channel closing (the run's end) or a
+        // full batch cuts the wait short.
+        let window = tokio::time::sleep(GROUP_WINDOW);
+        tokio::pin!(window);
+        while batch.len() < MAX_BATCH {
+            let room = MAX_BATCH - batch.len();
+            tokio::select! {
+                () = &mut window => break,
+                n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+            }
+        }
         if let Err(e) = journal.commit(&run_id, &batch).await {
             on_error(&e);
             return Err(e);

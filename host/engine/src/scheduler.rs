@@ -96,7 +96,6 @@ pub async fn run_plan(
     store
         .put_run_document(&options.run_id, crate::MANIFEST, &run.report)
         .await?;
-    services.journal.begin(&run.report).await?;
     let watcher = tokio::spawn(watch_for_stop(
         services.journal.clone(),
         options.run_id.clone(),
@@ -104,7 +103,7 @@ pub async fn run_plan(
         cancel.clone(),
     ));
 
-    let committer = Committer::start(services.journal.clone(), options.run_id.clone(), {
+    let committer = Committer::start(services.journal.clone(), run.report.clone(), {
         let cancel = cancel.clone();
         move |e| cancel.cancel(format!("stopped: {e}"))
     });

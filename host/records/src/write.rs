@@ -34,32 +34,38 @@ impl Records {
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
             .collect();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let mut script = Script::default();
+        script.add(
             "INSERT INTO runs (id, tenant, workflow, file, source, overrides, params, status, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8)",
-        )
-        .bind(run.id)
-        .bind(&self.tenant)
-        .bind(run.workflow)
-        .bind(run.file)
-        .bind(run.source)
-        .bind(serde_json::Value::Object(overrides).to_string())
-        .bind(serde_json::to_string(run.params).unwrap_or_default())
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-        for (name, meta) in run.inputs {
-            sqlx::query("INSERT INTO run_inputs (run_id, name, digest, size, media_type) VALUES ($1, $2, $3, $4, $5)")
-                .bind(run.id)
-                .bind(name)
-                .bind(meta.digest.to_string())
-                .bind(size(meta.size))
-                .bind(&meta.media_type)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            vec![
+                run.id.into(),
+                self.tenant.as_str().into(),
+                run.workflow.into(),
+                run.file.into(),
+                run.source.into(),
+                serde_json::Value::Object(overrides).to_string().into(),
+                serde_json::to_string(run.params).unwrap_or_default().into(),
+                now_ms().into(),
+            ],
+        );
+        script.rows(
+            "INSERT INTO run_inputs (run_id, name, digest, size, media_type)",
+            run.inputs
+                .iter()
+                .map(|(name, meta)| {
+                    vec![
+                        run.id.into(),
+                        name.as_str().into(),
+                        meta.digest.to_string().into(),
+                        size(meta.size).into(),
+                        meta.media_type.as_str().into(),
+                    ]
+                })
+                .collect(),
+            "",
+        );
+        script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
 
@@ -253,31 +259,34 @@ impl Records {
 
     /// Records how the run ended and the final status of every step not committed.
     pub async fn finish_run(&self, report: &RunReport) -> Result<(), RecordsError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE runs SET status = $2, error = $3, finished_at = $4 WHERE id = $1")
-            .bind(&report.run_id)
-            .bind(report.status.as_str())
-            .bind(&report.error)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        for s in &report.steps {
-            if matches!(
-                s.status,
-                StepStatus::Blocked | StepStatus::Skipped | StepStatus::Cancelled | StepStatus::Pending
-            ) {
-                sqlx::query(
-                    "UPDATE steps SET status = $3, error = $4 WHERE run_id = $1 AND step = $2 AND status <> 'succeeded'",
-                )
-                .bind(&report.run_id)
-                .bind(&s.id)
-                .bind(s.status.as_str())
-                .bind(&s.error)
-                .execute(&mut *tx)
-                .await?;
-            }
+        let mut script = Script::default();
+        script.add(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+            vec![
+                report.status.as_str().into(),
+                report.error.clone().into(),
+                now_ms().into(),
+                report.run_id.as_str().into(),
+            ],
+        );
+        let unfinished = [
+            StepStatus::Blocked,
+            StepStatus::Skipped,
+            StepStatus::Cancelled,
+            StepStatus::Pending,
+        ];
+        for s in report.steps.iter().filter(|s| unfinished.contains(&s.status)) {
+            script.add(
+                "UPDATE steps SET status = ?, error = ? WHERE run_id = ? AND step = ? AND status <> 'succeeded'",
+                vec![
+                    s.status.as_str().into(),
+                    s.error.clone().into(),
+                    report.run_id.as_str().into(),
+                    s.id.as_str().into(),
+                ],
+            );
         }
-        tx.commit().await?;
+        script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
 
