@@ -5,7 +5,7 @@
 
 use crate::cancel::CancelSignal;
 use crate::committer::Committer;
-use crate::events::{RunEvent, StepState};
+use crate::events::RunEvent;
 use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
 use crate::report::{RunReport, RunStatus, StepReport};
@@ -152,7 +152,6 @@ async fn drive(
             }
             run.started(i);
             let job = run.job(i, options.use_cache, cancel);
-            run.emit(i, StepState::Running);
             let job_run = run_job(services.clone(), cancel.clone(), events.clone(), job);
             if running.is_empty() && run.ready.is_empty() {
                 // The only step that can run now: run it on this task. Nothing else can

@@ -46,6 +46,13 @@ pub(crate) async fn run_job(
     {
         return hit;
     }
+    // Only now does the step run: a cache hit never shows as running.
+    if let Some(tx) = &events {
+        let _ = tx.send(RunEvent {
+            step: job.task.step.clone(),
+            state: StepState::Running,
+        });
+    }
     let mut attempts = Vec::new();
     for number in 1.. {
         let mut result = execute(&services, job.task.clone()).await;

@@ -1,70 +1,23 @@
 //! The scheduler with the in-process executor and real components: dependency order,
 //! the concurrency bound, failure isolation, and the run manifest.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::setup;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_artifacts::ArtifactStore;
-use weft_engine::{
-    LocalExecutor, NoJournal, RunEvent, RunOptions, RunReport, RunServices, RunStatus, StepState, StepStatus, run_plan,
-};
-use weft_model::Catalog;
-use weft_sandbox::{Sandbox, SandboxConfig};
+use weft_engine::{NoJournal, RunEvent, RunOptions, RunReport, RunStatus, StepState, StepStatus};
 
-fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../dist/plugins")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
-}
-
-/// Loads the components the YAML names, validates it, runs it; returns report and events.
-/// `seed` becomes the workflow input `seed`.
+/// Validates and runs the YAML without records; returns report, events and store.
 async fn run(yaml: &str, concurrency: usize, seed: Option<&[u8]>) -> (RunReport, Vec<RunEvent>, ArtifactStore) {
-    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).expect("sandbox"));
-    let store = ArtifactStore::open("memory://").expect("store");
-    let (workflow, problems) = weft_model::parse(yaml).expect("yaml");
-    assert!(problems.is_empty(), "{problems:?}");
-    let mut catalog = Catalog::new();
-    let mut loaded = BTreeMap::new();
-    for step in &workflow.steps {
-        let c = sandbox.load_file(&plugin(&step.uses.value)).await.expect("load");
-        catalog.insert(step.uses.value.clone(), Ok(c.info.clone()));
-        loaded.insert(step.uses.value.clone(), c);
-    }
-    let plan = weft_model::validate(&workflow, &catalog, &[]).expect("valid");
-    let digests: Vec<_> = plan.steps.iter().map(|s| loaded[&s.uses].digest).collect();
-    let mut inputs = BTreeMap::new();
-    if let Some(bytes) = seed {
-        inputs.insert(
-            "seed".to_string(),
-            store.put_bytes(bytes, "application/octet-stream").await.expect("seed"),
-        );
-    }
-    let executor = Arc::new(LocalExecutor::new(sandbox, store.clone(), loaded.into_values()));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let setup = setup(yaml, seed).await;
     let options = RunOptions {
         concurrency,
         ..RunOptions::new("test-run")
     };
-    let services = RunServices {
-        executor,
-        store: store.clone(),
-        journal: Arc::new(NoJournal),
-    };
-    let report = run_plan(&plan, &digests, inputs, &services, &options, Some(tx))
-        .await
-        .expect("run");
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    (report, events, store)
+    let (report, events) = setup.run(Arc::new(NoJournal), &options).await;
+    (report.expect("run"), events, setup.store)
 }
 
 fn most_running_at_once(events: &[RunEvent]) -> usize {
