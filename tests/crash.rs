@@ -147,6 +147,13 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
             continue;
         }
         let report = home.show(&run);
+        if exited.is_none() {
+            // The records tell a run whose process died from one still going (unless the
+            // kill came after the run was recorded as finished).
+            let out = home.weft(&["runs", "list", "--limit", "1", "--json"]);
+            let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("runs list --json");
+            assert_ne!(list[0]["status"], "running", "{list:#}");
+        }
         let now = committed(&report);
         // Nothing committed before is lost, changed or executed again.
         for (step, done) in &before {

@@ -8,6 +8,7 @@
 
 mod journal;
 mod lineage;
+mod owner;
 mod read;
 mod script;
 mod write;

@@ -17,7 +17,8 @@ pub struct RunSummary {
     pub id: String,
     /// Workflow name.
     pub workflow: String,
-    /// `running`, `succeeded`, `failed` or `cancelled`.
+    /// `running`, `succeeded`, `failed` or `cancelled`; `interrupted` for a run recorded as
+    /// running whose process on this machine is gone (resume it).
     pub status: String,
     /// Why the run stopped early.
     pub error: Option<String>,
@@ -66,7 +67,7 @@ impl RunDetail {
     }
 }
 
-const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at, r.finished_at, \
+const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at, r.finished_at, r.host, r.pid, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.status = 'succeeded') AS succeeded, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.status = 'failed') AS failed, \
@@ -74,10 +75,19 @@ const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at,
      FROM runs r";
 
 fn summary(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
+    let mut status: String = row.try_get("status")?;
+    if status == "running"
+        && crate::owner::is_gone(
+            row.try_get::<Option<String>, _>("host")?.as_deref(),
+            row.try_get("pid")?,
+        )
+    {
+        status = "interrupted".into();
+    }
     Ok(RunSummary {
         id: row.try_get("id")?,
         workflow: row.try_get("workflow")?,
-        status: row.try_get("status")?,
+        status,
         error: row.try_get("error")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,

@@ -36,8 +36,8 @@ impl Records {
             .collect();
         let mut script = Script::default();
         script.add(
-            "INSERT INTO runs (id, tenant, workflow, file, source, overrides, params, status, started_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            "INSERT INTO runs (id, tenant, workflow, file, source, overrides, params, status, started_at, host, pid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
             vec![
                 run.id.into(),
                 self.tenant.as_str().into(),
@@ -47,6 +47,8 @@ impl Records {
                 serde_json::Value::Object(overrides).to_string().into(),
                 serde_json::to_string(run.params).unwrap_or_default().into(),
                 now_ms().into(),
+                crate::owner::host().into(),
+                i64::from(std::process::id()).into(),
             ],
         );
         script.rows(
@@ -293,11 +295,13 @@ impl Records {
     /// Marks a run as running again (`--resume`).
     pub async fn reopen_run(&self, run_id: &str) -> Result<(), RecordsError> {
         sqlx::query(
-            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE \
-             WHERE id = $1 AND tenant = $2",
+            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
+             host = $3, pid = $4 WHERE id = $1 AND tenant = $2",
         )
         .bind(run_id)
         .bind(&self.tenant)
+        .bind(crate::owner::host())
+        .bind(i64::from(std::process::id()))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -101,6 +101,9 @@ pub async fn logs(run: &str, step: Option<&str>, settings: &Settings) -> anyhow:
 pub async fn cancel(run: &str, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
     let run = resolve(&records, run).await?;
+    if records.run(&run).await?.summary.status == "interrupted" {
+        bail!("run {run} is not running: its process is gone (continue it with `weft run --resume {run}`)");
+    }
     if records.request_cancel(&run).await? {
         println!("asked run {run} to stop; it stops within a second and is recorded as cancelled");
         Ok(0)
