@@ -1,5 +1,7 @@
 //! Weft's engine: schedules a validated [`weft_model::Plan`] on tokio, hands ready steps
-//! to an [`Executor`], and records what happened in a run report kept in the store.
+//! to an [`Executor`], commits every finished step to a [`Journal`] (durable records, the
+//! cache), and keeps a run report in the store. Retries, cache hits, resume, cancel and the
+//! run's time limit live here; where records are kept does not (`weft-records`).
 //!
 //! The scheduler never touches wasmtime or artifact bytes itself: an executor runs a step
 //! and returns the digests it published. [`LocalExecutor`] does that in-process through
