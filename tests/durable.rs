@@ -404,6 +404,14 @@ fn runs_list_show_and_logs_read_the_records() {
         logs.lines().count() > 3 && logs.lines().all(|l| l.starts_with("chatty [")),
         "{logs}"
     );
+    // A cache hit logged nothing; `logs` says where the log is.
+    let (_, again) = run(&home, &[&wf]);
+    let out = home.weft(&["logs", again["run_id"].as_str().expect("id"), "chatty"]);
+    assert!(
+        stderr(&out).contains(&format!("its log is in run {run_id}")),
+        "{}",
+        stderr(&out)
+    );
     let out = home.weft(&["logs", "no-such-run"]);
     assert!(stderr(&out).contains("no run `no-such-run`"), "{}", stderr(&out));
     // The database is one SQLite file under the home, in WAL mode.

@@ -7,7 +7,7 @@ use anyhow::bail;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use std::time::{Duration, UNIX_EPOCH};
-use weft_engine::RunReport;
+use weft_engine::{Reuse, RunReport};
 use weft_records::{Records, RunDetail};
 
 pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
@@ -93,6 +93,22 @@ pub async fn logs(run: &str, step: Option<&str>, settings: &Settings) -> anyhow:
     }
     for (step, line) in lines {
         println!("{step} [{}] {}", line.stream, line.message);
+    }
+    // A cache hit ran nothing, so logged nothing: point at the run that did.
+    let detail = records.run(&run).await?;
+    let shown = |id: &str| step.is_none_or(|s| id == s || id.strip_prefix(s).is_some_and(|r| r.starts_with('[')));
+    for s in detail.steps.iter().filter(|s| shown(&s.id)) {
+        if let Some(Reuse::Cached(from)) = &s.reuse {
+            let id = if s.id.contains('[') {
+                format!("'{}'", s.id)
+            } else {
+                s.id.clone()
+            };
+            eprintln!(
+                "step `{}` was a cache hit: its log is in run {from} (weft logs {from} {id})",
+                s.id
+            );
+        }
     }
     Ok(0)
 }
