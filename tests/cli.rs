@@ -177,7 +177,7 @@ fn artifact_get_by_step_port_and_by_digest() {
     assert!(stderr(&out).contains("has no output `nope`"), "{}", stderr(&out));
     let out = home.weft(&["artifact", "get", "no-such-run", "load.table"]);
     assert!(
-        stderr(&out).contains("run `no-such-run` has no `manifest.json`"),
+        stderr(&out).contains("no run `no-such-run` in the records"),
         "{}",
         stderr(&out)
     );

@@ -180,6 +180,14 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
         }
         if exited.is_none() && !now.is_empty() && now.len() < 40 {
             mid_run_kills += 1;
+            if mid_run_kills == 1 {
+                // What an interrupted run committed can be fetched already.
+                let (step, (outputs, _)) = now.iter().next().expect("a committed step");
+                let out = home.weft(&["artifact", "get", &run, &format!("{step}.data")]);
+                assert!(out.status.success(), "{}", stderr(&out));
+                let digest = outputs["data"]["digest"].as_str().expect("digest");
+                assert_eq!(format!("sha256:{:x}", sha2::Sha256::digest(&out.stdout)), digest);
+            }
         }
         if report["status"] == "succeeded" {
             assert_eq!(outputs(&report), reference, "run {run} finished with other outputs");

@@ -4,7 +4,6 @@ use crate::cli::ArtifactCommand;
 use crate::settings::Settings;
 use anyhow::{Context, bail};
 use weft_artifacts::{ArtifactStore, Digest};
-use weft_engine::RunReport;
 
 pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
     let ArtifactCommand::Get { what, output } = cmd;
@@ -12,7 +11,8 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     let digest = match what.as_slice() {
         [single] => single.parse::<Digest>().map_err(anyhow::Error::msg)?,
         [run, target] => {
-            let report: RunReport = store.get_run_document(run, weft_engine::MANIFEST).await?;
+            let report = crate::commands::runs::recorded_report(&settings.records().await?, run).await?;
+            let run = &report.run_id;
             let Some((step, port)) = target.split_once('.') else {
                 bail!("`{target}` is not STEP.PORT");
             };

@@ -4,8 +4,6 @@ use crate::settings::Settings;
 use anyhow::bail;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::collections::BTreeMap;
-use weft_artifacts::ArtifactStore;
-use weft_engine::RunReport;
 
 pub async fn metrics(
     runs: Vec<String>,
@@ -13,19 +11,18 @@ pub async fn metrics(
     step_filter: Option<String>,
     settings: &Settings,
 ) -> anyhow::Result<u8> {
-    let store = ArtifactStore::open(&settings.store_url)?;
+    let records = settings.records().await?;
     let mut ids = runs;
     if let Some(n) = last {
-        let all = store.list_runs().await?;
-        ids.extend(all[all.len().saturating_sub(n)..].iter().cloned());
+        let newest = records.list_runs(u32::try_from(n).unwrap_or(u32::MAX)).await?;
+        ids.extend(newest.into_iter().rev().map(|r| r.id));
     }
     if ids.is_empty() {
         bail!("name runs to compare, or pass --last N");
     }
     let mut reports = Vec::new();
     for id in &ids {
-        let report: RunReport = store.get_run_document(id, weft_engine::MANIFEST).await?;
-        reports.push(report);
+        reports.push(crate::commands::runs::recorded_report(&records, id).await?);
     }
     // Row key: (step, metric), in first-seen order of steps and metrics.
     let mut rows: Vec<(String, String)> = Vec::new();

@@ -140,6 +140,14 @@ pub async fn resolve(records: &Records, run: &str) -> anyhow::Result<String> {
     Ok(run.to_string())
 }
 
+/// A recorded run (`last` for the newest) as the engine's report: what `artifact get`,
+/// `metrics` and `runs show` read, complete up to the last committed step even when the
+/// run was interrupted.
+pub async fn recorded_report(records: &Records, run: &str) -> anyhow::Result<RunReport> {
+    let run = resolve(records, run).await?;
+    Ok(as_report(&records.run(&run).await?))
+}
+
 /// The recorded run as the engine's report (for the shared summary table).
 fn as_report(d: &RunDetail) -> RunReport {
     RunReport {
