@@ -10,7 +10,9 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct CancelSignal {
     flag: Arc<AtomicBool>,
-    reason: Arc<watch::Sender<Option<String>>>,
+    /// Why, and whether the stop is a failure (a time limit, lost records) rather than a
+    /// cancel someone asked for; the first reason given wins.
+    reason: Arc<watch::Sender<Option<(String, bool)>>>,
 }
 
 impl Default for CancelSignal {
@@ -25,15 +27,29 @@ impl Default for CancelSignal {
 impl CancelSignal {
     /// Asks the run to stop, saying why; the first reason given is kept.
     pub fn cancel(&self, reason: impl Into<String>) {
-        let reason = reason.into();
+        self.stop(reason.into(), false);
+    }
+
+    /// Stops the run because it cannot go on (its time limit passed, its records failed):
+    /// it ends as failed, not cancelled.
+    pub fn fail(&self, reason: impl Into<String>) {
+        self.stop(reason.into(), true);
+    }
+
+    fn stop(&self, reason: String, failure: bool) {
         self.reason.send_if_modified(|r| {
             if r.is_some() {
                 return false;
             }
-            *r = Some(reason);
+            *r = Some((reason, failure));
             true
         });
         self.flag.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the run was stopped as a failure (see [`CancelSignal::fail`]).
+    pub fn failed(&self) -> bool {
+        self.reason.borrow().as_ref().is_some_and(|(_, failure)| *failure)
     }
 
     /// Whether the run was asked to stop.
@@ -43,7 +59,7 @@ impl CancelSignal {
 
     /// Why the run was asked to stop.
     pub fn reason(&self) -> Option<String> {
-        self.reason.borrow().clone()
+        self.reason.borrow().as_ref().map(|(r, _)| r.clone())
     }
 
     /// Resolves once the run is asked to stop.
@@ -76,6 +92,10 @@ mod tests {
         waiter.await.expect("woke");
         assert!(signal.interrupt().load(Ordering::Relaxed));
         assert_eq!(signal.reason().as_deref(), Some("timed out"));
+        assert!(!signal.failed());
+        let failing = CancelSignal::default();
+        failing.fail("time limit");
+        assert!(failing.failed() && failing.is_cancelled());
         // A waiter that comes late returns at once.
         signal.cancelled().await;
     }

@@ -203,8 +203,9 @@ impl<'p> Run<'p> {
     }
 
     /// The final report: steps that never got to run are cancelled (when the run was
-    /// stopped), and the run's status follows from its steps.
-    pub(crate) fn finish(mut self, stopped: Option<String>) -> RunReport {
+    /// stopped: as a failure with `failed`, else cancelled), and the run's status follows
+    /// from its steps.
+    pub(crate) fn finish(mut self, stopped: Option<String>, failed: bool) -> RunReport {
         for rep in &mut self.report.steps {
             if rep.status == StepStatus::Pending {
                 rep.status = StepStatus::Cancelled;
@@ -214,7 +215,7 @@ impl<'p> Run<'p> {
         let steps = &self.report.steps;
         self.report.status = if let Some(reason) = &stopped {
             self.report.error = Some(reason.clone());
-            if reason.contains("time limit") {
+            if failed {
                 RunStatus::Failed
             } else {
                 RunStatus::Cancelled

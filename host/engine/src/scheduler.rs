@@ -105,13 +105,13 @@ pub async fn run_plan(
 
     let committer = Committer::start(services.journal.clone(), run.report.clone(), {
         let cancel = cancel.clone();
-        move |e| cancel.cancel(format!("stopped: {e}"))
+        move |e| cancel.fail(format!("stopped: {e}"))
     });
     drive(&mut run, services, options, &cancel, &committer, events).await;
     let outcome = committer.finish().await;
     watcher.abort();
 
-    let mut report = run.finish(cancel.reason());
+    let mut report = run.finish(cancel.reason(), cancel.failed());
     report.duration_ms = started.elapsed().as_secs_f64() * 1e3;
     if let Err(e) = &outcome {
         report.status = RunStatus::Failed;
@@ -220,7 +220,7 @@ async fn watch_for_stop(journal: Arc<dyn Journal>, run_id: String, timeout: Opti
                 }
             } => {
                 let limit = deadline.map(|(_, t)| t).unwrap_or_default();
-                cancel.cancel(format!("the run's time limit of {} passed", humantime::format_duration(limit)));
+                cancel.fail(format!("the run's time limit of {} passed", humantime::format_duration(limit)));
                 return;
             }
             _ = poll.tick() => match journal.cancel_requested(&run_id).await {
