@@ -54,7 +54,9 @@ pub(crate) async fn run_job(
         });
     }
     let mut attempts = Vec::new();
-    for number in 1.. {
+    let mut number = 0;
+    loop {
+        number += 1;
         let mut result = execute(&services, job.task.clone()).await;
         let error = result.outputs.as_ref().err().map(ToString::to_string);
         attempts.push(AttemptReport {
@@ -94,7 +96,6 @@ pub(crate) async fn run_job(
             }
         }
     }
-    unreachable!("the attempt loop only ends by returning")
 }
 
 /// The committed outputs of an identical execution, if the journal has them and every
