@@ -11,12 +11,9 @@
 //! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench durable`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
-use weft_artifacts::ArtifactStore;
-use weft_bench::{Workload, chain_yaml, fanout_yaml, plugin, summarize, us};
+use weft_bench::{Workload, chain_yaml, fanout_yaml, plugin, scratch_engine, summarize, us};
 use weft_records::{Durability, Records};
-use weft_sandbox::{Sandbox, SandboxConfig};
 
 const CHAIN: usize = 40;
 const FAN: usize = 1000;
@@ -27,14 +24,7 @@ const WARMUP_ROUNDS: usize = 3;
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sandbox = Arc::new(
-        Sandbox::new(SandboxConfig {
-            cache_dir: Some(dir.path().join("cache")),
-            ..SandboxConfig::default()
-        })
-        .expect("sandbox"),
-    );
-    let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
+    let (sandbox, store) = scratch_engine(dir.path());
     let noop = sandbox.load_file(&plugin("test-noop")).await.expect("load");
     let normal = Records::open(&dir.path().join("normal.db"), "default", Durability::Process)
         .await

@@ -12,15 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{Component, Linker, ResourceTable, Val};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use weft_artifacts::ArtifactStore;
-use weft_bench::{Workload, chain_yaml, plugin, summarize, us};
+use weft_bench::{Workload, chain_yaml, plugin, scratch_engine, summarize, us};
 use weft_model::Limits;
-use weft_sandbox::{Sandbox, SandboxConfig, StepRequest};
+use weft_sandbox::StepRequest;
 
 const CHAIN: usize = 40;
 const ROUNDS: usize = 40;
@@ -99,14 +97,7 @@ impl Raw {
 async fn main() {
     let noop_path = plugin("test-noop");
     let dir = tempfile::tempdir().expect("tempdir");
-    let sandbox = Arc::new(
-        Sandbox::new(SandboxConfig {
-            cache_dir: Some(dir.path().join("cache")),
-            ..SandboxConfig::default()
-        })
-        .expect("sandbox"),
-    );
-    let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf8")).expect("store");
+    let (sandbox, store) = scratch_engine(dir.path());
     let noop = sandbox.load_file(&noop_path).await.expect("load");
     let raw = Raw::new(&noop_path);
     let copy = sandbox.load_file(&plugin("test-copy")).await.expect("load");

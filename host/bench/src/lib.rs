@@ -3,7 +3,7 @@
 
 mod workload;
 
-pub use workload::{Workload, chain_yaml, fanout_yaml};
+pub use workload::{Workload, chain_yaml, fanout_yaml, scratch_engine};
 
 use std::path::PathBuf;
 use std::time::Duration;

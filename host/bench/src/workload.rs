@@ -2,6 +2,18 @@
 
 use std::time::Duration;
 
+/// A sandbox compiling into `dir/cache` and a file store at `dir/store`: the setting of
+/// the engine benchmarks.
+pub fn scratch_engine(dir: &std::path::Path) -> (std::sync::Arc<weft_sandbox::Sandbox>, weft_artifacts::ArtifactStore) {
+    let sandbox = weft_sandbox::Sandbox::new(weft_sandbox::SandboxConfig {
+        cache_dir: Some(dir.join("cache")),
+        ..weft_sandbox::SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let store = weft_artifacts::ArtifactStore::open(dir.join("store").to_str().expect("utf8")).expect("store");
+    (std::sync::Arc::new(sandbox), store)
+}
+
 /// A chain of `n` steps using `uses`: each reads the previous one's `data` output (with
 /// `with_data`, starting from the workflow input `seed`), or else just runs after it.
 pub fn chain_yaml(uses: &str, n: usize, with_data: bool) -> String {

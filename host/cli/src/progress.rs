@@ -57,25 +57,18 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
                 bar.set_style(style(&format!("\x1b[2m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
                 bar.finish_with_message(m.clone());
             }
-            StepState::Retrying { .. } | StepState::Reused(_) | StepState::Cancelled => {
-                let finished = !matches!(ev.state, StepState::Retrying { .. });
-                let mark = if finished {
-                    "\x1b[32m✓\x1b[0m"
-                } else {
-                    "\x1b[33m↻\x1b[0m"
-                };
-                let mark = if matches!(ev.state, StepState::Cancelled) {
+            StepState::Retrying { .. } => {
+                bar.set_style(style(&format!("\x1b[33m↻\x1b[0m {{prefix:<{width}}} {{msg}}")));
+                bar.set_message(plain_line(&ev).unwrap_or_default());
+            }
+            StepState::Reused(_) | StepState::Cancelled => {
+                let mark = if ev.state == StepState::Cancelled {
                     "\x1b[31m■\x1b[0m"
                 } else {
-                    mark
+                    "\x1b[32m✓\x1b[0m"
                 };
                 bar.set_style(style(&format!("{mark} {{prefix:<{width}}} {{msg}}")));
-                let message = plain_line(&ev).unwrap_or_default();
-                if finished {
-                    bar.finish_with_message(message);
-                } else {
-                    bar.set_message(message);
-                }
+                bar.finish_with_message(plain_line(&ev).unwrap_or_default());
             }
         }
     }

@@ -7,7 +7,8 @@ use weft_artifacts::{ArtifactMeta, Digest};
 use weft_model::{Limits, ParamValue};
 use weft_sandbox::{LogLine, Provenance, StepFailure};
 
-/// Everything needed to execute one step, self-contained so it can cross a process boundary.
+/// Everything needed to execute one step, self-contained: an executor elsewhere would need
+/// only its digests and values (the provenance DAG flattens, the interrupt becomes a message).
 #[derive(Debug, Clone)]
 pub struct StepTask {
     /// Run the step belongs to.

@@ -209,7 +209,9 @@ fn joined_result(
 /// Cancels the run when its time is up or the journal says someone cancelled it.
 async fn watch_for_stop(journal: Arc<dyn Journal>, run_id: String, timeout: Option<Duration>, cancel: CancelSignal) {
     let deadline = timeout.map(|t| (tokio::time::Instant::now() + t, t));
-    let mut poll = tokio::time::interval(CANCEL_POLL);
+    // The first look comes one period in: a run just recorded was not cancelled yet, and
+    // a query at every run's start would cost short runs more than they take.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + CANCEL_POLL, CANCEL_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

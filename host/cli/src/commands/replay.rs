@@ -35,14 +35,10 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
         );
     }
     let mut bytes = Vec::new();
-    let mut reader = store.reader(&rec.component).await?;
-    loop {
-        let chunk = reader.read(1 << 20).await.context("reading the archived component")?;
-        if chunk.is_empty() {
-            break;
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    store
+        .copy_to(&rec.component, &mut bytes)
+        .await
+        .context("reading the archived component")?;
     let sandbox = crate::commands::sandbox(settings, false)?;
     let component = sandbox.load(&bytes, &format!("component of `{step}`")).await?;
 

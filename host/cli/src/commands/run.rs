@@ -2,7 +2,7 @@
 //! run it with live progress (Ctrl-C cancels), print the summary.
 
 use crate::cli::RunArgs;
-use crate::load::{LoadError, LoadedWorkflow, load_source, load_workflow, needs_fuel_in};
+use crate::load::{LoadError, LoadedWorkflow, load_source, needs_fuel_in};
 use crate::settings::Settings;
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -131,7 +131,7 @@ async fn start(
 ) -> Result<Start, StartError> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let sandbox = crate::commands::sandbox(settings, needs_fuel_in(&text))?;
-    let loaded = load_workflow(file, overrides, settings, &sandbox).await?;
+    let loaded = load_source(file, text, overrides, settings, &sandbox, true).await?;
     let mut inputs = BTreeMap::new();
     for input in &loaded.plan.inputs {
         let path = &loaded.input_files[&input.name];
