@@ -322,8 +322,9 @@ fn ctrl_c_cancels_the_run_and_records_it() {
         .expect("spawn");
     let run_id = running_run(&home);
     std::thread::sleep(Duration::from_millis(300));
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's own `kill`: no procps package needed.
+    let kill = std::process::Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .expect("kill -INT");
     assert!(kill.success());
