@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Home, plugins, run_json, stderr, stdout};
+use common::{Home, plugins, run_json, stderr, stdout, testing};
 
 fn step<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["steps"]
@@ -257,7 +257,7 @@ fn step_run_is_a_harness_for_one_component() {
     }
 
     // A failing step exits 1 and says why.
-    let panic = plugins().join("test-panic.wasm");
+    let panic = testing().join("test-panic.wasm");
     let o = home.weft(&["step", "run", panic.to_str().expect("utf8")]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("deliberate panic"), "{}", stdout(&o));

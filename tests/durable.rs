@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Home, plugins, stderr, stdout};
+use common::{Home, stderr, stdout, testing};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -150,7 +150,7 @@ fn a_changed_component_misses_and_nothing_else_does() {
     let (home, p) = (Home::new(), Project::new());
     p.write("a.txt", b"alpha");
     p.write("b.txt", b"beta");
-    let original = std::fs::read(plugins().join("test-work.wasm")).expect("test-work.wasm");
+    let original = std::fs::read(testing().join("test-work.wasm")).expect("test-work.wasm");
     p.write("work.wasm", &original);
     let local = TWO_STEPS.replace(
         "uses: test-work, inputs: {data: inputs.a}",

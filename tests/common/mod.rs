@@ -24,6 +24,18 @@ pub fn plugins() -> PathBuf {
     dir
 }
 
+/// The test guests (`plugins/testing/*`), which `cargo xtask build-plugins` keeps out of
+/// dist/plugins so that no user's `uses:` finds them; only the tests search here.
+pub fn testing() -> PathBuf {
+    let dir = root().join("dist/testing");
+    assert!(
+        dir.join("test-noop.wasm").exists(),
+        "{} is empty: run `cargo xtask build-plugins` first",
+        dir.display()
+    );
+    dir
+}
+
 /// A scratch Weft home with its own store and compile cache.
 pub struct Home {
     pub dir: tempfile::TempDir,
@@ -73,6 +85,8 @@ impl Home {
             .env_remove("WEFT_RECORDS")
             .arg("--plugins")
             .arg(plugins())
+            .arg("--plugins")
+            .arg(testing())
             .args(args);
         cmd
     }

@@ -36,7 +36,9 @@ fn dispatch() -> Result<()> {
             eprintln!(
                 "  demo           set up (wasm target, plugin toolchains, plugins, release weft) and run the iris example"
             );
-            eprintln!("  build-plugins  build every plugin under plugins/ into dist/plugins/");
+            eprintln!(
+                "  build-plugins  build every plugin under plugins/ into dist/plugins/ (test guests into dist/testing/)"
+            );
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test");
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);

@@ -12,9 +12,13 @@ use weft_sandbox::{
 };
 
 fn plugin(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../dist/plugins")
-        .join(format!("{name}.wasm"));
+    // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist");
+    let path = ["plugins", "testing"]
+        .iter()
+        .map(|d| dist.join(d).join(format!("{name}.wasm")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dist.join("plugins").join(format!("{name}.wasm")));
     assert!(
         path.exists(),
         "{} is missing: run `cargo xtask build-plugins` first",

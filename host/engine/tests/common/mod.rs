@@ -11,9 +11,13 @@ use weft_model::{Catalog, Plan};
 use weft_sandbox::{Sandbox, SandboxConfig};
 
 pub fn plugin(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../dist/plugins")
-        .join(format!("{name}.wasm"));
+    // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.
+    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist");
+    let p = ["plugins", "testing"]
+        .iter()
+        .map(|d| dist.join(d).join(format!("{name}.wasm")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| dist.join("plugins").join(format!("{name}.wasm")));
     assert!(
         p.exists(),
         "{} missing: run `cargo xtask build-plugins` first",
