@@ -32,5 +32,30 @@ pub enum ArtifactError {
     },
     /// A stored document is not valid JSON of the expected shape.
     #[error("corrupt run document `{0}`: {1}")]
-    Corrupt(String, serde_json::Error),
+    BadDocument(String, serde_json::Error),
+    /// The bytes at an artifact's address are not that artifact: none of them is served.
+    #[error(
+        "artifact {digest} is corrupt in the store ({reason}); it was not served. \
+         `weft store verify --repair` moves it aside, and producing it again (e.g. `weft run --no-cache`) repairs it"
+    )]
+    Corrupted {
+        /// The address.
+        digest: Digest,
+        /// What was found there instead.
+        reason: String,
+    },
+    /// A read after an earlier failed read of the same artifact.
+    #[error("artifact {0} could not be read: an earlier read of it failed")]
+    ReadFailed(Digest),
+}
+
+impl ArtifactError {
+    pub(crate) fn corrupted(digest: Digest, reason: String) -> ArtifactError {
+        ArtifactError::Corrupted { digest, reason }
+    }
+
+    /// Whether the store holds something other than the artifact at its address.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, ArtifactError::Corrupted { .. })
+    }
 }

@@ -15,6 +15,22 @@ pub fn staging(tenant: &str, id: &str) -> Path {
     Path::from_iter(["tenants", tenant, "staging", id])
 }
 
+/// `tenants/<tenant>/staging/`: the staging area.
+pub fn staging_area(tenant: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "staging"])
+}
+
+/// `tenants/<tenant>/blobs/`: every published artifact.
+pub fn blobs(tenant: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "blobs"])
+}
+
+/// `tenants/<tenant>/quarantine/<name>`: objects `weft store verify --repair` moved
+/// aside because they did not match their address.
+pub fn quarantine(tenant: &str, name: &str) -> Path {
+    Path::from_iter(["tenants", tenant, "quarantine", name])
+}
+
 /// `tenants/<tenant>/runs/<run>/<name>`: run documents such as the manifest.
 pub fn run_document(tenant: &str, run: &str, name: &str) -> Path {
     Path::from_iter(["tenants", tenant, "runs", run, name])

@@ -1,18 +1,23 @@
 //! Weft's artifact store: content-addressed blobs over `object_store`.
 //!
 //! Writes stream to a staging area while being hashed and become visible at their content
-//! address only when published, so a half-written artifact is never visible. Keys are
+//! address only when published, so a half-written artifact is never visible. Reads are
+//! checked against the address: bytes that do not match it are never served as the
+//! artifact, and a local store never follows a symlink or opens a special file. Keys are
 //! derived by the host from the tenant and the digest, never from a name a guest chose.
 
 mod digest;
 mod error;
 mod keys;
+mod local;
 mod reader;
 mod store;
+mod verify;
 mod writer;
 
 pub use digest::Digest;
 pub use error::ArtifactError;
-pub use reader::ArtifactReader;
-pub use store::{ArtifactMeta, ArtifactStore};
+pub use reader::{ArtifactReader, WHOLE_LIMIT};
+pub use store::{ArtifactMeta, ArtifactStore, STAGING_MAX_AGE};
+pub use verify::{BlobCheck, VerifySummary};
 pub use writer::{Staged, StagedWriter};

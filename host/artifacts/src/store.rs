@@ -1,14 +1,30 @@
 //! The artifact store handle: opening a store by URL, importing files, publishing staged
-//! writes at their content address, reading blobs and run documents.
+//! writes at their content address, reading blobs (checked against their address) and run
+//! documents.
 
+use crate::local::{OpenError, open_regular};
+use crate::reader::{Source, WHOLE_LIMIT};
 use crate::writer::{Staged, StagedBytes};
 use crate::{ArtifactError, ArtifactReader, Digest, StagedWriter, keys};
+use futures::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
+
+/// Staged objects older than this are abandoned whoever wrote them: no step writes one
+/// output for a day (the longest step time limit is far shorter).
+pub const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Seconds since the epoch before which a staged object counts as abandoned.
+fn abandoned_before() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    i64::try_from(now.saturating_sub(STAGING_MAX_AGE.as_secs())).unwrap_or(0)
+}
 
 /// What the store knows of a published artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,14 +40,18 @@ pub struct ArtifactMeta {
 /// A content-addressed artifact store for one tenant.
 #[derive(Clone, Debug)]
 pub struct ArtifactStore {
-    inner: Arc<dyn ObjectStore>,
-    tenant: String,
+    pub(crate) inner: Arc<dyn ObjectStore>,
+    /// For a store on the local filesystem, its directory: reads go through
+    /// [`open_regular`] instead of `inner`, so no symlink or special file is ever followed.
+    pub(crate) local_root: Option<Arc<std::path::PathBuf>>,
+    pub(crate) tenant: String,
     url: String,
 }
 
 impl ArtifactStore {
     /// Opens a store: `memory://`, `file:///abs/dir`, or a plain directory path (created if missing).
     pub fn open(url: &str) -> Result<ArtifactStore, ArtifactError> {
+        let mut local_root = None;
         let inner: Arc<dyn ObjectStore> = if url == "memory://" || url == "memory:" {
             Arc::new(InMemory::new())
         } else {
@@ -47,10 +67,16 @@ impl ArtifactStore {
                 path: dir.to_string(),
                 source,
             })?;
-            Arc::new(LocalFileSystem::new_with_prefix(dir)?)
+            let root = std::fs::canonicalize(dir).map_err(|source| ArtifactError::Io {
+                path: dir.to_string(),
+                source,
+            })?;
+            local_root = Some(Arc::new(root.clone()));
+            Arc::new(LocalFileSystem::new_with_prefix(root)?)
         };
         Ok(ArtifactStore {
             inner,
+            local_root,
             tenant: "default".to_string(),
             url: url.to_string(),
         })
@@ -79,26 +105,24 @@ impl ArtifactStore {
         StagedWriter::new(self.inner.clone(), self.tenant.clone())
     }
 
-    /// Makes staged bytes visible at their content address. Publishing bytes that are
-    /// already there is a no-op (the content is by definition the same).
-    pub async fn publish(&self, staged: Staged, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
+    /// Makes staged bytes visible at their content address, atomically. Whatever sat at
+    /// the address before is replaced: the staged bytes were hashed on the way in, so they
+    /// are the artifact, while the old object may have been damaged (this is how a run
+    /// that produces an artifact again repairs it). Replacing costs a rename (or one small
+    /// put) — less than reading the old object to check it.
+    pub async fn publish(&self, mut staged: Staged, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let key = keys::blob(&self.tenant, &staged.digest);
-        let exists = self.inner.head(&key).await.is_ok();
-        match staged.bytes {
+        match staged.take_bytes() {
             StagedBytes::Small(bytes) => {
-                if !exists {
-                    self.inner.put(&key, PutPayload::from_bytes(bytes)).await?;
-                }
+                self.inner.put(&key, PutPayload::from_bytes(bytes)).await?;
             }
             StagedBytes::Key(staging) => {
-                if exists {
-                    self.inner.delete(&staging).await?;
-                } else {
-                    // A rename is atomic on a filesystem; on S3 it is copy-then-delete and the
-                    // copy appears whole. Either way readers see all of the bytes or none.
-                    self.inner.rename(&staging, &key).await?;
-                }
+                // A rename is atomic on a filesystem (and replaces a symlink at the key
+                // rather than following it); on S3 it is copy-then-delete and the copy
+                // appears whole. Either way readers see all of the bytes or none.
+                self.inner.rename(&staging, &key).await?;
             }
+            StagedBytes::Taken => {}
         }
         Ok(ArtifactMeta {
             digest: staged.digest,
@@ -135,17 +159,83 @@ impl ArtifactStore {
         self.publish(staged, media_type).await
     }
 
-    /// Opens a published artifact for streaming reads.
+    /// Opens a published artifact for streaming reads, checked against its address (see
+    /// [`ArtifactReader`]): a small artifact that does not match is refused here, a large
+    /// one fails at its end.
     pub async fn reader(&self, digest: &Digest) -> Result<ArtifactReader, ArtifactError> {
         let key = keys::blob(&self.tenant, digest);
-        match self.inner.get(&key).await {
-            Ok(result) => Ok(ArtifactReader::new(result)),
-            Err(object_store::Error::NotFound { .. }) => Err(ArtifactError::NotFound(*digest)),
-            Err(e) => Err(e.into()),
+        let Some(root) = &self.local_root else {
+            let result = match self.inner.get(&key).await {
+                Ok(result) => result,
+                Err(object_store::Error::NotFound { .. }) => return Err(ArtifactError::NotFound(*digest)),
+                Err(e) => return Err(e.into()),
+            };
+            let size = result.meta.size;
+            if size <= WHOLE_LIMIT {
+                return ArtifactReader::whole(*digest, result.bytes().await?);
+            }
+            return Ok(ArtifactReader::streaming(
+                *digest,
+                size,
+                Source::Stream(result.into_stream()),
+            ));
+        };
+        let root = Arc::clone(root);
+        let digest = *digest;
+        let opened = tokio::task::spawn_blocking(move || {
+            let parts: Vec<&str> = key.as_ref().split('/').collect();
+            open_regular(&root, &parts)
+        })
+        .await
+        .map_err(|e| ArtifactError::Io {
+            path: format!("(opening {digest})"),
+            source: std::io::Error::other(e),
+        })?;
+        let file = match opened {
+            Ok(file) => file,
+            Err(OpenError::NotFound) => return Err(ArtifactError::NotFound(digest)),
+            Err(OpenError::NotRegular(what)) => {
+                return Err(ArtifactError::corrupted(digest, format!("a {what} sits at its key")));
+            }
+            Err(OpenError::Io(source)) => {
+                return Err(ArtifactError::Io {
+                    path: format!("(opening {digest})"),
+                    source,
+                });
+            }
+        };
+        let mut file = tokio::fs::File::from_std(file);
+        let io_err = |source| ArtifactError::Io {
+            path: format!("(reading {digest})"),
+            source,
+        };
+        let size = file.metadata().await.map_err(io_err)?.len();
+        if size <= WHOLE_LIMIT {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            // One byte past the size: a file that grew since `metadata` is caught too.
+            (&mut file)
+                .take(WHOLE_LIMIT + 1)
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(io_err)?;
+            return ArtifactReader::whole(digest, bytes.into());
         }
+        Ok(ArtifactReader::streaming(digest, size, Source::File(file)))
+    }
+
+    /// Reads a whole artifact to check it against its address; returns its size. A
+    /// missing artifact is [`ArtifactError::NotFound`], a damaged one
+    /// [`ArtifactError::Corrupted`].
+    pub async fn verify(&self, digest: &Digest) -> Result<u64, ArtifactError> {
+        let mut reader = self.reader(digest).await?;
+        reader.verify_rest().await?;
+        Ok(reader.size())
     }
 
     /// Streams a published artifact into `sink` in bounded chunks; returns the bytes copied.
+    /// A large artifact that turns out damaged fails at its end, after some bytes reached
+    /// `sink`: a caller writing to a file should write to a temporary one and keep it only
+    /// on success.
     pub async fn copy_to<W: tokio::io::AsyncWrite + Unpin + ?Sized>(
         &self,
         digest: &Digest,
@@ -170,6 +260,40 @@ impl ArtifactStore {
         Ok(copied)
     }
 
+    /// Deletes what writers that can no longer finish left in this tenant's staging area:
+    /// for a store on the local filesystem, the objects of processes on this machine that
+    /// are gone (a killed `weft run`); on any store, objects older than [`STAGING_MAX_AGE`].
+    /// Returns the objects and bytes removed. Writers of live processes are left alone.
+    pub async fn sweep_staging(&self) -> Result<(usize, u64), ArtifactError> {
+        let Some(root) = &self.local_root else {
+            let mut removed = (0, 0);
+            let cutoff = abandoned_before();
+            let listing: Vec<_> = self
+                .inner
+                .list(Some(&keys::staging_area(&self.tenant)))
+                .collect::<Vec<_>>()
+                .await;
+            for meta in listing.into_iter().flatten() {
+                if meta.last_modified.timestamp() < cutoff {
+                    self.inner.delete(&meta.location).await?;
+                    removed.0 += 1;
+                    removed.1 += meta.size;
+                }
+            }
+            return Ok(removed);
+        };
+        let dir = keys::staging_area(&self.tenant)
+            .as_ref()
+            .split('/')
+            .fold(root.to_path_buf(), |p, part| p.join(part));
+        tokio::task::spawn_blocking(move || crate::local::sweep_staging(&dir, STAGING_MAX_AGE))
+            .await
+            .map_err(|e| ArtifactError::Io {
+                path: "(sweeping the staging area)".into(),
+                source: std::io::Error::other(e),
+            })?
+    }
+
     /// Whether an artifact is published.
     pub async fn contains(&self, digest: &Digest) -> bool {
         self.inner.head(&keys::blob(&self.tenant, digest)).await.is_ok()
@@ -177,7 +301,7 @@ impl ArtifactStore {
 
     /// Writes a run document (JSON), replacing any earlier version atomically.
     pub async fn put_run_document<T: Serialize>(&self, run: &str, name: &str, doc: &T) -> Result<(), ArtifactError> {
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::Corrupt(name.to_string(), e))?;
+        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::BadDocument(name.to_string(), e))?;
         self.inner
             .put(&keys::run_document(&self.tenant, run, name), PutPayload::from(bytes))
             .await?;
@@ -201,7 +325,7 @@ impl ArtifactStore {
             }
             Err(e) => return Err(e.into()),
         };
-        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::Corrupt(key.to_string(), e))
+        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::BadDocument(key.to_string(), e))
     }
 
     /// Ids of the runs that have documents in this store.
@@ -306,6 +430,127 @@ mod tests {
             store.get_run_document::<Vec<i32>>("r2", "manifest.json").await,
             Err(ArtifactError::NoRunDocument { .. })
         ));
+    }
+
+    fn blob_file(dir: &std::path::Path, d: &Digest) -> std::path::PathBuf {
+        dir.join("tenants/default/blobs/sha256")
+            .join(&d.hex()[..2])
+            .join(d.hex())
+    }
+
+    async fn file_store() -> (tempfile::TempDir, ArtifactStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ArtifactStore::open(dir.path().to_str().expect("utf8")).expect("open");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_damaged_small_blob_is_never_served_and_publishing_repairs_it() {
+        let (dir, store) = file_store().await;
+        let meta = store.put_bytes(b"the right bytes", "text/plain").await.expect("put");
+        std::fs::write(blob_file(dir.path(), &meta.digest), b"the wrong bytes").expect("tamper");
+        let err = store.reader(&meta.digest).await.err().expect("refused");
+        assert!(err.is_corruption(), "{err}");
+        assert!(err.to_string().contains(&meta.digest.to_string()), "{err}");
+        assert!(store.verify(&meta.digest).await.is_err());
+        // Producing the artifact again replaces the damaged bytes.
+        store.put_bytes(b"the right bytes", "text/plain").await.expect("again");
+        assert_eq!(read_all(&store, &meta.digest).await, b"the right bytes");
+    }
+
+    #[tokio::test]
+    async fn a_damaged_large_blob_fails_at_its_end_and_multipart_publish_repairs_it() {
+        let (dir, store) = file_store().await;
+        let data: Vec<u8> = (0..crate::writer::SMALL_LIMIT + 10).map(|i| (i % 253) as u8).collect();
+        let meta = store.put_bytes(&data, "x/y").await.expect("put");
+        let mut damaged = data.clone();
+        damaged[3_000_000] ^= 1;
+        std::fs::write(blob_file(dir.path(), &meta.digest), &damaged).expect("tamper");
+        let mut r = store.reader(&meta.digest).await.expect("opens: too big to check first");
+        let mut err = None;
+        loop {
+            match r.read(1 << 20).await {
+                Ok(chunk) if chunk.is_empty() => break,
+                Ok(_) => {}
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        assert!(
+            err.is_some_and(|e| e.is_corruption()),
+            "the end is never reported as good"
+        );
+        let mut partial = store.reader(&meta.digest).await.expect("open");
+        partial.read(10).await.expect("first bytes");
+        assert!(partial.verify_rest().await.is_err());
+        store.put_bytes(&data, "x/y").await.expect("again");
+        assert_eq!(store.verify(&meta.digest).await.expect("repaired"), data.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn symlinks_and_fifos_at_a_key_are_refused_without_blocking() {
+        let (dir, store) = file_store().await;
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"host file").expect("write");
+        let linked = store.put_bytes(b"host file", "text/plain").await.expect("put").digest;
+        std::fs::remove_file(blob_file(dir.path(), &linked)).expect("rm");
+        std::os::unix::fs::symlink(&secret, blob_file(dir.path(), &linked)).expect("symlink");
+        let err = store.reader(&linked).await.err().expect("refused");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+
+        let fifo = store.put_bytes(b"fifo", "text/plain").await.expect("put").digest;
+        let path = blob_file(dir.path(), &fifo);
+        std::fs::remove_file(&path).expect("rm");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .expect("mkfifo");
+        let err = tokio::time::timeout(std::time::Duration::from_secs(10), store.reader(&fifo))
+            .await
+            .expect("does not hang")
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("FIFO"), "{err}");
+        // Publishing replaces the FIFO itself, not what it leads to.
+        store.put_bytes(b"fifo", "text/plain").await.expect("repair");
+        assert_eq!(read_all(&store, &fifo).await, b"fifo");
+    }
+
+    #[tokio::test]
+    async fn an_unpublished_staged_output_leaves_nothing_behind() {
+        let (dir, store) = file_store().await;
+        let mut w = store.stage();
+        w.write(&vec![7u8; crate::writer::SMALL_LIMIT + 1])
+            .await
+            .expect("write");
+        let staged = w.finish().await.expect("finish");
+        let staging = dir.path().join("tenants/default/staging");
+        assert_eq!(std::fs::read_dir(&staging).expect("staging").count(), 1);
+        drop(staged);
+        for _ in 0..100 {
+            if std::fs::read_dir(&staging).expect("staging").count() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the staged object of a dropped output is still there");
+    }
+
+    #[tokio::test]
+    async fn sweeping_removes_what_a_killed_writer_left() {
+        let (dir, store) = file_store().await;
+        let staging = dir.path().join("tenants/default/staging");
+        std::fs::create_dir_all(&staging).expect("mkdir");
+        std::fs::write(staging.join("4294967295-1-0#1"), vec![0u8; 1000]).expect("write");
+        assert_eq!(store.sweep_staging().await.expect("sweep"), (1, 1000));
+        let mem = ArtifactStore::open("memory://").expect("open");
+        assert_eq!(mem.sweep_staging().await.expect("sweep"), (0, 0));
     }
 
     #[test]

@@ -32,18 +32,50 @@ enum State {
     Uploading { upload: WriteMultipart, key: Path },
 }
 
-/// Bytes fully written and hashed, waiting to be published.
-#[derive(Debug)]
+/// Bytes fully written and hashed, waiting to be published. Dropped unpublished (a step
+/// that failed after finishing an output), its staging object is deleted.
 pub struct Staged {
     pub(crate) digest: Digest,
     pub(crate) size: u64,
-    pub(crate) bytes: StagedBytes,
+    bytes: StagedBytes,
+    store: Arc<dyn ObjectStore>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("digest", &self.digest)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) enum StagedBytes {
     Small(Bytes),
     Key(Path),
+    /// Handed over to be published.
+    Taken,
+}
+
+impl Staged {
+    /// The bytes, for publishing; afterwards dropping `self` deletes nothing.
+    pub(crate) fn take_bytes(&mut self) -> StagedBytes {
+        std::mem::replace(&mut self.bytes, StagedBytes::Taken)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let StagedBytes::Key(key) = self.take_bytes()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let store = self.store.clone();
+            // Best effort: what a crash leaves behind is swept by `sweep_staging`.
+            runtime.spawn(async move {
+                let _ = store.delete(&key).await;
+            });
+        }
+    }
 }
 
 impl Staged {
@@ -122,6 +154,7 @@ impl StagedWriter {
             digest,
             size: self.size,
             bytes,
+            store: self.store,
         })
     }
 }

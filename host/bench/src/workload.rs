@@ -125,6 +125,7 @@ impl Workload {
                 overrides: &[],
                 params: &params,
                 inputs: &self.inputs,
+                steps: &weft_engine::planned_steps(&self.plan, &self.digests),
             })
             .await
             .expect("record run");

@@ -28,7 +28,7 @@ pub use journal::{CachedResult, Journal, JournalError, NoJournal};
 pub use local::LocalExecutor;
 pub use report::{
     AttemptReport, InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
-    param_json,
+    param_json, planned_steps,
 };
 pub use run_id::new_run_id;
 pub use scheduler::{RunError, RunOptions, RunServices, run_plan};

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use weft_artifacts::{ArtifactMeta, Digest};
-use weft_model::ParamValue;
+use weft_model::{ParamValue, Plan};
 
 /// How a run ended (or that it has not yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,4 +216,34 @@ pub fn param_json(v: &ParamValue) -> serde_json::Value {
         ParamValue::Float(f) => serde_json::Value::from(*f),
         ParamValue::Bool(b) => serde_json::Value::from(*b),
     }
+}
+
+/// The plan's steps as they stand before anything ran: every one pending, in plan order,
+/// with the component (`components[i]` for step `i`) and parameters it will run with. The
+/// run's records start from exactly these rows.
+pub fn planned_steps(plan: &Plan, components: &[Digest]) -> Vec<StepReport> {
+    plan.steps
+        .iter()
+        .zip(components)
+        .map(|(s, c)| StepReport {
+            id: s.id.clone(),
+            uses: s.uses.clone(),
+            instance: s.instance.as_ref().map(|inst| InstanceReport {
+                of: inst.of.clone(),
+                values: inst.values.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
+            }),
+            component: *c,
+            params: s.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
+            status: StepStatus::Pending,
+            reuse: None,
+            cache_key: None,
+            inputs: Vec::new(),
+            attempts: Vec::new(),
+            duration_ms: None,
+            outputs: BTreeMap::new(),
+            metrics: Vec::new(),
+            error: None,
+            log: Vec::new(),
+        })
+        .collect()
 }

@@ -6,7 +6,7 @@ use crate::cancel::CancelSignal;
 use crate::events::{RunEvent, StepState};
 use crate::executor::StepTask;
 use crate::report::{
-    InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus, param_json,
+    InputReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus, param_json, planned_steps,
 };
 use crate::scheduler::RunOptions;
 use crate::step_job::Job;
@@ -55,31 +55,7 @@ impl<'p> Run<'p> {
             duration_ms: 0.0,
             params: plan.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
             inputs: inputs.clone(),
-            steps: plan
-                .steps
-                .iter()
-                .zip(components)
-                .map(|(s, c)| StepReport {
-                    id: s.id.clone(),
-                    uses: s.uses.clone(),
-                    instance: s.instance.as_ref().map(|inst| InstanceReport {
-                        of: inst.of.clone(),
-                        values: inst.values.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
-                    }),
-                    component: *c,
-                    params: s.params.iter().map(|(k, v)| (k.clone(), param_json(v))).collect(),
-                    status: StepStatus::Pending,
-                    reuse: None,
-                    cache_key: None,
-                    inputs: Vec::new(),
-                    attempts: Vec::new(),
-                    duration_ms: None,
-                    outputs: BTreeMap::new(),
-                    metrics: Vec::new(),
-                    error: None,
-                    log: Vec::new(),
-                })
-                .collect(),
+            steps: planned_steps(plan, components),
         };
         let waiting_on: Vec<usize> = plan.steps.iter().map(|s| s.deps.len()).collect();
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];

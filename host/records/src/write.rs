@@ -24,10 +24,14 @@ pub struct NewRun<'a> {
     pub params: &'a BTreeMap<String, serde_json::Value>,
     /// Workflow inputs as stored.
     pub inputs: &'a BTreeMap<String, ArtifactMeta>,
+    /// The planned steps (`weft_engine::planned_steps`), recorded with the run in one
+    /// transaction: a run is never visible without them, so a kill right after it was
+    /// recorded still leaves a run `--resume` can continue.
+    pub steps: &'a [StepReport],
 }
 
 impl Records {
-    /// Records a run as started, with its inputs.
+    /// Records a run as started, with its inputs and planned steps, atomically.
     pub async fn create_run(&self, run: &NewRun<'_>) -> Result<(), RecordsError> {
         let overrides: serde_json::Map<String, serde_json::Value> = run
             .overrides
@@ -67,6 +71,7 @@ impl Records {
                 .collect(),
             "",
         );
+        step_rows(&mut script, run.id, run.steps);
         script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
@@ -84,32 +89,7 @@ impl Records {
                 vec![report.run_id.as_str().into(), report.run_id.as_str().into()],
             );
         }
-        let rows = report
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                let instance = s.instance.as_ref();
-                vec![
-                    report.run_id.as_str().into(),
-                    s.id.as_str().into(),
-                    position(k).into(),
-                    s.uses.as_str().into(),
-                    s.component.to_string().into(),
-                    instance.map(|i| i.of.clone()).into(),
-                    instance
-                        .map(|i| serde_json::to_string(&i.values).unwrap_or_default())
-                        .into(),
-                    serde_json::to_string(&s.params).unwrap_or_default().into(),
-                    s.status.as_str().into(),
-                ]
-            })
-            .collect();
-        script.rows(
-            "INSERT INTO steps (run_id, step, position, uses, component, instance_of, instance_values, params, status)",
-            rows,
-            "ON CONFLICT (run_id, step) DO NOTHING",
-        );
+        step_rows(&mut script, &report.run_id, &report.steps);
         script.commit(&mut *self.writer.lock().await).await?;
         Ok(())
     }
@@ -317,6 +297,35 @@ impl Records {
                 .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Inserts a row per step not yet recorded (a step already recorded keeps its row).
+fn step_rows(script: &mut Script, run_id: &str, steps: &[StepReport]) {
+    let rows = steps
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            let instance = s.instance.as_ref();
+            vec![
+                run_id.into(),
+                s.id.as_str().into(),
+                position(k).into(),
+                s.uses.as_str().into(),
+                s.component.to_string().into(),
+                instance.map(|i| i.of.clone()).into(),
+                instance
+                    .map(|i| serde_json::to_string(&i.values).unwrap_or_default())
+                    .into(),
+                serde_json::to_string(&s.params).unwrap_or_default().into(),
+                s.status.as_str().into(),
+            ]
+        })
+        .collect();
+    script.rows(
+        "INSERT INTO steps (run_id, step, position, uses, component, instance_of, instance_values, params, status)",
+        rows,
+        "ON CONFLICT (run_id, step) DO NOTHING",
+    );
 }
 
 fn position(k: usize) -> i64 {

@@ -77,18 +77,6 @@ async fn open(dir: &tempfile::TempDir, tenant: &str) -> Records {
 async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
     let inputs = BTreeMap::from([("seed".to_string(), meta(b"seed"))]);
     let params = BTreeMap::new();
-    records
-        .create_run(&NewRun {
-            id: run_id,
-            workflow: "test",
-            file: "wf.yaml",
-            source: "name: test",
-            overrides: &[("k".into(), "v".into())],
-            params: &params,
-            inputs: &inputs,
-        })
-        .await
-        .expect("create");
     let mut report = RunReport {
         run_id: run_id.into(),
         workflow: "test".into(),
@@ -109,8 +97,34 @@ async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
             });
         }
     }
-    records.begin(&report).await.expect("begin");
+    records
+        .create_run(&NewRun {
+            id: run_id,
+            workflow: "test",
+            file: "wf.yaml",
+            source: "name: test",
+            overrides: &[("k".into(), "v".into())],
+            params: &params,
+            inputs: &report.inputs,
+            steps: &report.steps,
+        })
+        .await
+        .expect("create");
     report
+}
+
+/// A kill right after the run was recorded (before the engine's `begin`) must leave a run
+/// whose planned steps are recorded: `--resume` compares them with the re-planned workflow.
+#[tokio::test]
+async fn a_run_is_recorded_with_its_planned_steps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = open(&dir, "default").await;
+    start(&records, "r1", &["a", "b[0]", "b[1]"]).await;
+    let detail = records.run("r1").await.expect("run");
+    let ids: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b[0]", "b[1]"]);
+    assert!(detail.steps.iter().all(|s| s.status == StepStatus::Pending));
+    assert_eq!(detail.steps[1].instance.as_ref().map(|i| i.of.as_str()), Some("b"));
 }
 
 #[tokio::test]
