@@ -5,7 +5,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::policy::{Retry, parse_retry};
-use crate::quantity::{parse_bytes, parse_duration};
+use crate::quantity::{check_memory_limit, nonzero, parse_memory_limit, parse_timeout};
 use crate::span::{Span, Spanned};
 use crate::step_info::{ParamType, ParamValue, is_identifier};
 use crate::yaml::{Node, NodeKind, Scalar};
@@ -228,6 +228,31 @@ fn identifier(key: &Spanned<String>, what: &str, field: &str, diags: &mut Vec<Di
     }
 }
 
+/// Most instances of one step running at once; more than the largest plan has steps
+/// (`validate::MAX_PLANNED_STEPS`) would mean nothing.
+pub const MAX_CONCURRENCY: i64 = 10_000;
+
+/// Why a scalar cannot be a parameter value although it reads as a number: YAML reads
+/// `1e400` as infinity and `.nan` as not-a-number, which no step, record or comparison
+/// handles sensibly. `None` for every other node.
+pub(crate) fn non_finite(node: &Node) -> Option<String> {
+    let Some(Scalar::Float(f)) = node.scalar() else {
+        return None;
+    };
+    if f.is_finite() {
+        return None;
+    }
+    let NodeKind::Scalar { text, .. } = &node.kind else {
+        return None;
+    };
+    let shown = crate::diagnostic::clip(text, 40);
+    Some(if text.trim_start_matches(['-', '+']).starts_with('.') {
+        format!("`{shown}` is not a finite number; values must be finite")
+    } else {
+        format!("`{shown}` is out of range for a 64-bit float (it would read as infinity)")
+    })
+}
+
 /// Reads a scalar as a parameter value under the YAML core schema.
 pub(crate) fn literal(node: &Node) -> Option<ParamValue> {
     match node.scalar()? {
@@ -276,17 +301,15 @@ impl Workflow {
                 Vec::new()
             }
         };
-        let timeout = top.get("timeout").and_then(|n| match crate::policy::duration(n) {
-            Ok(d) if d.is_zero() => {
-                diags.push(Diagnostic::new(n.span, "timeout", "must be longer than zero"));
-                None
-            }
-            Ok(d) => Some(Spanned::new(d, n.span)),
-            Err(e) => {
-                diags.push(Diagnostic::new(n.span, "timeout", e));
-                None
-            }
-        });
+        let timeout = top
+            .get("timeout")
+            .and_then(|n| match crate::policy::duration(n).and_then(nonzero) {
+                Ok(d) => Some(Spanned::new(d, n.span)),
+                Err(e) => {
+                    diags.push(Diagnostic::new(n.span, "timeout", e));
+                    None
+                }
+            });
         let workflow = Workflow {
             name: name.unwrap_or_else(|| Spanned::new(String::new(), root.span)),
             description,
@@ -326,6 +349,12 @@ fn parse_params(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<ParamDecl> {
             ));
             continue;
         };
+        if let Some(d) = decl.get("default")
+            && let Some(problem) = non_finite(d)
+        {
+            diags.push(Diagnostic::new(d.span, decl.sub("default"), problem));
+            continue;
+        }
         let default = match decl.get("default") {
             None => None,
             Some(d) => match literal(d).and_then(|v| v.coerce(ty)) {
@@ -447,6 +476,10 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         && let Some(map) = MapReader::new(node, &step.sub("with"), diags)
     {
         for (name, value) in map.entries {
+            if let Some(problem) = non_finite(value) {
+                diags.push(Diagnostic::new(value.span, map.sub(&name.value), problem));
+                continue;
+            }
             let expr = match literal(value) {
                 Some(ParamValue::Str(s)) if s.contains("${{") => ValueExpr::Template(s),
                 Some(v) => ValueExpr::Literal(v),
@@ -501,6 +534,10 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
             }
             let mut list = Vec::new();
             for item in items {
+                if let Some(problem) = non_finite(item) {
+                    diags.push(Diagnostic::new(item.span, field.clone(), problem));
+                    continue;
+                }
                 match literal(item) {
                     Some(v) => list.push(Spanned::new(v, item.span)),
                     None => diags.push(Diagnostic::new(
@@ -522,12 +559,15 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
     }
 
     let concurrency = step.get("concurrency").and_then(|n| match n.scalar() {
-        Some(Scalar::Int(i)) if i > 0 => u64::try_from(i).ok().map(|c| Spanned::new(c, n.span)),
+        Some(Scalar::Int(i)) if (1..=MAX_CONCURRENCY).contains(&i) => {
+            u64::try_from(i).ok().map(|c| Spanned::new(c, n.span))
+        }
         _ => {
             diags.push(Diagnostic::new(
                 n.span,
                 step.sub("concurrency"),
                 match n.scalar() {
+                    Some(Scalar::Int(i)) if i > 0 => format!("at most {MAX_CONCURRENCY}, found {i}"),
                     Some(Scalar::Int(i)) => format!("expected a positive integer, found {i}"),
                     _ => format!("expected a positive integer, found {}", n.shape()),
                 },
@@ -580,25 +620,20 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
     let mut report = |n: &Node, key: &str, msg: String| diags.push(Diagnostic::new(n.span, map.sub(key), msg));
     if let Some(n) = map.get("memory") {
         let parsed = match n.scalar() {
-            Some(Scalar::Int(i)) => u64::try_from(i).map_err(|_| "memory must be positive".to_string()),
-            Some(Scalar::Str(s)) => parse_bytes(s),
+            Some(Scalar::Int(i)) => u64::try_from(i)
+                .map_err(|_| "memory must be positive".to_string())
+                .and_then(check_memory_limit),
+            Some(Scalar::Str(s)) => parse_memory_limit(s),
             _ => Err(format!("expected a size like `256Mi`, found {}", n.shape())),
         };
         match parsed {
-            Ok(b) if b > 4 << 30 => report(
-                n,
-                "memory",
-                "at most 4Gi: a wasm32 memory cannot grow past 4 GiB".into(),
-            ),
-            Ok(b) if b < 1 << 16 => report(n, "memory", "at least 64Ki: one WebAssembly page".into()),
             Ok(b) => limits.memory = Some(Spanned::new(b, n.span)),
             Err(e) => report(n, "memory", e),
         }
     }
     if let Some(n) = map.get("timeout") {
         match n.scalar() {
-            Some(Scalar::Str(s)) => match parse_duration(s) {
-                Ok(d) if d.is_zero() => report(n, "timeout", "must be longer than zero".into()),
+            Some(Scalar::Str(s)) => match parse_timeout(s) {
                 Ok(d) => limits.timeout = Some(Spanned::new(d, n.span)),
                 Err(e) => report(n, "timeout", e),
             },

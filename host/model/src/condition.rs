@@ -7,9 +7,20 @@
 //! Parameters are folded into constants during validation; metrics are looked up when the
 //! step is about to run.
 
+use crate::diagnostic::clip;
 use crate::step_info::ParamValue;
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// Longest condition text, in bytes.
+pub const MAX_CONDITION_BYTES: usize = 4096;
+/// Most tokens in one condition. Evaluating, folding and dropping an expression recurse
+/// over its tree, whose depth is at most the number of tokens: the cap keeps that
+/// recursion far from the end of any thread's stack (a chain of `a && a && ...` of a
+/// hundred thousand terms overflowed it).
+pub const MAX_CONDITION_TOKENS: usize = 256;
+/// Deepest nesting of parentheses and `!`.
+pub const MAX_CONDITION_NESTING: usize = 64;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +109,11 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
+        if out.len() >= MAX_CONDITION_TOKENS {
+            return Err(format!(
+                "the condition has more than {MAX_CONDITION_TOKENS} tokens; split it across steps"
+            ));
+        }
         let c = chars[i];
         if c.is_whitespace() {
             i += 1;
@@ -108,7 +124,11 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
                 i += 1;
             }
             let s: String = chars[start..i].iter().collect();
-            out.push(Token::Num(s.parse().map_err(|_| format!("`{s}` is not a number"))?));
+            let n: f64 = s.parse().map_err(|_| format!("`{}` is not a number", clip(&s, 40)))?;
+            if !n.is_finite() {
+                return Err(format!("`{}` is out of range for a 64-bit float", clip(&s, 40)));
+            }
+            out.push(Token::Num(n));
         } else if c == '\'' || c == '"' {
             let end = chars[i + 1..]
                 .iter()
@@ -172,10 +192,12 @@ impl Parser {
         if self.peek_op("!") {
             self.pos += 1;
             self.depth += 1;
-            if self.depth > 64 {
+            if self.depth > MAX_CONDITION_NESTING {
                 return Err("expression nests too deeply".into());
             }
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.cmp()
     }
@@ -207,7 +229,7 @@ impl Parser {
             Token::Str(s) => Expr::Const(Value::Str(s)),
             Token::Op("(") => {
                 self.depth += 1;
-                if self.depth > 64 {
+                if self.depth > MAX_CONDITION_NESTING {
                     return Err("expression nests too deeply".into());
                 }
                 let inner = self.or()?;
@@ -237,7 +259,8 @@ fn reference(id: &str) -> Result<Expr, String> {
             name: (*name).to_string(),
         }),
         _ => Err(format!(
-            "unknown name `{id}`: use `params.NAME` or `steps.STEP.metrics.NAME`"
+            "unknown name `{}`: use `params.NAME` or `steps.STEP.metrics.NAME`",
+            clip(id, 64)
         )),
     }
 }
@@ -245,6 +268,12 @@ fn reference(id: &str) -> Result<Expr, String> {
 impl Expr {
     /// Parses condition text; an enclosing `${{ ... }}` is optional.
     pub fn parse(text: &str) -> Result<Expr, String> {
+        if text.len() > MAX_CONDITION_BYTES {
+            return Err(format!(
+                "the condition is {} bytes; at most {MAX_CONDITION_BYTES}",
+                text.len()
+            ));
+        }
         let t = text.trim();
         let inner = t.strip_prefix("${{").and_then(|r| r.strip_suffix("}}")).unwrap_or(t);
         let tokens = tokenize(inner)?;
@@ -258,7 +287,8 @@ impl Expr {
         };
         let e = p.or()?;
         if p.pos < p.tokens.len() {
-            return Err(format!("unexpected {:?} after a complete expression", p.tokens[p.pos]));
+            let shown = clip(&format!("{:?}", p.tokens[p.pos]), 64);
+            return Err(format!("unexpected {shown} after a complete expression"));
         }
         Ok(e)
     }
@@ -399,6 +429,22 @@ mod tests {
         assert!(eval("").expect_err("empty").contains("empty"));
         assert!(eval(&"(".repeat(100)).is_err());
         assert!(eval(&"!".repeat(100)).is_err());
+        assert!(eval("1e400 > 1").expect_err("inf").contains("out of range"));
+    }
+
+    #[test]
+    fn size_and_depth_are_bounded() {
+        let chain = vec!["params.deploy"; 200].join(" && ");
+        assert!(eval(&chain).expect_err("tokens").contains("more than 256 tokens"));
+        let ok = vec!["params.deploy"; 100].join(" && ");
+        assert_eq!(eval(&ok), Ok(true));
+        let negations = vec!["!!params.deploy"; 50].join(" && ");
+        assert_eq!(eval(&negations), Ok(true), "each `!` nests only its own operand");
+        assert!(
+            eval(&"1 < 2 || ".repeat(2000))
+                .expect_err("long")
+                .contains("at most 4096")
+        );
     }
 
     #[test]

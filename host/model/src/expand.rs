@@ -10,6 +10,17 @@ use crate::diagnostic::Diagnostic;
 use crate::plan::{Binding, Condition, Instance, Limits, PlannedStep, Source};
 use crate::policy::Policy;
 use crate::step_info::{ParamValue, StepInfo};
+use std::collections::HashMap;
+
+/// Most planned steps (instances) one workflow may expand to.
+pub const MAX_PLANNED_STEPS: usize = 10_000;
+/// Most artifact bindings (inputs of planned steps) one workflow may expand to: a fan-in
+/// port of a swept step's follower reads every instance of another sweep, so bindings
+/// multiply where steps only add.
+pub const MAX_PLANNED_BINDINGS: usize = 200_000;
+/// Most bytes of parameters, declarations and conditions the planned steps may hold
+/// together: every instance carries its own copy.
+pub const MAX_PLAN_BYTES: usize = 64 << 20;
 
 /// Where one bound artifact comes from, before expansion.
 #[derive(Debug, Clone)]
@@ -63,13 +74,36 @@ fn combinations(matrix: &[(String, Vec<ParamValue>)]) -> Vec<Vec<(String, ParamV
     out
 }
 
-/// Expands `checked` (indexed like the authored steps) in topological `order`.
+/// How each authored step fans out, computed before anything is materialised.
+struct Shape {
+    /// The matrix step each authored step is fanned out with.
+    fanned_with: Vec<Option<usize>>,
+    /// Instances of each authored step.
+    count: Vec<usize>,
+}
+
+/// Expands `checked` (indexed like the authored steps) in topological `order`: first the
+/// shape (which matrix each step follows, how many instances) and the size of the plan,
+/// refused when over the limits, and only then the planned steps.
 pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<Diagnostic>) -> Vec<PlannedStep> {
+    let index: HashMap<&str, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.decl.id.value.as_str(), i))
+        .collect();
+    let shape = shape(checked, order, &index, diags);
+    if !diags.is_empty() || !within_limits(checked, order, &shape, diags) {
+        return Vec::new();
+    }
+    materialise(checked, order, &index, &shape)
+}
+
+/// Which matrix each step is fanned out with, and its number of instances; reports steps
+/// that follow two matrices, read metrics of a swept step, or sweep while following.
+fn shape(checked: &[Checked<'_>], order: &[usize], index: &HashMap<&str, usize>, diags: &mut Vec<Diagnostic>) -> Shape {
     let n = checked.len();
-    let mut planned: Vec<PlannedStep> = Vec::new();
-    // Authored step → its planned instances; and → the matrix step it is fanned out with.
-    let mut instances: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut fanned_with: Vec<Option<usize>> = vec![None; n];
+    let mut count = vec![1usize; n];
     for &i in order {
         let c = &checked[i];
         let id = &c.decl.id.value;
@@ -97,7 +131,7 @@ pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<D
         }
         if let Some(cond) = &c.condition {
             for s in cond.expr.steps() {
-                if let Some(j) = checked.iter().position(|k| k.decl.id.value == s)
+                if let Some(&j) = index.get(s)
                     && fanned_with[j].is_some()
                 {
                     diags.push(Diagnostic::new(
@@ -116,11 +150,143 @@ pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<D
             ));
             continue;
         }
-        let combos: Vec<Vec<(String, ParamValue)>> = if !c.matrix.is_empty() {
+        if !c.matrix.is_empty() {
             fanned_with[i] = Some(i);
-            combinations(&c.matrix)
+            count[i] = c
+                .matrix
+                .iter()
+                .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
         } else if let Some(origin) = inherited {
             fanned_with[i] = Some(origin);
+            count[i] = count[origin];
+        }
+    }
+    Shape { fanned_with, count }
+}
+
+/// Counts what the plan would hold (instances, bindings, bytes) without building it, and
+/// reports each limit passed, at the step that contributes most.
+fn within_limits(checked: &[Checked<'_>], order: &[usize], shape: &Shape, diags: &mut Vec<Diagnostic>) -> bool {
+    let mut steps = 0usize;
+    let mut bindings = 0usize;
+    let mut bytes = 0usize;
+    // (contribution, step) of the biggest contributor to each total.
+    let mut top = [(0usize, 0usize); 3];
+    for &i in order {
+        let c = &checked[i];
+        let k = shape.count[i];
+        let mut per_instance = 0usize;
+        for b in &c.bindings {
+            for (src, _) in &b.sources {
+                per_instance = per_instance.saturating_add(match src {
+                    RawSource::Step(j, _) if b.many => shape.count[*j],
+                    _ => 1,
+                });
+            }
+        }
+        let contributions = [k, k.saturating_mul(per_instance), k.saturating_mul(instance_bytes(c))];
+        for (t, add) in [&mut steps, &mut bindings, &mut bytes].into_iter().zip(contributions) {
+            *t = t.saturating_add(add);
+        }
+        for (slot, add) in top.iter_mut().zip(contributions) {
+            if add > slot.0 {
+                *slot = (add, i);
+            }
+        }
+    }
+    let mut ok = true;
+    let mut over = |total: usize, max: usize, (add, i): (usize, usize), what: &str, hint: &str| {
+        if total > max {
+            let c = &checked[i];
+            diags.push(Diagnostic::new(
+                c.decl.id.span,
+                format!("steps.{}", c.decl.id.value),
+                format!(
+                    "the workflow would expand to {total} {what}, more than the {max} allowed; this step alone adds {add} ({} instances){hint}",
+                    shape.count[i]
+                ),
+            ));
+            ok = false;
+        }
+    };
+    over(
+        steps,
+        MAX_PLANNED_STEPS,
+        top[0],
+        "planned steps",
+        ": sweep fewer values",
+    );
+    over(
+        bindings,
+        MAX_PLANNED_BINDINGS,
+        top[1],
+        "input bindings",
+        ": fan in fewer instances",
+    );
+    over(
+        bytes,
+        MAX_PLAN_BYTES,
+        top[2],
+        "bytes of planned steps",
+        ": every instance holds its own copy of the parameters; shorten them or sweep fewer values",
+    );
+    ok
+}
+
+/// Roughly the bytes one planned instance of `c` holds beyond its bindings.
+fn instance_bytes(c: &Checked<'_>) -> usize {
+    fn value(v: &ParamValue) -> usize {
+        match v {
+            ParamValue::Str(s) => s.len(),
+            _ => 8,
+        }
+    }
+    let info = info_bytes(c.info);
+    let params: usize = c.params.iter().map(|(n, v)| n.len() + value(v) + 32).sum();
+    let swept: usize = c
+        .matrix
+        .iter()
+        .map(|(n, vs)| n.len() * 2 + vs.iter().map(value).max().unwrap_or(0) * 2 + 64)
+        .sum();
+    let outputs: usize = c.outputs.iter().map(|(p, m)| p.len() + m.len() + 48).sum();
+    let condition = c.condition.as_ref().map_or(0, |k| k.text.len() * 4);
+    256 + c.decl.id.value.len() + c.decl.uses.value.len() + info + params + swept + outputs + condition
+}
+
+/// Roughly the bytes a copy of a declaration holds.
+fn info_bytes(info: &StepInfo) -> usize {
+    let ports: usize = info
+        .inputs
+        .iter()
+        .chain(&info.outputs)
+        .map(|p| p.name.len() + p.media_type.len() + p.description.len() + 80)
+        .sum();
+    let params: usize = info
+        .params
+        .iter()
+        .map(|p| p.name.len() + p.description.len() + 96)
+        .sum();
+    info.name.len() + info.version.len() + info.description.len() + ports + params
+}
+
+/// Builds the planned steps; `shape` has been checked against the limits.
+fn materialise(
+    checked: &[Checked<'_>],
+    order: &[usize],
+    index: &HashMap<&str, usize>,
+    shape: &Shape,
+) -> Vec<PlannedStep> {
+    let n = checked.len();
+    let fanned_with = &shape.fanned_with;
+    let mut planned: Vec<PlannedStep> = Vec::with_capacity(shape.count.iter().sum());
+    // Authored step → its planned instances.
+    let mut instances: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &i in order {
+        let c = &checked[i];
+        let id = &c.decl.id.value;
+        let combos: Vec<Vec<(String, ParamValue)>> = if !c.matrix.is_empty() {
+            combinations(&c.matrix)
+        } else if let Some(origin) = fanned_with[i] {
             instances[origin]
                 .iter()
                 .map(|&p| {
@@ -136,6 +302,7 @@ pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<D
         };
         let fanned = fanned_with[i].is_some();
         let count = combos.len();
+        let given: HashMap<&str, &ParamValue> = c.params.iter().map(|(n, v)| (n.as_str(), v)).collect();
         for (k, values) in combos.into_iter().enumerate() {
             let mut inputs = Vec::new();
             let mut deps = Vec::new();
@@ -175,23 +342,24 @@ pub(crate) fn expand(checked: &[Checked<'_>], order: &[usize], diags: &mut Vec<D
             }
             if let Some(cond) = &c.condition {
                 for s in cond.expr.steps() {
-                    if let Some(j) = checked.iter().position(|x| x.decl.id.value == s) {
+                    if let Some(&j) = index.get(s) {
                         deps.extend(&instances[j]);
                     }
                 }
             }
             deps.sort_unstable();
             deps.dedup();
+            let swept: HashMap<&str, &ParamValue> = values.iter().map(|(n, v)| (n.as_str(), v)).collect();
             let params = c
                 .info
                 .params
                 .iter()
                 .filter_map(|spec| {
-                    values
-                        .iter()
-                        .find(|(n, _)| *n == spec.name)
-                        .or_else(|| c.params.iter().find(|(n, _)| *n == spec.name))
-                        .cloned()
+                    let name = spec.name.as_str();
+                    match swept.get(name) {
+                        Some(v) => Some((spec.name.clone(), (*v).clone())),
+                        None => given.get(name).map(|v| (spec.name.clone(), (*v).clone())),
+                    }
                 })
                 .collect();
             instances[i].push(planned.len());

@@ -29,47 +29,67 @@ pub(crate) fn topological_order(wf: &Workflow, edges: &[Vec<usize>], diags: &mut
         }
     }
     if order.len() < n {
-        let mut reported = vec![false; n];
-        for start in 0..n {
-            if indegree[start] == 0 || reported[start] {
-                continue;
-            }
-            if let Some(cycle) = find_cycle(start, edges, &indegree) {
-                if cycle.iter().any(|&c| reported[c]) {
-                    continue;
-                }
-                for &c in &cycle {
-                    reported[c] = true;
-                }
-                let first = cycle[0];
-                let names: Vec<_> = cycle
-                    .iter()
-                    .chain(std::iter::once(&first))
-                    .map(|&c| wf.steps[c].id.value.as_str())
-                    .collect();
-                diags.push(Diagnostic::new(
-                    wf.steps[first].id.span,
-                    format!("steps.{}", wf.steps[first].id.value),
-                    format!("steps form a cycle: {}", names.join(" -> ")),
-                ));
-            }
-        }
+        report_cycles(wf, edges, &indegree, diags);
     }
     order
 }
 
-/// Follows dependencies among unsorted steps from `start` until one repeats.
-fn find_cycle(start: usize, edges: &[Vec<usize>], indegree: &[usize]) -> Option<Vec<usize>> {
-    let mut path = vec![start];
-    let mut current = start;
-    loop {
-        let next = *edges[current].iter().find(|&&d| indegree[d] > 0)?;
-        if let Some(pos) = path.iter().position(|&p| p == next) {
-            let mut cycle = path[pos..].to_vec();
-            cycle.reverse(); // producer first: a -> b means b consumes a
-            return Some(cycle);
+/// Most steps of a cycle named in its message.
+const MAX_CYCLE_SHOWN: usize = 8;
+
+/// Reports each cycle among the steps Kahn's algorithm could not order, once. Linear: a
+/// walk follows unsorted dependencies until it meets a step seen before; a step already
+/// walked (in a cycle reported, or leading into one) stops later walks, so a long chain
+/// leading into a cycle is walked once, not once per step.
+fn report_cycles(wf: &Workflow, edges: &[Vec<usize>], indegree: &[usize], diags: &mut Vec<Diagnostic>) {
+    const UNSEEN: usize = usize::MAX;
+    const DONE: usize = usize::MAX - 1;
+    // For each step: UNSEEN, DONE, or its position on the current walk.
+    let mut state = vec![UNSEEN; edges.len()];
+    for start in 0..edges.len() {
+        if indegree[start] == 0 || state[start] != UNSEEN {
+            continue;
         }
-        path.push(next);
-        current = next;
+        let mut path = Vec::new();
+        let mut current = start;
+        let cycle_from = loop {
+            if state[current] == DONE {
+                break None;
+            }
+            if state[current] != UNSEEN {
+                break Some(state[current]);
+            }
+            state[current] = path.len();
+            path.push(current);
+            match edges[current].iter().find(|&&d| indegree[d] > 0) {
+                Some(&next) => current = next,
+                None => break None,
+            }
+        };
+        if let Some(from) = cycle_from {
+            let mut cycle = path[from..].to_vec();
+            cycle.reverse(); // producer first: a -> b means b consumes a
+            diags.push(cycle_diagnostic(wf, &cycle));
+        }
+        for &p in &path {
+            state[p] = DONE;
+        }
     }
+}
+
+fn cycle_diagnostic(wf: &Workflow, cycle: &[usize]) -> Diagnostic {
+    let first = cycle[0];
+    let name = |c: usize| wf.steps[c].id.value.as_str();
+    let mut names: Vec<&str> = cycle.iter().take(MAX_CYCLE_SHOWN).map(|&c| name(c)).collect();
+    let more = cycle.len().saturating_sub(MAX_CYCLE_SHOWN);
+    let skipped = (more > 0).then(|| format!("... ({more} more steps)"));
+    if let Some(s) = &skipped {
+        names.push(s);
+    }
+    names.push(name(first));
+    Diagnostic::new(
+        wf.steps[first].id.span,
+        format!("steps.{}", name(first)),
+        format!("steps form a cycle: {}", names.join(" -> ")),
+    )
 }

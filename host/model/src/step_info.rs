@@ -1,7 +1,14 @@
 //! What a step component declares about itself (the WIT `step-info`), mirrored in plain Rust
 //! so validation can use it without knowing wasmtime.
 
+use crate::diagnostic::listing;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+
+/// User text in a message, shortened.
+fn clip(text: &str) -> String {
+    crate::diagnostic::clip(text, 64)
+}
 
 /// The type of a step parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,16 +53,17 @@ impl ParamType {
                 .trim()
                 .parse()
                 .map(ParamValue::Int)
-                .map_err(|_| format!("`{text}` is not an integer")),
-            ParamType::Float => text
-                .trim()
-                .parse()
-                .map(ParamValue::Float)
-                .map_err(|_| format!("`{text}` is not a number")),
+                .map_err(|_| format!("`{}` is not an integer", clip(text))),
+            // Rust also reads `inf`, `NaN` and `1e400` (as infinity): values must be finite.
+            ParamType::Float => match text.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(ParamValue::Float(x)),
+                Ok(_) => Err(format!("`{}` is not a finite number", clip(text))),
+                Err(_) => Err(format!("`{}` is not a number", clip(text))),
+            },
             ParamType::Bool => match text.trim() {
                 "true" => Ok(ParamValue::Bool(true)),
                 "false" => Ok(ParamValue::Bool(false)),
-                _ => Err(format!("`{text}` is not `true` or `false`")),
+                _ => Err(format!("`{}` is not `true` or `false`", clip(text))),
             },
         }
     }
@@ -177,24 +185,23 @@ impl StepInfo {
     /// defaults applied, in declaration order; or every problem found.
     pub fn params_from_text(&self, given: &[(String, String)]) -> Result<Vec<(String, ParamValue)>, Vec<String>> {
         let mut problems = Vec::new();
+        let declared: HashSet<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
         for (name, _) in given {
-            if self.param(name).is_none() {
-                let known: Vec<_> = self.params.iter().map(|p| p.name.as_str()).collect();
+            if !declared.contains(name.as_str()) {
                 problems.push(format!(
-                    "`{}` has no parameter `{name}`; its parameters are: {}",
+                    "`{}` has no parameter `{}`; its parameters are: {}",
                     self.name,
-                    if known.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    clip(name),
+                    listing(self.params.iter().map(|p| p.name.as_str()))
                 ));
             }
         }
+        // The last value given for each name (a later `-p` overrides an earlier one).
+        let last_given: HashMap<&str, &String> = given.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let mut out = Vec::new();
         for spec in &self.params {
-            match given.iter().rev().find(|(n, _)| *n == spec.name) {
-                Some((_, text)) => match spec.ty.parse_value(text) {
+            match last_given.get(spec.name.as_str()) {
+                Some(text) => match spec.ty.parse_value(text) {
                     Ok(v) => out.push((spec.name.clone(), v)),
                     Err(e) => problems.push(format!("parameter `{}`: {e} (declared {})", spec.name, spec.ty)),
                 },
@@ -217,12 +224,16 @@ impl StepInfo {
         if self.version.split('.').count() != 3 || !self.version.split('.').all(|p| p.parse::<u64>().is_ok()) {
             out.push(format!("version `{}` is not MAJOR.MINOR.PATCH", self.version));
         }
+        // Sets, not scans of the earlier entries: a component may declare tens of thousands
+        // of ports, and this runs for every component a workflow uses.
+        let any_input = self.inputs.iter().any(|p| p.media_type == crate::media_type::ANY);
         for (kind, ports, wildcard_ok) in [("input", &self.inputs, true), ("output", &self.outputs, false)] {
-            for (i, port) in ports.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for port in ports {
                 if !is_identifier(&port.name) {
-                    out.push(format!("{kind} port name `{}` is not an identifier", port.name));
+                    out.push(format!("{kind} port name `{}` is not an identifier", clip(&port.name)));
                 }
-                if ports[..i].iter().any(|p| p.name == port.name) {
+                if !seen.insert(port.name.as_str()) {
                     out.push(format!("{kind} port `{}` is declared twice", port.name));
                 }
                 if port.many && !wildcard_ok {
@@ -233,7 +244,7 @@ impl StepInfo {
                 }
                 // `*/*` on an output means "passes on what it was given" (see `passes_through`).
                 let pass_through = !wildcard_ok && port.media_type == crate::media_type::ANY;
-                if pass_through && !self.inputs.iter().any(|p| p.media_type == crate::media_type::ANY) {
+                if pass_through && !any_input {
                     out.push(format!(
                         "output port `{}` is `*/*` (pass-through) but no input is `*/*` to take its type from",
                         port.name
@@ -253,11 +264,12 @@ impl StepInfo {
                 }
             }
         }
-        for (i, param) in self.params.iter().enumerate() {
+        let mut seen = HashSet::new();
+        for param in &self.params {
             if !is_identifier(&param.name) {
-                out.push(format!("parameter name `{}` is not an identifier", param.name));
+                out.push(format!("parameter name `{}` is not an identifier", clip(&param.name)));
             }
-            if self.params[..i].iter().any(|p| p.name == param.name) {
+            if !seen.insert(param.name.as_str()) {
                 out.push(format!("parameter `{}` is declared twice", param.name));
             }
             if let Some(d) = &param.default

@@ -8,14 +8,14 @@
 use crate::authored::{PortBinding, StepDecl, ValueExpr, Workflow};
 use crate::component_ref::ComponentRef;
 use crate::condition::Expr;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, MAX_LISTED, clip, listing};
 use crate::expand::{Checked, CheckedBinding, RawSource, expand};
 use crate::media_type;
 use crate::plan::{Condition, Limits, Plan, PlannedInput};
 use crate::policy::Policy;
 use crate::span::Span;
-use crate::step_info::{ParamType, ParamValue, StepInfo};
-use std::collections::{BTreeMap, HashMap};
+use crate::step_info::{ParamSpec, ParamType, ParamValue, Port, StepInfo};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The declarations of the workflow's components, keyed by the `uses:` text; an `Err`
 /// says why the component could not be loaded (not found, not a Weft step, ...).
@@ -23,6 +23,46 @@ pub type Catalog = BTreeMap<String, Result<StepInfo, String>>;
 
 /// Most instances one `matrix` may expand to.
 pub const MAX_MATRIX: usize = 10_000;
+
+/// A component's declaration with its ports and parameters indexed by name, built once
+/// per component a workflow uses: a component may declare tens of thousands of ports, and
+/// every binding looks one up.
+pub(crate) struct Declared<'c> {
+    pub info: &'c StepInfo,
+    inputs: HashMap<&'c str, usize>,
+    outputs: HashMap<&'c str, usize>,
+    params: HashMap<&'c str, usize>,
+}
+
+impl<'c> Declared<'c> {
+    fn new(info: &'c StepInfo) -> Self {
+        fn index<T>(items: &[T], name: impl Fn(&T) -> &str) -> HashMap<&str, usize> {
+            let mut map = HashMap::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                map.entry(name(item)).or_insert(i); // the first, like `StepInfo::input`
+            }
+            map
+        }
+        Declared {
+            info,
+            inputs: index(&info.inputs, |p: &Port| &p.name),
+            outputs: index(&info.outputs, |p: &Port| &p.name),
+            params: index(&info.params, |p: &ParamSpec| &p.name),
+        }
+    }
+
+    pub fn input(&self, name: &str) -> Option<&'c Port> {
+        self.inputs.get(name).map(|&i| &self.info.inputs[i])
+    }
+
+    pub fn output(&self, name: &str) -> Option<&'c Port> {
+        self.outputs.get(name).map(|&i| &self.info.outputs[i])
+    }
+
+    fn param(&self, name: &str) -> Option<&'c ParamSpec> {
+        self.params.get(name).map(|&i| &self.info.params[i])
+    }
+}
 
 /// Validates `wf` against the components' declarations and the `--param` overrides.
 pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Vec<Diagnostic>> {
@@ -47,35 +87,56 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
         .enumerate()
         .map(|(i, s)| (s.id.value.as_str(), i))
         .collect();
-    let infos: Vec<Option<&StepInfo>> = wf.steps.iter().map(|s| v.component(s, catalog)).collect();
+    // Sorted once: messages about unknown steps list the first few.
+    let mut sorted_ids: Vec<&str> = index.keys().copied().collect();
+    sorted_ids.sort_unstable();
+    let input_index: HashMap<&str, usize> = inputs.iter().enumerate().map(|(i, p)| (p.name.as_str(), i)).collect();
 
-    let mut types = crate::output_types::OutputTypes::new(wf, &infos, &inputs, &index);
+    // Each component is checked and indexed once, however many steps use it.
+    let mut components: HashMap<&str, Result<Declared<'_>, String>> = HashMap::new();
+    for step in &wf.steps {
+        let uses = step.uses.value.as_str();
+        if !uses.is_empty() && !components.contains_key(uses) {
+            components.insert(uses, check_component(uses, catalog));
+        }
+    }
+    let decls: Vec<Option<&Declared<'_>>> = wf.steps.iter().map(|s| v.component(s, &components)).collect();
+    let infos: Vec<Option<&StepInfo>> = decls.iter().map(|d| d.map(|d| d.info)).collect();
+
+    let mut types = crate::output_types::OutputTypes::new(wf, &decls, &inputs, &input_index, &index);
     let mut checked = Vec::with_capacity(wf.steps.len());
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
     for (i, step) in wf.steps.iter().enumerate() {
         let field = format!("steps.{}", step.id.value);
         let mut ctx = Context {
             inputs: &inputs,
+            input_index: &input_index,
             index: &index,
-            infos: &infos,
+            sorted_ids: &sorted_ids,
+            decls: &decls,
             types: &mut types,
         };
-        let bindings = v.bindings(step, &field, infos[i], &mut ctx, &mut edges[i]);
+        let bindings = v.bindings(step, &field, decls[i], &mut ctx, &mut edges[i]);
         let mut after = Vec::new();
         for dep in &step.after {
             match index.get(dep.value.as_str()) {
                 Some(&d) => after.push(d),
-                None => v.push(dep.span, format!("{field}.after"), unknown_step(&dep.value, &index)),
+                None => v.push(
+                    dep.span,
+                    format!("{field}.after"),
+                    unknown_step(&dep.value, &sorted_ids),
+                ),
             }
         }
         edges[i].extend(&after);
-        let condition = v.condition(step, &field, &params, &index, &mut edges[i]);
-        let Some(info) = infos[i] else {
+        let condition = v.condition(step, &field, &params, &index, &sorted_ids, &mut edges[i]);
+        let (Some(info), Some(decl)) = (infos[i], decls[i]) else {
             checked.push(None);
             continue;
         };
-        let matrix = v.matrix(step, &field, info);
-        let step_params = v.step_params(step, &field, info, &params, &matrix);
+        let with_names: HashSet<&str> = step.with.iter().map(|(n, _)| n.value.as_str()).collect();
+        let matrix = v.matrix(step, &field, decl, &with_names);
+        let step_params = v.step_params(step, &field, decl, &params, &matrix, &with_names);
         let outputs = info
             .outputs
             .iter()
@@ -126,34 +187,62 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
     })
 }
 
-fn unknown_step(name: &str, index: &HashMap<&str, usize>) -> String {
-    let mut known: Vec<_> = index.keys().copied().collect();
-    known.sort_unstable();
-    format!("no step `{name}` in this workflow; steps are: {}", known.join(", "))
-}
-
-fn listing<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let v: Vec<_> = names.collect();
-    if v.is_empty() {
-        "(none)".to_string()
-    } else {
-        v.join(", ")
-    }
+fn unknown_step(name: &str, sorted_ids: &[&str]) -> String {
+    format!(
+        "no step `{}` in this workflow; steps are: {}",
+        clip(name, 64),
+        listing(sorted_ids.iter().copied())
+    )
 }
 
 fn no_such_param(info: &StepInfo, name: &str) -> String {
     format!(
-        "`{}` has no parameter `{name}`; its parameters are: {}",
+        "`{}` has no parameter `{}`; its parameters are: {}",
         info.name,
+        clip(name, 64),
         listing(info.params.iter().map(|p| p.name.as_str()))
     )
+}
+
+/// Looks a `uses:` text up in the catalog and checks the declaration found, once per text.
+fn check_component<'c>(uses: &str, catalog: &'c Catalog) -> Result<Declared<'c>, String> {
+    let reference = ComponentRef::parse(uses)?;
+    match catalog.get(uses) {
+        None => Err(format!("component `{uses}` was not resolved")),
+        Some(Err(e)) => Err(e.clone()),
+        Some(Ok(info)) => {
+            let problems = info.problems();
+            if !problems.is_empty() {
+                let shown: Vec<&str> = problems.iter().take(MAX_LISTED).map(String::as_str).collect();
+                let more = problems.len().saturating_sub(MAX_LISTED);
+                return Err(format!(
+                    "component `{uses}` declares itself wrongly: {}{}",
+                    shown.join("; "),
+                    if more > 0 {
+                        format!("; and {more} more problems")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            if !reference.matches(&info.name, &info.version) {
+                return Err(format!(
+                    "`{uses}` resolved to a component that declares itself `{}@{}`",
+                    info.name, info.version
+                ));
+            }
+            Ok(Declared::new(info))
+        }
+    }
 }
 
 /// What binding checks look things up in.
 struct Context<'a, 'c> {
     inputs: &'a [PlannedInput],
+    input_index: &'a HashMap<&'a str, usize>,
     index: &'a HashMap<&'a str, usize>,
-    infos: &'a [Option<&'c StepInfo>],
+    sorted_ids: &'a [&'a str],
+    decls: &'a [Option<&'c Declared<'c>>],
     types: &'a mut crate::output_types::OutputTypes<'c>,
 }
 
@@ -174,25 +263,28 @@ impl Validator {
 
     fn workflow_params(&mut self, wf: &Workflow, overrides: &[(String, String)]) -> BTreeMap<String, ParamValue> {
         let mut out = BTreeMap::new();
-        for (name, text) in overrides {
-            if !wf.params.iter().any(|p| &p.name.value == name) {
-                let known: Vec<_> = wf.params.iter().map(|p| p.name.value.as_str()).collect();
+        let declared: HashSet<&str> = wf.params.iter().map(|p| p.name.value.as_str()).collect();
+        for (name, _) in overrides {
+            if !declared.contains(name.as_str()) {
                 self.push(
                     wf.name.span,
-                    format!("--param {name}"),
-                    if known.is_empty() {
+                    format!("--param {}", clip(name, 64)),
+                    if wf.params.is_empty() {
                         "the workflow declares no params".to_string()
                     } else {
-                        format!("unknown parameter; the workflow declares: {}", known.join(", "))
+                        format!(
+                            "unknown parameter; the workflow declares: {}",
+                            listing(wf.params.iter().map(|p| p.name.value.as_str()))
+                        )
                     },
                 );
             }
-            let _ = text;
         }
+        // The last value given for each name wins.
+        let last_given: HashMap<&str, &String> = overrides.iter().map(|(n, t)| (n.as_str(), t)).collect();
         for decl in &wf.params {
-            let given = overrides.iter().rev().find(|(n, _)| n == &decl.name.value);
-            let value = match given {
-                Some((_, text)) => match decl.ty.parse_value(text) {
+            let value = match last_given.get(decl.name.value.as_str()) {
+                Some(text) => match decl.ty.parse_value(text) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         self.push(
@@ -221,57 +313,19 @@ impl Validator {
         out
     }
 
-    fn component<'c>(&mut self, step: &StepDecl, catalog: &'c Catalog) -> Option<&'c StepInfo> {
+    fn component<'m, 'c>(
+        &mut self,
+        step: &StepDecl,
+        components: &'m HashMap<&str, Result<Declared<'c>, String>>,
+    ) -> Option<&'m Declared<'c>> {
         if step.uses.value.is_empty() {
             return None; // missing `uses`, reported while parsing
         }
-        let field = format!("steps.{}.uses", step.id.value);
-        let reference = match ComponentRef::parse(&step.uses.value) {
-            Ok(r) => r,
+        match components.get(step.uses.value.as_str())? {
+            Ok(d) => Some(d),
             Err(e) => {
-                self.push(step.uses.span, field, e);
-                return None;
-            }
-        };
-        match catalog.get(&step.uses.value) {
-            None => {
-                self.push(
-                    step.uses.span,
-                    field,
-                    format!("component `{}` was not resolved", step.uses.value),
-                );
+                self.push(step.uses.span, format!("steps.{}.uses", step.id.value), e.clone());
                 None
-            }
-            Some(Err(e)) => {
-                self.push(step.uses.span, field, e.clone());
-                None
-            }
-            Some(Ok(info)) => {
-                let problems = info.problems();
-                if !problems.is_empty() {
-                    self.push(
-                        step.uses.span,
-                        field,
-                        format!(
-                            "component `{}` declares itself wrongly: {}",
-                            step.uses.value,
-                            problems.join("; ")
-                        ),
-                    );
-                    return None;
-                }
-                if !reference.matches(&info.name, &info.version) {
-                    self.push(
-                        step.uses.span,
-                        field,
-                        format!(
-                            "`{}` resolved to a component that declares itself `{}@{}`",
-                            step.uses.value, info.name, info.version
-                        ),
-                    );
-                    return None;
-                }
-                Some(info)
             }
         }
     }
@@ -280,14 +334,15 @@ impl Validator {
         &mut self,
         step: &StepDecl,
         field: &str,
-        info: Option<&StepInfo>,
+        decl: Option<&Declared<'_>>,
         ctx: &mut Context<'_, '_>,
         edges: &mut Vec<usize>,
     ) -> Vec<CheckedBinding> {
         let mut out = Vec::new();
+        let info = decl.map(|d| d.info);
         for PortBinding { port, sources, listed } in &step.inputs {
             let pfield = format!("{field}.inputs.{}", port.value);
-            let declared = info.and_then(|i| i.input(&port.value));
+            let declared = decl.and_then(|d| d.input(&port.value));
             if let Some(info) = info
                 && declared.is_none()
             {
@@ -342,18 +397,30 @@ impl Validator {
                 });
             }
         }
-        if let Some(info) = info {
-            for port in &info.inputs {
-                if !step.inputs.iter().any(|b| b.port.value == port.name) {
-                    self.push(
-                        step.id.span,
-                        format!("{field}.inputs"),
-                        format!("input port `{}` ({}) is not bound", port.name, port.media_type),
-                    );
-                }
+        if let Some(decl) = decl {
+            let bound: HashSet<&str> = step.inputs.iter().map(|b| b.port.value.as_str()).collect();
+            let unbound: Vec<&Port> = decl
+                .info
+                .inputs
+                .iter()
+                .filter(|p| !bound.contains(p.name.as_str()))
+                .collect();
+            for port in unbound.iter().take(MAX_LISTED) {
+                self.push(
+                    step.id.span,
+                    format!("{field}.inputs"),
+                    format!("input port `{}` ({}) is not bound", port.name, port.media_type),
+                );
+            }
+            if unbound.len() > MAX_LISTED {
+                self.push(
+                    step.id.span,
+                    format!("{field}.inputs"),
+                    format!("and {} more input ports are not bound", unbound.len() - MAX_LISTED),
+                );
             }
             // Keep the plan's bindings in the component's declaration order.
-            out.sort_by_key(|b| info.inputs.iter().position(|p| p.name == b.port));
+            out.sort_by_key(|b| decl.inputs.get(b.port.as_str()).copied());
         }
         out
     }
@@ -372,20 +439,24 @@ impl Validator {
                 pfield,
                 format!(
                     "`{}` is not a reference: write `inputs.NAME` or `STEP.PORT`",
-                    reference.value
+                    clip(&reference.value, 64)
                 ),
             );
             return None;
         };
         if head == "inputs" {
-            return match ctx.inputs.iter().find(|i| i.name == tail) {
-                Some(i) => Some((RawSource::Input(tail.to_string()), Some(i.media_type.clone()))),
+            return match ctx.input_index.get(tail) {
+                Some(&i) => Some((
+                    RawSource::Input(tail.to_string()),
+                    Some(ctx.inputs[i].media_type.clone()),
+                )),
                 None => {
                     self.push(
                         reference.span,
                         pfield,
                         format!(
-                            "no workflow input `{tail}`; inputs are: {}",
+                            "no workflow input `{}`; inputs are: {}",
+                            clip(tail, 64),
                             listing(ctx.inputs.iter().map(|i| i.name.as_str()))
                         ),
                     );
@@ -394,21 +465,22 @@ impl Validator {
             };
         }
         let Some(&producer) = ctx.index.get(head) else {
-            self.push(reference.span, pfield, unknown_step(head, ctx.index));
+            self.push(reference.span, pfield, unknown_step(head, ctx.sorted_ids));
             return None;
         };
         edges.push(producer);
-        let produced = match ctx.infos[producer] {
-            Some(pinfo) => match pinfo.output(tail) {
+        let produced = match ctx.decls[producer] {
+            Some(pdecl) => match pdecl.output(tail) {
                 Some(out) => Some(ctx.types.of(producer, tail).unwrap_or_else(|| out.media_type.clone())),
                 None => {
                     self.push(
                         reference.span,
                         pfield,
                         format!(
-                            "step `{head}` (`{}`) has no output `{tail}`; its outputs are: {}",
-                            pinfo.name,
-                            listing(pinfo.outputs.iter().map(|p| p.name.as_str()))
+                            "step `{head}` (`{}`) has no output `{}`; its outputs are: {}",
+                            pdecl.info.name,
+                            clip(tail, 64),
+                            listing(pdecl.info.outputs.iter().map(|p| p.name.as_str()))
                         ),
                     );
                     return None;
@@ -419,16 +491,22 @@ impl Validator {
         Some((RawSource::Step(producer, tail.to_string()), produced))
     }
 
-    fn matrix(&mut self, step: &StepDecl, field: &str, info: &StepInfo) -> Vec<(String, Vec<ParamValue>)> {
+    fn matrix(
+        &mut self,
+        step: &StepDecl,
+        field: &str,
+        decl: &Declared<'_>,
+        with_names: &HashSet<&str>,
+    ) -> Vec<(String, Vec<ParamValue>)> {
         let mut out = Vec::new();
         let mut combinations: usize = 1;
         for (name, values) in &step.matrix {
             let mfield = format!("{field}.matrix.{}", name.value);
-            let Some(spec) = info.param(&name.value) else {
-                self.push(name.span, mfield, no_such_param(info, &name.value));
+            let Some(spec) = decl.param(&name.value) else {
+                self.push(name.span, mfield, no_such_param(decl.info, &name.value));
                 continue;
             };
-            if step.with.iter().any(|(n, _)| n.value == name.value) {
+            if with_names.contains(name.value.as_str()) {
                 self.push(
                     name.span,
                     mfield.clone(),
@@ -442,7 +520,12 @@ impl Validator {
                     None => self.push(
                         v.span,
                         &mfield,
-                        format!("expected {}, found {} `{}`", spec.ty, v.value.ty(), v.value),
+                        format!(
+                            "expected {}, found {} `{}`",
+                            spec.ty,
+                            v.value.ty(),
+                            clip(&v.value.to_string(), 64)
+                        ),
                     ),
                 }
             }
@@ -465,6 +548,7 @@ impl Validator {
         field: &str,
         params: &BTreeMap<String, ParamValue>,
         index: &HashMap<&str, usize>,
+        sorted_ids: &[&str],
         edges: &mut Vec<usize>,
     ) -> Option<Condition> {
         let when = step.when.as_ref()?;
@@ -487,7 +571,7 @@ impl Validator {
                     );
                 }
                 Some(&d) => edges.push(d),
-                None => self.push(when.span, &cfield, unknown_step(s, index)),
+                None => self.push(when.span, &cfield, unknown_step(s, sorted_ids)),
             }
         }
         Some(Condition {
@@ -500,14 +584,16 @@ impl Validator {
         &mut self,
         step: &StepDecl,
         field: &str,
-        info: &StepInfo,
+        decl: &Declared<'_>,
         params: &BTreeMap<String, ParamValue>,
         matrix: &[(String, Vec<ParamValue>)],
+        with_names: &HashSet<&str>,
     ) -> Vec<(String, ParamValue)> {
+        let info = decl.info;
         let mut given: HashMap<&str, ParamValue> = HashMap::new();
         for (name, expr) in &step.with {
             let pfield = format!("{field}.with.{}", name.value);
-            let Some(spec) = info.param(&name.value) else {
+            let Some(spec) = decl.param(&name.value) else {
                 self.push(name.span, pfield, no_such_param(info, &name.value));
                 continue;
             };
@@ -529,9 +615,10 @@ impl Validator {
                     expr.span,
                     pfield,
                     format!(
-                        "expected {}, found {} `{value}`{}",
+                        "expected {}, found {} `{}`{}",
                         spec.ty,
                         value.ty(),
+                        clip(&value.to_string(), 64),
                         if spec.ty == ParamType::Str {
                             " (quote it to pass text)"
                         } else {
@@ -541,21 +628,33 @@ impl Validator {
                 ),
             }
         }
+        let swept: HashSet<&str> = matrix.iter().map(|(n, _)| n.as_str()).collect();
         let mut out = Vec::new();
+        let mut missing = 0usize;
         for spec in &info.params {
             match given.remove(spec.name.as_str()).or_else(|| spec.default.clone()) {
                 Some(v) => out.push((spec.name.clone(), v)),
                 None => {
-                    let swept = matrix.iter().any(|(n, _)| *n == spec.name);
-                    if !swept && !step.with.iter().any(|(n, _)| n.value == spec.name) {
-                        self.push(
-                            step.id.span,
-                            format!("{field}.with"),
-                            format!("required parameter `{}` ({}) is not given", spec.name, spec.ty),
-                        );
+                    let name = spec.name.as_str();
+                    if !swept.contains(name) && !with_names.contains(name) {
+                        missing += 1;
+                        if missing <= MAX_LISTED {
+                            self.push(
+                                step.id.span,
+                                format!("{field}.with"),
+                                format!("required parameter `{}` ({}) is not given", spec.name, spec.ty),
+                            );
+                        }
                     }
                 }
             }
+        }
+        if missing > MAX_LISTED {
+            self.push(
+                step.id.span,
+                format!("{field}.with"),
+                format!("and {} more required parameters are not given", missing - MAX_LISTED),
+            );
         }
         out
     }

@@ -8,6 +8,7 @@
 //! hostile file cannot exhaust memory or the stack.
 
 use crate::span::{Span, Spanned};
+use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -15,6 +16,9 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 pub const MAX_YAML_BYTES: usize = 1024 * 1024;
 /// Deepest nesting of mappings and sequences accepted.
 pub const MAX_DEPTH: usize = 32;
+/// Longest mapping key accepted, in bytes. Every key of a workflow is a keyword or an
+/// identifier (at most 64 bytes); the cap keeps the field paths built from keys small.
+pub const MAX_KEY_BYTES: usize = 256;
 
 /// A YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,6 +250,8 @@ impl Loader<'_> {
             Event::MappingStart(anchor, tag) => {
                 self.check_anchor_tag(span, anchor, tag.is_some());
                 let mut entries: Vec<(Spanned<String>, Node)> = Vec::new();
+                // Key → its line, so finding duplicates stays linear in the number of keys.
+                let mut seen: HashMap<String, usize> = HashMap::new();
                 loop {
                     let (ev, key_span) = self.next()?;
                     if ev == Event::MappingEnd {
@@ -258,11 +264,21 @@ impl Loader<'_> {
                         self.refuse(key_span, "mapping keys must be plain strings");
                         continue;
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == text) {
-                        let message = format!("duplicate key `{text}` (first defined at line {})", first.span.line);
+                    if text.len() > MAX_KEY_BYTES {
+                        let message = format!(
+                            "a mapping key of {} bytes (`{}`); keys are at most {MAX_KEY_BYTES} bytes",
+                            text.len(),
+                            crate::diagnostic::clip(&text, 40)
+                        );
                         self.refuse(key_span, &message);
                         continue;
                     }
+                    if let Some(first_line) = seen.get(&text) {
+                        let message = format!("duplicate key `{text}` (first defined at line {first_line})");
+                        self.refuse(key_span, &message);
+                        continue;
+                    }
+                    seen.insert(text.clone(), key_span.line);
                     entries.push((Spanned::new(text, key_span), value));
                 }
                 Ok(Node {
@@ -342,6 +358,10 @@ mod tests {
         assert!(load(&deep).expect_err("too deep")[0].message.contains("nesting"));
         let big = "#".repeat(MAX_YAML_BYTES + 1);
         assert!(load(&big).expect_err("too big")[0].message.contains("limited"));
+        let long_key = format!("{}: 1\n", "k".repeat(MAX_KEY_BYTES + 1));
+        let errs = load(&long_key).expect_err("long key");
+        assert!(errs[0].message.contains("keys are at most 256 bytes"), "{errs:?}");
+        assert!(errs[0].message.len() < 200);
     }
 
     #[test]
