@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
-use weft_artifacts::{ArtifactError, ArtifactMeta, ArtifactStore, Digest};
+use weft_artifacts::{ArtifactMeta, ArtifactStore, Digest};
 use weft_model::Plan;
 use weft_sandbox::StepFailure;
 
@@ -69,9 +69,6 @@ pub struct RunServices {
 /// Why a run could not go on (step failures are in the report, never here).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The run manifest could not be written.
-    #[error(transparent)]
-    Manifest(#[from] ArtifactError),
     /// A finished step could not be committed; the run stopped rather than go on without
     /// durable records.
     #[error(transparent)]
@@ -93,9 +90,7 @@ pub async fn run_plan(
     let cancel = options.cancel.clone();
     let mut run = Run::new(plan, components, inputs, options, events.clone());
     let store = &services.store;
-    store
-        .put_run_document(&options.run_id, crate::MANIFEST, &run.report)
-        .await?;
+    write_manifest(store, &run.report).await;
     let watcher = tokio::spawn(watch_for_stop(
         services.journal.clone(),
         options.run_id.clone(),
@@ -117,10 +112,17 @@ pub async fn run_plan(
         report.status = RunStatus::Failed;
         report.error = Some(e.to_string());
     }
-    store
-        .put_run_document(&options.run_id, crate::MANIFEST, &report)
-        .await?;
+    write_manifest(store, &report).await;
     outcome.map(|()| report).map_err(RunError::from)
+}
+
+/// Writes the run's manifest, a convenience copy of the report in the store. The records
+/// are what a run's outcome rests on, so a manifest that cannot be written (a full disk,
+/// a read-only store) is a warning, never a run left unfinished.
+async fn write_manifest(store: &ArtifactStore, report: &RunReport) {
+    if let Err(e) = store.put_run_document(&report.run_id, crate::MANIFEST, report).await {
+        tracing::warn!(run = %report.run_id, "could not write the run manifest (the run records are complete): {e}");
+    }
 }
 
 /// The scheduling loop: start what is ready, wait for something to finish, commit it.

@@ -95,8 +95,56 @@ impl Records {
     }
 
     /// Commits finished steps — status, attempts, inputs, outputs, metrics, log, cache
-    /// entry — in one transaction sent as one query.
+    /// entry — in one transaction sent as one query. One step's rows can never cost the
+    /// others theirs: a batch that fails is committed again step by step, and a step whose
+    /// own commit fails is recorded as failed with the reason (it runs again on resume).
+    /// Only when that too fails (a full disk, a broken database) is the error returned.
     pub(crate) async fn commit_steps(&self, run_id: &str, steps: &[StepReport]) -> Result<(), RecordsError> {
+        let cleaned: Vec<StepReport>;
+        let steps = if steps.iter().all(|s| s.metrics.iter().all(|(_, v)| v.is_finite())) {
+            steps
+        } else {
+            cleaned = steps.iter().map(finite_metrics).collect();
+            &cleaned
+        };
+        let batch_error = match self.commit_batch(run_id, steps).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if steps.len() > 1 {
+            tracing::warn!(
+                run = run_id,
+                "a commit of {} steps failed ({batch_error}); committing them one by one",
+                steps.len()
+            );
+        }
+        for step in steps {
+            let error = if steps.len() == 1 {
+                batch_error.to_string()
+            } else {
+                match self.commit_batch(run_id, std::slice::from_ref(step)).await {
+                    Ok(()) => continue,
+                    Err(e) => e.to_string(),
+                }
+            };
+            tracing::warn!(run = run_id, step = %step.id, "could not record the step: {error}");
+            let mut script = Script::default();
+            script.add(
+                "UPDATE steps SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ? AND step = ?",
+                vec![
+                    format!("its result could not be recorded: {error}").into(),
+                    now_ms().into(),
+                    run_id.into(),
+                    step.id.as_str().into(),
+                ],
+            );
+            script.commit(&mut *self.writer.lock().await).await?;
+        }
+        Ok(())
+    }
+
+    /// One transaction for `steps`.
+    async fn commit_batch(&self, run_id: &str, steps: &[StepReport]) -> Result<(), sqlx::Error> {
         let mut script = Script::default();
         let finished = now_ms();
         for s in steps {
@@ -235,8 +283,7 @@ impl Records {
             }),
             "ON CONFLICT (tenant, cache_key) DO NOTHING",
         );
-        script.commit(&mut *self.writer.lock().await).await?;
-        Ok(())
+        script.commit(&mut *self.writer.lock().await).await
     }
 
     /// Records how the run ended and the final status of every step not committed.
@@ -297,6 +344,22 @@ impl Records {
                 .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// The step with any NaN or infinite metric left out and a host log line saying so: SQL
+/// has no such numbers (and a NaN metric would make the whole commit fail). The sandbox
+/// refuses them already; this keeps any other executor's from costing the records.
+fn finite_metrics(step: &StepReport) -> StepReport {
+    let mut step = step.clone();
+    let (kept, dropped): (Vec<_>, Vec<_>) = step.metrics.drain(..).partition(|(_, v)| v.is_finite());
+    step.metrics = kept;
+    for (name, value) in dropped {
+        step.log.push(weft_engine::LogRecord {
+            stream: "host".into(),
+            message: format!("metric `{name}` = {value} not recorded: metrics must be finite numbers"),
+        });
+    }
+    step
 }
 
 /// Inserts a row per step not yet recorded (a step already recorded keeps its row).

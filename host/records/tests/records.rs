@@ -186,6 +186,55 @@ async fn the_cache_and_cancel_requests_belong_to_one_tenant() {
     assert_eq!(mine.list_runs(10).await.expect("list").len(), 1);
 }
 
+/// A NaN or infinite metric, or a step whose rows the database refuses, must not cost the
+/// other steps of the same commit batch their records.
+#[tokio::test]
+async fn one_bad_step_never_costs_the_others_their_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records = open(&dir, "default").await;
+    start(&records, "r1", &["a", "b", "c"]).await;
+    let mut a = done("a", &[("inputs.seed", b"seed")], b"out-a", None);
+    a.metrics = vec![
+        ("nan".into(), f64::NAN),
+        ("inf".into(), f64::INFINITY),
+        ("ok".into(), 1.5),
+    ];
+    let b = done("b", &[("a.data", b"out-a")], b"out-b", None);
+    // Not a planned step: its rows break a foreign key, so its batch fails.
+    let stray = done("stray", &[], b"out-x", None);
+    records
+        .commit("r1", &[a, stray, b.clone()])
+        .await
+        .expect("the good steps commit");
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[0].metrics, vec![("ok".to_string(), 1.5)]);
+    let logs = records.logs("r1", Some("a")).await.expect("logs");
+    assert!(
+        logs.iter()
+            .any(|(_, l)| l.message.contains("metric `nan` = NaN not recorded")),
+        "{logs:?}"
+    );
+    assert_eq!(detail.steps[1].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[1].outputs, b.outputs);
+    assert_eq!(detail.steps[2].status, StepStatus::Pending);
+
+    // A step that cannot be recorded alone is recorded as failed, with the reason.
+    let mut c = done("c", &[("b.data", b"out-b")], b"out-c", None);
+    c.attempts.push(c.attempts[0].clone()); // two attempts numbered 1 break the primary key
+    records.commit("r1", &[c]).await.expect("recorded as failed");
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.steps[2].status, StepStatus::Failed);
+    assert!(
+        detail.steps[2]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("could not be recorded")),
+        "{:?}",
+        detail.steps[2].error
+    );
+}
+
 #[tokio::test]
 async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts() {
     let dir = tempfile::tempdir().expect("tempdir");
