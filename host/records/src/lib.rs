@@ -6,6 +6,7 @@
 //! when the records are opened. [`Records`] implements the engine's
 //! [`weft_engine::Journal`]: a finished step is committed in one transaction.
 
+mod health;
 mod journal;
 mod lineage;
 mod owner;
@@ -13,6 +14,7 @@ mod read;
 mod script;
 mod write;
 
+pub use health::{Recovered, check, recover};
 pub use lineage::{LineageNode, Origin};
 pub use read::{RunDetail, RunSummary};
 pub use write::NewRun;
@@ -26,8 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// What went wrong with the records.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
-    /// The database refused or failed.
-    #[error("run records: {0}")]
+    /// The database refused or failed (a full disk and a damaged file say so, and what
+    /// to do).
+    #[error("run records: {}", health::describe(.0))]
     Db(#[from] sqlx::Error),
     /// A migration failed.
     #[error("run records: migrating the database: {0}")]
@@ -59,6 +62,8 @@ pub struct Records {
     /// commits queue here rather than on SQLite's write lock.
     writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
     tenant: String,
+    /// The database file, for messages.
+    path: Arc<std::path::PathBuf>,
 }
 
 impl Records {
@@ -100,7 +105,13 @@ impl Records {
             pool,
             writer,
             tenant: tenant.to_string(),
+            path: Arc::new(path.to_path_buf()),
         })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The tenant these records belong to.
