@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use weft_artifacts::ArtifactStore;
 use weft_bench::{plugin, summarize, us};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepRequest};
+use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepRequest, StepSeed};
 
 const RUNS: usize = 50;
 
@@ -105,6 +105,7 @@ async fn main() {
                 output_types: Vec::new(),
                 limits: Limits::default(),
                 interrupt: None,
+                seed: StepSeed::default(),
             };
             let t = Instant::now();
             let outcome = sandbox.run(&warm, request).await;

@@ -18,7 +18,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Stor
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use weft_bench::{Workload, chain_yaml, plugin, scratch_engine, summarize, us};
 use weft_model::Limits;
-use weft_sandbox::StepRequest;
+use weft_sandbox::{StepRequest, StepSeed};
 
 const CHAIN: usize = 40;
 const ROUNDS: usize = 40;
@@ -142,6 +142,7 @@ async fn main() {
                         output_types: Vec::new(),
                         limits: Limits::default(),
                         interrupt: None,
+                        seed: StepSeed::default(),
                     },
                 )
                 .await;

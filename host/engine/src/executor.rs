@@ -27,6 +27,8 @@ pub struct StepTask {
     pub limits: Limits,
     /// Set when the run is cancelled: the step stops at the sandbox's next epoch tick.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// Which attempt this is, from 1 (with the step id, it picks the step's random bytes).
+    pub attempt: u32,
 }
 
 /// What executing a step produced.

@@ -5,7 +5,7 @@ use crate::executor::{Executor, StepTask, TaskResult};
 use std::collections::HashMap;
 use std::sync::Arc;
 use weft_artifacts::{ArtifactStore, Digest};
-use weft_sandbox::{LoadedComponent, Sandbox, StepFailure, StepRequest};
+use weft_sandbox::{LoadedComponent, Sandbox, StepFailure, StepRequest, StepSeed};
 
 /// Executes steps in-process.
 pub struct LocalExecutor {
@@ -46,6 +46,10 @@ impl Executor for LocalExecutor {
                 component,
                 StepRequest {
                     store: self.store.clone(),
+                    seed: StepSeed {
+                        step: task.step,
+                        attempt: task.attempt,
+                    },
                     inputs: task.inputs,
                     params: task.params,
                     output_types: task.outputs,

@@ -228,6 +228,7 @@ impl<'p> Run<'p> {
             outputs: step.outputs.clone(),
             limits: step.limits,
             interrupt: Some(cancel.interrupt()),
+            attempt: 1,
         }
     }
 

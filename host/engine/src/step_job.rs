@@ -57,7 +57,9 @@ pub(crate) async fn run_job(
     let mut number = 0;
     loop {
         number += 1;
-        let mut result = execute(&services, job.task.clone()).await;
+        let mut task = job.task.clone();
+        task.attempt = number;
+        let mut result = execute(&services, task).await;
         let error = result.outputs.as_ref().err().map(ToString::to_string);
         attempts.push(AttemptReport {
             number,

@@ -1,9 +1,15 @@
 //! Host side of the `artifacts` import: a step opens only inputs bound to it and creates
-//! only outputs it declared, once each, in chunks of at most [`MAX_CHUNK`] bytes.
+//! only outputs it declared, once each, in chunks of at most [`MAX_CHUNK`] bytes, with at
+//! most [`StepIo::max_open`] artifacts open at once (each may hold a file descriptor and a
+//! buffer of the host's). A write too large, or a handle past the cap, fails the step with
+//! its own failure class. What goes wrong in the store is told to the guest only as a
+//! generic message with a code: the store's error may name host paths, so it goes to the
+//! step's log and the host's tracing instead.
 
 use crate::bindings::weft::step::artifacts::{Host, HostReader, HostWriter};
 use crate::bindings::wit_types as wit;
 use crate::convert::to_wit_param;
+use crate::outcome::StepFailure;
 use crate::provenance::Provenance;
 use crate::state::StepState;
 use std::sync::Arc;
@@ -39,6 +45,17 @@ pub struct StepIo {
     /// Cap on the bytes of all outputs together.
     pub(crate) max_output_bytes: u64,
     pub(crate) written: u64,
+    /// Cap on readers open plus outputs created.
+    pub(crate) max_open: usize,
+    /// Readers open now plus outputs created so far (a created output holds its staging
+    /// buffer until the step ends, whether or not its handle was dropped).
+    pub(crate) open: usize,
+}
+
+/// What a guest is told when the store fails: which artifact, and a code to find the
+/// details by in the step's log.
+fn generic(what: &str, code: &str) -> String {
+    format!("{what} (host error `{code}`; the details are in the step's log)")
 }
 
 impl StepState {
@@ -47,11 +64,31 @@ impl StepState {
         port: &str,
         provenance: Arc<Provenance>,
     ) -> wasmtime::Result<Result<Resource<ReaderHandle>, String>> {
+        self.take_handle()?;
         let reader = match self.io.store.reader(&provenance.artifact.digest).await {
             Ok(r) => r,
-            Err(e) => return Ok(Err(format!("cannot open input `{port}`: {e}"))),
+            Err(e) => {
+                self.io.open -= 1;
+                self.host_problem(&format!("artifact-open: input `{port}` ({})", provenance.source), &e);
+                return Ok(Err(generic(
+                    &format!("input `{port}` could not be opened"),
+                    "artifact-open",
+                )));
+            }
         };
         Ok(Ok(self.table.push(ReaderHandle { reader, provenance })?))
+    }
+
+    /// Counts one more open artifact, or fails the step at the cap.
+    fn take_handle(&mut self) -> wasmtime::Result<()> {
+        if self.io.open >= self.io.max_open {
+            return Err(self.refuse(StepFailure::ResourceLimit(format!(
+                "too many open artifacts (limit {}): drop readers when done",
+                self.io.max_open
+            ))));
+        }
+        self.io.open += 1;
+        Ok(())
     }
 }
 
@@ -111,6 +148,7 @@ impl Host for StepState {
                 Err(e) => {
                     for r in readers {
                         self.table.delete(r)?;
+                        self.io.open -= 1;
                     }
                     return Ok(Err(e));
                 }
@@ -129,6 +167,7 @@ impl Host for StepState {
         if self.io.writers.iter().any(|(p, _)| *p == port) {
             return Ok(Err(format!("output `{port}` was already created")));
         }
+        self.take_handle()?;
         self.io.writers.push((port.clone(), self.io.store.stage()));
         Ok(Ok(self.table.push(WriterHandle { port })?))
     }
@@ -143,7 +182,17 @@ impl HostReader for StepState {
     async fn read(&mut self, handle: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let h = self.table.get_mut(&handle)?;
         let max = (max as usize).min(MAX_CHUNK);
-        Ok(h.reader.read(max).await.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+        match h.reader.read(max).await {
+            Ok(bytes) => Ok(Ok(bytes.to_vec())),
+            Err(e) => {
+                let source = h.provenance.source.clone();
+                self.host_problem(&format!("artifact-read: input {source}"), &e);
+                Ok(Err(generic(
+                    &format!("input {source} could not be read"),
+                    "artifact-read",
+                )))
+            }
+        }
     }
 
     async fn size(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
@@ -164,6 +213,7 @@ impl HostReader for StepState {
 
     async fn drop(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
+        self.io.open -= 1;
         Ok(())
     }
 }
@@ -171,23 +221,27 @@ impl HostReader for StepState {
 impl HostWriter for StepState {
     async fn write(&mut self, handle: Resource<WriterHandle>, bytes: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         if bytes.len() > MAX_CHUNK {
-            return Ok(Err(format!(
-                "a write of {} bytes exceeds the {MAX_CHUNK}-byte chunk limit",
+            return Err(self.refuse(StepFailure::HostCallTooLarge(format!(
+                "a write of {} bytes (the limit is {MAX_CHUNK} per call)",
                 bytes.len()
-            )));
+            ))));
         }
-        let port = &self.table.get(&handle)?.port;
         if self.io.written + bytes.len() as u64 > self.io.max_output_bytes {
-            return Ok(Err(format!(
-                "outputs would exceed the step's limit of {} bytes",
+            return Err(self.refuse(StepFailure::ResourceLimit(format!(
+                "outputs larger than the step's limit of {} bytes",
                 self.io.max_output_bytes
-            )));
+            ))));
         }
-        let Some((_, writer)) = self.io.writers.iter_mut().find(|(p, _)| p == port) else {
+        let port = self.table.get(&handle)?.port.clone();
+        let Some((_, writer)) = self.io.writers.iter_mut().find(|(p, _)| *p == port) else {
             return Ok(Err(format!("output `{port}` is not open")));
         };
         if let Err(e) = writer.write(&bytes).await {
-            return Ok(Err(format!("cannot write output `{port}`: {e}")));
+            self.host_problem(&format!("artifact-write: output `{port}`"), &e);
+            return Ok(Err(generic(
+                &format!("output `{port}` could not be written"),
+                "artifact-write",
+            )));
         }
         self.io.written += bytes.len() as u64;
         Ok(Ok(()))

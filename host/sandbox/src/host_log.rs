@@ -1,11 +1,27 @@
-//! Host side of the `log` and `metrics` imports.
+//! Host side of the `log` and `metrics` imports. Each call is bounded: a message larger
+//! than [`MAX_LOG_MESSAGE`] or a metric name longer than [`MAX_METRIC_NAME`] fails the step
+//! (a request that size is a bug or an attack, and the host has already copied it once);
+//! lines past the log's caps and metrics past [`MAX_METRICS`] are dropped with a note.
 
 use crate::bindings::weft::step::{log, metrics, types};
-use crate::outcome::{LogLine, LogStream};
+use crate::outcome::{LogLine, LogStream, StepFailure};
 use crate::state::StepState;
+
+/// Largest message one `log.emit` may carry, in bytes.
+pub const MAX_LOG_MESSAGE: usize = 64 << 10;
+/// Most distinct metric names one execution may record.
+pub const MAX_METRICS: usize = 10_000;
+/// Longest metric name, in bytes.
+pub const MAX_METRIC_NAME: usize = 256;
 
 impl log::Host for StepState {
     async fn emit(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        if message.len() > MAX_LOG_MESSAGE {
+            return Err(self.refuse(StepFailure::HostCallTooLarge(format!(
+                "a log message of {} bytes (the limit is {MAX_LOG_MESSAGE})",
+                message.len()
+            ))));
+        }
         let label = match level {
             log::Level::Trace => "trace",
             log::Level::Debug => "debug",
@@ -13,24 +29,38 @@ impl log::Host for StepState {
             log::Level::Warn => "warn",
             log::Level::Error => "error",
         };
-        tracing::debug!(target: "weft::step", level = label, "{message}");
-        self.log.push(LogLine {
+        // Only what is kept is traced: the caps bound the host's log as well as the records.
+        if self.log.push(LogLine {
             stream: LogStream::Emit(label),
             message,
-        });
+        }) && let Some(line) = self.log.lines.last()
+        {
+            tracing::debug!(target: "weft::step", level = label, "{}", line.message);
+        }
         Ok(())
     }
 }
 
-/// Most distinct metric names one execution may record; guards host memory.
-const MAX_METRICS: usize = 10_000;
-
 impl metrics::Host for StepState {
     async fn record(&mut self, name: String, value: f64) -> wasmtime::Result<()> {
+        if name.len() > MAX_METRIC_NAME {
+            return Err(self.refuse(StepFailure::HostCallTooLarge(format!(
+                "a metric name of {} bytes (the limit is {MAX_METRIC_NAME})",
+                name.len()
+            ))));
+        }
         if let Some(slot) = self.metrics.iter_mut().find(|(n, _)| *n == name) {
             slot.1 = value;
-        } else if self.metrics.len() < MAX_METRICS && name.len() <= 256 {
+        } else if self.metrics.len() < MAX_METRICS {
             self.metrics.push((name, value));
+        } else if !self.metrics_dropped {
+            self.metrics_dropped = true;
+            self.log.push(LogLine {
+                stream: LogStream::Host,
+                message: format!(
+                    "metric `{name}` and later new names dropped: a step records at most {MAX_METRICS} metrics"
+                ),
+            });
         }
         Ok(())
     }

@@ -1,27 +1,28 @@
-//! The sandbox: engine configuration, component loading (compile cache, `InstancePre`,
-//! `describe()`), and one step execution in a fresh, limited store.
+//! The sandbox: engine configuration and component loading (compile cache, `InstancePre`,
+//! `describe()`); one execution is in `execution.rs`.
 
-use crate::bindings::{StepComponent, StepComponentPre, wit_types};
+use crate::bindings::{StepComponent, StepComponentPre};
 use crate::cache::CompileCache;
-use crate::host_artifacts::StepIo;
-use crate::limiter::StepLimiter;
-use crate::outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
-use crate::output_pipe::CappedPipe;
-use crate::provenance::Provenance;
-use crate::state::{StepLog, StepState};
+use crate::clock::VirtualClockView;
+use crate::execution::{Ports, bounded, classify_trap};
+use crate::outcome::StepFailure;
+use crate::random::StepSeed;
+use crate::state::StepState;
 use crate::{SandboxError, clock, convert};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use weft_artifacts::{ArtifactStore, Digest};
-use weft_model::{Limits, ParamValue, StepInfo};
+use weft_model::{Limits, StepInfo};
 
 /// How often the epoch advances: the granularity of timeouts and of cooperative yields.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// How long `describe()` may take, instantiation included.
+const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Host-wide sandbox settings; per-step `limits:` override the defaults.
 #[derive(Debug, Clone)]
@@ -42,8 +43,42 @@ pub struct SandboxConfig {
     pub fuel: bool,
     /// Steps that can be instantiated at once (size of the pooling allocator).
     pub max_instances: u32,
-    /// Seed of every step's random sources.
+    /// The run's seed: every execution's random sources derive from it, the step id and
+    /// the attempt (see [`crate::StepSeed`]).
     pub random_seed: u64,
+    /// Cap on the lines of each of a step's log, stdout and stderr.
+    pub max_log_lines: usize,
+    /// Cap on a failure message, in bytes; longer ones are cut with a note.
+    pub max_failure_bytes: usize,
+    /// Cap on the artifacts one step holds open (readers, plus outputs created).
+    pub max_open_artifacts: usize,
+    /// Cap on the resource handles (artifacts, WASI streams and pollables) of one step.
+    pub max_handles: usize,
+    /// Caps on what one step instantiates; the pooling allocator is sized from them.
+    pub step_counts: StepCounts,
+}
+
+/// How many core instances, linear memories and tables one step may create. Language
+/// runtimes need several of each (componentize-py links a dozen core modules); the
+/// defaults leave room for them and stay far below the pool's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepCounts {
+    /// Core instances.
+    pub instances: usize,
+    /// Linear memories.
+    pub memories: usize,
+    /// Tables.
+    pub tables: usize,
+}
+
+impl Default for StepCounts {
+    fn default() -> Self {
+        Self {
+            instances: 32,
+            memories: 4,
+            tables: 16,
+        }
+    }
 }
 
 impl Default for SandboxConfig {
@@ -58,6 +93,11 @@ impl Default for SandboxConfig {
             fuel: false,
             max_instances: 64,
             random_seed: 0x5745_4654, // "WEFT"
+            max_log_lines: 10_000,
+            max_failure_bytes: 16 << 10,
+            max_open_artifacts: 256,
+            max_handles: 10_000,
+            step_counts: StepCounts::default(),
         }
     }
 }
@@ -72,35 +112,7 @@ pub struct LoadedComponent {
     pub from_cache: bool,
     /// Time spent compiling or deserializing.
     pub load_time: Duration,
-    pre: StepComponentPre<StepState>,
-}
-
-/// One step execution's inputs.
-pub struct StepRequest {
-    /// The store to read inputs from and stage outputs in.
-    pub store: ArtifactStore,
-    /// Bound inputs: port → published artifact and how it was made; a fan-in port
-    /// appears once per artifact, in binding order.
-    pub inputs: Vec<(String, Arc<Provenance>)>,
-    /// Every declared parameter with its (checked) value.
-    pub params: Vec<(String, ParamValue)>,
-    /// Media types to publish outputs as, where they differ from the declaration (a `*/*`
-    /// pass-through output, resolved by validation); unlisted outputs keep their declared
-    /// type, and an unlisted `*/*` one is `application/octet-stream`.
-    pub output_types: Vec<(String, String)>,
-    /// Limits for this execution.
-    pub limits: Limits,
-    /// Set it to stop the step at the next epoch tick (within ~5 ms); it fails as
-    /// [`StepFailure::Cancelled`].
-    pub interrupt: Option<Arc<AtomicBool>>,
-}
-
-/// What a store's artifact access is built from.
-#[derive(Default)]
-struct Ports {
-    inputs: Vec<(String, Arc<Provenance>)>,
-    many: Vec<String>,
-    outputs: Vec<(String, String)>,
+    pub(crate) pre: StepComponentPre<StepState>,
 }
 
 /// The process-wide sandbox.
@@ -110,7 +122,6 @@ pub struct Sandbox {
     cache: CompileCache,
     loaded: Mutex<HashMap<Digest, Arc<LoadedComponent>>>,
     config: SandboxConfig,
-    random_bytes: Vec<u8>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -127,13 +138,14 @@ fn engine_config(config: &SandboxConfig, pooling: bool) -> wasmtime::Config {
     cfg.consume_fuel(config.fuel);
     if pooling {
         let n = config.max_instances.max(1);
+        let c = &config.step_counts;
         let mut pool = PoolingAllocationConfig::default();
-        // Language runtimes (Python, JS) instantiate several core modules, memories and
-        // tables per component; size the pool for that.
+        // Room for `n` steps each at its per-step caps (the limiter enforces them), so no
+        // step can take slots a neighbour needs.
         pool.total_component_instances(n)
-            .total_core_instances(n * 16)
-            .total_memories(n * 4)
-            .total_tables(n * 8)
+            .total_core_instances(n.saturating_mul(c.instances as u32))
+            .total_memories(n.saturating_mul(c.memories as u32))
+            .total_tables(n.saturating_mul(c.tables as u32))
             .total_stacks(n)
             .max_memory_size(4 << 30);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -155,6 +167,12 @@ impl Sandbox {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        // Sleeps advance virtual time instead of waiting (see clock.rs).
+        clock::add_to_linker(&mut linker, |s: &mut StepState| VirtualClockView {
+            time: &s.time,
+            table: &mut s.table,
+        })
+        .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         StepComponent::add_to_linker::<_, HasSelf<StepState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         let cache = CompileCache::new(config.cache_dir.clone(), &engine)?;
@@ -176,7 +194,6 @@ impl Sandbox {
             .map_err(|e| SandboxError::Engine(format!("cannot start the epoch thread: {e}")))?;
 
         Ok(Sandbox {
-            random_bytes: clock::seeded_bytes(config.random_seed, 4096),
             engine,
             linker,
             cache,
@@ -257,253 +274,33 @@ impl Sandbox {
             what: what.to_string(),
             reason,
         };
-        let mut store = self.new_store(
-            ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?,
-            Ports::default(),
-            &Limits {
-                timeout: Some(Duration::from_secs(10)),
-                ..Limits::default()
+        let limits = Limits {
+            timeout: Some(DESCRIBE_TIMEOUT),
+            ..Limits::default()
+        };
+        let artifacts = ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?;
+        let mut store = self.new_store(artifacts, Ports::default(), &limits, None, &StepSeed::default());
+        let deadline = store.data().deadline;
+        let described = bounded(
+            async {
+                let instance = pre.instantiate_async(&mut store).await?;
+                instance.weft_step_step().call_describe(&mut store).await
             },
+            deadline,
             None,
-        );
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| fail(format!("{e:#}")))?;
-        let info: wit_types::StepInfo = instance
-            .weft_step_step()
-            .call_describe(&mut store)
-            .await
-            .map_err(|e| fail(format!("{e:#}")))?;
-        Ok(convert::step_info(info))
-    }
-
-    fn new_store(
-        &self,
-        artifacts: ArtifactStore,
-        ports: Ports,
-        limits: &Limits,
-        interrupt: Option<Arc<AtomicBool>>,
-    ) -> Store<StepState> {
-        let stdout = CappedPipe::new(self.config.max_stdio_bytes);
-        let stderr = CappedPipe::new(self.config.max_stdio_bytes);
-        // Hermetic WASI: no preopens, args or environment (the builder's defaults), no
-        // network, virtual clocks, seeded randomness.
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .wall_clock(clock::VirtualWallClock::default())
-            .monotonic_clock(clock::VirtualMonotonicClock::default())
-            .secure_random(wasmtime_wasi::Deterministic::new(self.random_bytes.clone()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(self.random_bytes.clone()))
-            .insecure_random_seed(u128::from(self.config.random_seed))
-            .build();
-        let timeout = limits.timeout.unwrap_or(self.config.default_timeout);
-        let state = StepState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: StepLimiter {
-                memory_limit: limits.memory.unwrap_or(self.config.default_memory),
-                table_elements: 1 << 20,
-                memory_exceeded: false,
-            },
-            io: StepIo {
-                store: artifacts,
-                inputs: ports.inputs,
-                many_ports: ports.many,
-                outputs: ports.outputs,
-                writers: Vec::new(),
-                max_output_bytes: self.config.max_output_bytes,
-                written: 0,
-            },
-            log: StepLog::new(self.config.max_log_bytes),
-            metrics: Vec::new(),
-            stdout,
-            stderr,
-            deadline: Some(Instant::now() + timeout),
-            timed_out: false,
-            interrupt,
-            interrupted: false,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            if state.deadline.is_some_and(|d| Instant::now() >= d) {
-                state.timed_out = true;
-                return Err(wasmtime::format_err!("the step's time limit passed"));
-            }
-            if state.interrupt.as_ref().is_some_and(|i| i.load(Ordering::Relaxed)) {
-                state.interrupted = true;
-                return Err(wasmtime::format_err!("the step was cancelled"));
-            }
-            // Yield to tokio at every tick so a busy step never starves the others.
-            Ok(UpdateDeadline::Yield(1))
-        });
-        if self.config.fuel {
-            // Without a budget, a step may burn all the fuel there is.
-            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        }
-        store
-    }
-
-    /// Runs one step in a fresh store. Never panics and never fails the host: every
-    /// problem of the step is reported in the outcome.
-    pub async fn run(&self, component: &LoadedComponent, request: StepRequest) -> StepOutcome {
-        let started = Instant::now();
-        if request.limits.fuel.is_some() && !self.config.fuel {
-            return StepOutcome {
-                result: Err(StepFailure::Host(
-                    "the step sets `limits.fuel` but this sandbox runs without fuel metering (SandboxConfig::fuel)"
-                        .into(),
-                )),
-                log: Vec::new(),
-                metrics: Vec::new(),
-                duration: started.elapsed(),
-            };
-        }
-        let info = &component.info;
-        let ports = Ports {
-            inputs: request.inputs,
-            many: info.inputs.iter().filter(|p| p.many).map(|p| p.name.clone()).collect(),
-            outputs: info
-                .outputs
-                .iter()
-                .map(|p| (p.name.clone(), output_type(p, &request.output_types)))
-                .collect(),
-        };
-        let mut store = self.new_store(request.store, ports, &request.limits, request.interrupt);
-        let params: Vec<wit_types::Param> = request
-            .params
-            .iter()
-            .map(|(n, v)| convert::to_wit_param(n, v))
-            .collect();
-        let call = async {
-            let instance = component.pre.instantiate_async(&mut store).await?;
-            instance.weft_step_step().call_run(&mut store, &params).await
-        }
+        )
         .await;
-        let timeout = request.limits.timeout.unwrap_or(self.config.default_timeout);
-        let result = match call {
-            Ok(Ok(())) => finish_outputs(&mut store).await,
-            Ok(Err(wit_types::StepError::BadInput(m))) => Err(StepFailure::BadInput(m)),
-            Ok(Err(wit_types::StepError::Failed(m))) => Err(StepFailure::Failed(m)),
-            Err(e) => Err(self.classify_trap(&store, &e, timeout, request.limits.fuel)),
-        };
-        let duration = started.elapsed();
-        let state = store.into_data();
-        StepOutcome {
-            result,
-            log: collect_log(&state),
-            metrics: state.metrics,
-            duration,
+        match described {
+            Ok(Ok(info)) => Ok(convert::step_info(info)),
+            Ok(Err(e)) => Err(fail(
+                classify_trap(&mut store, &e, DESCRIBE_TIMEOUT, None, &self.config).to_string(),
+            )),
+            Err(_) => Err(fail(StepFailure::TimedOut(DESCRIBE_TIMEOUT).to_string())),
         }
     }
 
-    fn classify_trap(
-        &self,
-        store: &Store<StepState>,
-        e: &wasmtime::Error,
-        timeout: Duration,
-        fuel: Option<u64>,
-    ) -> StepFailure {
-        let state = store.data();
-        if state.interrupted {
-            return StepFailure::Cancelled;
-        }
-        if state.timed_out {
-            return StepFailure::TimedOut(timeout);
-        }
-        if state.limiter.memory_exceeded {
-            return StepFailure::OutOfMemory(format!(
-                "the step exceeded its memory limit of {} MiB",
-                state.limiter.memory_limit >> 20
-            ));
-        }
-        if let Some(wasmtime::Trap::OutOfFuel) = e.downcast_ref::<wasmtime::Trap>() {
-            return StepFailure::OutOfFuel(fuel.unwrap_or(u64::MAX));
-        }
-        // Keep the guest's own words (a panic message) next to the trap, which alone
-        // would only say `unreachable`.
-        let stderr = String::from_utf8_lossy(&state.stderr.peek()).into_owned();
-        let lines: Vec<&str> = stderr.trim_end().lines().collect();
-        let tail = lines[lines.len().saturating_sub(5)..].join("\n");
-        let trap = e
-            .downcast_ref::<wasmtime::Trap>()
-            .map_or_else(|| first_line(e), ToString::to_string);
-        StepFailure::Trapped(if tail.is_empty() {
-            trap
-        } else {
-            format!("{trap}; guest stderr: {tail}")
-        })
+    /// The wasmtime engine.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
-}
-
-/// The media type to publish output `port` as.
-fn output_type(port: &weft_model::Port, given: &[(String, String)]) -> String {
-    match given.iter().find(|(n, _)| *n == port.name) {
-        Some((_, t)) => t.clone(),
-        None if port.media_type == weft_model::media_type::ANY => "application/octet-stream".to_string(),
-        None => port.media_type.clone(),
-    }
-}
-
-fn first_line(e: &wasmtime::Error) -> String {
-    let text = format!("{e:#}");
-    text.lines().next().unwrap_or("").to_string()
-}
-
-async fn finish_outputs(store: &mut Store<StepState>) -> Result<Vec<StagedOutput>, StepFailure> {
-    let state = store.data_mut();
-    let mut writers = std::mem::take(&mut state.io.writers);
-    let mut out = Vec::with_capacity(state.io.outputs.len());
-    for (port, media_type) in &state.io.outputs {
-        let Some(pos) = writers.iter().position(|(p, _)| p == port) else {
-            return Err(StepFailure::MissingOutput(port.clone()));
-        };
-        let (_, writer) = writers.swap_remove(pos);
-        let staged = writer
-            .finish()
-            .await
-            .map_err(|e| StepFailure::Host(format!("cannot stage output `{port}`: {e}")))?;
-        out.push(StagedOutput {
-            port: port.clone(),
-            media_type: media_type.clone(),
-            staged,
-        });
-    }
-    Ok(out)
-}
-
-fn collect_log(state: &StepState) -> Vec<LogLine> {
-    let mut lines = state.log.lines.clone();
-    if state.log.truncated {
-        lines.push(LogLine {
-            stream: LogStream::Host,
-            message: format!(
-                "log truncated at {} bytes",
-                state.log.lines.iter().map(|l| l.message.len()).sum::<usize>()
-            ),
-        });
-    }
-    for (pipe, stream) in [(&state.stdout, LogStream::Stdout), (&state.stderr, LogStream::Stderr)] {
-        let (bytes, truncated) = pipe.take();
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            lines.push(LogLine {
-                stream,
-                message: line.to_string(),
-            });
-        }
-        if truncated {
-            lines.push(LogLine {
-                stream: LogStream::Host,
-                message: format!("{} truncated", stream.label()),
-            });
-        }
-    }
-    lines
 }

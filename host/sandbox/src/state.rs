@@ -1,9 +1,10 @@
 //! The data of one step's `Store`: WASI context, resource table, limiter, the artifact
 //! access the step's bindings allow, and what it logged and measured.
 
+use crate::clock::VirtualTime;
 use crate::host_artifacts::StepIo;
 use crate::limiter::StepLimiter;
-use crate::outcome::LogLine;
+use crate::outcome::{LogLine, LogStream, StepFailure};
 use crate::output_pipe::CappedPipe;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -19,6 +20,8 @@ pub struct StepState {
     pub(crate) io: StepIo,
     pub(crate) log: StepLog,
     pub(crate) metrics: Vec<(String, f64)>,
+    /// Whether a metric was dropped at the cap (noted in the log once).
+    pub(crate) metrics_dropped: bool,
     pub(crate) stdout: CappedPipe,
     pub(crate) stderr: CappedPipe,
     /// When the step must stop; checked at every epoch tick.
@@ -27,6 +30,30 @@ pub struct StepState {
     /// Set from outside to stop the step at the next epoch tick.
     pub(crate) interrupt: Option<Arc<AtomicBool>>,
     pub(crate) interrupted: bool,
+    /// The execution's virtual time, behind both WASI clocks.
+    pub(crate) time: VirtualTime,
+    /// Why a host call trapped the guest (a limit it hit, a request too large): the
+    /// failure reported instead of the bare trap.
+    pub(crate) cause: Option<StepFailure>,
+}
+
+impl StepState {
+    /// Traps the guest, remembering why: the step fails with `failure`.
+    pub(crate) fn refuse(&mut self, failure: StepFailure) -> wasmtime::Error {
+        let error = wasmtime::format_err!("{failure}");
+        self.cause.get_or_insert(failure);
+        error
+    }
+
+    /// Records what went wrong in the host for the step's log and the host's tracing,
+    /// where the details belong: what the guest is told stays generic.
+    pub(crate) fn host_problem(&mut self, what: &str, detail: &dyn std::fmt::Display) {
+        tracing::warn!(target: "weft::step", "{what}: {detail}");
+        self.log.push(LogLine {
+            stream: LogStream::Host,
+            message: format!("{what}: {detail}"),
+        });
+    }
 }
 
 impl WasiView for StepState {
@@ -38,32 +65,87 @@ impl WasiView for StepState {
     }
 }
 
-/// A step's log lines with a total size cap.
+/// Bytes every line is counted as on top of its text: an empty line still costs a row in
+/// memory and in the run records, so a flood of them must reach the cap too.
+const LINE_OVERHEAD: usize = 64;
+
+/// A step's log lines with caps on their number and total size.
 pub struct StepLog {
     pub(crate) lines: Vec<LogLine>,
     bytes: usize,
-    cap: usize,
-    pub(crate) truncated: bool,
+    max_bytes: usize,
+    max_lines: usize,
+    /// Lines dropped because a cap was reached.
+    pub(crate) dropped: u64,
 }
 
 impl StepLog {
-    pub(crate) fn new(cap: usize) -> Self {
+    pub(crate) fn new(max_bytes: usize, max_lines: usize) -> Self {
         Self {
             lines: Vec::new(),
             bytes: 0,
-            cap,
-            truncated: false,
+            max_bytes,
+            max_lines,
+            dropped: 0,
         }
     }
 
-    /// Appends a line unless the cap is reached; returns whether it was kept.
+    /// Appends a line unless a cap is reached; returns whether it was kept.
     pub(crate) fn push(&mut self, line: LogLine) -> bool {
-        if self.bytes + line.message.len() > self.cap {
-            self.truncated = true;
+        let cost = line.message.len().saturating_add(LINE_OVERHEAD);
+        if self.lines.len() >= self.max_lines || self.bytes.saturating_add(cost) > self.max_bytes {
+            self.dropped += 1;
             return false;
         }
-        self.bytes += line.message.len();
+        self.bytes += cost;
         self.lines.push(line);
         true
+    }
+
+    /// The lines kept, and a closing host note if some were dropped (the note may go past
+    /// the caps by one line).
+    pub(crate) fn finish(mut self) -> Vec<LogLine> {
+        if self.dropped > 0 {
+            self.lines.push(LogLine {
+                stream: LogStream::Host,
+                message: format!(
+                    "log truncated: {} more lines dropped (a step keeps at most {} lines and {} bytes of log)",
+                    self.dropped, self.max_lines, self.max_bytes
+                ),
+            });
+        }
+        self.lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> LogLine {
+        LogLine {
+            stream: LogStream::Emit("info"),
+            message: text.into(),
+        }
+    }
+
+    #[test]
+    fn empty_lines_count_against_the_caps() {
+        let mut log = StepLog::new(1 << 20, 100);
+        for _ in 0..1000 {
+            log.push(line(""));
+        }
+        let lines = log.finish();
+        assert_eq!(lines.len(), 101);
+        assert!(
+            lines[100].message.contains("900 more lines dropped"),
+            "{:?}",
+            lines[100]
+        );
+        let mut by_bytes = StepLog::new(10 * LINE_OVERHEAD, 1000);
+        for _ in 0..1000 {
+            by_bytes.push(line(""));
+        }
+        assert_eq!(by_bytes.finish().len(), 11);
     }
 }

@@ -1,31 +1,17 @@
 //! The sandbox against real guest components (built by `cargo xtask build-plugins`):
 //! hostile guests fail only themselves, limits hold, outputs are staged correctly.
 
-use std::path::PathBuf;
+mod common;
+
+use common::plugin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
 use weft_sandbox::{
-    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest,
+    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest, StepSeed,
 };
-
-fn plugin(name: &str) -> PathBuf {
-    // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist");
-    let path = ["plugins", "testing"]
-        .iter()
-        .map(|d| dist.join(d).join(format!("{name}.wasm")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| dist.join("plugins").join(format!("{name}.wasm")));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask build-plugins` first",
-        path.display()
-    );
-    path
-}
 
 async fn load(sandbox: &Sandbox, name: &str) -> Arc<LoadedComponent> {
     sandbox.load_file(&plugin(name)).await.expect("loads")
@@ -50,6 +36,7 @@ fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
         output_types: Vec::new(),
         limits,
         interrupt: None,
+        seed: StepSeed::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use weft_artifacts::{ArtifactMeta, ArtifactStore};
 use weft_engine::StepStatus;
 use weft_model::{Limits, ParamType, ParamValue};
 use weft_records::RunDetail;
-use weft_sandbox::{Provenance, StepRequest};
+use weft_sandbox::{Provenance, StepRequest, StepSeed};
 
 pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
@@ -72,6 +72,12 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
                     .collect(),
                 limits: Limits::default(),
                 interrupt: None,
+                // The same random bytes as the recorded execution: they follow from the
+                // step id and the attempt that succeeded.
+                seed: StepSeed {
+                    step: rec.id.clone(),
+                    attempt: rec.attempts.last().map_or(1, |a| a.number),
+                },
             },
         )
         .await;

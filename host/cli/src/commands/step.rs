@@ -6,7 +6,7 @@ use crate::progress::fmt_duration;
 use anyhow::Context;
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, media_type};
-use weft_sandbox::{Provenance, Sandbox, StepRequest};
+use weft_sandbox::{Provenance, Sandbox, StepRequest, StepSeed};
 
 /// File extension for an output of this media type.
 fn extension(media_type: &str) -> &'static str {
@@ -107,6 +107,7 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
                 output_types: Vec::new(),
                 limits,
                 interrupt: None,
+                seed: StepSeed::default(),
             },
         )
         .await;

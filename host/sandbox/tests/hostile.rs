@@ -1,0 +1,287 @@
+//! Hostile steps against the sandbox (the `test-hostile` guest, one attack per run): each
+//! attack fails only its own step, promptly, with a failure that names the limit it hit.
+//! Every test here hung, used unbounded host memory or failed with a bare trap before the
+//! sandbox bounded it.
+
+mod common;
+
+use common::plugin;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use weft_artifacts::ArtifactStore;
+use weft_model::{Limits, ParamValue};
+use weft_sandbox::{
+    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepCounts, StepFailure, StepOutcome, StepRequest,
+    StepSeed,
+};
+
+/// The longest any test here may take: without the fixes several would hang forever.
+const HANG: Duration = Duration::from_secs(60);
+
+struct Bench {
+    sandbox: Sandbox,
+    store: ArtifactStore,
+    hostile: Arc<LoadedComponent>,
+}
+
+async fn bench() -> Bench {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let hostile = sandbox.load_file(&plugin("test-hostile")).await.expect("loads");
+    Bench {
+        sandbox,
+        store: ArtifactStore::open("memory://").expect("store"),
+        hostile,
+    }
+}
+
+fn request(store: &ArtifactStore, attack: &str, count: i64, limits: Limits) -> StepRequest {
+    StepRequest {
+        store: store.clone(),
+        inputs: Vec::new(),
+        params: vec![
+            ("attack".into(), ParamValue::Str(attack.into())),
+            ("count".into(), ParamValue::Int(count)),
+        ],
+        output_types: Vec::new(),
+        limits,
+        interrupt: None,
+        seed: StepSeed {
+            step: "hostile".into(),
+            attempt: 1,
+        },
+    }
+}
+
+impl Bench {
+    /// Runs one attack; fails the test instead of hanging it.
+    async fn attack(&self, attack: &str, count: i64, limits: Limits) -> StepOutcome {
+        self.run(request(&self.store, attack, count, limits)).await
+    }
+
+    async fn run(&self, req: StepRequest) -> StepOutcome {
+        tokio::time::timeout(HANG, self.sandbox.run(&self.hostile, req))
+            .await
+            .expect("the step ended instead of hanging the host")
+    }
+}
+
+fn timeout(ms: u64) -> Limits {
+    Limits {
+        timeout: Some(Duration::from_millis(ms)),
+        ..Limits::default()
+    }
+}
+
+#[tokio::test]
+async fn a_sleep_returns_at_once_with_virtual_time_advanced() {
+    let b = bench().await;
+    // Two hours of sleep under a 5 s limit: virtual time passes, real time does not.
+    let outcome = b.attack("sleep", 2, timeout(5_000)).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    let slept = outcome.metrics.iter().find(|(n, _)| n == "slept_seconds").map(|m| m.1);
+    assert!(slept.is_some_and(|s| s >= 7200.0), "{slept:?}");
+    assert!(outcome.duration < Duration::from_secs(5), "{:?}", outcome.duration);
+}
+
+#[tokio::test]
+async fn a_step_sleeping_forever_stops_at_its_time_limit() {
+    let b = bench().await;
+    let outcome = b.attack("sleep-forever", 0, timeout(300)).await;
+    assert_eq!(
+        outcome.result.expect_err("stopped"),
+        StepFailure::TimedOut(Duration::from_millis(300))
+    );
+    assert!(outcome.duration < Duration::from_secs(5), "{:?}", outcome.duration);
+}
+
+#[tokio::test]
+async fn a_step_sleeping_forever_stops_when_cancelled() {
+    let b = bench().await;
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut req = request(&b.store, "sleep-forever", 0, Limits::default());
+    req.interrupt = Some(flag.clone());
+    let started = Instant::now();
+    let (outcome, ()) = tokio::join!(b.run(req), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(outcome.result.expect_err("stopped"), StepFailure::Cancelled);
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn empty_log_lines_count_against_the_caps() {
+    let b = bench().await;
+    let max = SandboxConfig::default().max_log_lines;
+    for (attack, stream) in [
+        ("empty-logs", LogStream::Emit("info")),
+        ("empty-stdout", LogStream::Stdout),
+    ] {
+        let outcome = b.attack(attack, 200_000, Limits::default()).await;
+        assert!(outcome.result.is_ok(), "{attack}: {:?}", outcome.result);
+        let kept = outcome.log.iter().filter(|l| l.stream == stream).count();
+        assert!(kept <= max, "{attack}: {kept} lines kept");
+        assert!(
+            outcome
+                .log
+                .iter()
+                .any(|l| l.stream == LogStream::Host && l.message.contains("truncated")),
+            "{attack}: the log says it was cut"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failure_messages_are_capped_with_a_note() {
+    let b = bench().await;
+    let outcome = b.attack("long-failure", 10_000_000, Limits::default()).await;
+    match outcome.result {
+        Err(StepFailure::Failed(m)) => {
+            assert!(
+                m.len() <= SandboxConfig::default().max_failure_bytes + 100,
+                "{} bytes",
+                m.len()
+            );
+            assert!(
+                m.ends_with("[... truncated: the message had 10000000 bytes]"),
+                "{}",
+                &m[m.len() - 80..]
+            );
+        }
+        other => panic!("expected a capped failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_capped_in_number_and_name_length() {
+    let b = bench().await;
+    let outcome = b.attack("metrics", 20_000, Limits::default()).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    assert_eq!(outcome.metrics.len(), 10_000);
+    assert!(outcome.log.iter().any(|l| l.message.contains("at most 10000 metrics")));
+    let outcome = b.attack("long-metric-name", 100_000, Limits::default()).await;
+    assert_eq!(
+        outcome.result.expect_err("refused"),
+        StepFailure::HostCallTooLarge("a metric name of 100000 bytes (the limit is 256)".into())
+    );
+}
+
+#[tokio::test]
+async fn open_artifacts_are_capped_per_step() {
+    let b = bench().await;
+    let data = b.store.put_bytes(b"input", "text/plain").await.expect("put");
+    let mut req = request(&b.store, "open-inputs", 20_000, Limits::default());
+    req.inputs = vec![("data".into(), Provenance::origin("inputs.data", data))];
+    let failure = b.run(req).await.result.expect_err("refused");
+    assert!(!failure.is_retryable());
+    assert_eq!(
+        failure.to_string(),
+        "resource limit: too many open artifacts (limit 256): drop readers when done"
+    );
+}
+
+#[tokio::test]
+async fn oversized_host_calls_fail_with_their_cause() {
+    let b = bench().await;
+    let outcome = b.attack("big-write", 120 << 20, Limits::default()).await;
+    assert_eq!(
+        outcome.result.expect_err("refused"),
+        StepFailure::HostCallTooLarge("a write of 125829120 bytes (the limit is 1048576 per call)".into())
+    );
+    let outcome = b.attack("big-log", 10 << 20, Limits::default()).await;
+    let failure = outcome.result.expect_err("refused");
+    assert_eq!(
+        failure.to_string(),
+        "host call too large: a log message of 10485760 bytes (the limit is 65536)"
+    );
+    assert!(!failure.is_retryable());
+}
+
+#[tokio::test]
+async fn exit_is_named_as_such() {
+    let b = bench().await;
+    // WASI 0.2's `exit` carries only success or failure: exit(3) arrives as exit(1).
+    for (code, seen) in [(0, 0), (3, 1)] {
+        let outcome = b.attack("exit", code, Limits::default()).await;
+        let failure = outcome.result.expect_err("exit is not a return");
+        assert_eq!(failure, StepFailure::Exited(seen));
+        assert_eq!(
+            failure.to_string(),
+            format!("the step called exit({seen}) instead of returning")
+        );
+        assert!(!failure.is_retryable());
+    }
+}
+
+#[tokio::test]
+async fn random_bytes_depend_on_step_and_attempt_and_nothing_else() {
+    let b = bench().await;
+    let random = |step: &str, attempt: u32| {
+        let mut req = request(&b.store, "random", 0, Limits::default());
+        req.seed = StepSeed {
+            step: step.into(),
+            attempt,
+        };
+        async {
+            let outcome = b.run(req).await;
+            assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+            let line = outcome.log.iter().find(|l| l.message.starts_with("random "));
+            line.expect("logged its bytes").message.clone()
+        }
+    };
+    let first = random("a", 1).await;
+    assert_eq!(first, random("a", 1).await, "deterministic");
+    assert_ne!(first, random("b", 1).await, "another step");
+    assert_ne!(first, random("a", 2).await, "a retry");
+}
+
+#[tokio::test]
+async fn instance_and_memory_counts_are_capped_per_step() {
+    // A component may instantiate many core modules, each with memories and tables; the
+    // per-step caps refuse them at instantiation (here at `describe()`, when loading), with
+    // the limit named, long before the shared pool runs out.
+    for (counts, limit) in [
+        (
+            StepCounts {
+                instances: 0,
+                ..StepCounts::default()
+            },
+            "too many instances (limit 0 per step)",
+        ),
+        (
+            StepCounts {
+                memories: 0,
+                ..StepCounts::default()
+            },
+            "too many memories (limit 0 per step)",
+        ),
+    ] {
+        let sandbox = Sandbox::new(SandboxConfig {
+            step_counts: counts,
+            ..SandboxConfig::default()
+        })
+        .expect("sandbox");
+        let err = sandbox.load_file(&plugin("test-hostile")).await.err().expect("refused");
+        assert!(err.to_string().contains(limit), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn every_shipped_step_fits_the_default_per_step_caps() {
+    // The defaults must leave room for the language runtimes (Python and JS link many core
+    // modules): loading runs `describe()`, which instantiates every one of them.
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).expect("dist/plugins: run `cargo xtask build-plugins`") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            let result = sandbox.load_file(&path).await;
+            assert!(result.is_ok(), "{}: {:?}", path.display(), result.err());
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 10, "only {loaded} plugins in {}", dir.display());
+}

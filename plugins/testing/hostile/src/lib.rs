@@ -1,0 +1,83 @@
+//! Test guest `hostile`: one attack on the host per run, chosen by the `attack` parameter
+//! and sized by `count`; the sandbox tests check that each one fails only this step, with
+//! a message that names the limit it hit.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+use weft_step::bindings::weft::step::artifacts;
+use weft_step::params::Params;
+use weft_step::{Guest, Level, Param, ParamType, StepError, StepInfo, failed};
+
+/// The step; its `Guest` implementation is exported with `weft_step::export!`.
+pub struct G;
+
+impl Guest for G {
+    fn describe() -> StepInfo {
+        StepInfo {
+            name: "test-hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Attacks the host in the way `attack` names, `count` times or bytes.".into(),
+            inputs: vec![weft_step::port("data", "*/*", "Opened by `open-inputs`")],
+            outputs: vec![weft_step::port("out", "application/octet-stream", "Written by `big-write`")],
+            params: vec![
+                weft_step::param(
+                    "attack",
+                    ParamType::Str,
+                    None,
+                    "sleep, sleep-forever, empty-logs, empty-stdout, big-log, long-failure, metrics, \
+                     long-metric-name, open-inputs, big-write, exit or random",
+                ),
+                weft_step::param("count", ParamType::Int, None, "How many times, or how many bytes"),
+            ],
+        }
+    }
+
+    fn run(params: Vec<Param>) -> Result<(), StepError> {
+        let params = Params(params);
+        let attack = params.str("attack")?;
+        let count = usize::try_from(params.int("count")?).map_err(|_| failed("`count` is negative"))?;
+        // Every attack but `big-write` leaves the declared output empty, so a step that
+        // survives its attack succeeds.
+        let out = artifacts::create("out").map_err(failed)?;
+        match attack.as_str() {
+            // A blocking host call: with real time this would hold the step for `count` hours.
+            "sleep" => {
+                let started = Instant::now();
+                for _ in 0..count {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+                weft_step::metric("slept_seconds", started.elapsed().as_secs_f64());
+            }
+            "sleep-forever" => loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            },
+            "empty-logs" => (0..count).for_each(|_| weft_step::log(Level::Info, "")),
+            "empty-stdout" => (0..count).for_each(|_| println!()),
+            "big-log" => weft_step::log(Level::Info, &"x".repeat(count)),
+            "long-failure" => return Err(failed("x".repeat(count))),
+            "metrics" => (0..count).for_each(|i| weft_step::metric(&format!("m{i}"), 1.0)),
+            "long-metric-name" => weft_step::metric(&"m".repeat(count), 1.0),
+            "open-inputs" => {
+                // Kept open on purpose: the host must bound how many a step can hold.
+                let mut held = Vec::with_capacity(count);
+                for _ in 0..count {
+                    held.push(artifacts::open("data").map_err(failed)?);
+                }
+                weft_step::metric("opened", held.len() as f64);
+            }
+            "big-write" => out.write(&vec![7u8; count]).map_err(failed)?,
+            "exit" => std::process::exit(i32::try_from(count).unwrap_or(i32::MAX)),
+            "random" => {
+                // The standard library seeds hash maps from WASI randomness: this shows which
+                // bytes the host gave this execution.
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(0);
+                weft_step::log(Level::Info, &format!("random {:016x}", h.finish()));
+            }
+            other => return Err(weft_step::bad_input(format!("unknown attack `{other}`"))),
+        }
+        Ok(())
+    }
+}
+
+weft_step::export!(G);
