@@ -30,6 +30,47 @@ pub enum SandboxError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The compile cache directory could be written by someone else, who could then make
+    /// any component run their code.
+    #[error(
+        "refusing the compile cache {path}: {reason}; anyone who can write it could make steps run their code. Make it private (`chmod 700 {path}`, owned by you) or use another --cache-dir"
+    )]
+    CacheNotPrivate {
+        /// The cache directory.
+        path: String,
+        /// Who else may write it.
+        reason: String,
+    },
+    /// The component is larger than the sandbox compiles.
+    #[error("{what} is {size} bytes; components are limited to {limit} bytes (SandboxConfig::max_component_bytes)")]
+    TooLarge {
+        /// Which component.
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Compiling the component took longer than allowed.
+    #[error(
+        "compiling {what} took longer than {limit:?} and was stopped; a component this costly to compile is refused (raise the limit with --compile-timeout)"
+    )]
+    CompileTimedOut {
+        /// Which component.
+        what: String,
+        /// The limit.
+        limit: std::time::Duration,
+    },
+    /// Compiling the component needed more memory than allowed.
+    #[error(
+        "compiling {what} needed more than {limit_mib} MiB of memory and was stopped; a component this costly to compile is refused (raise the limit with --compile-memory)"
+    )]
+    CompileOutOfMemory {
+        /// Which component.
+        what: String,
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// The component file could not be read.
     #[error("{path}: {source}")]
     Read {

@@ -10,6 +10,7 @@
 mod bindings;
 mod cache;
 mod clock;
+mod compile;
 mod convert;
 mod error;
 mod execution;
@@ -23,6 +24,9 @@ mod random;
 mod sandbox;
 mod state;
 
+pub use compile::{
+    ChildArgs, CompileProcess, DEFAULT_COMPILE_MEMORY, DEFAULT_COMPILE_TIMEOUT, MAX_COMPONENT_BYTES, compile_child_main,
+};
 pub use error::SandboxError;
 pub use outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
 pub use provenance::{MadeBy, Provenance};

@@ -4,6 +4,7 @@
 use crate::bindings::{StepComponent, StepComponentPre};
 use crate::cache::CompileCache;
 use crate::clock::VirtualClockView;
+use crate::compile::{CompileProcess, MAX_COMPONENT_BYTES};
 use crate::execution::{Ports, bounded, classify_trap};
 use crate::outcome::StepFailure;
 use crate::random::StepSeed;
@@ -29,6 +30,11 @@ const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct SandboxConfig {
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Largest component compiled, in bytes; larger ones are refused before compiling.
+    pub max_component_bytes: u64,
+    /// Compile in a child process with time and memory limits; `None` compiles in this
+    /// process, bounded only by `max_component_bytes`.
+    pub compile_process: Option<CompileProcess>,
     /// Memory limit of a step that sets none.
     pub default_memory: u64,
     /// Timeout of a step that sets none.
@@ -85,6 +91,8 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             cache_dir: None,
+            max_component_bytes: MAX_COMPONENT_BYTES,
+            compile_process: None,
             default_memory: 512 << 20,
             default_timeout: Duration::from_secs(600),
             max_log_bytes: 1 << 20,
@@ -131,7 +139,9 @@ impl Drop for Sandbox {
     }
 }
 
-fn engine_config(config: &SandboxConfig, pooling: bool) -> wasmtime::Config {
+/// The engine configuration; the compiler child builds the same one (without pooling,
+/// which does not change the compiled code) so its output deserializes here.
+pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> wasmtime::Config {
     let mut cfg = wasmtime::Config::new();
     cfg.wasm_component_model(true);
     cfg.epoch_interruption(true);
@@ -215,13 +225,27 @@ impl Sandbox {
         self.loaded_component(&digest).is_some() || self.cache.contains(&digest.hex())
     }
 
-    /// Reads, compiles (or loads from cache), links and describes a component file.
+    /// Reads, compiles (or loads from cache), links and describes a component file. Only
+    /// a regular file of at most `max_component_bytes` is read.
     pub async fn load_file(&self, path: &std::path::Path) -> Result<Arc<LoadedComponent>, SandboxError> {
-        let bytes = tokio::fs::read(path).await.map_err(|source| SandboxError::Read {
-            path: path.display().to_string(),
+        let what = path.display().to_string();
+        let read_err = |source| SandboxError::Read {
+            path: what.clone(),
             source,
-        })?;
-        self.load(&bytes, &path.display().to_string()).await
+        };
+        let meta = tokio::fs::metadata(path).await.map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(read_err(std::io::Error::other("not a regular file")));
+        }
+        if meta.len() > self.config.max_component_bytes {
+            return Err(SandboxError::TooLarge {
+                what,
+                size: meta.len(),
+                limit: self.config.max_component_bytes,
+            });
+        }
+        let bytes = tokio::fs::read(path).await.map_err(read_err)?;
+        self.load(&bytes, &what).await
     }
 
     /// Compiles (or loads from cache), links and describes component bytes; `what` names
@@ -231,14 +255,26 @@ impl Sandbox {
         if let Some(c) = self.loaded_component(&digest) {
             return Ok(c);
         }
+        if bytes.len() as u64 > self.config.max_component_bytes {
+            return Err(SandboxError::TooLarge {
+                what: what.to_string(),
+                size: bytes.len() as u64,
+                limit: self.config.max_component_bytes,
+            });
+        }
         let started = Instant::now();
         let (engine, owned, name) = (self.engine.clone(), bytes.to_vec(), what.to_string());
         // Compilation is CPU-heavy (seconds for Python/JS runtimes): keep it off the async workers.
-        let cache = self.cache.clone();
-        let (component, from_cache) =
-            tokio::task::spawn_blocking(move || cache.load_or_compile(&engine, &digest.hex(), &owned, &name))
-                .await
-                .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
+        let (cache, process, fuel) = (
+            self.cache.clone(),
+            self.config.compile_process.clone(),
+            self.config.fuel,
+        );
+        let (component, from_cache) = tokio::task::spawn_blocking(move || {
+            crate::compile::load_or_compile(&cache, &engine, process.as_ref(), fuel, &digest.hex(), &owned, &name)
+        })
+        .await
+        .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
         let load_time = started.elapsed();
         let not_a_step = |e: wasmtime::Error| SandboxError::NotAStep {
             what: what.to_string(),
