@@ -89,6 +89,12 @@ impl ArtifactReader {
         self.size
     }
 
+    /// Whether every byte was already checked against the address (a small artifact is
+    /// checked when opened; a large one once read to its end).
+    pub fn is_verified(&self) -> bool {
+        self.state == State::Verified
+    }
+
     /// The address the bytes are checked against.
     pub fn digest(&self) -> Digest {
         self.digest

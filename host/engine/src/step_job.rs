@@ -101,7 +101,7 @@ pub(crate) async fn run_job(
 }
 
 /// The committed outputs of an identical execution, if the journal has them and every
-/// one of them is still in the store.
+/// one of them is still in the store and matches its address.
 async fn cache_hit(services: &RunServices, key: &Digest, task: &StepTask) -> Option<JobResult> {
     let hit = match services.journal.cached(key).await {
         Ok(hit) => hit?,
@@ -113,8 +113,11 @@ async fn cache_hit(services: &RunServices, key: &Digest, task: &StepTask) -> Opt
     let mut outputs = Vec::with_capacity(task.outputs.len());
     for (port, _) in &task.outputs {
         let meta = hit.outputs.get(port)?;
-        if !services.store.contains(&meta.digest).await {
-            tracing::info!(step = %task.step, "cached output `{port}` is gone from the store; running the step");
+        // Read back whole: a hit hands these bytes to every later step and to users, so a
+        // damaged or missing output makes the hit a miss (the step runs again, and
+        // publishing its outputs repairs the store).
+        if let Err(e) = services.store.verify(&meta.digest).await {
+            tracing::warn!(step = %task.step, "cached output `{port}` cannot be reused, running the step: {e}");
             return None;
         }
         outputs.push((port.clone(), meta.clone()));

@@ -148,6 +148,7 @@ impl Sandbox {
                 written: 0,
                 max_open: config.max_open_artifacts,
                 open: 0,
+                unverified: Vec::new(),
             },
             log: StepLog::new(config.max_log_bytes, config.max_log_lines),
             metrics: Vec::new(),
@@ -342,6 +343,18 @@ fn first_line(e: &wasmtime::Error) -> String {
 
 async fn finish_outputs(store: &mut Store<StepState>) -> Result<Vec<StagedOutput>, StepFailure> {
     let state = store.data_mut();
+    let mut unverified = std::mem::take(&mut state.io.unverified);
+    unverified.sort_by_key(|(d, _)| *d);
+    unverified.dedup_by_key(|(d, _)| *d);
+    for (digest, source) in unverified {
+        if let Err(e) = state.io.store.verify(&digest).await {
+            return Err(if e.is_corruption() {
+                StepFailure::DamagedInput(format!("input {source}: {e}"))
+            } else {
+                StepFailure::Host(format!("cannot check input {source}: {e}"))
+            });
+        }
+    }
     let mut writers = std::mem::take(&mut state.io.writers);
     let mut out = Vec::with_capacity(state.io.outputs.len());
     for (port, media_type) in &state.io.outputs {

@@ -47,6 +47,10 @@ pub struct StepIo {
     pub(crate) written: u64,
     /// Cap on readers open plus outputs created.
     pub(crate) max_open: usize,
+    /// Inputs opened and not yet read to their checked end (address, source): before the
+    /// step's outputs are accepted the host reads what the step left unread, so no result
+    /// rests on bytes that were never checked against their address.
+    pub(crate) unverified: Vec<(weft_artifacts::Digest, String)>,
     /// Readers open now plus outputs created so far (a created output holds its staging
     /// buffer until the step ends, whether or not its handle was dropped).
     pub(crate) open: usize,
@@ -67,6 +71,13 @@ impl StepState {
         self.take_handle()?;
         let reader = match self.io.store.reader(&provenance.artifact.digest).await {
             Ok(r) => r,
+            Err(e) if e.is_corruption() => {
+                self.io.open -= 1;
+                return Err(self.refuse(StepFailure::DamagedInput(format!(
+                    "input `{port}` ({}): {e}",
+                    provenance.source
+                ))));
+            }
             Err(e) => {
                 self.io.open -= 1;
                 self.host_problem(&format!("artifact-open: input `{port}` ({})", provenance.source), &e);
@@ -76,6 +87,9 @@ impl StepState {
                 )));
             }
         };
+        if !reader.is_verified() {
+            self.io.unverified.push((reader.digest(), provenance.source.clone()));
+        }
         Ok(Ok(self.table.push(ReaderHandle { reader, provenance })?))
     }
 
@@ -183,7 +197,19 @@ impl HostReader for StepState {
         let h = self.table.get_mut(&handle)?;
         let max = (max as usize).min(MAX_CHUNK);
         match h.reader.read(max).await {
-            Ok(bytes) => Ok(Ok(bytes.to_vec())),
+            Ok(bytes) => {
+                if bytes.is_empty() {
+                    let digest = h.reader.digest();
+                    if let Some(k) = self.io.unverified.iter().position(|(d, _)| *d == digest) {
+                        self.io.unverified.swap_remove(k);
+                    }
+                }
+                Ok(Ok(bytes.to_vec()))
+            }
+            Err(e) if e.is_corruption() => {
+                let source = h.provenance.source.clone();
+                Err(self.refuse(StepFailure::DamagedInput(format!("input {source}: {e}"))))
+            }
             Err(e) => {
                 let source = h.provenance.source.clone();
                 self.host_problem(&format!("artifact-read: input {source}"), &e);

@@ -84,6 +84,11 @@ pub enum StepFailure {
     /// The step returned success without creating a declared output.
     #[error("did not write its declared output `{0}`")]
     MissingOutput(String),
+    /// An input's bytes in the store do not match its address (found while the step read
+    /// it, or when the host read what the step left unread): the step's result cannot be
+    /// trusted. A retry reads the same bytes; producing the input again repairs it.
+    #[error("damaged input: {0}")]
+    DamagedInput(String),
     /// The host failed around the step (store error, ...).
     #[error("host error: {0}")]
     Host(String),
@@ -114,6 +119,7 @@ impl StepFailure {
             F::Trapped(m) => F::Trapped(cut(m)),
             F::MissingOutput(m) => F::MissingOutput(cut(m)),
             F::Host(m) => F::Host(cut(m)),
+            F::DamagedInput(m) => F::DamagedInput(cut(m)),
             other @ (F::TimedOut(_) | F::OutOfFuel(_) | F::Exited(_) | F::Cancelled) => other,
         }
     }
