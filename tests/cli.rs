@@ -290,3 +290,426 @@ fn metrics_compare_runs_side_by_side() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--last N"));
 }
+
+/// Runs `weft ARGS` and fails the test (instead of hanging it) if it takes longer than 60 s.
+fn weft_bounded(home: &Home, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = home.command(args);
+    cmd.envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn weft");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("weft {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success());
+}
+
+#[test]
+fn special_large_and_binary_files_are_refused_before_reading() {
+    let home = Home::new();
+    let dir = home.path();
+    let fifo = dir.join("fifo.yaml");
+    mkfifo(&fifo);
+    let sparse = dir.join("sparse.yaml");
+    std::fs::File::create(&sparse)
+        .expect("create")
+        .set_len(4 << 30)
+        .expect("a 4 GiB sparse file");
+    let binary = dir.join("binary.yaml");
+    std::fs::write(&binary, b"name: x\nsteps: {}\n\x00\xff\xfe\x01").expect("write");
+    let s = |p: &std::path::Path| p.to_str().expect("utf8").to_string();
+    // The workflow itself: exit 2 (invalid input) with what is wrong, never a hang.
+    for (file, expected) in [
+        ("/dev/zero".to_string(), "it is a character device, not a regular file"),
+        (s(&fifo), "it is a FIFO, not a regular file"),
+        (s(dir), "it is a directory, not a regular file"),
+        (s(&sparse), "larger than the limit of 1 MiB"),
+        (s(&binary), "not UTF-8 text"),
+    ] {
+        for cmd in ["validate", "run"] {
+            let out = weft_bounded(&home, &[cmd, &file], &[]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {file}: {}", stderr(&out));
+            assert!(stderr(&out).contains(expected), "{cmd} {file}: {}", stderr(&out));
+        }
+    }
+    // `uses:` paths: a problem of the workflow, reported with the others.
+    let wf = dir.join("uses.yaml");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.wasm")).expect("symlink");
+    let big = dir.join("big.wasm");
+    std::fs::File::create(&big)
+        .expect("create")
+        .set_len(300 << 20)
+        .expect("sparse");
+    let component_fifo = dir.join("c.wasm");
+    mkfifo(&component_fifo);
+    std::fs::write(
+        &wf,
+        format!(
+            "name: uses\nsteps:\n  a: {{uses: zero.wasm}}\n  b: {{uses: {}}}\n  c: {{uses: {}}}\n",
+            s(&big),
+            s(&component_fifo)
+        ),
+    )
+    .expect("write");
+    let out = weft_bounded(&home, &["validate", &s(&wf)], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("zero.wasm: it is a character device"), "{err}");
+    assert!(
+        err.contains("big.wasm: it is larger than the limit of 256 MiB"),
+        "{err}"
+    );
+    assert!(err.contains("c.wasm: it is a FIFO"), "{err}");
+    // `plugin inspect` and `step run` take the same path.
+    for file in ["/dev/zero".to_string(), s(&component_fifo), s(&big)] {
+        let out = weft_bounded(&home, &["plugin", "inspect", &file], &[]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains("cannot read component"), "{}", stderr(&out));
+        let out = weft_bounded(&home, &["step", "run", &file], &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    }
+    // `step run -i PORT=FILE`.
+    let csv = s(&plugins().join("csv-to-table.wasm"));
+    let data_fifo = dir.join("data.csv");
+    mkfifo(&data_fifo);
+    for (input, expected) in [
+        ("csv=/dev/zero".to_string(), "is a system pseudo-file"),
+        (format!("csv={}", s(&data_fifo)), "it is a FIFO, not a regular file"),
+        (format!("csv={}", s(&sparse)), "more than the 1 GiB allowed"),
+    ] {
+        let out = weft_bounded(&home, &["step", "run", &csv, "-i", &input], &[]);
+        assert_eq!(out.status.code(), Some(2), "{input}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{input}: {}", stderr(&out));
+    }
+}
+
+/// A workflow in a scratch directory reading `inputs.data` from `path`.
+fn input_workflow(dir: &std::path::Path, path: &str) -> String {
+    let wf = dir.join("inputs.yaml");
+    std::fs::write(
+        &wf,
+        format!("name: inputs\ninputs:\n  data: {{path: \"{path}\", media_type: text/csv}}\nsteps:\n  load: {{uses: csv-to-table, inputs: {{csv: inputs.data}}}}\n"),
+    )
+    .expect("write");
+    wf.to_str().expect("utf8").to_string()
+}
+
+#[test]
+fn workflow_inputs_follow_the_input_policy() {
+    let home = Home::new();
+    let dir = home.path().join("wf");
+    let root = dir.join("uploads");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::copy(common::root().join("examples/data/iris.csv"), root.join("iris.csv")).expect("copy");
+    std::fs::copy(common::root().join("examples/data/iris.csv"), dir.join("outside.csv")).expect("copy");
+    std::os::unix::fs::symlink(dir.join("outside.csv"), root.join("link.csv")).expect("symlink");
+    let refused = |wf: &str, extra: &[&str], expected: &str| {
+        let mut args = extra.to_vec();
+        args.extend(["validate", wf]);
+        let out = weft_bounded(&home, &args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    };
+    // Pseudo-files and devices never, whatever the policy.
+    for p in ["/proc/self/pagemap", "/proc/self/environ", "/dev/urandom"] {
+        refused(&input_workflow(&dir, p), &[], "inputs.data.path: ");
+    }
+    // A symlink is followed on the CLI, and the run says where it led.
+    let wf = input_workflow(&dir, "uploads/link.csv");
+    let out = home.weft(&["run", "--no-progress", &wf]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let real = dir.join("outside.csv").canonicalize().expect("real");
+    assert!(
+        stderr(&out).contains(&format!(
+            "input `data`: {} resolved to {}",
+            dir.join("uploads/link.csv").display(),
+            real.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // Under --inputs-root only files under the root, after resolving symlinks.
+    let root_s = root.to_str().expect("utf8");
+    refused(&wf, &["--inputs-root", root_s], "is outside the allowed inputs root");
+    refused(
+        &input_workflow(&dir, "outside.csv"),
+        &["--inputs-root", root_s],
+        "is outside the allowed inputs root",
+    );
+    refused(
+        &input_workflow(&dir, "uploads/../outside.csv"),
+        &["--inputs-root", root_s],
+        "outside",
+    );
+    let ok = home.weft(&[
+        "--inputs-root",
+        root_s,
+        "validate",
+        &input_workflow(&dir, "uploads/iris.csv"),
+    ]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let env = home
+        .command(&["validate", &input_workflow(&dir, "outside.csv")])
+        .env("WEFT_INPUTS_ROOT", root_s)
+        .output()
+        .expect("weft");
+    assert_eq!(env.status.code(), Some(2), "WEFT_INPUTS_ROOT is the same switch");
+    // No host paths at all.
+    refused(
+        &input_workflow(&dir, "uploads/iris.csv"),
+        &["--no-host-inputs"],
+        "host paths are not allowed",
+    );
+    // A size cap.
+    refused(
+        &input_workflow(&dir, "uploads/iris.csv"),
+        &["--max-input-size", "1Ki"],
+        "more than the 1024 bytes allowed",
+    );
+}
+
+#[test]
+fn a_planted_compile_cache_entry_never_runs() {
+    let home = Home::new();
+    let cache = home.path().join("private-cache");
+    let inspect = |file: &std::path::Path| {
+        let out = home.weft_with_cache(&["plugin", "inspect", file.to_str().expect("utf8")], &cache);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let (a, b) = (
+        plugins().join("summary-stats.wasm"),
+        plugins().join("select-columns.wasm"),
+    );
+    assert!(inspect(&a).starts_with("summary-stats "));
+    assert!(inspect(&b).starts_with("select-columns "));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&cache).expect("cache").permissions().mode() & 0o777,
+        0o700,
+        "the cache is created private"
+    );
+    let entry = |file: &std::path::Path| {
+        let hex = hex_digest(&std::fs::read(file).expect("read"));
+        std::fs::read_dir(&cache)
+            .expect("cache")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&hex)))
+            .expect("an entry")
+    };
+    // B's compiled code under A's name: A must still be A.
+    std::fs::copy(entry(&b), entry(&a)).expect("plant");
+    let text = inspect(&a);
+    assert!(text.starts_with("summary-stats "), "ran the planted code: {text}");
+    // A directory others may write is refused with the way out.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = home.weft_with_cache(&["plugin", "inspect", a.to_str().expect("utf8")], &cache);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("other users may write it (mode 0777)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("chmod 700"), "{}", stderr(&out));
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A component holding one core module of `functions` functions, each a long chain of
+/// arithmetic: costly to compile, and no Weft step (it exports nothing).
+fn costly_component(functions: u32, ops: u32) -> Vec<u8> {
+    fn leb(mut n: u32, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
+        out.push(id);
+        leb(u32::try_from(body.len()).expect("size"), out);
+        out.extend_from_slice(body);
+    }
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(1, &[1, 0x60, 1, 0x7f, 1, 0x7f], &mut module); // type 0: (i32) -> i32
+    let mut funcs = Vec::new();
+    leb(functions, &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, functions as usize));
+    section(3, &funcs, &mut module);
+    // local.get 0, then `ops` times (i32.const 7; i32.mul; local.get 0; i32.add).
+    let mut body = vec![0u8, 0x20, 0];
+    for _ in 0..ops {
+        body.extend_from_slice(&[0x41, 7, 0x6c, 0x20, 0, 0x6a]);
+    }
+    body.push(0x0b);
+    let mut code = Vec::new();
+    leb(functions, &mut code);
+    for _ in 0..functions {
+        leb(u32::try_from(body.len()).expect("size"), &mut code);
+        code.extend_from_slice(&body);
+    }
+    section(10, &code, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    section(1, &module, &mut component); // a core module section
+    component
+}
+
+#[test]
+fn compilation_is_bounded_in_time_and_memory() {
+    let home = Home::new();
+    let file = home.path().join("costly.wasm");
+    // One function of 400,000 operations (2.4 MB): ~3.5 s and ~500 MB to compile in a
+    // debug build, far past both limits below.
+    std::fs::write(&file, costly_component(1, 400_000)).expect("write");
+    let f = file.to_str().expect("utf8");
+    let cache = home.path().join("cache");
+    let started = std::time::Instant::now();
+    let out = home.weft_with_cache(&["--compile-timeout", "300ms", "plugin", "inspect", f], &cache);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("took longer than 300ms and was stopped"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the compiler was killed"
+    );
+    let out = home.weft_with_cache(&["--compile-memory", "128Mi", "plugin", "inspect", f], &cache);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needed more than 128 MiB of memory"),
+        "{}",
+        stderr(&out)
+    );
+    // Within its limits it compiles, and is then refused for what it is.
+    let small = home.path().join("small.wasm");
+    std::fs::write(&small, costly_component(2, 2)).expect("write");
+    let out = home.weft_with_cache(&["plugin", "inspect", small.to_str().expect("utf8")], &cache);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("does NOT implement the Weft world"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn step_run_never_writes_outside_out() {
+    let home = Home::new();
+    let out_dir = home.path().join("a/out");
+    let guest = testing().join("test-bad-port.wasm");
+    let o = home.weft(&[
+        "step",
+        "run",
+        guest.to_str().expect("utf8"),
+        "--out",
+        out_dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("output port name `../escaped` is not an identifier"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!home.path().join("a/escaped.txt").exists());
+    assert!(!out_dir.exists(), "nothing was run or written");
+}
+
+/// Raw control characters a guest tried to print.
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n')
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c)
+        })
+        .collect()
+}
+
+#[test]
+fn guest_text_is_escaped_everywhere_it_is_printed() {
+    let home = Home::new();
+    let guest = testing().join("test-terminal-escape.wasm");
+    let g = guest.to_str().expect("utf8");
+    let check = |what: &str, out: &std::process::Output| {
+        for (stream, text) in [("stdout", stdout(out)), ("stderr", stderr(out))] {
+            let raw = raw_controls(&text);
+            assert!(raw.is_empty(), "{what} {stream} printed raw {raw:?}:\n{text}");
+        }
+    };
+    let o = home.weft(&["plugin", "inspect", g]);
+    check("plugin inspect", &o);
+    assert!(stdout(&o).contains("\\x1b[2J"), "{}", stdout(&o));
+    let o = home.weft(&["step", "run", g]);
+    assert_eq!(o.status.code(), Some(1));
+    check("step run", &o);
+    assert!(
+        stderr(&o).contains("\\u{202e}txt.exe\\x00\\r\\nweft: all steps ok"),
+        "{}",
+        stderr(&o)
+    );
+    let wf = home.path().join("escape.yaml");
+    std::fs::write(&wf, "name: escape\nsteps:\n  e: {uses: test-terminal-escape}\n").expect("write");
+    let w = wf.to_str().expect("utf8");
+    let o = home.weft(&["run", "--no-progress", w]);
+    assert_eq!(o.status.code(), Some(1));
+    check("run", &o);
+    let o = home.weft(&["run", "--json", w]);
+    check("run --json", &o);
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("still valid JSON");
+    for args in [
+        &["logs", "last"][..],
+        &["runs", "show", "last"],
+        &["runs", "show", "last", "--json"],
+        &["runs", "list"],
+        &["metrics", "--last", "1"],
+    ] {
+        let o = home.weft(args);
+        check(&format!("{args:?}"), &o);
+    }
+}
+
+#[test]
+fn errors_never_print_a_backtrace() {
+    let home = Home::new();
+    for (args, code) in [
+        (&["runs", "show", "no-such-run"][..], 1),
+        (&["validate", "no-such-file.yaml"], 2),
+        (&["artifact", "get", "sha256:00"], 1),
+        (&["plugin", "inspect", "no-such.wasm"], 1),
+    ] {
+        let out = home
+            .command(args)
+            .env("RUST_BACKTRACE", "1")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .output()
+            .expect("weft");
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(!err.is_empty(), "{args:?} says why");
+        let lower = err.to_lowercase();
+        assert!(
+            !lower.contains("backtrace") && !lower.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -34,6 +34,22 @@ pub struct GlobalArgs {
     /// WEFT_PLUGIN_PATH and ./dist/plugins).
     #[arg(long = "plugins", global = true, value_name = "DIR")]
     pub plugin_dirs: Vec<PathBuf>,
+    /// Workflow inputs (`inputs: path:`) may only be files under DIR, after resolving
+    /// symlinks (for a server: the directory of uploaded inputs).
+    #[arg(long, global = true, env = "WEFT_INPUTS_ROOT", value_name = "DIR")]
+    pub inputs_root: Option<PathBuf>,
+    /// Refuse every host path in `inputs:` (for a server that takes only uploaded inputs).
+    #[arg(long, global = true, env = "WEFT_NO_HOST_INPUTS", conflicts_with = "inputs_root")]
+    pub no_host_inputs: bool,
+    /// Largest workflow input file, e.g. `100Gi` [default: 64Gi].
+    #[arg(long, global = true, env = "WEFT_MAX_INPUT_SIZE", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
+    pub max_input_size: Option<u64>,
+    /// Longest a component may take to compile, e.g. `5m` [default: 2m].
+    #[arg(long, global = true, env = "WEFT_COMPILE_TIMEOUT", value_name = "DURATION", value_parser = weft_model::quantity::parse_timeout)]
+    pub compile_timeout: Option<std::time::Duration>,
+    /// Most memory (address space) compiling a component may use, e.g. `8Gi` [default: 4Gi].
+    #[arg(long, global = true, env = "WEFT_COMPILE_MEMORY", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
+    pub compile_memory: Option<u64>,
 }
 
 /// The commands.
@@ -94,6 +110,20 @@ pub enum Command {
         run: String,
         /// Step id.
         step: String,
+    },
+    /// Internal: compile the component on stdin to stdout under the given limits (how
+    /// `weft` compiles in a child process it can kill).
+    #[command(name = "__compile", hide = true)]
+    Compile {
+        /// Address-space limit, bytes.
+        #[arg(long)]
+        memory: u64,
+        /// Largest component accepted, bytes.
+        #[arg(long)]
+        max_bytes: u64,
+        /// Compile for fuel metering.
+        #[arg(long)]
+        fuel: bool,
     },
 }
 

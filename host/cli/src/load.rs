@@ -15,8 +15,11 @@ pub struct LoadedWorkflow {
     pub plan: Plan,
     /// The component of each plan step, in plan order.
     pub components: Vec<Arc<LoadedComponent>>,
-    /// Workflow input name → file on disk.
+    /// Workflow input name → file on disk (symlinks resolved: the file that is read).
     pub input_files: BTreeMap<String, PathBuf>,
+    /// Inputs whose path resolved to another one (a symlink, `..`): name, as written
+    /// (joined to the workflow's directory), resolved. Reported before the run starts.
+    pub resolved_inputs: Vec<(String, PathBuf, PathBuf)>,
     /// The workflow's text.
     pub source: String,
     /// Each component's file, by digest (archived in the store so runs can be replayed).
@@ -36,7 +39,8 @@ fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<P
     match ComponentRef::parse(uses)? {
         ComponentRef::Path(p) => {
             let path = workflow_dir.join(&p);
-            if path.is_file() {
+            // Whether it is a regular file of a sane size is checked when it is read.
+            if path.exists() {
                 Ok(path)
             } else {
                 Err(format!("no component file {} (paths are relative to the workflow file)", path.display()))
@@ -63,8 +67,7 @@ pub async fn load_workflow(
     settings: &Settings,
     sandbox: &Sandbox,
 ) -> Result<LoadedWorkflow, LoadError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| LoadError::Other(anyhow::anyhow!("cannot read {}: {e}", file.display())))?;
+    let text = crate::files::read_workflow(file).map_err(LoadError::Invalid)?;
     load_source(file, text, overrides, settings, sandbox, true).await
 }
 
@@ -84,16 +87,21 @@ pub async fn load_source(
     let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     let mut input_files = BTreeMap::new();
+    let mut resolved_inputs = Vec::new();
     for input in workflow.inputs.iter().filter(|_| check_inputs) {
         let path = dir.join(&input.path.value);
-        if path.is_file() {
-            input_files.insert(input.name.value.clone(), path);
-        } else {
-            problems.push(Diagnostic::new(
+        match settings.input_policy.check(&path) {
+            Ok(checked) => {
+                if std::path::absolute(&path).is_ok_and(|p| p != checked.path) {
+                    resolved_inputs.push((input.name.value.clone(), path, checked.path.clone()));
+                }
+                input_files.insert(input.name.value.clone(), checked.path);
+            }
+            Err(message) => problems.push(Diagnostic::new(
                 input.path.span,
                 format!("inputs.{}.path", input.name.value),
-                format!("no file {} (paths are relative to the workflow file)", path.display()),
-            ));
+                message,
+            )),
         }
     }
 
@@ -106,7 +114,7 @@ pub async fn load_source(
             continue;
         }
         let loaded = match resolve(uses, &dir, &settings.plugin_path) {
-            Ok(path) => match std::fs::read(&path) {
+            Ok(path) => match crate::files::read_component(&path) {
                 Ok(bytes) => {
                     if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
                         // Language runtimes (Python, JS) take seconds to compile: say so first.
@@ -124,7 +132,7 @@ pub async fn load_source(
                     }
                     loaded
                 }
-                Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+                Err(e) => Err(format!("{e:#}")),
             },
             Err(e) => Err(e),
         };
@@ -169,6 +177,7 @@ pub async fn load_source(
         plan,
         components,
         input_files,
+        resolved_inputs,
         source: text,
         component_files,
     })

@@ -5,10 +5,13 @@
 
 mod cli;
 mod commands;
+mod files;
+mod inputs;
 mod load;
 mod progress;
 mod settings;
 mod summary;
+mod text;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -19,7 +22,28 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
 
 fn main() -> ExitCode {
+    quiet_panics();
     let args = cli::Cli::parse();
+    if let cli::Command::Compile {
+        memory,
+        max_bytes,
+        fuel,
+    } = args.command
+    {
+        // The compiler child (see weft_sandbox::CompileProcess): no runtime, no tracing;
+        // its stdout is the compiled code, its stderr the error.
+        return match weft_sandbox::compile_child_main(weft_sandbox::ChildArgs {
+            fuel,
+            memory,
+            max_bytes,
+        }) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
@@ -41,4 +65,29 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+/// A panic is a bug in Weft, not the user's error: say so in one paragraph, without the
+/// Rust backtrace that `RUST_BACKTRACE=1` (set in many shells) would add; `WEFT_BACKTRACE=1`
+/// shows it for a bug report.
+fn quiet_panics() {
+    if std::env::var_os("WEFT_BACKTRACE").is_some_and(|v| v == "1") {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: weft hit an internal error{place}: {}\nThis is a bug in weft; please report it (WEFT_BACKTRACE=1 shows the backtrace).",
+            text::shown(&message)
+        );
+    }));
 }

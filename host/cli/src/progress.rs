@@ -1,5 +1,6 @@
 //! Live progress of a run: one bar per step on a terminal, plain lines otherwise (CI logs).
 
+use crate::text::shown;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -47,15 +48,15 @@ pub async fn show(step_ids: Vec<String>, mut rx: UnboundedReceiver<RunEvent>, pl
             }
             StepState::Failed(m) => {
                 bar.set_style(style(&format!("\x1b[31m✗\x1b[0m {{prefix:<{width}}} {{msg}}")));
-                bar.finish_with_message(format!("failed: {m}"));
+                bar.finish_with_message(format!("failed: {}", shown(m)));
             }
             StepState::Blocked(m) => {
                 bar.set_style(style(&format!("\x1b[33m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
-                bar.finish_with_message(m.clone());
+                bar.finish_with_message(shown(m).into_owned());
             }
             StepState::Skipped(m) => {
                 bar.set_style(style(&format!("\x1b[2m-\x1b[0m {{prefix:<{width}}} {{msg}}")));
-                bar.finish_with_message(m.clone());
+                bar.finish_with_message(shown(m).into_owned());
             }
             StepState::Retrying { .. } => {
                 bar.set_style(style(&format!("\x1b[33m↻\x1b[0m {{prefix:<{width}}} {{msg}}")));
@@ -84,10 +85,14 @@ fn plain_line(ev: &RunEvent) -> Option<String> {
         StepState::Waiting => return None,
         StepState::Running => "running".to_string(),
         StepState::Succeeded(d) => format!("done in {}", fmt_duration(*d)),
-        StepState::Failed(m) => format!("FAILED: {m}"),
-        StepState::Blocked(m) | StepState::Skipped(m) => m.clone(),
+        StepState::Failed(m) => format!("FAILED: {}", shown(m)),
+        StepState::Blocked(m) | StepState::Skipped(m) => shown(m).into_owned(),
         StepState::Retrying { attempt, delay, error } => {
-            format!("retrying (attempt {attempt}) in {}: {error}", fmt_duration(*delay))
+            format!(
+                "retrying (attempt {attempt}) in {}: {}",
+                fmt_duration(*delay),
+                shown(error)
+            )
         }
         StepState::Reused(Reuse::Cached(run)) => format!("cached (from run {run})"),
         StepState::Reused(Reuse::Resumed) => "done before the interruption (resumed)".to_string(),

@@ -2,6 +2,7 @@
 //! plugin search path, from flags and environment.
 
 use crate::cli::GlobalArgs;
+use crate::inputs::InputPolicy;
 use std::path::PathBuf;
 
 /// Resolved settings.
@@ -14,6 +15,10 @@ pub struct Settings {
     pub plugin_path: Vec<PathBuf>,
     /// The run records database (SQLite).
     pub records_path: PathBuf,
+    /// Which host files a workflow may read as inputs.
+    pub input_policy: InputPolicy,
+    /// How components are compiled: in a child `weft` process under these limits.
+    pub compile: weft_sandbox::CompileProcess,
 }
 
 /// The only tenant the CLI serves.
@@ -21,7 +26,7 @@ pub const TENANT: &str = "default";
 
 impl Settings {
     /// Reads flags and `WEFT_PLUGIN_PATH`.
-    pub fn from_args(args: &GlobalArgs) -> Settings {
+    pub fn from_args(args: &GlobalArgs) -> anyhow::Result<Settings> {
         let store_url = args
             .store
             .clone()
@@ -31,7 +36,18 @@ impl Settings {
             plugin_path.extend(std::env::split_paths(&p));
         }
         plugin_path.push(PathBuf::from("dist/plugins"));
-        Settings {
+        let input_policy = InputPolicy::new(args.inputs_root.as_deref(), args.no_host_inputs, args.max_input_size)?;
+        // The compiler child is this very executable (`weft __compile`), so its code is
+        // exactly what this process would have compiled.
+        let program = std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("cannot find the weft executable to compile components with: {e}"))?;
+        let compile = weft_sandbox::CompileProcess {
+            program,
+            args: vec!["__compile".into()],
+            timeout: args.compile_timeout.unwrap_or(weft_sandbox::DEFAULT_COMPILE_TIMEOUT),
+            memory: args.compile_memory.unwrap_or(weft_sandbox::DEFAULT_COMPILE_MEMORY),
+        };
+        Ok(Settings {
             store_url,
             cache_dir: args
                 .cache_dir
@@ -39,7 +55,9 @@ impl Settings {
                 .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
             records_path: args.records.clone().unwrap_or_else(|| args.home.join("records.db")),
-        }
+            input_policy,
+            compile,
+        })
     }
 
     /// Opens the run records (creating and migrating the database when needed).

@@ -2,6 +2,7 @@
 //! the artifacts are.
 
 use crate::progress::fmt_duration;
+use crate::text;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -47,7 +48,15 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
         let outputs = s
             .outputs
             .iter()
-            .map(|(port, m)| format!("{port}: {} {} {}", m.digest.short(), fmt_size(m.size), m.media_type))
+            .map(|(port, m)| {
+                format!(
+                    "{}: {} {} {}",
+                    text::shown(port),
+                    m.digest.short(),
+                    fmt_size(m.size),
+                    text::shown(&m.media_type)
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n");
         // Long metric lists (a value per column) would drown the table; the rest is one
@@ -56,7 +65,7 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
             .metrics
             .iter()
             .take(MAX_METRICS_SHOWN)
-            .map(|(k, v)| format!("{k}={}", fmt_metric(*v)))
+            .map(|(k, v)| format!("{}={}", text::shown(k), fmt_metric(*v)))
             .collect();
         if s.metrics.len() > MAX_METRICS_SHOWN {
             shown.push(format!(
@@ -78,17 +87,22 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     }
     let mut out = format!("{table}\n");
     for s in report.steps.iter().filter(|s| s.status == StepStatus::Failed) {
-        let _ = writeln!(out, "\nstep `{}` failed: {}", s.id, s.error.as_deref().unwrap_or("?"));
+        let _ = writeln!(
+            out,
+            "\nstep `{}` failed: {}",
+            s.id,
+            text::shown_lines(s.error.as_deref().unwrap_or("?"))
+        );
         if s.attempts.len() > 1 {
             let _ = writeln!(out, "  after {} attempts", s.attempts.len());
         }
         let tail = s.log.len().saturating_sub(10);
         for line in &s.log[tail..] {
-            let _ = writeln!(out, "  [{}] {}", line.stream, line.message);
+            let _ = writeln!(out, "  [{}] {}", line.stream, text::shown(&line.message));
         }
     }
     if let Some(reason) = &report.error {
-        let _ = writeln!(out, "\nthe run stopped: {reason}");
+        let _ = writeln!(out, "\nthe run stopped: {}", text::shown_lines(reason));
     }
     let verdict = match report.status {
         RunStatus::Succeeded => "succeeded",

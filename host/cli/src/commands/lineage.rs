@@ -15,7 +15,7 @@ pub async fn lineage(digest: &str, json: bool, settings: &Settings) -> anyhow::R
         bail!("no recorded run produced or took {digest}");
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&nodes))?);
+        println!("{}", crate::text::json(&to_json(&nodes))?);
     } else {
         print!("{}", render(&nodes));
     }
@@ -51,7 +51,10 @@ fn render(nodes: &[LineageNode]) -> String {
                     let _ = writeln!(out, "{indent}  (made as shown above)");
                     continue;
                 }
-                let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let params: Vec<String> = params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", crate::text::shown(&v.to_string())))
+                    .collect();
                 let _ = writeln!(out, "{indent}  made by `{uses}` component {component}");
                 if !params.is_empty() {
                     let _ = writeln!(out, "{indent}  with {}", params.join(" "));

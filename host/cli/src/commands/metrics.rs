@@ -45,10 +45,14 @@ pub async fn metrics(
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["step".to_string(), "metric".to_string()];
-    header.extend(reports.iter().map(|r| format!("{}\n{}", r.run_id, r.workflow)));
+    header.extend(
+        reports
+            .iter()
+            .map(|r| format!("{}\n{}", r.run_id, crate::text::shown(&r.workflow))),
+    );
     table.set_header(header);
     for key in &rows {
-        let mut row = vec![key.0.clone(), key.1.clone()];
+        let mut row = vec![key.0.clone(), crate::text::shown(&key.1).into_owned()];
         row.extend(values[key].iter().map(|v| v.map_or_else(|| "-".to_string(), fmt_value)));
         table.add_row(row);
     }

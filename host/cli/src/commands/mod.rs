@@ -18,7 +18,7 @@ use weft_sandbox::{Sandbox, SandboxConfig};
 
 /// Runs the chosen command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let settings = Settings::from_args(&cli.global);
+    let settings = Settings::from_args(&cli.global)?;
     match cli.command {
         Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings, false)?).await,
         Command::Run(args) => run::run(&args, &settings).await,
@@ -32,12 +32,14 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Plugin(PluginCommand::Inspect { file }) => plugin::inspect(file, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
-        Command::Step(cmd) => step::step(cmd, &*sandbox(&settings, false)?).await,
+        Command::Step(cmd) => step::step(cmd, &settings, &*sandbox(&settings, false)?).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,
         Command::Logs { run, step } => runs::logs(&run, step.as_deref(), &settings).await,
         Command::Cancel { run } => runs::cancel(&run, &settings).await,
         Command::Lineage { digest, json } => lineage::lineage(&digest, json, &settings).await,
         Command::Replay { run, step } => replay::replay(&run, &step, &settings).await,
+        // Handled in `main` before the runtime starts; here only for completeness.
+        Command::Compile { .. } => Ok(crate::EXIT_INVALID),
     }
 }
 
@@ -46,6 +48,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 pub(crate) fn sandbox(settings: &Settings, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
     Ok(Arc::new(Sandbox::new(SandboxConfig {
         cache_dir: Some(settings.cache_dir.clone()),
+        compile_process: Some(settings.compile.clone()),
         fuel,
         ..SandboxConfig::default()
     })?))

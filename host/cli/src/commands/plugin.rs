@@ -1,32 +1,34 @@
 //! `weft plugin inspect FILE.wasm`: what a component declares.
 
+use crate::text::{shown, shown_lines};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use std::path::PathBuf;
 use weft_sandbox::{Sandbox, SandboxError};
 
 pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
-    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    let component = match sandbox.load_file(&file).await {
+    let bytes = crate::files::read_component(&file)?;
+    let size = bytes.len();
+    let component = match sandbox.load(&bytes, &file.display().to_string()).await {
         Ok(c) => c,
         Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => {
             println!(
                 "{}: does NOT implement the Weft world weft:step/step-component@0.1.0",
                 file.display()
             );
-            println!("  {e}");
+            println!("  {}", shown_lines(&e.to_string()));
             return Ok(crate::EXIT_FAILED);
         }
         Err(e) => return Err(e.into()),
     };
     let info = &component.info;
-    println!("{} {}", info.name, info.version);
-    println!("  {}", info.description);
+    println!("{} {}", shown(&info.name), shown(&info.version));
+    println!("  {}", shown(&info.description));
     println!("  file:      {} ({size} bytes)", file.display());
     println!("  digest:    {}", component.digest);
     println!("  world:     implements weft:step/step-component@0.1.0");
     let problems = info.problems();
     if !problems.is_empty() {
-        println!("  problems:  {}", problems.join("; "));
+        println!("  problems:  {}", shown(&problems.join("; ")));
     }
     for (title, ports) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
         let mut t = Table::new();
@@ -35,11 +37,11 @@ pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
         for p in ports {
             // A fan-in port takes a list of artifacts; a `*/*` output passes its input's type on.
             let name = if p.many {
-                format!("{} (many)", p.name)
+                format!("{} (many)", shown(&p.name))
             } else {
-                p.name.clone()
+                shown(&p.name).into_owned()
             };
-            t.add_row([name.as_str(), p.media_type.as_str(), p.description.as_str()]);
+            t.add_row([name.as_str(), &shown(&p.media_type), &shown(&p.description)]);
         }
         println!("{t}");
     }
@@ -50,11 +52,11 @@ pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
         let default = p.default.as_ref().map_or_else(
             || "(required)".to_string(),
             |d| match d {
-                weft_model::ParamValue::Str(s) => format!("{s:?}"),
+                weft_model::ParamValue::Str(s) => shown(&format!("{s:?}")).into_owned(),
                 other => other.to_string(),
             },
         );
-        t.add_row([p.name.as_str(), p.ty.name(), &default, p.description.as_str()]);
+        t.add_row([&*shown(&p.name), p.ty.name(), &default, &shown(&p.description)]);
     }
     println!("{t}");
     Ok(if problems.is_empty() { 0 } else { crate::EXIT_FAILED })

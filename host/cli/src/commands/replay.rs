@@ -84,7 +84,10 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
     let staged = match outcome.result {
         Ok(staged) => staged,
         Err(failure) => {
-            println!("replaying `{step}` of run {run}: the step failed this time: {failure}");
+            println!(
+                "replaying `{step}` of run {run}: the step failed this time: {}",
+                crate::text::shown_lines(&failure.to_string())
+            );
             return Ok(crate::EXIT_FAILED);
         }
     };

@@ -90,7 +90,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
     records.finish_run(&report).await?;
 
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", crate::text::json(&report)?);
     } else {
         print!("{}", crate::summary::render(&report, store.url()));
     }
@@ -129,9 +129,12 @@ async fn start(
     store: &ArtifactStore,
     settings: &Settings,
 ) -> Result<Start, StartError> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::files::read_workflow(file).map_err(StartError::Invalid)?;
     let sandbox = crate::commands::sandbox(settings, needs_fuel_in(&text))?;
     let loaded = load_source(file, text, overrides, settings, &sandbox, true).await?;
+    for (name, given, real) in &loaded.resolved_inputs {
+        eprintln!("input `{name}`: {} resolved to {}", given.display(), real.display());
+    }
     let mut inputs = BTreeMap::new();
     for input in &loaded.plan.inputs {
         let path = &loaded.input_files[&input.name];

@@ -3,6 +3,7 @@
 use crate::cli::RunsCommand;
 use crate::progress::fmt_duration;
 use crate::settings::Settings;
+use crate::text::shown;
 use anyhow::bail;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
@@ -25,7 +26,7 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
                             "succeeded": r.succeeded, "failed": r.failed, "reused": r.reused})
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                println!("{}", crate::text::json(&list)?);
                 return Ok(0);
             }
             if runs.is_empty() {
@@ -44,7 +45,7 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
                     .unwrap_or_default();
                 table.add_row([
                     r.id.clone(),
-                    r.workflow.clone(),
+                    shown(&r.workflow).into_owned(),
                     r.status.clone(),
                     format!("{}/{}", r.succeeded, r.steps),
                     r.reused.to_string(),
@@ -60,17 +61,21 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
             let detail = records.run(&resolve(&records, &run).await?).await?;
             let report = as_report(&detail);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                println!("{}", crate::text::json(&report)?);
             } else {
                 println!(
                     "run {} of `{}` ({}), started {}",
                     detail.summary.id,
-                    detail.summary.workflow,
-                    detail.file,
+                    shown(&detail.summary.workflow),
+                    shown(&detail.file),
                     timestamp(detail.summary.started_at)
                 );
                 if !detail.params.is_empty() {
-                    let params: Vec<String> = detail.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let params: Vec<String> = detail
+                        .params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", shown(&v.to_string())))
+                        .collect();
                     println!("params: {}", params.join(" "));
                 }
                 print!("{}", crate::summary::render(&report, &settings.store_url));
@@ -92,7 +97,7 @@ pub async fn logs(run: &str, step: Option<&str>, settings: &Settings) -> anyhow:
         );
     }
     for (step, line) in lines {
-        println!("{step} [{}] {}", line.stream, line.message);
+        println!("{step} [{}] {}", line.stream, shown(&line.message));
     }
     // A cache hit ran nothing, so logged nothing: point at the run that did.
     let detail = records.run(&run).await?;

@@ -2,7 +2,10 @@
 //! parameters, without a workflow, and see its outputs, log and metrics.
 
 use crate::cli::StepCommand;
+use crate::inputs::InputPolicy;
 use crate::progress::fmt_duration;
+use crate::settings::Settings;
+use crate::text::{shown, shown_lines};
 use anyhow::Context;
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, media_type};
@@ -20,7 +23,10 @@ fn extension(media_type: &str) -> &'static str {
     }
 }
 
-pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
+/// Largest input file of `weft step run`: its scratch store keeps inputs in memory.
+const MAX_STEP_RUN_INPUT_BYTES: u64 = 1 << 30;
+
+pub async fn step(cmd: StepCommand, settings: &Settings, sandbox: &Sandbox) -> anyhow::Result<u8> {
     let StepCommand::Run {
         file,
         inputs,
@@ -29,8 +35,28 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
         memory,
         timeout,
     } = cmd;
-    let component = sandbox.load_file(&file).await?;
+    let bytes = match crate::files::read_component(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(crate::EXIT_INVALID);
+        }
+    };
+    let component = sandbox.load(&bytes, &file.display().to_string()).await?;
     let info = &component.info;
+    // Port names become file names under --out: a declaration with a name that is not an
+    // identifier (`../x`, `/etc/y`) is refused before anything runs.
+    let declared = info.problems();
+    if !declared.is_empty() {
+        for p in &declared {
+            eprintln!("error: {}: {}", file.display(), shown(p));
+        }
+        eprintln!(
+            "error: {} declares itself wrongly (see `weft plugin inspect`); nothing was run",
+            file.display()
+        );
+        return Ok(crate::EXIT_INVALID);
+    }
     let mut problems: Vec<String> = Vec::new();
     let params = info.params_from_text(&params).unwrap_or_else(|p| {
         problems.extend(p);
@@ -72,15 +98,32 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
     };
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("error: {p}");
+            eprintln!("error: {}", shown(p));
         }
         return Ok(crate::EXIT_INVALID);
     }
 
     // A scratch store in memory: the harness keeps only what it writes to --out.
     let store = ArtifactStore::open("memory://")?;
-    let mut bound = Vec::new();
+    let policy = InputPolicy {
+        max_bytes: settings.input_policy.max_bytes.min(MAX_STEP_RUN_INPUT_BYTES),
+        ..settings.input_policy.clone()
+    };
+    let mut checked = Vec::new();
     for (port, path) in &inputs {
+        match policy.check(path) {
+            Ok(c) => checked.push((port, c.path)),
+            Err(e) => problems.push(format!("--input {port}: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {}", shown(p));
+        }
+        return Ok(crate::EXIT_INVALID);
+    }
+    let mut bound = Vec::new();
+    for (port, path) in checked {
         let declared = info
             .input(port)
             .map(|p| p.media_type.as_str())
@@ -92,7 +135,7 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
             declared
         };
         let meta = store
-            .import_file(path, label)
+            .import_file(&path, label)
             .await
             .with_context(|| format!("reading input `{port}`"))?;
         bound.push((port.clone(), Provenance::origin(path.display().to_string(), meta)));
@@ -113,19 +156,20 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
         .await;
 
     for line in &outcome.log {
-        eprintln!("[{}] {}", line.stream.label(), line.message);
+        eprintln!("[{}] {}", line.stream.label(), shown(&line.message));
     }
     for (name, value) in &outcome.metrics {
-        println!("metric {name} = {value}");
+        println!("metric {} = {value}", shown(name));
     }
     let staged = match outcome.result {
         Ok(staged) => staged,
         Err(failure) => {
             println!(
-                "{} {} failed after {}: {failure}",
-                info.name,
-                info.version,
-                fmt_duration(outcome.duration)
+                "{} {} failed after {}: {}",
+                shown(&info.name),
+                shown(&info.version),
+                fmt_duration(outcome.duration),
+                shown_lines(&failure.to_string())
             );
             return Ok(crate::EXIT_FAILED);
         }
@@ -133,6 +177,11 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     for output in staged {
         let meta = store.publish(output.staged, &output.media_type).await?;
+        // Checked above through `problems()`; checked again here because this is where a
+        // guest's string becomes a path.
+        if !weft_model::step_info::is_identifier(&output.port) {
+            anyhow::bail!("refusing output port name `{}` as a file name", shown(&output.port));
+        }
         let path = out.join(format!("{}.{}", output.port, extension(&meta.media_type)));
         let mut file = tokio::fs::File::create(&path)
             .await
@@ -143,14 +192,14 @@ pub async fn step(cmd: StepCommand, sandbox: &Sandbox) -> anyhow::Result<u8> {
             output.port,
             path.display(),
             meta.size,
-            meta.media_type,
+            shown(&meta.media_type),
             meta.digest
         );
     }
     println!(
         "{} {} succeeded in {}",
-        info.name,
-        info.version,
+        shown(&info.name),
+        shown(&info.version),
         fmt_duration(outcome.duration)
     );
     Ok(0)
