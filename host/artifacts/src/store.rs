@@ -114,7 +114,12 @@ impl ArtifactStore {
         let key = keys::blob(&self.tenant, &staged.digest);
         match staged.take_bytes() {
             StagedBytes::Small(bytes) => {
-                self.inner.put(&key, PutPayload::from_bytes(bytes)).await?;
+                // Through the staging area too: a put writes a temporary file beside its
+                // key, which a killed process would leave among the blobs; a rename leaves
+                // nothing half-done under `blobs/`.
+                let staging = keys::staging(&self.tenant, &crate::writer::staging_id());
+                self.inner.put(&staging, PutPayload::from_bytes(bytes)).await?;
+                self.inner.rename(&staging, &key).await?;
             }
             StagedBytes::Key(staging) => {
                 // A rename is atomic on a filesystem (and replaces a symlink at the key

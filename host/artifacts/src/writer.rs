@@ -90,7 +90,9 @@ impl Staged {
     }
 }
 
-fn staging_id() -> String {
+/// A staging name no other writer uses: `<pid>-<nanos>-<counter>` (the sweep of a killed
+/// process's leftovers reads the pid back).
+pub(crate) fn staging_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
