@@ -26,10 +26,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A problem at `span` concerning `field`.
-    /// Field and message are clipped to [`MAX_FIELD_BYTES`] and [`MAX_MESSAGE_BYTES`].
+    /// Field and message are clipped to [`MAX_FIELD_BYTES`] and [`MAX_MESSAGE_BYTES`], and
+    /// control and bidi characters in them (from quoted workflow text) are escaped, so a
+    /// problem is always one line that no input can break, recolour or reorder.
     pub fn new(span: Span, field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut field = field.into();
-        let mut message = message.into();
+        let mut field = escape(field.into());
+        let mut message = escape(message.into());
         shorten(&mut field, MAX_FIELD_BYTES);
         shorten(&mut message, MAX_MESSAGE_BYTES);
         Self { span, field, message }
@@ -98,6 +100,27 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// `s` with control characters (newlines, escapes, NUL, ...) and bidi overrides written as
+/// Rust escapes (`\n`, `\u{202e}`).
+fn escape(s: String) -> String {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.contains(unsafe_char) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Cuts `s` to at most `max` bytes (on a character boundary), saying how much was cut.
 fn shorten(s: &mut String, max: usize) {
     if s.len() > max {
@@ -153,6 +176,12 @@ mod tests {
         assert!(d.field.len() <= MAX_FIELD_BYTES + 30, "{}", d.field.len());
         assert!(d.message.len() <= MAX_MESSAGE_BYTES + 30);
         assert!(d.message.ends_with("more bytes)"));
+    }
+
+    #[test]
+    fn quoted_text_cannot_break_or_recolour_a_line() {
+        let d = Diagnostic::new(Span { line: 1, col: 1 }, "steps.a\nb", "`x\r\n\u{1b}[2J\u{202e}y`");
+        assert_eq!(d.to_string(), "1:1: steps.a\\nb: `x\\r\\n\\u{1b}[2J\\u{202e}y`");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::step_info::{ParamValue, StepInfo};
 use std::collections::HashMap;
 
 /// Most planned steps (instances) one workflow may expand to.
-pub const MAX_PLANNED_STEPS: usize = 10_000;
+/// Above the ~60,000 authored steps a 1 MiB workflow can hold, far below what makes a
+/// plan's memory a problem (each planned step holds a few hundred bytes).
+pub const MAX_PLANNED_STEPS: usize = 100_000;
 /// Most artifact bindings (inputs of planned steps) one workflow may expand to: a fan-in
 /// port of a swept step's follower reads every instance of another sweep, so bindings
 /// multiply where steps only add.
@@ -254,7 +256,7 @@ fn instance_bytes(c: &Checked<'_>) -> usize {
 }
 
 /// Roughly the bytes a copy of a declaration holds.
-fn info_bytes(info: &StepInfo) -> usize {
+pub(crate) fn info_bytes(info: &StepInfo) -> usize {
     let ports: usize = info
         .inputs
         .iter()

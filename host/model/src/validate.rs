@@ -9,7 +9,8 @@ use crate::authored::{PortBinding, StepDecl, ValueExpr, Workflow};
 use crate::component_ref::ComponentRef;
 use crate::condition::Expr;
 use crate::diagnostic::{Diagnostic, MAX_LISTED, clip, listing};
-use crate::expand::{Checked, CheckedBinding, RawSource, expand};
+use crate::expand::{Checked, CheckedBinding, RawSource, expand, info_bytes};
+pub use crate::expand::{MAX_PLAN_BYTES, MAX_PLANNED_BINDINGS, MAX_PLANNED_STEPS};
 use crate::media_type;
 use crate::plan::{Condition, Limits, Plan, PlannedInput};
 use crate::policy::Policy;
@@ -66,7 +67,11 @@ impl<'c> Declared<'c> {
 
 /// Validates `wf` against the components' declarations and the `--param` overrides.
 pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]) -> Result<Plan, Vec<Diagnostic>> {
-    let mut v = Validator { diags: Vec::new() };
+    let mut v = Validator {
+        diags: Vec::new(),
+        held: 0,
+        over_budget: false,
+    };
     let params = v.workflow_params(wf, overrides);
     let inputs: Vec<PlannedInput> = wf
         .inputs
@@ -108,6 +113,10 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
     for (i, step) in wf.steps.iter().enumerate() {
         let field = format!("steps.{}", step.id.value);
+        let declared = decls[i].map_or(0, |d| info_bytes(d.info));
+        if !v.charge(declared, step.id.span, &field) {
+            return Err(v.finish());
+        }
         let mut ctx = Context {
             inputs: &inputs,
             input_index: &input_index,
@@ -248,11 +257,35 @@ struct Context<'a, 'c> {
 
 struct Validator {
     diags: Vec<Diagnostic>,
+    /// Bytes the checked steps hold (declarations, substituted values), against
+    /// [`MAX_PLAN_BYTES`]: each step keeps its own copy of its component's parameters, so
+    /// thousands of steps using one large declaration multiply it.
+    held: usize,
+    /// Whether the budget was exceeded (reported once).
+    over_budget: bool,
 }
 
 impl Validator {
     fn push(&mut self, span: Span, field: impl Into<String>, message: impl Into<String>) {
         self.diags.push(Diagnostic::new(span, field, message));
+    }
+
+    /// Counts `bytes` against the budget of the checked steps; false (reported once, at
+    /// `span`) when over it, and the caller stops building.
+    fn charge(&mut self, bytes: usize, span: Span, field: &str) -> bool {
+        self.held = self.held.saturating_add(bytes);
+        if self.held > MAX_PLAN_BYTES && !self.over_budget {
+            self.over_budget = true;
+            self.push(
+                span,
+                field,
+                format!(
+                    "the steps up to here hold more than {} MiB of component declarations and parameter values (each step keeps its own copy); use fewer steps or shorter parameters",
+                    MAX_PLAN_BYTES >> 20
+                ),
+            );
+        }
+        !self.over_budget
     }
 
     fn finish(mut self) -> Vec<Diagnostic> {
@@ -600,6 +633,7 @@ impl Validator {
             let value = match &expr.value {
                 ValueExpr::Literal(v) => v.clone(),
                 ValueExpr::Template(t) => match crate::expr::substitute(t, params) {
+                    Ok(v) if !self.charge(v.to_string().len(), expr.span, &pfield) => return Vec::new(),
                     Ok(v) => v,
                     Err(e) => {
                         self.push(expr.span, pfield, e);

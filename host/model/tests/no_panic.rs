@@ -99,3 +99,16 @@ fn mutated_workflows_never_panic() {
     }
     assert_eq!(checked, 20_000);
 }
+
+/// Found by the `workflow` fuzz target: a quoted key holding newlines (`"a\nb"`) was quoted
+/// in its message as is, so one problem printed as several lines (and a key holding
+/// terminal escapes could have recoloured the terminal).
+#[test]
+fn quoted_control_characters_stay_on_one_line() {
+    let text = "name: w\nsteps:\n  \"a\\r\\nb\\u001b[2J\":\n    uses: \"x\\ny\"\n  c: {uses: csv-to-table, inputs: {csv: \"q\\u202e.r\"}}\n";
+    let problems = weft_model::parse_and_validate(text, &catalog(), &[]).expect_err("invalid");
+    let shown = problems.render("w.yaml");
+    assert_eq!(shown.lines().count(), problems.0.len(), "{shown}");
+    assert!(!shown.contains(['\r', '\u{1b}', '\u{202e}']), "{shown}");
+    assert!(shown.contains("a\\r\\nb\\u{1b}[2J"), "{shown}");
+}
