@@ -65,6 +65,12 @@ pub enum Command {
     /// Work with the artifacts of runs.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// Check the artifact store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Check or recover the run records file.
+    #[command(subcommand)]
+    Records(RecordsCommand),
     /// Compare the metrics steps recorded, across runs.
     Metrics {
         /// Run ids.
@@ -165,13 +171,19 @@ pub enum StepCommand {
         /// Directory for the outputs, one file per output port.
         #[arg(long, default_value = "step-out")]
         out: PathBuf,
-        /// Memory limit, e.g. `256Mi` [default: 512Mi].
-        #[arg(long)]
+        /// Memory limit, e.g. `256Mi` (64Ki to 4Gi) [default: 512Mi].
+        #[arg(long, value_parser = checked(weft_model::quantity::parse_memory_limit))]
         memory: Option<String>,
-        /// Timeout, e.g. `30s` [default: 10m].
-        #[arg(long)]
+        /// Timeout, e.g. `30s` (at most 168h) [default: 10m].
+        #[arg(long, value_parser = checked(weft_model::quantity::parse_timeout))]
         timeout: Option<String>,
     },
+}
+
+/// A value parser that checks the text with `parse` (the same bounds as in a workflow)
+/// and keeps the text.
+fn checked<T>(parse: fn(&str) -> Result<T, String>) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |s| parse(s).map(|_| s.to_string())
 }
 
 fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
@@ -205,8 +217,9 @@ pub struct RunArgs {
     /// Run every step even when an identical execution is cached.
     #[arg(long)]
     pub no_cache: bool,
-    /// Stop the run after this long, e.g. `10m` [default: the workflow's `timeout:`, else none].
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop the run after this long, e.g. `10m` (ms, s, m or h; at most 168h) [default: the
+    /// workflow's `timeout:`, else none].
+    #[arg(long, value_parser = weft_model::quantity::parse_timeout)]
     pub timeout: Option<std::time::Duration>,
     /// Most steps running at once [default: number of CPUs].
     #[arg(long)]
@@ -254,8 +267,60 @@ pub enum ArtifactCommand {
     },
 }
 
+/// `weft store ...`.
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Read every artifact back and check it against its address; report the bad ones.
+    Verify {
+        /// Move bad artifacts into the store's quarantine (a run producing them again
+        /// stores them afresh; until then, steps needing them fail clearly).
+        #[arg(long)]
+        repair: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `weft records ...`.
+#[derive(Subcommand, Debug)]
+pub enum RecordsCommand {
+    /// Run SQLite's integrity check on the run records file.
+    Check,
+    /// Copy what is readable of damaged run records into a fresh file; the damaged file is
+    /// kept beside it. Run it while no other `weft` uses the records.
+    Recover,
+}
+
 fn parse_param(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(std::iter::once("weft").chain(args.iter().copied())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations_and_sizes_are_bounded_like_in_a_workflow() {
+        // A huge `--timeout` once validated and then panicked adding it to an Instant.
+        for huge in ["9999999999h", "18446744073709551615s"] {
+            let e = parse(&["run", "w.yaml", "--timeout", huge]).expect_err(huge);
+            assert!(e.contains("longer than the 168h maximum"), "{e}");
+        }
+        assert!(parse(&["run", "w.yaml", "--timeout", "0s"]).is_err());
+        let ok = parse(&["run", "w.yaml", "--timeout", "150ms"]).expect("valid");
+        let Command::Run(run) = ok.command else { panic!("run") };
+        assert_eq!(run.timeout, Some(std::time::Duration::from_millis(150)));
+        let e = parse(&["step", "run", "c.wasm", "--timeout", "200h"]).expect_err("long");
+        assert!(e.contains("168h"), "{e}");
+        let e = parse(&["step", "run", "c.wasm", "--memory", "99999999999999999999Gi"]).expect_err("big");
+        assert!(e.contains("at most 4Gi"), "{e}");
+        assert!(parse(&["step", "run", "c.wasm", "--memory", "64Mi", "--timeout", "30s"]).is_ok());
+    }
 }

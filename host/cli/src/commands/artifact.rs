@@ -1,9 +1,11 @@
-//! `weft artifact get`: stream an artifact out of the store.
+//! `weft artifact get`: stream an artifact out of the store, never a byte of a damaged one
+//! into the file asked for.
 
 use crate::cli::ArtifactCommand;
 use crate::settings::Settings;
 use anyhow::{Context, bail};
-use weft_artifacts::{ArtifactStore, Digest};
+use std::path::Path;
+use weft_artifacts::{ArtifactStore, Digest, WHOLE_LIMIT};
 
 pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
     let ArtifactCommand::Get { what, output } = cmd;
@@ -46,17 +48,44 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
         }
         _ => bail!("give a digest, or a run id and STEP.PORT"),
     };
-    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
-        Some(path) => Box::new(
-            tokio::fs::File::create(path)
-                .await
-                .with_context(|| format!("creating {}", path.display()))?,
-        ),
-        None => Box::new(tokio::io::stdout()),
+    let copied = match &output {
+        Some(path) => to_file(&store, &digest, path).await?,
+        None => {
+            // Bytes on stdout cannot be taken back: a large artifact is checked whole
+            // first, so a damaged one prints nothing (the copy checks again as it goes).
+            if store.reader(&digest).await?.size() > WHOLE_LIMIT {
+                store.verify(&digest).await?;
+            }
+            store.copy_to(&digest, &mut tokio::io::stdout()).await?
+        }
     };
-    let copied = store.copy_to(&digest, &mut sink).await?;
     if let Some(path) = output {
         eprintln!("wrote {copied} bytes ({digest}) to {}", path.display());
     }
     Ok(0)
+}
+
+/// Writes the artifact to a temporary file beside `path` and renames it into place only
+/// once every byte matched the digest: a damaged artifact never lands at `path`.
+async fn to_file(store: &ArtifactStore, digest: &Digest, path: &Path) -> anyhow::Result<u64> {
+    let name = path.file_name().context("the output path names no file")?;
+    let temp = path.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
+    let written = async {
+        let mut file = tokio::fs::File::create(&temp)
+            .await
+            .with_context(|| format!("creating {}", temp.display()))?;
+        let copied = store.copy_to(digest, &mut file).await?;
+        file.sync_all()
+            .await
+            .with_context(|| format!("writing {}", temp.display()))?;
+        tokio::fs::rename(&temp, path)
+            .await
+            .with_context(|| format!("writing {}", path.display()))?;
+        anyhow::Ok(copied)
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&temp).await;
+    }
+    written
 }

@@ -9,6 +9,7 @@ mod replay;
 mod run;
 mod runs;
 mod step;
+mod store;
 mod validate;
 
 use crate::cli::{Cli, Command, PluginCommand};
@@ -31,6 +32,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Plugin(PluginCommand::Inspect { file }) => plugin::inspect(file, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
+        Command::Store(cmd) => store::store(cmd, &settings).await,
+        Command::Records(cmd) => store::records(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &settings, &*sandbox(&settings, false)?).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,

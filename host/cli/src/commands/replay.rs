@@ -93,17 +93,40 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
     };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(["output", "recorded", "replayed", "identical"]);
+    table.set_header(["output", "recorded", "replayed", "identical", "stored copy"]);
     let mut identical = staged.len() == rec.outputs.len();
+    let mut staged = staged;
     for (port, recorded) in &rec.outputs {
         let replayed = staged.iter().find(|o| o.port == *port).map(|o| o.staged.digest());
         let same = replayed == Some(recorded.digest);
         identical &= same;
+        // The recorded output as the store holds it now: a damaged copy is reported, and
+        // repaired from the replay when the replay reproduced it exactly.
+        let stored = match store.verify(&recorded.digest).await {
+            Ok(_) => "ok".to_string(),
+            Err(e) => {
+                identical = false;
+                let fixed = match staged.iter().position(|o| o.port == *port) {
+                    Some(k) if same => store
+                        .publish(staged.remove(k).staged, &recorded.media_type)
+                        .await
+                        .is_ok(),
+                    _ => false,
+                };
+                let what = if e.is_corruption() { "DAMAGED" } else { "UNREADABLE" };
+                if fixed {
+                    format!("{what}, repaired from this replay")
+                } else {
+                    format!("{what}: {e}")
+                }
+            }
+        };
         table.add_row([
             port.clone(),
             recorded.digest.to_string(),
             replayed.map_or_else(|| "(not written)".into(), |d| d.to_string()),
             if same { "yes".into() } else { "NO".to_string() },
+            stored,
         ]);
     }
     println!("replayed `{step}` of run {run} (component {}):\n{table}", rec.component);
@@ -112,7 +135,7 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
         if identical {
             "outputs are bit-identical"
         } else {
-            "outputs DIFFER from the recorded ones"
+            "outputs DIFFER from the recorded ones, or the stored copy was damaged"
         }
     );
     Ok(if identical { 0 } else { crate::EXIT_FAILED })

@@ -27,6 +27,12 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
     let store =
         ArtifactStore::open(&settings.store_url).with_context(|| format!("opening store {}", settings.store_url))?;
+    // What killed runs left half-written is of no use to anyone: clear it before adding more.
+    match store.sweep_staging().await {
+        Ok((0, _)) => {}
+        Ok((files, bytes)) => eprintln!("removed {files} abandoned staging files ({bytes} bytes) from the store"),
+        Err(e) => tracing::warn!("could not sweep the store's staging area: {e}"),
+    }
     let start = match &args.resume {
         Some(run_id) => resume(run_id, &records, settings).await,
         None => {
@@ -155,6 +161,7 @@ async fn start(
         }
     }
     let run_id = new_run_id();
+    let digests: Vec<_> = loaded.components.iter().map(|c| c.digest).collect();
     let params = loaded
         .plan
         .params
@@ -170,6 +177,7 @@ async fn start(
             overrides,
             params: &params,
             inputs: &inputs,
+            steps: &weft_engine::planned_steps(&loaded.plan, &digests),
         })
         .await
         .context("recording the run")?;
@@ -201,7 +209,9 @@ async fn resume(run_id: &str, records: &Records, settings: &Settings) -> Result<
     .await?;
     let planned: Vec<&str> = loaded.plan.steps.iter().map(|s| s.id.as_str()).collect();
     let recorded: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
-    if planned != recorded {
+    // Runs recorded before their steps were written with them (older records) may have no
+    // step rows: nothing of theirs was committed, so they resume as planned now.
+    if planned != recorded && !recorded.is_empty() {
         return Err(anyhow::anyhow!(
             "run {run_id} planned steps {recorded:?}, the recorded workflow now plans {planned:?}: cannot resume"
         )

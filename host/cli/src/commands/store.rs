@@ -1,0 +1,94 @@
+//! `weft store verify [--repair]`: read every artifact of the tenant back and check it
+//! against its address; with `--repair`, move the bad ones into quarantine.
+//! `weft records check | recover`: the same care for the run records file.
+
+use crate::cli::{RecordsCommand, StoreCommand};
+use crate::settings::Settings;
+use std::io::Write;
+use weft_artifacts::ArtifactStore;
+
+pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8> {
+    let StoreCommand::Verify { repair, json } = cmd;
+    let store = ArtifactStore::open(&settings.store_url)?;
+    let started = std::time::Instant::now();
+    let mut checked = 0usize;
+    let summary = store
+        .verify_all(repair, |blob| {
+            checked += 1;
+            if !json && checked.is_multiple_of(1000) {
+                eprint!("\rchecked {checked} artifacts");
+                let _ = std::io::stderr().flush();
+            }
+            if let (false, Some(problem)) = (json, &blob.problem) {
+                eprintln!("\rBAD {}: {problem}", blob.key);
+            }
+        })
+        .await?;
+    let unrepaired = summary.bad.iter().filter(|b| b.quarantined.is_none()).count();
+    if json {
+        let bad: Vec<serde_json::Value> = summary
+            .bad
+            .iter()
+            .map(|b| serde_json::json!({"key": b.key, "problem": b.problem, "quarantined": b.quarantined}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "good": summary.good, "bytes": summary.bytes, "bad": bad,
+            }))?
+        );
+    } else {
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{} artifacts ({} bytes) match their address; {} bad{} ({secs:.1} s)",
+            summary.good,
+            summary.bytes,
+            summary.bad.len(),
+            if repair && !summary.bad.is_empty() {
+                format!(", moved to quarantine under {}", store.url())
+            } else if !summary.bad.is_empty() {
+                " (`weft store verify --repair` moves them aside)".into()
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if unrepaired == 0 { 0 } else { crate::EXIT_FAILED })
+}
+
+pub async fn records(cmd: RecordsCommand, settings: &Settings) -> anyhow::Result<u8> {
+    let path = &settings.records_path;
+    match cmd {
+        RecordsCommand::Check => {
+            let problems = weft_records::check(path)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} ({})", path.display()))?;
+            if problems.is_empty() {
+                println!("{}: ok", path.display());
+                return Ok(0);
+            }
+            for p in &problems {
+                println!("{}: {p}", path.display());
+            }
+            println!("`weft records recover` saves what is readable into a fresh file");
+            Ok(crate::EXIT_FAILED)
+        }
+        RecordsCommand::Recover => {
+            let done = weft_records::recover(path)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} ({})", path.display()))?;
+            for (table, rows) in &done.copied {
+                println!("kept {rows} rows of {table}");
+            }
+            for (table, why) in &done.lost {
+                println!("LOST {table}: {why}");
+            }
+            println!(
+                "fresh records at {}; the damaged file is kept as {}",
+                path.display(),
+                done.damaged.display()
+            );
+            Ok(if done.lost.is_empty() { 0 } else { crate::EXIT_FAILED })
+        }
+    }
+}
