@@ -6,7 +6,6 @@
 mod common;
 
 use common::plugin;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -241,7 +240,9 @@ async fn random_bytes_depend_on_step_and_attempt_and_nothing_else() {
 async fn instance_and_memory_counts_are_capped_per_step() {
     // A component may instantiate many core modules, each with memories and tables; the
     // per-step caps refuse them at instantiation (here at `describe()`, when loading), with
-    // the limit named, long before the shared pool runs out.
+    // the limit named, long before the shared pool runs out. (That the defaults leave room
+    // for the Python and JS runtimes, which link many core modules, tests/examples.rs shows:
+    // it runs them under the default caps.)
     for (counts, limit) in [
         (
             StepCounts {
@@ -266,22 +267,4 @@ async fn instance_and_memory_counts_are_capped_per_step() {
         let err = sandbox.load_file(&plugin("test-hostile")).await.err().expect("refused");
         assert!(err.to_string().contains(limit), "{err}");
     }
-}
-
-#[tokio::test]
-async fn every_shipped_step_fits_the_default_per_step_caps() {
-    // The defaults must leave room for the language runtimes (Python and JS link many core
-    // modules): loading runs `describe()`, which instantiates every one of them.
-    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/plugins");
-    let mut loaded = 0;
-    for entry in std::fs::read_dir(&dir).expect("dist/plugins: run `cargo xtask build-plugins`") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let result = sandbox.load_file(&path).await;
-            assert!(result.is_ok(), "{}: {:?}", path.display(), result.err());
-            loaded += 1;
-        }
-    }
-    assert!(loaded >= 10, "only {loaded} plugins in {}", dir.display());
 }
