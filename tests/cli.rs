@@ -667,6 +667,14 @@ fn guest_text_is_escaped_everywhere_it_is_printed() {
         "{}",
         stderr(&o)
     );
+    // The engine's own tracing carries the guest's log lines too.
+    let o = home
+        .command(&["step", "run", g])
+        .env("WEFT_LOG", "debug")
+        .output()
+        .expect("weft");
+    check("step run at WEFT_LOG=debug", &o);
+    assert!(stderr(&o).contains("DEBUG"), "{}", stderr(&o));
     let wf = home.path().join("escape.yaml");
     std::fs::write(&wf, "name: escape\nsteps:\n  e: {uses: test-terminal-escape}\n").expect("write");
     let w = wf.to_str().expect("utf8");

@@ -49,7 +49,10 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
-        .with_writer(std::io::stderr)
+        // Events carry guest text (a step's log lines at WEFT_LOG=debug): no colours, and
+        // every line escaped on its way to the terminal.
+        .with_ansi(false)
+        .with_writer(|| text::EscapingWriter(std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -53,6 +53,22 @@ pub fn shown_lines(text: &str) -> String {
         .join("\n")
 }
 
+/// A writer that escapes what passes through it with [`shown_lines`]: for the tracing
+/// subscriber, whose events may carry guest text. Each write is one formatted event.
+pub struct EscapingWriter<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .write_all(shown_lines(&String::from_utf8_lossy(buf)).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Pretty JSON for `--json` output. serde_json escapes C0 controls itself; the other
 /// unsafe characters are valid raw in JSON strings, so they are written as `\uXXXX`
 /// escapes too (the same value to a JSON reader).
@@ -95,6 +111,16 @@ mod tests {
     #[test]
     fn lines_keep_their_breaks_but_nothing_else() {
         assert_eq!(shown_lines("one\u{1b}c\ntwo"), "one\\x1bc\ntwo");
+    }
+
+    #[test]
+    fn the_writer_escapes_all_but_line_breaks() {
+        use std::io::Write as _;
+        let mut w = EscapingWriter(Vec::new());
+        w.write_all(format!("event {HOSTILE}\n").as_bytes()).expect("write");
+        let text = String::from_utf8(w.0).expect("utf8");
+        assert!(text.ends_with("\\u{009b}g\n"), "{text}");
+        assert!(!text.chars().any(|c| c != '\n' && is_unsafe(c)), "{text}");
     }
 
     #[test]
