@@ -1,8 +1,10 @@
 //! Project automation: `cargo xtask demo` sets up and runs the main example,
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
-//! `dist/plugins/NAME.wasm`, `cargo xtask ci` is what `.ci/run` calls.
+//! `dist/plugins/NAME.wasm`, `cargo xtask fuzz [SECONDS]` runs the fuzz targets,
+//! `cargo xtask ci` is what `.ci/run` calls.
 
 mod c_plugins;
+mod fuzz;
 mod plugins;
 mod tally;
 mod templates;
@@ -24,6 +26,7 @@ fn dispatch() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("build-plugins") => plugins::build_all(&root()).map(|_| ()),
         Some("ci") => ci(),
+        Some("fuzz") => fuzz::fuzz(&root(), fuzz::seconds(args.get(1))?),
         Some("demo") => demo(),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
@@ -32,14 +35,15 @@ fn dispatch() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo | build-plugins | ci>");
+            eprintln!("usage: cargo xtask <demo | build-plugins | ci | fuzz [SECONDS]>");
             eprintln!(
                 "  demo           set up (wasm target, plugin toolchains, plugins, release weft) and run the iris example"
             );
             eprintln!(
                 "  build-plugins  build every plugin under plugins/ into dist/plugins/ (test guests into dist/testing/)"
             );
-            eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test");
+            eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test, fuzz");
+            eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
         }
@@ -193,6 +197,9 @@ fn ci() -> Result<()> {
             .current_dir(&root)
             .args(["test", "--workspace", "--locked"]),
     )?;
+    // Coverage-guided fuzzing of the workflow loader and validator, `when:` and quantities,
+    // a fixed time per target; a crash fails CI.
+    fuzz::fuzz(&root, fuzz::CI_SECONDS)?;
     // One closing line for the whole suite: cargo's own last line belongs to whichever test
     // binary ran last (often a doc-test binary with no tests).
     println!(
