@@ -49,6 +49,14 @@ impl metrics::Host for StepState {
                 name.len()
             ))));
         }
+        if !value.is_finite() {
+            // SQL has no NaN, and an infinite accuracy means a bug upstream: say so here,
+            // where the step can be named, instead of losing the value later.
+            return Err(self.refuse(StepFailure::InvalidCall(format!(
+                "metric `{}` = {value}: metrics must be finite numbers",
+                crate::outcome::clip(&name, 64)
+            ))));
+        }
         if let Some(slot) = self.metrics.iter_mut().find(|(n, _)| *n == name) {
             slot.1 = value;
         } else if self.metrics.len() < MAX_METRICS {

@@ -75,6 +75,9 @@ pub enum StepFailure {
     /// a metric name).
     #[error("host call too large: {0}")]
     HostCallTooLarge(String),
+    /// A host call with a value the host cannot take (a NaN or infinite metric).
+    #[error("invalid host call: {0}")]
+    InvalidCall(String),
     /// The guest called `exit` (WASI `exit`) instead of returning from `run`.
     #[error("the step called exit({0}) instead of returning")]
     Exited(i32),
@@ -120,9 +123,19 @@ impl StepFailure {
             F::MissingOutput(m) => F::MissingOutput(cut(m)),
             F::Host(m) => F::Host(cut(m)),
             F::DamagedInput(m) => F::DamagedInput(cut(m)),
+            F::InvalidCall(m) => F::InvalidCall(cut(m)),
             other @ (F::TimedOut(_) | F::OutOfFuel(_) | F::Exited(_) | F::Cancelled) => other,
         }
     }
+}
+
+/// At most `max` bytes of `text` (on a character boundary), for quoting a guest's string.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// `message` cut to at most `max` bytes plus a note, if it is longer.

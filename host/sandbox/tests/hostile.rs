@@ -168,6 +168,17 @@ async fn metrics_are_capped_in_number_and_name_length() {
 }
 
 #[tokio::test]
+async fn a_nan_metric_fails_the_step_at_the_host_boundary() {
+    let b = bench().await;
+    let failure = b.attack("nan-metric", 1, Limits::default()).await.result.expect_err("refused");
+    assert!(!failure.is_retryable());
+    assert_eq!(
+        failure.to_string(),
+        "invalid host call: metric `loss` = NaN: metrics must be finite numbers"
+    );
+}
+
+#[tokio::test]
 async fn open_artifacts_are_capped_per_step() {
     let b = bench().await;
     let data = b.store.put_bytes(b"input", "text/plain").await.expect("put");

@@ -42,7 +42,10 @@ async fn damaged_inputs_fail_the_step_whether_or_not_it_reads_them() {
 
     let small = store.put_bytes(b"small input", "text/plain").await.expect("put");
     let large_bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let large = store.put_bytes(&large_bytes, "application/octet-stream").await.expect("put");
+    let large = store
+        .put_bytes(&large_bytes, "application/octet-stream")
+        .await
+        .expect("put");
 
     // Intact, the step's result stands whatever it read.
     for input in [&small, &large] {

@@ -25,7 +25,7 @@ impl Guest for G {
                     ParamType::Str,
                     None,
                     "sleep, sleep-forever, empty-logs, empty-stdout, big-log, long-failure, metrics, \
-                     long-metric-name, open-inputs, big-write, exit or random",
+                     long-metric-name, nan-metric, open-inputs, big-write, exit or random",
                 ),
                 weft_step::param("count", ParamType::Int, None, "How many times, or how many bytes"),
             ],
@@ -57,6 +57,7 @@ impl Guest for G {
             "long-failure" => return Err(failed("x".repeat(count))),
             "metrics" => (0..count).for_each(|i| weft_step::metric(&format!("m{i}"), 1.0)),
             "long-metric-name" => weft_step::metric(&"m".repeat(count), 1.0),
+            "nan-metric" => weft_step::metric("loss", f64::NAN),
             "open-inputs" => {
                 // Kept open on purpose: the host must bound how many a step can hold.
                 let mut held = Vec::with_capacity(count);
