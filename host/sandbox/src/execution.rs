@@ -108,6 +108,7 @@ impl Sandbox {
         artifacts: ArtifactStore,
         ports: Ports,
         limits: &Limits,
+        deadline: Option<Instant>,
         interrupt: Option<Arc<AtomicBool>>,
         seed: &StepSeed,
     ) -> Store<StepState> {
@@ -131,7 +132,6 @@ impl Sandbox {
             .insecure_random_seed(random.insecure_seed)
             .max_random_size(host_artifacts::MAX_CHUNK as u64)
             .build();
-        let timeout = limits.timeout.unwrap_or(config.default_timeout);
         let mut table = ResourceTable::new();
         table.set_max_capacity(config.max_handles);
         let state = StepState {
@@ -155,8 +155,7 @@ impl Sandbox {
             metrics_dropped: false,
             stdout,
             stderr,
-            // A time limit too far away to represent is no limit (validation bounds it).
-            deadline: Instant::now().checked_add(timeout),
+            deadline,
             timed_out: false,
             interrupt,
             interrupted: false,
@@ -192,15 +191,13 @@ impl Sandbox {
         let started = Instant::now();
         let config = self.config();
         if request.limits.fuel.is_some() && !config.fuel {
-            return StepOutcome {
-                result: Err(StepFailure::Host(
+            return not_started(
+                StepFailure::Host(
                     "the step sets `limits.fuel` but this sandbox runs without fuel metering (SandboxConfig::fuel)"
                         .into(),
-                )),
-                log: Vec::new(),
-                metrics: Vec::new(),
-                duration: started.elapsed(),
-            };
+                ),
+                started,
+            );
         }
         let info = &component.info;
         let ports = Ports {
@@ -212,14 +209,31 @@ impl Sandbox {
                 .map(|p| (p.name.clone(), output_type(p, &request.output_types)))
                 .collect(),
         };
+        let timeout = request.limits.timeout.unwrap_or(config.default_timeout);
+        // A time limit too far away to represent is no limit (validation bounds it).
+        let deadline = started.checked_add(timeout);
         let interrupt = request.interrupt.clone();
-        let mut store = self.new_store(request.store, ports, &request.limits, request.interrupt, &request.seed);
+        // Wait for a slot in the instance pool rather than fail for want of one (a neighbour
+        // would see its step crash); the wait counts against the time limit and ends on a cancel.
+        let _slot = match bounded(self.slots().acquire(), deadline, interrupt.as_deref()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return not_started(StepFailure::Host("the sandbox is shutting down".into()), started),
+            Err(Stop::Cancelled) => return not_started(StepFailure::Cancelled, started),
+            Err(Stop::TimedOut) => return not_started(StepFailure::TimedOut(timeout), started),
+        };
+        let mut store = self.new_store(
+            request.store,
+            ports,
+            &request.limits,
+            deadline,
+            request.interrupt,
+            &request.seed,
+        );
         let params: Vec<wit_types::Param> = request
             .params
             .iter()
             .map(|(n, v)| convert::to_wit_param(n, v))
             .collect();
-        let deadline = store.data().deadline;
         let call = bounded(
             async {
                 let instance = component.pre.instantiate_async(&mut store).await?;
@@ -229,7 +243,6 @@ impl Sandbox {
             interrupt.as_deref(),
         )
         .await;
-        let timeout = request.limits.timeout.unwrap_or(config.default_timeout);
         let result = match call {
             Ok(Ok(Ok(()))) => finish_outputs(&mut store).await,
             Ok(Ok(Err(wit_types::StepError::BadInput(m)))) => Err(StepFailure::BadInput(m)),
@@ -250,6 +263,16 @@ impl Sandbox {
             metrics: state.metrics,
             duration,
         }
+    }
+}
+
+/// The outcome of a step that failed before it was instantiated.
+fn not_started(failure: StepFailure, started: Instant) -> StepOutcome {
+    StepOutcome {
+        result: Err(failure),
+        log: Vec::new(),
+        metrics: Vec::new(),
+        duration: started.elapsed(),
     }
 }
 

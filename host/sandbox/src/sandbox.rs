@@ -47,7 +47,8 @@ pub struct SandboxConfig {
     pub max_output_bytes: u64,
     /// Enable fuel metering (needed for `limits.fuel`; costs some speed for every step).
     pub fuel: bool,
-    /// Steps that can be instantiated at once (size of the pooling allocator).
+    /// Steps that can be instantiated at once (size of the pooling allocator); more wait
+    /// for a slot.
     pub max_instances: u32,
     /// The run's seed: every execution's random sources derive from it, the step id and
     /// the attempt (see [`crate::StepSeed`]).
@@ -131,6 +132,8 @@ pub struct Sandbox {
     loaded: Mutex<HashMap<Digest, Arc<LoadedComponent>>>,
     config: SandboxConfig,
     stop_ticker: Arc<AtomicBool>,
+    /// One permit per instance the pool holds: executions wait for one instead of failing.
+    slots: tokio::sync::Semaphore,
 }
 
 impl Drop for Sandbox {
@@ -208,6 +211,7 @@ impl Sandbox {
             linker,
             cache,
             loaded: Mutex::new(HashMap::new()),
+            slots: tokio::sync::Semaphore::new(config.max_instances.max(1) as usize),
             config,
             stop_ticker,
         })
@@ -315,8 +319,18 @@ impl Sandbox {
             ..Limits::default()
         };
         let artifacts = ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?;
-        let mut store = self.new_store(artifacts, Ports::default(), &limits, None, &StepSeed::default());
-        let deadline = store.data().deadline;
+        let deadline = Instant::now().checked_add(DESCRIBE_TIMEOUT);
+        let Ok(_slot) = self.slots.acquire().await else {
+            return Err(fail("the sandbox is shutting down".into()));
+        };
+        let mut store = self.new_store(
+            artifacts,
+            Ports::default(),
+            &limits,
+            deadline,
+            None,
+            &StepSeed::default(),
+        );
         let described = bounded(
             async {
                 let instance = pre.instantiate_async(&mut store).await?;
@@ -338,5 +352,10 @@ impl Sandbox {
     /// The wasmtime engine.
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Permits to instantiate, one per instance the pool holds.
+    pub(crate) fn slots(&self) -> &tokio::sync::Semaphore {
+        &self.slots
     }
 }

@@ -170,7 +170,11 @@ async fn metrics_are_capped_in_number_and_name_length() {
 #[tokio::test]
 async fn a_nan_metric_fails_the_step_at_the_host_boundary() {
     let b = bench().await;
-    let failure = b.attack("nan-metric", 1, Limits::default()).await.result.expect_err("refused");
+    let failure = b
+        .attack("nan-metric", 1, Limits::default())
+        .await
+        .result
+        .expect_err("refused");
     assert!(!failure.is_retryable());
     assert_eq!(
         failure.to_string(),
@@ -278,4 +282,54 @@ async fn instance_and_memory_counts_are_capped_per_step() {
         let err = sandbox.load_file(&plugin("test-hostile")).await.err().expect("refused");
         assert!(err.to_string().contains(limit), "{err}");
     }
+}
+
+#[tokio::test]
+async fn a_full_instance_pool_makes_steps_wait_not_fail() {
+    // One slot: while one step holds it, the next waits for it instead of failing for want
+    // of an instance (a neighbour's crash, before), and a cancel ends the wait.
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_instances: 1,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let hostile = sandbox.load_file(&plugin("test-hostile")).await.expect("loads");
+    let (busy, waiting) = tokio::join!(
+        sandbox.run(&hostile, request(&store, "sleep-forever", 0, timeout(300))),
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            sandbox
+                .run(&hostile, request(&store, "sleep", 1, timeout(10_000)))
+                .await
+        }
+    );
+    assert_eq!(
+        busy.result.expect_err("timed out"),
+        StepFailure::TimedOut(Duration::from_millis(300))
+    );
+    assert!(waiting.result.is_ok(), "{:?}", waiting.result);
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut queued = request(&store, "sleep", 1, Limits::default());
+    queued.interrupt = Some(flag.clone());
+    let (_, cancelled, ()) = tokio::join!(
+        sandbox.run(&hostile, request(&store, "sleep-forever", 0, timeout(2_000))),
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            sandbox.run(&hostile, queued).await
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            flag.store(true, Ordering::Relaxed);
+        }
+    );
+    assert_eq!(
+        cancelled.result.expect_err("cancelled while waiting"),
+        StepFailure::Cancelled
+    );
+    assert!(
+        cancelled.duration < Duration::from_millis(1_500),
+        "{:?}",
+        cancelled.duration
+    );
 }
