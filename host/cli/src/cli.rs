@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     /// Largest workflow input file, e.g. `100Gi` [default: 64Gi].
     #[arg(long, global = true, env = "WEFT_MAX_INPUT_SIZE", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
     pub max_input_size: Option<u64>,
-    /// Longest a component may take to compile, e.g. `5m` [default: 2m].
+    /// Longest a component may take to compile, e.g. `10m` [default: 5m].
     #[arg(long, global = true, env = "WEFT_COMPILE_TIMEOUT", value_name = "DURATION", value_parser = weft_model::quantity::parse_timeout)]
     pub compile_timeout: Option<std::time::Duration>,
     /// Most memory (address space) compiling a component may use, e.g. `8Gi` [default: 4Gi].
