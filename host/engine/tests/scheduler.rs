@@ -122,3 +122,32 @@ async fn a_condition_that_cannot_be_evaluated_fails_the_step() {
     );
     assert_eq!(report.step("c").expect("c").status, StepStatus::Blocked);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_sleeps_forever_stops_at_the_run_time_limit() {
+    // A guest sleeping in a host call once escaped every limit and held its concurrency
+    // slot: the run's time limit now stops it, and the other step still runs.
+    let yaml = "name: sleepy\ninputs:\n  seed: {path: x}\nsteps:\n  sleeper:\n    uses: test-hostile\n    inputs: {data: inputs.seed}\n    with: {attack: sleep-forever, count: 0}\n  free: {uses: test-noop}\n";
+    let setup = setup(yaml, Some(b"x")).await;
+    let options = RunOptions {
+        concurrency: 2,
+        timeout: Some(std::time::Duration::from_millis(500)),
+        ..RunOptions::new("test-run")
+    };
+    let started = std::time::Instant::now();
+    let (report, _) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        setup.run(Arc::new(NoJournal), &options),
+    )
+    .await
+    .expect("the run ended instead of hanging");
+    let report = report.expect("run");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.step("free").expect("free").status, StepStatus::Succeeded);
+    assert_ne!(report.step("sleeper").expect("sleeper").status, StepStatus::Succeeded);
+}
