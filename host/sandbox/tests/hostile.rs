@@ -333,3 +333,58 @@ async fn a_full_instance_pool_makes_steps_wait_not_fail() {
         cancelled.duration
     );
 }
+
+/// Removes every file below `dir` named `name`; returns how many.
+fn remove_named(dir: &std::path::Path, name: &str) -> usize {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            removed += remove_named(&path, name);
+        } else if path.file_name().is_some_and(|n| n == name) {
+            std::fs::remove_file(&path).expect("remove");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[tokio::test]
+async fn store_errors_reach_the_guest_without_host_paths() {
+    // A blob gone from a directory store: the store's error names its path. The guest is
+    // told only which input and a code; the details are in the step's log.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_str().expect("utf8").to_string();
+    let store = ArtifactStore::open(&root).expect("store");
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let input = store.put_bytes(b"some input", "text/plain").await.expect("put");
+    assert_eq!(remove_named(dir.path(), &input.digest.hex()), 1);
+    let copy = sandbox.load_file(&plugin("test-copy")).await.expect("loads");
+    let outcome = sandbox
+        .run(
+            &copy,
+            StepRequest {
+                store: store.clone(),
+                inputs: vec![("data".into(), Provenance::origin("inputs.data", input))],
+                params: Vec::new(),
+                output_types: Vec::new(),
+                limits: Limits::default(),
+                interrupt: None,
+                seed: StepSeed::default(),
+            },
+        )
+        .await;
+    // `test-copy` fails with what `open` told it.
+    let told = outcome.result.expect_err("no input").to_string();
+    assert_eq!(
+        told,
+        "failed: input `data` could not be opened (host error `artifact-open`; the details are in the step's log)"
+    );
+    let host_lines: Vec<_> = outcome.log.iter().filter(|l| l.stream == LogStream::Host).collect();
+    assert!(
+        host_lines
+            .iter()
+            .any(|l| l.message.starts_with("artifact-open: input `data` (inputs.data)")),
+        "{host_lines:?}"
+    );
+}
