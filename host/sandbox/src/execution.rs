@@ -152,6 +152,7 @@ impl Sandbox {
             },
             log: StepLog::new(config.max_log_bytes, config.max_log_lines),
             metrics: Vec::new(),
+            metric_index: std::collections::HashMap::new(),
             metrics_dropped: false,
             stdout,
             stderr,

@@ -57,9 +57,10 @@ impl metrics::Host for StepState {
                 crate::outcome::clip(&name, 64)
             ))));
         }
-        if let Some(slot) = self.metrics.iter_mut().find(|(n, _)| *n == name) {
-            slot.1 = value;
+        if let Some(&at) = self.metric_index.get(&name) {
+            self.metrics[at].1 = value;
         } else if self.metrics.len() < MAX_METRICS {
+            self.metric_index.insert(name.clone(), self.metrics.len());
             self.metrics.push((name, value));
         } else if !self.metrics_dropped {
             self.metrics_dropped = true;

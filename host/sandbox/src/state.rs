@@ -20,6 +20,8 @@ pub struct StepState {
     pub(crate) io: StepIo,
     pub(crate) log: StepLog,
     pub(crate) metrics: Vec<(String, f64)>,
+    /// Where each name sits in `metrics`: re-recording a name costs a lookup, not a scan.
+    pub(crate) metric_index: std::collections::HashMap<String, usize>,
     /// Whether a metric was dropped at the cap (noted in the log once).
     pub(crate) metrics_dropped: bool,
     pub(crate) stdout: CappedPipe,
