@@ -48,13 +48,16 @@ impl StepState {
     }
 
     /// Records what went wrong in the host for the step's log and the host's tracing,
-    /// where the details belong: what the guest is told stays generic.
+    /// where the details belong: what the guest is told stays generic. Only what the log
+    /// keeps is traced, so a guest repeating a failing call cannot flood the host's log.
     pub(crate) fn host_problem(&mut self, what: &str, detail: &dyn std::fmt::Display) {
-        tracing::warn!(target: "weft::step", "{what}: {detail}");
-        self.log.push(LogLine {
+        let message = format!("{what}: {detail}");
+        if self.log.push(LogLine {
             stream: LogStream::Host,
-            message: format!("{what}: {detail}"),
-        });
+            message: message.clone(),
+        }) {
+            tracing::warn!(target: "weft::step", "{message}");
+        }
     }
 }
 
