@@ -656,7 +656,12 @@ fn parse_limits(node: &Node, field: &str, diags: &mut Vec<Diagnostic>) -> Limits
             None => report(
                 n,
                 "fuel",
-                format!("expected a positive whole number like 5e9, found {}", n.shape()),
+                non_finite(n).unwrap_or_else(|| {
+                    format!(
+                        "expected a positive whole number below 1.8e19 like 5e9, found {}",
+                        n.shape()
+                    )
+                }),
             ),
         }
     }

@@ -469,7 +469,7 @@ fn huge_durations_and_counts_are_errors() {
         "2:10: timeout: `9999999999h` is longer than the 168h maximum (7 days)",
         "6:23: steps.a.limits.timeout: `18446744073709551615s` is longer than the 168h maximum",
         "6:54: steps.a.limits.memory: at most 4Gi",
-        "6:84: steps.a.limits.fuel: expected a positive whole number",
+        "6:84: steps.a.limits.fuel: `1e400` is out of range",
         "7:18: steps.a.retry.max: expected a number of retries from 0 to 100, found 1000",
         "7:33: steps.a.retry.backoff: `200h` is longer than the 168h maximum",
         "7:52: steps.a.retry.max_backoff: `99999999999ms` is longer than the 168h maximum",
