@@ -209,3 +209,60 @@ fn symlinks_and_fifos_in_the_store_are_refused() {
     let out = s.home.weft(&["artifact", "get", &one]);
     assert!(stderr(&out).contains("is not in the store"), "{}", stderr(&out));
 }
+
+/// A store whose disk is full fails the step that could not publish, with the reason and
+/// the way out, and the run is recorded as failed (not left running). Needs root to mount
+/// a 512 KiB tmpfs (CI runs as root); elsewhere it says so and checks nothing.
+#[test]
+fn a_full_store_disk_fails_the_step_clearly() {
+    let home = Home::new();
+    let store = home.path().join("small-store");
+    std::fs::create_dir_all(&store).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&store)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(store.clone());
+    let project = tempfile::tempdir().expect("tempdir");
+    // 900 KiB of output into a 512 KiB disk that also holds the component and the input.
+    std::fs::write(
+        project.path().join("wf.yaml"),
+        "name: full\ninputs:\n  a: {path: a.txt}\nsteps:\n  big: {uses: test-hostile, inputs: {data: inputs.a}, \
+         with: {attack: big-write, count: 921600}}\n",
+    )
+    .expect("write");
+    std::fs::write(project.path().join("a.txt"), "a").expect("write");
+    let wf = project.path().join("wf.yaml");
+    let out = home.weft(&[
+        "--store",
+        store.to_str().expect("utf8"),
+        "run",
+        "--json",
+        wf.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let error = step_of(&report, "big")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("the disk holding the artifact store is full"), "{error}");
+    assert!(
+        error.contains(store.to_str().expect("utf8")),
+        "names the store: {error}"
+    );
+    let run = report["run_id"].as_str().expect("run id");
+    let shown = home.show(run);
+    assert_eq!(shown["status"], "failed", "{shown}");
+}

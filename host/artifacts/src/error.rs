@@ -19,8 +19,8 @@ pub enum ArtifactError {
         /// Document name.
         name: String,
     },
-    /// The underlying object store failed.
-    #[error("object store: {0}")]
+    /// The underlying object store failed (a full disk says so, and what to do).
+    #[error("object store: {}", describe(.0))]
     Store(#[from] object_store::Error),
     /// A local file could not be read or written.
     #[error("{path}: {source}")]
@@ -54,8 +54,43 @@ impl ArtifactError {
         ArtifactError::Corrupted { digest, reason }
     }
 
+    /// Whether the store's disk is full.
+    pub fn is_full(&self) -> bool {
+        match self {
+            ArtifactError::Store(e) => no_space(e),
+            ArtifactError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+
     /// Whether the store holds something other than the artifact at its address.
     pub fn is_corruption(&self) -> bool {
         matches!(self, ArtifactError::Corrupted { .. })
+    }
+}
+
+/// Whether an I/O error with no space left is behind `e`.
+fn no_space(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// The store's error, with the way out when its disk is full.
+fn describe(e: &object_store::Error) -> String {
+    if no_space(e) {
+        format!(
+            "{e} — the disk holding the artifact store is full: free space (or move the store with \
+             `--store`), then continue with `weft run --resume RUN`"
+        )
+    } else {
+        e.to_string()
     }
 }

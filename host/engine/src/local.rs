@@ -66,7 +66,11 @@ impl Executor for LocalExecutor {
                     match self.store.publish(out.staged, &out.media_type).await {
                         Ok(meta) => published.push((out.port, meta)),
                         Err(e) => {
-                            failure = Some(StepFailure::Host(format!("cannot publish output `{}`: {e}", out.port)));
+                            failure = Some(StepFailure::Host(format!(
+                                "cannot publish output `{}` to the store at {}: {e}",
+                                out.port,
+                                self.store.url()
+                            )));
                             break;
                         }
                     }
