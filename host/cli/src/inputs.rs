@@ -9,7 +9,10 @@
 //! out), `--no-host-inputs` allows no host path at all.
 
 use crate::files::{FileError, fmt_bytes, open_regular};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use tokio::io::AsyncReadExt;
+use weft_artifacts::{ArtifactMeta, ArtifactStore};
 
 /// Largest workflow input file by default.
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 << 30;
@@ -39,6 +42,10 @@ pub struct InputPolicy {
 pub struct CheckedInput {
     /// The resolved path: what is read, and what is reported.
     pub path: PathBuf,
+    /// The file's identity when checked (device, inode): the file imported must be it.
+    id: (u64, u64),
+    /// The most that will be read from it.
+    max_bytes: u64,
 }
 
 /// Kernel pseudo-filesystems (statfs magic numbers): proc, sysfs, debugfs, tracefs,
@@ -117,7 +124,53 @@ impl InputPolicy {
                 fmt_bytes(self.max_bytes)
             ));
         }
-        Ok(CheckedInput { path: real })
+        Ok(CheckedInput {
+            path: real,
+            id: (meta.dev(), meta.ino()),
+            max_bytes: self.max_bytes,
+        })
+    }
+}
+
+impl CheckedInput {
+    /// Streams the checked file into the store. It is opened again without following a
+    /// symlink and must be the very file that was checked (same device and inode), and
+    /// reading stops with an error past the size limit, so a file swapped or grown after
+    /// the check is refused rather than read.
+    pub async fn import(&self, store: &ArtifactStore, media_type: &str) -> anyhow::Result<ArtifactMeta> {
+        let shown = self.path.display();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK)
+                    .bits()
+                    .cast_signed(),
+            )
+            .open(&self.path)
+            .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+        let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != self.id || !meta.is_file() {
+            anyhow::bail!("{shown} was replaced after it was checked; run again");
+        }
+        let mut file = tokio::fs::File::from_std(file);
+        let mut w = store.stage();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total: u64 = 0;
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > self.max_bytes {
+                anyhow::bail!(
+                    "{shown} grew past the {} allowed for a workflow input while it was read (--max-input-size)",
+                    fmt_bytes(self.max_bytes)
+                );
+            }
+            w.write(&buf[..n]).await?;
+        }
+        Ok(store.publish(w.finish().await?, media_type).await?)
     }
 }
 
@@ -171,6 +224,28 @@ mod tests {
                 .expect_err("no host paths")
                 .contains("not allowed")
         );
+    }
+
+    #[tokio::test]
+    async fn the_file_imported_is_the_file_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ArtifactStore::open("memory://").expect("store");
+        let p = dir.path().join("in.csv");
+        std::fs::write(&p, "a,b\n").expect("write");
+        let policy = InputPolicy::new(None, false, Some(8)).expect("policy");
+        let checked = policy.check(&p).expect("checked");
+        assert_eq!(checked.import(&store, "text/csv").await.expect("import").size, 4);
+        // Grown past the cap after the check: refused while reading.
+        std::fs::write(&p, "a,b\n1,2\n3,4\n").expect("grow");
+        let err = checked.import(&store, "text/csv").await.expect_err("grown");
+        assert!(err.to_string().contains("grew past the 8 bytes"), "{err}");
+        // Another file renamed into its place: refused.
+        std::fs::write(&p, "a,b\n").expect("shrink");
+        let checked = policy.check(&p).expect("checked");
+        std::fs::write(dir.path().join("other"), "x\n").expect("write");
+        std::fs::rename(dir.path().join("other"), &p).expect("swap");
+        let err = checked.import(&store, "text/csv").await.expect_err("swapped");
+        assert!(err.to_string().contains("was replaced after it was checked"), "{err}");
     }
 
     #[test]

@@ -15,8 +15,9 @@ pub struct LoadedWorkflow {
     pub plan: Plan,
     /// The component of each plan step, in plan order.
     pub components: Vec<Arc<LoadedComponent>>,
-    /// Workflow input name → file on disk (symlinks resolved: the file that is read).
-    pub input_files: BTreeMap<String, PathBuf>,
+    /// Workflow input name → file on disk, checked by the input policy (symlinks
+    /// resolved: the file that is read).
+    pub input_files: BTreeMap<String, crate::inputs::CheckedInput>,
     /// Inputs whose path resolved to another one (a symlink, `..`): name, as written
     /// (joined to the workflow's directory), resolved. Reported before the run starts.
     pub resolved_inputs: Vec<(String, PathBuf, PathBuf)>,
@@ -95,7 +96,7 @@ pub async fn load_source(
                 if std::path::absolute(&path).is_ok_and(|p| p != checked.path) {
                     resolved_inputs.push((input.name.value.clone(), path, checked.path.clone()));
                 }
-                input_files.insert(input.name.value.clone(), checked.path);
+                input_files.insert(input.name.value.clone(), checked);
             }
             Err(message) => problems.push(Diagnostic::new(
                 input.path.span,

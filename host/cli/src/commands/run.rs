@@ -143,9 +143,8 @@ async fn start(
     }
     let mut inputs = BTreeMap::new();
     for input in &loaded.plan.inputs {
-        let path = &loaded.input_files[&input.name];
-        let meta = store
-            .import_file(path, &input.media_type)
+        let meta = loaded.input_files[&input.name]
+            .import(store, &input.media_type)
             .await
             .with_context(|| format!("storing workflow input `{}`", input.name))?;
         inputs.insert(input.name.clone(), meta);

@@ -112,7 +112,7 @@ pub async fn step(cmd: StepCommand, settings: &Settings, sandbox: &Sandbox) -> a
     let mut checked = Vec::new();
     for (port, path) in &inputs {
         match policy.check(path) {
-            Ok(c) => checked.push((port, c.path)),
+            Ok(c) => checked.push((port, path, c)),
             Err(e) => problems.push(format!("--input {port}: {e}")),
         }
     }
@@ -123,7 +123,7 @@ pub async fn step(cmd: StepCommand, settings: &Settings, sandbox: &Sandbox) -> a
         return Ok(crate::EXIT_INVALID);
     }
     let mut bound = Vec::new();
-    for (port, path) in checked {
+    for (port, path, file) in checked {
         let declared = info
             .input(port)
             .map(|p| p.media_type.as_str())
@@ -134,8 +134,8 @@ pub async fn step(cmd: StepCommand, settings: &Settings, sandbox: &Sandbox) -> a
         } else {
             declared
         };
-        let meta = store
-            .import_file(&path, label)
+        let meta = file
+            .import(&store, label)
             .await
             .with_context(|| format!("reading input `{port}`"))?;
         bound.push((port.clone(), Provenance::origin(path.display().to_string(), meta)));
