@@ -8,13 +8,16 @@
 //! Figures for BENCHMARKS.md:
 //! `cargo test --release -p weft-model --test bounds -- --nocapture --test-threads 1`.
 
+use common::param;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use weft_model::yaml::MAX_YAML_BYTES;
-use weft_model::{Catalog, ParamSpec, ParamType, ParamValue, Port, StepInfo};
+use weft_model::{Catalog, ParamType, ParamValue, Port, StepInfo};
+
+mod common;
 
 struct Counting;
 
@@ -71,19 +74,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn port(name: &str, media_type: &str, many: bool) -> Port {
     Port {
-        name: name.into(),
-        media_type: media_type.into(),
-        description: String::new(),
         many,
-    }
-}
-
-fn param(name: &str, ty: ParamType, default: Option<ParamValue>) -> ParamSpec {
-    ParamSpec {
-        name: name.into(),
-        ty,
-        default,
-        description: String::new(),
+        ..common::port(name, media_type)
     }
 }
 
