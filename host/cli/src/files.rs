@@ -24,8 +24,8 @@ pub enum FileError {
     NotRegular(&'static str),
     /// Larger than the cap.
     TooLarge {
-        /// Its size (or what was read before giving up).
-        size: u64,
+        /// Its size, if its metadata said so; `None` when it said less and kept going.
+        size: Option<u64>,
         /// The cap.
         cap: u64,
     },
@@ -36,11 +36,13 @@ impl std::fmt::Display for FileError {
         match self {
             FileError::Io(e) => write!(f, "{e}"),
             FileError::NotRegular(kind) => write!(f, "it is a {kind}, not a regular file"),
-            FileError::TooLarge { size, cap } => write!(
+            FileError::TooLarge { size: Some(size), cap } => {
+                write!(f, "it is larger than the limit of {} ({size} bytes)", fmt_bytes(*cap))
+            }
+            FileError::TooLarge { size: None, cap } => write!(
                 f,
-                "it is larger than the limit of {} ({} bytes or more)",
-                fmt_bytes(*cap),
-                size
+                "it is larger than the limit of {} (it went on past it while being read)",
+                fmt_bytes(*cap)
             ),
         }
     }
@@ -95,17 +97,17 @@ pub fn open_regular(path: &Path) -> Result<(File, Metadata), FileError> {
 pub fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
     let (file, meta) = open_regular(path)?;
     if meta.len() > cap {
-        return Err(FileError::TooLarge { size: meta.len(), cap });
+        return Err(FileError::TooLarge {
+            size: Some(meta.len()),
+            cap,
+        });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.take(cap.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(FileError::Io)?;
     if bytes.len() as u64 > cap {
-        return Err(FileError::TooLarge {
-            size: bytes.len() as u64,
-            cap,
-        });
+        return Err(FileError::TooLarge { size: None, cap });
     }
     Ok(bytes)
 }
@@ -147,7 +149,7 @@ mod tests {
         assert_eq!(read_capped(&p, 5).expect("read"), b"hello");
         assert!(matches!(
             read_capped(&p, 4),
-            Err(FileError::TooLarge { size: 5, cap: 4 })
+            Err(FileError::TooLarge { size: Some(5), cap: 4 })
         ));
     }
 
