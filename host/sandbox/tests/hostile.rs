@@ -388,3 +388,28 @@ async fn store_errors_reach_the_guest_without_host_paths() {
         "{host_lines:?}"
     );
 }
+
+#[tokio::test]
+async fn resource_handles_are_capped_per_step() {
+    // Every resource a step holds (artifacts, WASI streams and pollables) sits in one table
+    // whose size is capped; here the table is the tighter cap.
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_handles: 100,
+        max_open_artifacts: 1_000,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let store = ArtifactStore::open("memory://").expect("store");
+    let hostile = sandbox.load_file(&plugin("test-hostile")).await.expect("loads");
+    let data = store.put_bytes(b"input", "text/plain").await.expect("put");
+    let mut req = request(&store, "open-inputs", 500, Limits::default());
+    req.inputs = vec![("data".into(), Provenance::origin("inputs.data", data))];
+    let failure = sandbox.run(&hostile, req).await.result.expect_err("refused");
+    assert!(!failure.is_retryable());
+    assert!(
+        failure
+            .to_string()
+            .starts_with("resource limit: too many open handles (limit 100)"),
+        "{failure}"
+    );
+}
