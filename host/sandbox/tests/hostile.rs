@@ -413,3 +413,32 @@ async fn resource_handles_are_capped_per_step() {
         "{failure}"
     );
 }
+
+#[tokio::test]
+async fn a_step_writing_flat_out_does_not_hold_up_a_neighbour() {
+    // 120 MiB in 1 MiB calls (one 120 MiB call is refused): every call is short and the
+    // guest yields at each epoch tick, so a step started meanwhile ends at once.
+    let b = bench().await;
+    let noop = b.sandbox.load_file(&plugin("test-noop")).await.expect("loads");
+    let started = Instant::now();
+    let (writer, neighbour) = tokio::join!(b.attack("chunked-write", 120, Limits::default()), async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let outcome = b
+            .sandbox
+            .run(&noop, request(&b.store, "none", 0, Limits::default()))
+            .await;
+        (outcome, started.elapsed())
+    });
+    assert!(writer.result.is_ok(), "{:?}", writer.result);
+    assert!(neighbour.0.result.is_ok(), "{:?}", neighbour.0.result);
+    eprintln!(
+        "writer: {:?} for 120 MiB; neighbour done {:?} after the start",
+        writer.duration, neighbour.1
+    );
+    assert!(
+        neighbour.1 < writer.duration.max(Duration::from_millis(100)),
+        "the neighbour waited for the writer: {:?} vs {:?}",
+        neighbour.1,
+        writer.duration
+    );
+}

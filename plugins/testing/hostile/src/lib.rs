@@ -67,6 +67,13 @@ impl Guest for G {
                 weft_step::metric("opened", held.len() as f64);
             }
             "big-write" => out.write(&vec![7u8; count]).map_err(failed)?,
+            // As much as `big-write` could, in the largest chunks the host takes.
+            "chunked-write" => {
+                let chunk = vec![7u8; 1 << 20];
+                for _ in 0..count {
+                    out.write(&chunk).map_err(failed)?;
+                }
+            }
             "exit" => std::process::exit(i32::try_from(count).unwrap_or(i32::MAX)),
             "random" => {
                 // The standard library seeds hash maps from WASI randomness: this shows which
