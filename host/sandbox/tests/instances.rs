@@ -9,7 +9,10 @@ mod common;
 
 use common::plugin;
 use std::time::Duration;
-use wasm_encoder::{Component, InstanceSection, MemorySection, MemoryType, Module, ModuleArg, ModuleSection};
+use wasm_encoder::{
+    Component, InstanceSection, MemorySection, MemoryType, Module, ModuleArg, ModuleSection, RefType, TableSection,
+    TableType,
+};
 use weft_artifacts::ArtifactStore;
 use weft_model::Limits;
 use weft_sandbox::{Sandbox, SandboxConfig, StepCounts, StepFailure, StepRequest, StepSeed};
@@ -31,11 +34,31 @@ fn top_level_modules(component: &[u8]) -> u32 {
     modules
 }
 
-/// `component` with `count` more core instances of a module holding one memory of
-/// `pages` 64 KiB pages (no memory when `pages` is `None`).
-fn with_instances(component: &[u8], count: u32, pages: Option<u64>) -> Vec<u8> {
+/// What each appended core instance holds.
+#[derive(Clone, Copy)]
+enum Holds {
+    Nothing,
+    /// A memory of this many 64 KiB pages.
+    Memory(u64),
+    /// A table of one function reference.
+    Table,
+}
+
+/// `component` with `count` more core instances of a module that holds `holds`.
+fn with_instances(component: &[u8], count: u32, holds: Holds) -> Vec<u8> {
     let mut module = Module::new();
-    if let Some(minimum) = pages {
+    if let Holds::Table = holds {
+        let mut tables = TableSection::new();
+        tables.table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: 1,
+            maximum: None,
+            shared: false,
+        });
+        module.section(&tables);
+    }
+    if let Holds::Memory(minimum) = holds {
         let mut memories = MemorySection::new();
         memories.memory(MemoryType {
             minimum,
@@ -75,7 +98,7 @@ async fn load_error(bytes: &[u8]) -> String {
 
 #[tokio::test]
 async fn hundreds_of_tiny_memories_are_refused_by_the_per_step_cap() {
-    let err = load_error(&with_instances(&noop(), 300, Some(1))).await;
+    let err = load_error(&with_instances(&noop(), 300, Holds::Memory(1))).await;
     let limit = StepCounts::default().memories;
     assert!(
         err.contains(&format!("too many memories (limit {limit} per step)")),
@@ -85,10 +108,20 @@ async fn hundreds_of_tiny_memories_are_refused_by_the_per_step_cap() {
 
 #[tokio::test]
 async fn many_core_instances_are_refused_by_the_per_step_cap() {
-    let err = load_error(&with_instances(&noop(), 100, None)).await;
+    let err = load_error(&with_instances(&noop(), 100, Holds::Nothing)).await;
     let limit = StepCounts::default().instances;
     assert!(
         err.contains(&format!("too many instances (limit {limit} per step)")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn many_tables_are_refused_by_the_per_step_cap() {
+    let err = load_error(&with_instances(&noop(), 100, Holds::Table)).await;
+    let limit = StepCounts::default().tables;
+    assert!(
+        err.contains(&format!("too many tables (limit {limit} per step)")),
         "{err}"
     );
 }
@@ -98,7 +131,7 @@ async fn the_memory_limit_is_the_sum_of_all_memories() {
     // Three more memories of 30 MiB: each is under a 64 MiB limit, together they are not.
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
     let hostile = sandbox
-        .load(&with_instances(&noop(), 3, Some(480)), "hostile")
+        .load(&with_instances(&noop(), 3, Holds::Memory(480)), "hostile")
         .await
         .expect("fits the default 512 MiB");
     let store = ArtifactStore::open("memory://").expect("store");
