@@ -12,6 +12,7 @@ use crate::convert::to_wit_param;
 use crate::outcome::StepFailure;
 use crate::provenance::Provenance;
 use crate::state::StepState;
+use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::Resource;
 use weft_artifacts::{ArtifactReader, ArtifactStore, StagedWriter};
@@ -19,9 +20,10 @@ use weft_artifacts::{ArtifactReader, ArtifactStore, StagedWriter};
 /// Largest chunk moved by one `read` or `write` call.
 pub const MAX_CHUNK: usize = 1024 * 1024;
 
-/// An open input, owned by the guest through a resource handle.
+/// An open input, owned by the guest through a resource handle; its reader lives in
+/// [`StepIo::readers`] so the host can finish checking it after `run`.
 pub struct ReaderHandle {
-    reader: ArtifactReader,
+    id: u64,
     provenance: Arc<Provenance>,
 }
 
@@ -47,10 +49,13 @@ pub struct StepIo {
     pub(crate) written: u64,
     /// Cap on readers open plus outputs created.
     pub(crate) max_open: usize,
-    /// Inputs opened and not yet read to their checked end (address, source): before the
-    /// step's outputs are accepted the host reads what the step left unread, so no result
-    /// rests on bytes that were never checked against their address.
-    pub(crate) unverified: Vec<(weft_artifacts::Digest, String)>,
+    /// Open inputs by handle id, with their source. No step result rests on bytes that
+    /// were not checked against their address: when a reader is dropped, and for those
+    /// still open when `run` returns `ok` ([`StepState::check_unread_inputs`]), the host
+    /// reads what the step left unread — within the step's time limit, through the same
+    /// reader (the same open file), so the bytes checked are the bytes the step saw.
+    pub(crate) readers: HashMap<u64, (ArtifactReader, String)>,
+    pub(crate) next_reader: u64,
     /// Readers open now plus outputs created so far (a created output holds its staging
     /// buffer until the step ends, whether or not its handle was dropped).
     pub(crate) open: usize,
@@ -87,10 +92,37 @@ impl StepState {
                 )));
             }
         };
-        if !reader.is_verified() {
-            self.io.unverified.push((reader.digest(), provenance.source.clone()));
+        let id = self.io.next_reader;
+        self.io.next_reader += 1;
+        self.io.readers.insert(id, (reader, provenance.source.clone()));
+        Ok(Ok(self.table.push(ReaderHandle { id, provenance })?))
+    }
+
+    /// Reads the unread rest of a reader only to check it; a mismatch fails the step.
+    async fn check_rest(&mut self, mut reader: ArtifactReader, source: &str) -> wasmtime::Result<()> {
+        if reader.is_verified() {
+            return Ok(());
         }
-        Ok(Ok(self.table.push(ReaderHandle { reader, provenance })?))
+        match reader.verify_rest().await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_corruption() => Err(self.refuse(StepFailure::DamagedInput(format!("input {source}: {e}")))),
+            Err(e) => {
+                self.host_problem(&format!("artifact-read: input {source}"), &e);
+                Err(self.refuse(StepFailure::Host(format!(
+                    "input {source} could not be read to its end to check it"
+                ))))
+            }
+        }
+    }
+
+    /// Checks the rest of every input still open when `run` returned `ok` (called inside
+    /// the step's time bound).
+    pub(crate) async fn check_unread_inputs(&mut self) -> wasmtime::Result<()> {
+        let open: Vec<(ArtifactReader, String)> = self.io.readers.drain().map(|(_, r)| r).collect();
+        for (reader, source) in open {
+            self.check_rest(reader, &source).await?;
+        }
+        Ok(())
     }
 
     /// Counts one more open artifact, or fails the step at the cap.
@@ -161,7 +193,8 @@ impl Host for StepState {
                 Ok(r) => readers.push(r),
                 Err(e) => {
                     for r in readers {
-                        self.table.delete(r)?;
+                        let h = self.table.delete(r)?;
+                        self.io.readers.remove(&h.id);
                         self.io.open -= 1;
                     }
                     return Ok(Err(e));
@@ -194,24 +227,19 @@ impl Host for StepState {
 
 impl HostReader for StepState {
     async fn read(&mut self, handle: Resource<ReaderHandle>, max: u32) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        let h = self.table.get_mut(&handle)?;
+        let id = self.table.get(&handle)?.id;
         let max = (max as usize).min(MAX_CHUNK);
-        match h.reader.read(max).await {
-            Ok(bytes) => {
-                if bytes.is_empty() {
-                    let digest = h.reader.digest();
-                    if let Some(k) = self.io.unverified.iter().position(|(d, _)| *d == digest) {
-                        self.io.unverified.swap_remove(k);
-                    }
-                }
-                Ok(Ok(bytes.to_vec()))
-            }
+        let Some((reader, source)) = self.io.readers.get_mut(&id) else {
+            return Ok(Err("the input is not open".into()));
+        };
+        match reader.read(max).await {
+            Ok(bytes) => Ok(Ok(bytes.to_vec())),
             Err(e) if e.is_corruption() => {
-                let source = h.provenance.source.clone();
-                Err(self.refuse(StepFailure::DamagedInput(format!("input {source}: {e}"))))
+                let failure = StepFailure::DamagedInput(format!("input {source}: {e}"));
+                Err(self.refuse(failure))
             }
             Err(e) => {
-                let source = h.provenance.source.clone();
+                let source = source.clone();
                 self.host_problem(&format!("artifact-read: input {source}"), &e);
                 Ok(Err(generic(
                     &format!("input {source} could not be read"),
@@ -222,7 +250,7 @@ impl HostReader for StepState {
     }
 
     async fn size(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<u64> {
-        Ok(self.table.get(&handle)?.reader.size())
+        Ok(self.table.get(&handle)?.provenance.artifact.size)
     }
 
     async fn media_type(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<String> {
@@ -238,9 +266,12 @@ impl HostReader for StepState {
     }
 
     async fn drop(&mut self, handle: Resource<ReaderHandle>) -> wasmtime::Result<()> {
-        self.table.delete(handle)?;
+        let h = self.table.delete(handle)?;
         self.io.open -= 1;
-        Ok(())
+        match self.io.readers.remove(&h.id) {
+            Some((reader, source)) => self.check_rest(reader, &source).await,
+            None => Ok(()),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A step never produces a result from input bytes that do not match their address: a
 //! damaged small input is refused when opened, a damaged large one when read to its end,
-//! and what a step left unread is read by the host before its outputs are accepted.
+//! and what a step left unread is read by the host — when it drops the reader, or before
+//! its outputs are accepted if it never did.
 
 mod common;
 
@@ -9,14 +10,18 @@ use weft_artifacts::{ArtifactMeta, ArtifactStore};
 use weft_model::{Limits, ParamValue};
 use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepFailure, StepRequest, StepSeed};
 
-/// `test-hostile` opening its input `data` once and reading none of it (`open-inputs`).
-fn open_only(store: &ArtifactStore, input: ArtifactMeta) -> StepRequest {
+/// `test-hostile` opening its input `data` and reading at most its first 10 bytes: none
+/// (`open-inputs`), then dropping the reader (`peek`) or keeping it open (`peek-hold`).
+fn partial_read(store: &ArtifactStore, input: ArtifactMeta, attack: &str) -> StepRequest {
     StepRequest {
         store: store.clone(),
         inputs: vec![("data".into(), Provenance::origin("inputs.data", input))],
         params: vec![
-            ("attack".into(), ParamValue::Str("open-inputs".into())),
-            ("count".into(), ParamValue::Int(1)),
+            ("attack".into(), ParamValue::Str(attack.into())),
+            (
+                "count".into(),
+                ParamValue::Int(if attack == "open-inputs" { 1 } else { 10 }),
+            ),
         ],
         output_types: Vec::new(),
         limits: Limits::default(),
@@ -34,7 +39,7 @@ fn blob_file(dir: &std::path::Path, meta: &ArtifactMeta) -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn damaged_inputs_fail_the_step_whether_or_not_it_reads_them() {
+async fn damaged_inputs_fail_the_step_however_much_of_them_it_reads() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = ArtifactStore::open(dir.path().to_str().expect("utf8")).expect("store");
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
@@ -47,29 +52,30 @@ async fn damaged_inputs_fail_the_step_whether_or_not_it_reads_them() {
         .await
         .expect("put");
 
-    // Intact, the step's result stands whatever it read.
+    let attacks = ["open-inputs", "peek", "peek-hold"];
+    // Intact, the step succeeds whatever it read.
     for input in [&small, &large] {
-        let outcome = sandbox.run(&step, open_only(&store, input.clone())).await;
-        assert!(
-            !matches!(outcome.result, Err(StepFailure::DamagedInput(_))),
-            "{:?}",
-            outcome.result.err()
-        );
+        for attack in attacks {
+            let outcome = sandbox.run(&step, partial_read(&store, input.clone(), attack)).await;
+            assert!(outcome.result.is_ok(), "{attack}: {:?}", outcome.result.err());
+        }
     }
 
-    // Damaged: refused at open (small) or when the host reads the unread rest (large).
+    // Damaged: refused at open (small), or when the host reads the unread rest (large).
     std::fs::write(blob_file(dir.path(), &small), b"SMALL input").expect("tamper");
     let mut damaged = large_bytes.clone();
     damaged[2_999_999] ^= 1;
     std::fs::write(blob_file(dir.path(), &large), &damaged).expect("tamper");
     for input in [&small, &large] {
-        let outcome = sandbox.run(&step, open_only(&store, input.clone())).await;
-        match outcome.result {
-            Err(StepFailure::DamagedInput(m)) => {
-                assert!(m.contains(&input.digest.to_string()), "{m}");
-                assert!(!m.contains(dir.path().to_str().expect("utf8")), "no host path: {m}");
+        for attack in attacks {
+            let outcome = sandbox.run(&step, partial_read(&store, input.clone(), attack)).await;
+            match outcome.result {
+                Err(StepFailure::DamagedInput(m)) => {
+                    assert!(m.contains(&input.digest.to_string()), "{m}");
+                    assert!(!m.contains(dir.path().to_str().expect("utf8")), "no host path: {m}");
+                }
+                other => panic!("{attack}: expected a damaged-input failure, got {:?}", other.err()),
             }
-            other => panic!("expected a damaged-input failure, got {:?}", other.err()),
         }
     }
 }

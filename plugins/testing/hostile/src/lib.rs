@@ -18,14 +18,19 @@ impl Guest for G {
             version: env!("CARGO_PKG_VERSION").into(),
             description: "Attacks the host in the way `attack` names, `count` times or bytes.".into(),
             inputs: vec![weft_step::port("data", "*/*", "Opened by `open-inputs`")],
-            outputs: vec![weft_step::port("out", "application/octet-stream", "Written by `big-write`")],
+            outputs: vec![weft_step::port(
+                "out",
+                "application/octet-stream",
+                "Written by `big-write`",
+            )],
             params: vec![
                 weft_step::param(
                     "attack",
                     ParamType::Str,
                     None,
                     "sleep, sleep-forever, empty-logs, empty-stdout, big-log, long-failure, metrics, \
-                     long-metric-name, nan-metric, open-inputs, big-write, exit or random",
+                     long-metric-name, nan-metric, open-inputs, peek, peek-hold, big-write, exit or \
+                     random",
                 ),
                 weft_step::param("count", ParamType::Int, None, "How many times, or how many bytes"),
             ],
@@ -65,6 +70,16 @@ impl Guest for G {
                     held.push(artifacts::open("data").map_err(failed)?);
                 }
                 weft_step::metric("opened", held.len() as f64);
+            }
+            // Read the first `count` bytes of the input, then drop the reader (`peek`) or
+            // leave it open when returning (`peek-hold`): the host must check the rest.
+            "peek" | "peek-hold" => {
+                let reader = artifacts::open("data").map_err(failed)?;
+                let head = reader.read(u32::try_from(count).unwrap_or(u32::MAX)).map_err(failed)?;
+                out.write(&head).map_err(failed)?;
+                if attack == "peek-hold" {
+                    std::mem::forget(reader);
+                }
             }
             "big-write" => out.write(&vec![7u8; count]).map_err(failed)?,
             // As much as `big-write` could, in the largest chunks the host takes.
