@@ -35,6 +35,19 @@ pub enum RecordsError {
     /// A migration failed.
     #[error("run records: migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Finished steps whose rows the database refused; they are recorded as failed (the
+    /// other steps of their commit were recorded).
+    #[error(
+        "run records: step(s) {} could not be recorded ({reason}); they are recorded as failed and run again on \
+         `weft run --resume`",
+        steps.join(", ")
+    )]
+    NotRecorded {
+        /// Their ids.
+        steps: Vec<String>,
+        /// Why, for the first of them.
+        reason: String,
+    },
     /// No such run.
     #[error("no run `{0}` in the records")]
     UnknownRun(String),

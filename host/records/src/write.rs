@@ -97,8 +97,9 @@ impl Records {
     /// Commits finished steps — status, attempts, inputs, outputs, metrics, log, cache
     /// entry — in one transaction sent as one query. One step's rows can never cost the
     /// others theirs: a batch that fails is committed again step by step, and a step whose
-    /// own commit fails is recorded as failed with the reason (it runs again on resume).
-    /// Only when that too fails (a full disk, a broken database) is the error returned.
+    /// own commit fails is recorded as failed with the reason. The error then names those
+    /// steps: the run must stop (its records no longer match what ran), and `--resume`
+    /// runs them again.
     pub(crate) async fn commit_steps(&self, run_id: &str, steps: &[StepReport]) -> Result<(), RecordsError> {
         let cleaned: Vec<StepReport>;
         let steps = if steps.iter().all(|s| s.metrics.iter().all(|(_, v)| v.is_finite())) {
@@ -118,6 +119,7 @@ impl Records {
                 steps.len()
             );
         }
+        let mut not_recorded = Vec::new();
         for step in steps {
             let error = if steps.len() == 1 {
                 batch_error.to_string()
@@ -139,8 +141,15 @@ impl Records {
                 ],
             );
             script.commit(&mut *self.writer.lock().await).await?;
+            not_recorded.push((step.id.clone(), error));
         }
-        Ok(())
+        match not_recorded.first() {
+            None => Ok(()),
+            Some((_, reason)) => Err(RecordsError::NotRecorded {
+                steps: not_recorded.iter().map(|(id, _)| id.clone()).collect(),
+                reason: reason.clone(),
+            }),
+        }
     }
 
     /// One transaction for `steps`.

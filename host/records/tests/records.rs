@@ -202,10 +202,11 @@ async fn one_bad_step_never_costs_the_others_their_commit() {
     let b = done("b", &[("a.data", b"out-a")], b"out-b", None);
     // Not a planned step: its rows break a foreign key, so its batch fails.
     let stray = done("stray", &[], b"out-x", None);
-    records
+    let err = records
         .commit("r1", &[a, stray, b.clone()])
         .await
-        .expect("the good steps commit");
+        .expect_err("the run must learn that `stray` was not recorded");
+    assert!(err.to_string().contains("step(s) stray could not be recorded"), "{err}");
     let detail = records.run("r1").await.expect("run");
     assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
     assert_eq!(detail.steps[0].metrics, vec![("ok".to_string(), 1.5)]);
@@ -222,7 +223,7 @@ async fn one_bad_step_never_costs_the_others_their_commit() {
     // A step that cannot be recorded alone is recorded as failed, with the reason.
     let mut c = done("c", &[("b.data", b"out-b")], b"out-c", None);
     c.attempts.push(c.attempts[0].clone()); // two attempts numbered 1 break the primary key
-    records.commit("r1", &[c]).await.expect("recorded as failed");
+    records.commit("r1", &[c]).await.expect_err("recorded as failed");
     let detail = records.run("r1").await.expect("run");
     assert_eq!(detail.steps[2].status, StepStatus::Failed);
     assert!(
