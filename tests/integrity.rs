@@ -266,3 +266,50 @@ fn a_full_store_disk_fails_the_step_clearly() {
     let shown = home.show(run);
     assert_eq!(shown["status"], "failed", "{shown}");
 }
+
+/// An artifact too large to check before streaming (over 1 MiB): `-o` leaves no file (and
+/// no temporary one), stdout gets nothing (it is checked whole first).
+#[test]
+fn a_damaged_large_artifact_leaves_no_file_and_prints_nothing() {
+    let home = Home::new();
+    let project = tempfile::tempdir().expect("tempdir");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(project.path().join("a.bin"), &data).expect("write");
+    std::fs::write(
+        project.path().join("wf.yaml"),
+        "name: large\ninputs:\n  a: {path: a.bin}\nsteps:\n  copy: {uses: test-copy, inputs: {data: inputs.a}}\n",
+    )
+    .expect("write");
+    let (code, report) = run(&home, &project, &[]);
+    assert_eq!(code, 0, "{report}");
+    let digest = step_of(&report, "copy")["outputs"]["data"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    assert_eq!(digest, sha256(&data));
+    let hex = digest.trim_start_matches("sha256:");
+    let blob = home
+        .path()
+        .join("store/tenants/default/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    let mut damaged = data.clone();
+    damaged[2_999_000] ^= 1;
+    std::fs::write(&blob, &damaged).expect("tamper");
+
+    let out_file = project.path().join("out.bin");
+    let out = home.weft(&["artifact", "get", &digest, "-o", out_file.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is corrupt"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(project.path())
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("out.bin"))
+        .collect();
+    assert!(left.is_empty(), "no file, not even a temporary one: {left:?}");
+
+    let out = home.weft(&["artifact", "get", &digest]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{} bytes reached stdout", out.stdout.len());
+}

@@ -35,7 +35,7 @@ pub enum ArtifactError {
     BadDocument(String, serde_json::Error),
     /// The bytes at an artifact's address are not that artifact: none of them is served.
     #[error(
-        "artifact {digest} is corrupt in the store ({reason}); it was not served. \
+        "artifact {digest} is corrupt in the store ({reason}); refused. \
          `weft store verify --repair` moves it aside, and producing it again (e.g. `weft run --no-cache`) repairs it"
     )]
     Corrupted {

@@ -91,9 +91,9 @@ pub(crate) fn list_two_levels(dir: &Path) -> io::Result<Vec<(String, String)>> {
 }
 
 /// Removes staged files in `dir` that nobody will finish: those of a process on this
-/// machine that is gone (staging names start with the writer's pid; `object_store` keeps a
-/// multipart upload in `NAME#N` until it completes), and any older than `max_age`.
-/// Returns the files and bytes removed.
+/// machine that is gone (staging names carry the writer's pid and host tag, see
+/// `writer::staging_id`; `object_store` keeps a multipart upload in `NAME#N` until it
+/// completes), and any older than `max_age`. Returns the files and bytes removed.
 pub(crate) fn sweep_staging(dir: &Path, max_age: std::time::Duration) -> Result<(usize, u64), crate::ArtifactError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -112,11 +112,7 @@ pub(crate) fn sweep_staging(dir: &Path, max_age: std::time::Duration) -> Result<
             continue;
         }
         let name = entry.file_name();
-        let writer_gone = name
-            .to_str()
-            .and_then(|n| n.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| !process_alive(pid));
+        let writer_gone = name.to_str().is_some_and(writer_gone);
         let too_old = meta
             .modified()
             .ok()
@@ -130,10 +126,32 @@ pub(crate) fn sweep_staging(dir: &Path, max_age: std::time::Duration) -> Result<
     Ok(removed)
 }
 
-/// Whether a process with this pid runs on this machine (a reused pid counts as alive: the
-/// age limit catches those files later).
-fn process_alive(pid: u32) -> bool {
-    pid == std::process::id() || !cfg!(target_os = "linux") || Path::new("/proc").join(pid.to_string()).exists()
+/// Whether the staging name says its writer was a process on this machine that is gone.
+/// A name from another machine (or an older name without a host tag) says nothing; a
+/// reused pid counts as alive — the age limit catches those files later.
+fn writer_gone(name: &str) -> bool {
+    let name = name.split('#').next().unwrap_or(name);
+    let mut parts = name.split('-');
+    let (Some(pid), Some(tag)) = (parts.next(), parts.nth(2)) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    cfg!(target_os = "linux")
+        && tag == host_tag()
+        && pid != std::process::id()
+        && !Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// A short tag naming this machine (12 hex digits of the SHA-256 of its host name), for
+/// staging names: a shared store's sweep must not judge another machine's pids.
+pub(crate) fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        crate::Digest::of(name.trim().as_bytes()).hex()[..12].to_string()
+    })
 }
 
 fn check_kind(kind: FileType) -> Result<(), OpenError> {
@@ -210,18 +228,24 @@ mod tests {
     #[test]
     fn sweeps_staging_of_gone_processes_only() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mine = format!("{}-1-0", std::process::id());
+        let mine = format!("{}-1-0-{}", std::process::id(), host_tag());
         // Pid numbers are below 2^22 on Linux: this one is never alive.
-        let gone = "4294967295-1-0#3";
+        let gone = format!("4294967295-1-0-{}#3", host_tag());
+        let elsewhere = "4294967295-1-0-000000000000";
         std::fs::write(dir.path().join(&mine), b"live").expect("write");
-        std::fs::write(dir.path().join(gone), b"dead bytes").expect("write");
+        std::fs::write(dir.path().join(&gone), b"dead bytes").expect("write");
+        std::fs::write(dir.path().join(elsewhere), b"another machine's").expect("write");
         let removed = sweep_staging(dir.path(), std::time::Duration::from_secs(3600)).expect("sweep");
         assert_eq!(removed, (1, 10));
         assert!(dir.path().join(&mine).exists());
-        assert!(!dir.path().join(gone).exists());
+        assert!(
+            dir.path().join(elsewhere).exists(),
+            "another machine's pid says nothing here"
+        );
+        assert!(!dir.path().join(&gone).exists());
         // Everything is abandoned past the age limit.
         let removed = sweep_staging(dir.path(), std::time::Duration::ZERO).expect("sweep");
-        assert_eq!(removed.0, 1);
+        assert_eq!(removed.0, 2);
         assert_eq!(
             sweep_staging(&dir.path().join("none"), std::time::Duration::ZERO).expect("sweep"),
             (0, 0)

@@ -135,10 +135,17 @@ impl ArtifactReader {
             Source::Verified => None,
             Source::File(file) => {
                 let mut buf = vec![0u8; FILE_CHUNK];
-                let n = file
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| self.fail(format!("read failed: {e}")))?;
+                // An I/O error is not corruption: it may pass, and the bytes may be fine.
+                let n = match file.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(source) => {
+                        self.state = State::Failed;
+                        return Err(ArtifactError::Io {
+                            path: format!("(reading {})", self.digest),
+                            source,
+                        });
+                    }
+                };
                 buf.truncate(n);
                 (n > 0).then(|| Bytes::from(buf))
             }

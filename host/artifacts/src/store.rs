@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 
-/// Staged objects older than this are abandoned whoever wrote them: no step writes one
-/// output for a day (the longest step time limit is far shorter).
-pub const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Staged objects older than this are abandoned whoever wrote them: longer than the
+/// longest time limit a step or run may have (168 hours, `weft_model::quantity`), so no
+/// live writer's object is this old.
+pub const STAGING_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(8 * 24 * 3600);
 
 /// Seconds since the epoch before which a staged object counts as abandoned.
 fn abandoned_before() -> i64 {
@@ -119,13 +120,13 @@ impl ArtifactStore {
                 // nothing half-done under `blobs/`.
                 let staging = keys::staging(&self.tenant, &crate::writer::staging_id());
                 self.inner.put(&staging, PutPayload::from_bytes(bytes)).await?;
-                self.inner.rename(&staging, &key).await?;
+                self.rename_or_clean_up(&staging, &key).await?;
             }
             StagedBytes::Key(staging) => {
                 // A rename is atomic on a filesystem (and replaces a symlink at the key
                 // rather than following it); on S3 it is copy-then-delete and the copy
                 // appears whole. Either way readers see all of the bytes or none.
-                self.inner.rename(&staging, &key).await?;
+                self.rename_or_clean_up(&staging, &key).await?;
             }
             StagedBytes::Taken => {}
         }
@@ -134,6 +135,20 @@ impl ArtifactStore {
             size: staged.size,
             media_type: media_type.to_string(),
         })
+    }
+
+    /// Renames a staged object to its address; if that fails, the staged object is deleted
+    /// rather than left for the sweep.
+    async fn rename_or_clean_up(
+        &self,
+        staging: &object_store::path::Path,
+        key: &object_store::path::Path,
+    ) -> Result<(), ArtifactError> {
+        if let Err(e) = self.inner.rename(staging, key).await {
+            let _ = self.inner.delete(staging).await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// Stores bytes already in memory (small documents).
@@ -299,9 +314,21 @@ impl ArtifactStore {
             })?
     }
 
-    /// Whether an artifact is published.
+    /// Whether an artifact is published (a regular file at its key, for a local store: a
+    /// symlink or special file there does not count). Says nothing of its bytes: see
+    /// [`ArtifactStore::verify`].
     pub async fn contains(&self, digest: &Digest) -> bool {
-        self.inner.head(&keys::blob(&self.tenant, digest)).await.is_ok()
+        let key = keys::blob(&self.tenant, digest);
+        let Some(root) = &self.local_root else {
+            return self.inner.head(&key).await.is_ok();
+        };
+        let root = Arc::clone(root);
+        tokio::task::spawn_blocking(move || {
+            let parts: Vec<&str> = key.as_ref().split('/').collect();
+            open_regular(&root, &parts).is_ok()
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Writes a run document (JSON), replacing any earlier version atomically.
@@ -552,7 +579,8 @@ mod tests {
         let (dir, store) = file_store().await;
         let staging = dir.path().join("tenants/default/staging");
         std::fs::create_dir_all(&staging).expect("mkdir");
-        std::fs::write(staging.join("4294967295-1-0#1"), vec![0u8; 1000]).expect("write");
+        let gone = format!("4294967295-1-0-{}#1", crate::local::host_tag());
+        std::fs::write(staging.join(gone), vec![0u8; 1000]).expect("write");
         assert_eq!(store.sweep_staging().await.expect("sweep"), (1, 1000));
         let mem = ArtifactStore::open("memory://").expect("open");
         assert_eq!(mem.sweep_staging().await.expect("sweep"), (0, 0));

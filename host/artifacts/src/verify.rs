@@ -14,6 +14,9 @@ pub struct BlobCheck {
     pub size: u64,
     /// What is wrong with it; `None` when its bytes match its address.
     pub problem: Option<String>,
+    /// Set when the blob could not be read at all (an I/O error, or it vanished during
+    /// the walk): reported, never quarantined — its bytes may well be fine.
+    pub unreadable: bool,
     /// Where `repair` moved it.
     pub quarantined: Option<String>,
 }
@@ -45,6 +48,7 @@ impl ArtifactStore {
                 key: key.to_string(),
                 size: 0,
                 problem: None,
+                unreadable: false,
                 quarantined: None,
             };
             match name.parse::<Digest>() {
@@ -55,10 +59,13 @@ impl ArtifactStore {
                 Ok(digest) => match self.verify(&digest).await {
                     Ok(size) => check.size = size,
                     Err(ArtifactError::Corrupted { reason, .. }) => check.problem = Some(reason),
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        check.problem = Some(format!("could not be read: {e}"));
+                        check.unreadable = true;
+                    }
                 },
             }
-            if check.problem.is_some() && repair {
+            if check.problem.is_some() && !check.unreadable && repair {
                 let stamp = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis());

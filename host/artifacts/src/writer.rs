@@ -90,17 +90,19 @@ impl Staged {
     }
 }
 
-/// A staging name no other writer uses: `<pid>-<nanos>-<counter>` (the sweep of a killed
-/// process's leftovers reads the pid back).
+/// A staging name no other writer uses: `<pid>-<nanos>-<counter>-<host tag>` (the sweep of
+/// a killed process's leftovers reads pid and host back: only this machine's pids can be
+/// checked).
 pub(crate) fn staging_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!(
-        "{}-{nanos}-{}",
+        "{}-{nanos}-{}-{}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        crate::local::host_tag()
     )
 }
 

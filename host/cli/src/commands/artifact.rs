@@ -70,10 +70,14 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
 async fn to_file(store: &ArtifactStore, digest: &Digest, path: &Path) -> anyhow::Result<u64> {
     let name = path.file_name().context("the output path names no file")?;
     let temp = path.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
+    // A new file, never one already there (nor a symlink planted at this name).
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .await
+        .with_context(|| format!("creating {}", temp.display()))?;
     let written = async {
-        let mut file = tokio::fs::File::create(&temp)
-            .await
-            .with_context(|| format!("creating {}", temp.display()))?;
         let copied = store.copy_to(digest, &mut file).await?;
         file.sync_all()
             .await

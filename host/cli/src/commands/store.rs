@@ -24,6 +24,7 @@ pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8>
             }
         })
         .await?;
+    // Unreadable blobs are never moved: they count as left, for the user to look at.
     let unrepaired = summary.bad.iter().filter(|b| b.quarantined.is_none()).count();
     if json {
         let bad: Vec<serde_json::Value> = summary
