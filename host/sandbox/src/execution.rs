@@ -325,6 +325,9 @@ pub(crate) fn classify_trap(
     if let Some(limit) = count_limit(e, config) {
         return limit;
     }
+    if let Some(request) = random_too_large(e) {
+        return request;
+    }
     if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
         // Not the step's fault: the whole sandbox is busy. A retry may find room.
         return StepFailure::Host(format!("the sandbox has no free instance slot now ({})", first_line(e)));
@@ -357,6 +360,21 @@ fn count_limit(e: &wasmtime::Error, config: &crate::SandboxConfig) -> Option<Ste
     .into_iter()
     .find(|(needle, _, _)| text.contains(needle))
     .map(|(_, what, limit)| StepFailure::ResourceLimit(format!("too many {what} (limit {limit} per step)")))
+}
+
+/// wasmtime-wasi refuses a `get-random-bytes` past `max_random_size` with "requested len
+/// N exceeds limit M"; say it is a host call too large.
+fn random_too_large(e: &wasmtime::Error) -> Option<StepFailure> {
+    e.chain().find_map(|cause| {
+        let text = cause.to_string();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words.as_slice() {
+            ["requested", "len", len, "exceeds", "limit", limit] => Some(StepFailure::HostCallTooLarge(format!(
+                "a request for {len} random bytes (the limit is {limit})"
+            ))),
+            _ => None,
+        }
+    })
 }
 
 /// The media type to publish output `port` as.

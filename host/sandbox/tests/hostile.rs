@@ -442,3 +442,19 @@ async fn a_step_writing_flat_out_does_not_hold_up_a_neighbour() {
         writer.duration
     );
 }
+
+#[tokio::test]
+async fn a_random_request_over_a_chunk_fails_as_too_large() {
+    let b = bench().await;
+    let outcome = b.attack("big-random", 1 << 20, Limits::default()).await;
+    assert!(outcome.result.is_ok(), "1 MiB is allowed: {:?}", outcome.result);
+    let failure = b
+        .attack("big-random", 64 << 20, Limits::default())
+        .await
+        .result
+        .expect_err("refused");
+    assert_eq!(
+        failure.to_string(),
+        "host call too large: a request for 67108864 random bytes (the limit is 1048576)"
+    );
+}

@@ -8,6 +8,9 @@ use weft_step::bindings::weft::step::artifacts;
 use weft_step::params::Params;
 use weft_step::{Guest, Level, Param, ParamType, StepError, StepInfo, failed};
 
+#[cfg(target_arch = "wasm32")]
+mod wasi_random;
+
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct G;
 
@@ -29,8 +32,8 @@ impl Guest for G {
                     ParamType::Str,
                     None,
                     "sleep, sleep-forever, empty-logs, empty-stdout, big-log, long-failure, metrics, \
-                     long-metric-name, nan-metric, open-inputs, peek, peek-hold, big-write, exit or \
-                     random",
+                     long-metric-name, nan-metric, open-inputs, peek, peek-hold, big-write, chunked-write, \
+                     big-random, exit or random",
                 ),
                 weft_step::param("count", ParamType::Int, None, "How many times, or how many bytes"),
             ],
@@ -88,6 +91,11 @@ impl Guest for G {
                 for _ in 0..count {
                     out.write(&chunk).map_err(failed)?;
                 }
+            }
+            #[cfg(target_arch = "wasm32")]
+            "big-random" => {
+                let bytes = wasi_random::random_bytes(count as u64);
+                weft_step::metric("random_bytes", bytes.len() as f64);
             }
             "exit" => std::process::exit(i32::try_from(count).unwrap_or(i32::MAX)),
             "random" => {
