@@ -418,8 +418,20 @@ fn long_text_everywhere() {
         ),
         ("long key", format!("{HEAD}  s: {{uses: src}}\n{long}: 1\n")),
         ("deep yaml", format!("a: {}\n", "[".repeat(MAX_YAML_BYTES - 10))),
-        ("tiny nodes", format!("{HEAD}  s: {{uses: src}}\nx: [{}]\n", "{},".repeat((MAX_YAML_BYTES - 60) / 3))),
-        ("tiny scalars", format!("{HEAD}  s: {{uses: src}}\nx: [{}]\n", "1,".repeat((MAX_YAML_BYTES - 60) / 2))),
+        (
+            "tiny nodes",
+            format!(
+                "{HEAD}  s: {{uses: src}}\nx: [{}]\n",
+                "{},".repeat((MAX_YAML_BYTES - 60) / 3)
+            ),
+        ),
+        (
+            "tiny scalars",
+            format!(
+                "{HEAD}  s: {{uses: src}}\nx: [{}]\n",
+                "1,".repeat((MAX_YAML_BYTES - 60) / 2)
+            ),
+        ),
     ];
     for (name, text) in cases {
         let f = measure(name, &text, &catalog(0));
