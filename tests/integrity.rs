@@ -267,7 +267,7 @@ fn a_full_store_disk_fails_the_step_clearly() {
     assert_eq!(shown["status"], "failed", "{shown}");
 }
 
-/// An artifact too large to check before streaming (over 1 MiB): `-o` leaves no file (and
+/// An artifact too large to check before streaming (over 256 KiB): `-o` leaves no file (and
 /// no temporary one), stdout gets nothing (it is checked whole first).
 #[test]
 fn a_damaged_large_artifact_leaves_no_file_and_prints_nothing() {

@@ -1,6 +1,6 @@
 //! Streaming reads of a published artifact in bounded chunks, checked against its address.
 //!
-//! An artifact of at most [`WHOLE_LIMIT`] bytes is read and hashed whole before the first
+//! An artifact of at most [`WHOLE_LIMIT`] (256 KiB) is read and hashed whole before the first
 //! byte is handed out, so a corrupt small artifact is never served at all. A larger one is
 //! hashed as it streams: its last read fails with [`ArtifactError::Corrupted`] instead of
 //! reporting the end, so a consumer that reads to the end (or calls
@@ -15,8 +15,9 @@ use futures::stream::BoxStream;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt;
 
-/// Artifacts up to this size are verified before any byte is served.
-pub const WHOLE_LIMIT: u64 = 1024 * 1024;
+/// Artifacts up to this size are verified before any byte is served. Small, because each
+/// open reader of one holds it in host memory (256 open inputs of a step: 64 MiB at most).
+pub const WHOLE_LIMIT: u64 = 256 * 1024;
 
 /// Bytes read from a file per call.
 const FILE_CHUNK: usize = 256 * 1024;

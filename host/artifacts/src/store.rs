@@ -27,6 +27,12 @@ fn abandoned_before() -> i64 {
     i64::try_from(now.saturating_sub(STAGING_MAX_AGE.as_secs())).unwrap_or(0)
 }
 
+/// A blob opened on the local filesystem: small ones already read.
+enum Opened {
+    Small(Vec<u8>),
+    Large(std::fs::File, u64),
+}
+
 /// What the store knows of a published artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactMeta {
@@ -202,45 +208,43 @@ impl ArtifactStore {
         };
         let root = Arc::clone(root);
         let digest = *digest;
-        let opened = tokio::task::spawn_blocking(move || {
+        // Open, size and (when small) read in one trip to the blocking pool.
+        let opened = tokio::task::spawn_blocking(move || -> Result<Opened, OpenError> {
+            use std::io::Read;
             let parts: Vec<&str> = key.as_ref().split('/').collect();
-            open_regular(&root, &parts)
+            let file = open_regular(&root, &parts)?;
+            let size = file.metadata().map_err(OpenError::Io)?.len();
+            if size > WHOLE_LIMIT {
+                return Ok(Opened::Large(file, size));
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            // One byte past the limit: a file that grew since `metadata` is caught too.
+            file.take(WHOLE_LIMIT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(OpenError::Io)?;
+            Ok(Opened::Small(bytes))
         })
         .await
         .map_err(|e| ArtifactError::Io {
             path: format!("(opening {digest})"),
             source: std::io::Error::other(e),
         })?;
-        let file = match opened {
-            Ok(file) => file,
-            Err(OpenError::NotFound) => return Err(ArtifactError::NotFound(digest)),
+        match opened {
+            Ok(Opened::Small(bytes)) => ArtifactReader::whole(digest, bytes.into()),
+            Ok(Opened::Large(file, size)) => Ok(ArtifactReader::streaming(
+                digest,
+                size,
+                Source::File(tokio::fs::File::from_std(file)),
+            )),
+            Err(OpenError::NotFound) => Err(ArtifactError::NotFound(digest)),
             Err(OpenError::NotRegular(what)) => {
-                return Err(ArtifactError::corrupted(digest, format!("a {what} sits at its key")));
+                Err(ArtifactError::corrupted(digest, format!("a {what} sits at its key")))
             }
-            Err(OpenError::Io(source)) => {
-                return Err(ArtifactError::Io {
-                    path: format!("(opening {digest})"),
-                    source,
-                });
-            }
-        };
-        let mut file = tokio::fs::File::from_std(file);
-        let io_err = |source| ArtifactError::Io {
-            path: format!("(reading {digest})"),
-            source,
-        };
-        let size = file.metadata().await.map_err(io_err)?.len();
-        if size <= WHOLE_LIMIT {
-            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            // One byte past the size: a file that grew since `metadata` is caught too.
-            (&mut file)
-                .take(WHOLE_LIMIT + 1)
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(io_err)?;
-            return ArtifactReader::whole(digest, bytes.into());
+            Err(OpenError::Io(source)) => Err(ArtifactError::Io {
+                path: format!("(reading {digest})"),
+                source,
+            }),
         }
-        Ok(ArtifactReader::streaming(digest, size, Source::File(file)))
     }
 
     /// Reads a whole artifact to check it against its address; returns its size. A
