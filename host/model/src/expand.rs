@@ -11,6 +11,7 @@ use crate::plan::{Binding, Condition, Instance, Limits, PlannedStep, Source};
 use crate::policy::Policy;
 use crate::step_info::{ParamValue, StepInfo};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Most planned steps (instances) one workflow may expand to.
 /// Above the ~60,000 authored steps a 1 MiB workflow can hold, far below what makes a
@@ -20,7 +21,7 @@ pub const MAX_PLANNED_STEPS: usize = 100_000;
 /// port of a swept step's follower reads every instance of another sweep, so bindings
 /// multiply where steps only add.
 pub const MAX_PLANNED_BINDINGS: usize = 200_000;
-/// Most bytes of parameters, declarations and conditions the planned steps may hold
+/// Most bytes of parameters, output types and conditions the planned steps may hold
 /// together: every instance carries its own copy.
 pub const MAX_PLAN_BYTES: usize = 64 << 20;
 
@@ -243,7 +244,6 @@ fn instance_bytes(c: &Checked<'_>) -> usize {
             _ => 8,
         }
     }
-    let info = info_bytes(c.info);
     let params: usize = c.params.iter().map(|(n, v)| n.len() + value(v) + 32).sum();
     let swept: usize = c
         .matrix
@@ -252,23 +252,25 @@ fn instance_bytes(c: &Checked<'_>) -> usize {
         .sum();
     let outputs: usize = c.outputs.iter().map(|(p, m)| p.len() + m.len() + 48).sum();
     let condition = c.condition.as_ref().map_or(0, |k| k.text.len() * 4);
-    256 + c.decl.id.value.len() + c.decl.uses.value.len() + info + params + swept + outputs + condition
+    256 + c.decl.id.value.len() + c.decl.uses.value.len() + params + swept + outputs + condition
 }
 
-/// Roughly the bytes a copy of a declaration holds.
-pub(crate) fn info_bytes(info: &StepInfo) -> usize {
-    let ports: usize = info
-        .inputs
-        .iter()
-        .chain(&info.outputs)
-        .map(|p| p.name.len() + p.media_type.len() + p.description.len() + 80)
-        .sum();
+/// Roughly the bytes a step copies from its component's declaration: a value for each
+/// parameter and a media type for each output (the declaration itself is shared).
+pub(crate) fn copied_bytes(info: &StepInfo) -> usize {
+    let outputs: usize = info.outputs.iter().map(|p| p.name.len() + p.media_type.len() + 48).sum();
     let params: usize = info
         .params
         .iter()
-        .map(|p| p.name.len() + p.description.len() + 96)
+        .map(|p| {
+            let default = match &p.default {
+                Some(ParamValue::Str(s)) => s.len(),
+                _ => 8,
+            };
+            p.name.len() + default + 32
+        })
         .sum();
-    info.name.len() + info.version.len() + info.description.len() + ports + params
+    outputs + params
 }
 
 /// Builds the planned steps; `shape` has been checked against the limits.
@@ -305,6 +307,8 @@ fn materialise(
         let fanned = fanned_with[i].is_some();
         let count = combos.len();
         let given: HashMap<&str, &ParamValue> = c.params.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        // One copy of the declaration, shared by every instance.
+        let info = Arc::new(c.info.clone());
         for (k, values) in combos.into_iter().enumerate() {
             let mut inputs = Vec::new();
             let mut deps = Vec::new();
@@ -368,7 +372,7 @@ fn materialise(
             planned.push(PlannedStep {
                 id: if fanned { format!("{id}[{k}]") } else { id.clone() },
                 uses: c.decl.uses.value.clone(),
-                info: c.info.clone(),
+                info: Arc::clone(&info),
                 outputs: c.outputs.clone(),
                 inputs,
                 params,

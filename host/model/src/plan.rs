@@ -4,6 +4,7 @@
 use crate::condition::Expr;
 use crate::policy::Policy;
 use crate::step_info::{ParamValue, StepInfo};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A validated workflow.
@@ -39,8 +40,8 @@ pub struct PlannedStep {
     pub id: String,
     /// The component reference as written (`name@version` or a `.wasm` path).
     pub uses: String,
-    /// The component's declaration.
-    pub info: StepInfo,
+    /// The component's declaration, shared by the instances of a matrix step.
+    pub info: Arc<StepInfo>,
     /// Output port → media type its artifact will carry (a `*/*` pass-through resolved).
     pub outputs: Vec<(String, String)>,
     /// One binding per declared input port, in declaration order.

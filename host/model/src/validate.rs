@@ -9,7 +9,7 @@ use crate::authored::{PortBinding, StepDecl, ValueExpr, Workflow};
 use crate::component_ref::ComponentRef;
 use crate::condition::Expr;
 use crate::diagnostic::{Diagnostic, MAX_LISTED, clip, listing};
-use crate::expand::{Checked, CheckedBinding, RawSource, expand, info_bytes};
+use crate::expand::{Checked, CheckedBinding, RawSource, copied_bytes, expand};
 pub use crate::expand::{MAX_PLAN_BYTES, MAX_PLANNED_BINDINGS, MAX_PLANNED_STEPS};
 use crate::media_type;
 use crate::plan::{Condition, Limits, Plan, PlannedInput};
@@ -113,7 +113,7 @@ pub fn validate(wf: &Workflow, catalog: &Catalog, overrides: &[(String, String)]
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); wf.steps.len()];
     for (i, step) in wf.steps.iter().enumerate() {
         let field = format!("steps.{}", step.id.value);
-        let declared = decls[i].map_or(0, |d| info_bytes(d.info));
+        let declared = decls[i].map_or(0, |d| copied_bytes(d.info));
         if !v.charge(declared, step.id.span, &field) {
             return Err(v.finish());
         }
@@ -280,7 +280,7 @@ impl Validator {
                 span,
                 field,
                 format!(
-                    "the steps up to here hold more than {} MiB of component declarations and parameter values (each step keeps its own copy); use fewer steps or shorter parameters",
+                    "the steps up to here hold more than {} MiB of parameter values and output types (each step keeps its own copy); use fewer steps or shorter parameters",
                     MAX_PLAN_BYTES >> 20
                 ),
             );

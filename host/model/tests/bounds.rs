@@ -108,6 +108,11 @@ fn catalog(wide_ports: usize) -> Catalog {
         "src".into(),
         step("src", vec![], vec![port("o", "text/plain", false)], vec![]),
     );
+    // A long self-description, shared (not copied) by every instance of a sweep.
+    let mut documented = c.get("t").cloned().expect("t").expect("ok");
+    documented.name = "documented".into();
+    documented.description = "d".repeat(100_000);
+    c.insert("documented".into(), Ok(documented));
     c.insert(
         "pass".into(),
         step(
@@ -334,6 +339,15 @@ fn matrix_expansion() {
     );
     let f = measure("matrix: 10,000 instances", &text, &catalog(0));
     assert_eq!(f.problems, 0);
+
+    // A component with a 100 KB description swept 10,000 times: the plan shares it.
+    let text = format!(
+        "{HEAD}  a: {{uses: src}}\n  m: {{uses: documented, inputs: {{i: a.o}}, matrix: {{n: [{}]}}}}\n",
+        values.join(", ")
+    );
+    let f = measure("matrix: documented component", &text, &catalog(0));
+    assert_eq!(f.problems, 0);
+    assert!(f.peak < 64 << 20, "the description is not copied per instance");
 
     // Two sweeps: a follower of one fans in every instance of the other (10^4 x 10^4).
     let half: Vec<String> = (0..10_000).map(|k| k.to_string()).collect();
