@@ -33,6 +33,13 @@ pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_DIR", cache.join("fuzz-target"));
     };
+    // The fuzz crate is its own workspace: `cargo fmt --all` at the root does not see it.
+    let mut fmt = Command::new("rustfmt");
+    fmt.current_dir(&fuzz_dir).args(["--edition", "2024", "--check"]);
+    for target in &targets {
+        fmt.arg(format!("fuzz_targets/{target}.rs"));
+    }
+    run(&mut fmt)?;
     let mut build = Command::new(&cargo_fuzz);
     build.args(["build", "--sanitizer", "none"]);
     env(&mut build);

@@ -258,7 +258,11 @@ fn instance_bytes(c: &Checked<'_>) -> usize {
 /// Roughly the bytes a step copies from its component's declaration: a value for each
 /// parameter and a media type for each output (the declaration itself is shared).
 pub(crate) fn copied_bytes(info: &StepInfo) -> usize {
-    let outputs: usize = info.outputs.iter().map(|p| p.name.len() + p.media_type.len() + 48).sum();
+    let outputs: usize = info
+        .outputs
+        .iter()
+        .map(|p| p.name.len() + p.media_type.len() + 48)
+        .sum();
     let params: usize = info
         .params
         .iter()
