@@ -338,11 +338,12 @@ impl<'p> Run<'p> {
         let Some(condition) = &self.plan.steps[i].condition else {
             return true;
         };
-        let report = &self.report;
+        let (report, index) = (&self.report, &self.index);
+        // By index, not `report.step` (a scan): a plan may hold 100,000 steps.
         let metric = |step: &str, name: &str| {
-            report
-                .step(step)
-                .and_then(|s| s.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+            index
+                .get(step)
+                .and_then(|&k| report.steps[k].metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
         };
         match condition.expr.eval_bool(&metric) {
             Ok(true) => true,
