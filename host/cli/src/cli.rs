@@ -47,7 +47,7 @@ pub struct GlobalArgs {
     /// Longest a component may take to compile, e.g. `10m` [default: 5m].
     #[arg(long, global = true, env = "WEFT_COMPILE_TIMEOUT", value_name = "DURATION", value_parser = weft_model::quantity::parse_timeout)]
     pub compile_timeout: Option<std::time::Duration>,
-    /// Most memory (address space) compiling a component may use, e.g. `8Gi` [default: 4Gi].
+    /// Most memory (address space) compiling a component may use, e.g. `8Gi` [default: 2Gi].
     #[arg(long, global = true, env = "WEFT_COMPILE_MEMORY", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
     pub compile_memory: Option<u64>,
 }

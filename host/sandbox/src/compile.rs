@@ -24,8 +24,13 @@ pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
 /// build, but ~35 s in a debug build on a busy two-core machine, and tests compile several
 /// at once; the memory limit stops the costliest components long before this.
 pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(300);
-/// Default address-space limit of the compiling child process (Python steps need < 1 GiB).
-pub const DEFAULT_COMPILE_MEMORY: u64 = 4 << 30;
+/// Default address-space limit of the compiling child process. Weft's Python and JS steps
+/// compile within 512 MiB; a 60 MB component or one of 300,000 small functions needs
+/// 1.7–3.2 GB and is refused.
+pub const DEFAULT_COMPILE_MEMORY: u64 = 2 << 30;
+/// Compiler threads in the child at most: each reserves a stack, so the address space a
+/// compilation needs would otherwise grow with the machine's cores.
+const MAX_COMPILE_THREADS: usize = 4;
 /// The most of the child's stderr kept for an error message.
 const MAX_CHILD_STDERR: u64 = 16 << 10;
 
@@ -139,9 +144,17 @@ fn compile_in_child(p: &CompileProcess, fuel: bool, bytes: &[u8], what: &str) ->
         memory: p.memory,
         max_bytes: bytes.len() as u64,
     };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_COMPILE_THREADS);
     let mut child = Command::new(&p.program)
         .args(&p.args)
         .args(child_args.to_args())
+        // Under RLIMIT_AS what counts is address space, not memory used: keep what the
+        // child reserves independent of the core count (glibc reserves 64 MiB per malloc
+        // arena, up to 8 per core; the compiler pool a stack per thread).
+        .env("MALLOC_ARENA_MAX", "2")
+        .env("RAYON_NUM_THREADS", threads.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
