@@ -612,6 +612,57 @@ fn compilation_is_bounded_in_time_and_memory() {
     );
 }
 
+/// Whether process `pid` has ended (gone, or a zombie nobody reaped yet).
+fn ended(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[test]
+fn a_killed_weft_leaves_no_compiler_behind() {
+    let home = Home::new();
+    let file = home.path().join("costly.wasm");
+    std::fs::write(&file, costly_component(1, 400_000)).expect("write");
+    let cache = home.path().join("cache");
+    let mut cmd = home.command(&[
+        "--compile-timeout",
+        "60s",
+        "plugin",
+        "inspect",
+        file.to_str().expect("utf8"),
+    ]);
+    let mut weft = cmd
+        .env("WEFT_CACHE_DIR", &cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The compiler is started by one of weft's threads: look at every thread's children.
+    let tasks = format!("/proc/{}/task", weft.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let compiler = loop {
+        let listed: String = std::fs::read_dir(&tasks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|t| std::fs::read_to_string(t.path().join("children")).unwrap_or_default())
+            .collect();
+        if let Some(pid) = listed.split_whitespace().next() {
+            break pid.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no compiler process started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    weft.kill().expect("kill weft");
+    weft.wait().expect("reap weft");
+    // The compilation needs seconds more; the compiler must go with its parent at once.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(ended(&compiler), "compiler {compiler} outlived the killed weft");
+}
+
 #[test]
 fn step_run_never_writes_outside_out() {
     let home = Home::new();

@@ -78,6 +78,13 @@ impl ChildArgs {
 /// The child's side: limits its own address space, reads a component from stdin,
 /// compiles it and writes the compiled code to stdout. An error is the message to print.
 pub fn compile_child_main(args: ChildArgs) -> Result<(), String> {
+    // The parent enforces the deadline: if it dies (killed, Ctrl-C twice), so does this.
+    // (The signal follows the spawning thread, which waits for this process to its end.)
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| format!("cannot tie the compiler to its parent: {e}"))?;
+    if rustix::process::getppid().is_none_or(|p| p.as_raw_nonzero().get() == 1) {
+        return Err("the parent process is gone".into());
+    }
     let limit = rustix::process::Rlimit {
         current: Some(args.memory),
         maximum: Some(args.memory),
