@@ -23,8 +23,10 @@ pub struct LoadedWorkflow {
     pub resolved_inputs: Vec<(String, PathBuf, PathBuf)>,
     /// The workflow's text.
     pub source: String,
-    /// Each component's file, by digest (archived in the store so runs can be replayed).
-    pub component_files: Vec<(weft_artifacts::Digest, PathBuf)>,
+    /// Each component's file and the bytes that were loaded from it, by digest (archived
+    /// in the store so runs can be replayed: the bytes, not the file, which may have
+    /// changed since).
+    pub component_files: Vec<(weft_artifacts::Digest, PathBuf, Arc<Vec<u8>>)>,
 }
 
 /// Why a workflow could not be loaded.
@@ -129,7 +131,7 @@ pub async fn load_source(
                         .await
                         .map_err(|e| e.to_string());
                     if let Ok(c) = &loaded {
-                        component_files.push((c.digest, path.clone()));
+                        component_files.push((c.digest, path.clone(), Arc::new(bytes)));
                     }
                     loaded
                 }

@@ -152,10 +152,10 @@ async fn start(
     // Archive the components, content-addressed like any artifact: `weft replay` runs the
     // exact bytes a step ran, whatever happens to the plugin directory later.
     // A damaged archive copy is replaced (checking costs a hash of the component).
-    for (digest, path) in &loaded.component_files {
+    for (digest, path, bytes) in &loaded.component_files {
         if store.verify(digest).await.is_err() {
             store
-                .import_file(path, "application/wasm")
+                .put_bytes(bytes, "application/wasm")
                 .await
                 .with_context(|| format!("archiving component {}", path.display()))?;
         }
