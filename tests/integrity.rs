@@ -313,3 +313,20 @@ fn a_damaged_large_artifact_leaves_no_file_and_prints_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "{} bytes reached stdout", out.stdout.len());
 }
+
+/// An artifact's bytes are a guest's: `weft artifact get` does not write them raw to a
+/// terminal (run under `script`, which gives it one).
+#[test]
+fn artifact_get_refuses_a_terminal() {
+    let s = Setup::new();
+    let one = s.output("one");
+    let weft = env!("CARGO_BIN_EXE_weft");
+    let home = s.home.path().to_str().expect("utf8");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{weft} --home {home} artifact get {one}"), "/dev/null"])
+        .output()
+        .expect("script (util-linux) runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("stdout is a terminal"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+}

@@ -51,6 +51,11 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     let copied = match &output {
         Some(path) => to_file(&store, &digest, path).await?,
         None => {
+            use std::io::IsTerminal;
+            // An artifact's bytes are a guest's: raw on a terminal they could drive it.
+            if std::io::stdout().is_terminal() {
+                bail!("stdout is a terminal: write the artifact to a file with `-o FILE`, or pipe it");
+            }
             // Bytes on stdout cannot be taken back: a large artifact is checked whole
             // first, so a damaged one prints nothing (the copy checks again as it goes).
             if store.reader(&digest).await?.size() > WHOLE_LIMIT {
