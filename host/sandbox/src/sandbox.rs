@@ -22,7 +22,8 @@ use weft_model::{Limits, StepInfo};
 
 /// How often the epoch advances: the granularity of timeouts and of cooperative yields.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// How long `describe()` may take, instantiation included.
+/// How long `describe()` may take, instantiation included: the default
+/// [`SandboxConfig::describe_timeout`].
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Host-wide sandbox settings; per-step `limits:` override the defaults.
@@ -39,6 +40,9 @@ pub struct SandboxConfig {
     pub default_memory: u64,
     /// Timeout of a step that sets none.
     pub default_timeout: Duration,
+    /// Longest a component's `describe()` may take (at load), also while it waits in a
+    /// host call.
+    pub describe_timeout: Duration,
     /// Cap on a step's `log.emit` text, in bytes.
     pub max_log_bytes: usize,
     /// Cap on each of a step's stdout and stderr, in bytes.
@@ -96,6 +100,7 @@ impl Default for SandboxConfig {
             compile_process: None,
             default_memory: 512 << 20,
             default_timeout: Duration::from_secs(600),
+            describe_timeout: DESCRIBE_TIMEOUT,
             max_log_bytes: 1 << 20,
             max_stdio_bytes: 256 << 10,
             max_output_bytes: 16 << 30,
@@ -315,11 +320,11 @@ impl Sandbox {
             reason,
         };
         let limits = Limits {
-            timeout: Some(DESCRIBE_TIMEOUT),
+            timeout: Some(self.config.describe_timeout),
             ..Limits::default()
         };
         let artifacts = ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?;
-        let deadline = Instant::now().checked_add(DESCRIBE_TIMEOUT);
+        let deadline = Instant::now().checked_add(self.config.describe_timeout);
         let Ok(_slot) = self.slots.acquire().await else {
             return Err(fail("the sandbox is shutting down".into()));
         };
@@ -343,9 +348,9 @@ impl Sandbox {
         match described {
             Ok(Ok(info)) => Ok(convert::step_info(info)),
             Ok(Err(e)) => Err(fail(
-                classify_trap(&mut store, &e, DESCRIBE_TIMEOUT, None, &self.config).to_string(),
+                classify_trap(&mut store, &e, self.config.describe_timeout, None, &self.config).to_string(),
             )),
-            Err(_) => Err(fail(StepFailure::TimedOut(DESCRIBE_TIMEOUT).to_string())),
+            Err(_) => Err(fail(StepFailure::TimedOut(self.config.describe_timeout).to_string())),
         }
     }
 

@@ -458,3 +458,23 @@ async fn a_random_request_over_a_chunk_fails_as_too_large() {
         "host call too large: a request for 67108864 random bytes (the limit is 1048576)"
     );
 }
+
+#[tokio::test]
+async fn a_describe_that_never_returns_fails_the_load_at_its_time_limit() {
+    let sandbox = Sandbox::new(SandboxConfig {
+        describe_timeout: Duration::from_millis(300),
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let started = Instant::now();
+    let err = tokio::time::timeout(HANG, sandbox.load_file(&plugin("test-slow-describe")))
+        .await
+        .expect("the load ended instead of hanging the host")
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("describe() failed: timed out after 300ms"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+}
