@@ -28,8 +28,8 @@ pub use compile::{
     ChildArgs, CompileProcess, DEFAULT_COMPILE_MEMORY, DEFAULT_COMPILE_TIMEOUT, MAX_COMPONENT_BYTES, compile_child_main,
 };
 pub use error::SandboxError;
+pub use execution::StepRequest;
 pub use outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
 pub use provenance::{MadeBy, Provenance};
-pub use execution::StepRequest;
 pub use random::StepSeed;
 pub use sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepCounts};
