@@ -70,7 +70,9 @@ async fn damaged_inputs_fail_the_step_however_much_of_them_it_reads() {
         for attack in attacks {
             let outcome = sandbox.run(&step, partial_read(&store, input.clone(), attack)).await;
             match outcome.result {
-                Err(StepFailure::DamagedInput(m)) => {
+                Err(failure @ StepFailure::DamagedInput(_)) => {
+                    assert!(!failure.is_retryable(), "a retry would read the same bytes");
+                    let m = failure.to_string();
                     assert!(m.contains(&input.digest.to_string()), "{m}");
                     assert!(!m.contains(dir.path().to_str().expect("utf8")), "no host path: {m}");
                 }
