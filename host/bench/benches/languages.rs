@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use weft_artifacts::ArtifactStore;
 use weft_bench::{plugin, summarize, us};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepRequest, StepSeed};
+use weft_sandbox::{Sandbox, SandboxConfig, StepRequest, StepSeed};
+use weft_task::Provenance;
 
 const RUNS: usize = 50;
 

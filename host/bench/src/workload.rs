@@ -87,7 +87,7 @@ impl Workload {
             Some(r) => std::sync::Arc::new(r.clone()),
             None => std::sync::Arc::new(weft_engine::NoJournal),
         };
-        let executor = weft_engine::LocalExecutor::new(sandbox.clone(), store.clone(), components.iter().cloned());
+        let executor = weft_sandbox::LocalExecutor::new(sandbox.clone(), store.clone(), components.iter().cloned());
         Workload {
             plan,
             digests,

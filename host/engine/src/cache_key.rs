@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use weft_artifacts::Digest;
 use weft_model::ParamValue;
-use weft_sandbox::Provenance;
+use weft_task::Provenance;
 
 /// Version of the key's layout; bump it when the text below changes.
 const LAYOUT: &str = "weft-cache-key/1";

@@ -11,9 +11,7 @@ mod cache_key;
 mod cancel;
 mod committer;
 mod events;
-mod executor;
 mod journal;
-mod local;
 mod report;
 mod run_id;
 mod run_state;
@@ -23,15 +21,14 @@ mod step_job;
 pub use cache_key::cache_key;
 pub use cancel::CancelSignal;
 pub use events::{RunEvent, StepState};
-pub use executor::{Executor, StepTask, TaskResult};
 pub use journal::{CachedResult, Journal, JournalError, NoJournal};
-pub use local::LocalExecutor;
 pub use report::{
     AttemptReport, InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
     param_json, planned_steps,
 };
 pub use run_id::new_run_id;
 pub use scheduler::{RunError, RunOptions, RunServices, run_plan};
+pub use weft_task::{Executor, LogLine, LogStream, MadeBy, Provenance, StepFailure, StepTask, TaskResult};
 
 /// Name of the run report document in the store (`runs/<id>/manifest.json`).
 pub const MANIFEST: &str = "manifest.json";

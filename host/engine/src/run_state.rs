@@ -4,7 +4,6 @@
 use crate::cache_key::cache_key;
 use crate::cancel::CancelSignal;
 use crate::events::{RunEvent, StepState};
-use crate::executor::StepTask;
 use crate::report::{
     InputReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus, param_json, planned_steps,
 };
@@ -17,7 +16,8 @@ use std::time::SystemTime;
 use tokio::sync::mpsc::UnboundedSender;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_model::{Plan, Source};
-use weft_sandbox::{MadeBy, Provenance, StepFailure};
+use weft_task::StepTask;
+use weft_task::{MadeBy, Provenance, StepFailure};
 
 /// The bookkeeping of one run: what each step waits for, what has been produced, the report.
 pub(crate) struct Run<'p> {

@@ -6,7 +6,6 @@
 use crate::cancel::CancelSignal;
 use crate::committer::Committer;
 use crate::events::RunEvent;
-use crate::executor::Executor;
 use crate::journal::{Journal, JournalError};
 use crate::report::{RunReport, RunStatus, StepReport};
 use crate::run_state::Run;
@@ -18,7 +17,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 use weft_artifacts::{ArtifactMeta, ArtifactStore, Digest};
 use weft_model::Plan;
-use weft_sandbox::StepFailure;
+use weft_task::Executor;
+use weft_task::StepFailure;
 
 /// How often a running run asks the journal whether someone cancelled it.
 const CANCEL_POLL: Duration = Duration::from_millis(200);
@@ -195,7 +195,7 @@ fn joined_result(
         Err(e) => {
             // Only a panic outside the executor (caught inside) or an abort gets here.
             let i = task_step.get(&e.id()).copied().unwrap_or_default();
-            let result = crate::executor::TaskResult::failed(StepFailure::Host(format!("step task ended: {e}")));
+            let result = weft_task::TaskResult::failed(StepFailure::Host(format!("step task ended: {e}")));
             (
                 i,
                 JobResult {

@@ -4,7 +4,6 @@
 
 use crate::cancel::CancelSignal;
 use crate::events::{RunEvent, StepState};
-use crate::executor::{StepTask, TaskResult};
 use crate::report::{AttemptReport, Reuse, StepStatus};
 use crate::scheduler::RunServices;
 use futures::FutureExt;
@@ -14,7 +13,8 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use weft_artifacts::Digest;
 use weft_model::Retry;
-use weft_sandbox::StepFailure;
+use weft_task::StepFailure;
+use weft_task::{StepTask, TaskResult};
 
 /// A ready step and how to treat it.
 pub(crate) struct Job {

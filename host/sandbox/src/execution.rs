@@ -11,9 +11,8 @@ use crate::bindings::wit_types;
 use crate::clock::VirtualTime;
 use crate::host_artifacts::StepIo;
 use crate::limiter::StepLimiter;
-use crate::outcome::{LogLine, LogStream, StagedOutput, StepFailure, StepOutcome};
+use crate::outcome::{StagedOutput, StepOutcome};
 use crate::output_pipe::CappedPipe;
-use crate::provenance::Provenance;
 use crate::random::{StepSeed, step_random};
 use crate::sandbox::{LoadedComponent, Sandbox};
 use crate::state::{StepLog, StepState};
@@ -27,6 +26,8 @@ use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime::{Store, UpdateDeadline};
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, ParamValue};
+use weft_task::Provenance;
+use weft_task::{LogLine, LogStream, StepFailure};
 
 /// How long the wall-clock bound waits, once the deadline or a cancel is seen, for the
 /// epoch callback to stop the guest cleanly before dropping the call.

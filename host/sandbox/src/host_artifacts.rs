@@ -9,13 +9,13 @@
 use crate::bindings::weft::step::artifacts::{Host, HostReader, HostWriter};
 use crate::bindings::wit_types as wit;
 use crate::convert::to_wit_param;
-use crate::outcome::StepFailure;
-use crate::provenance::Provenance;
 use crate::state::StepState;
 use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::Resource;
 use weft_artifacts::{ArtifactReader, ArtifactStore, StagedWriter};
+use weft_task::Provenance;
+use weft_task::StepFailure;
 
 /// Largest chunk moved by one `read` or `write` call.
 pub const MAX_CHUNK: usize = 1024 * 1024;

@@ -4,8 +4,8 @@
 //! lines past the log's caps and metrics past [`MAX_METRICS`] are dropped with a note.
 
 use crate::bindings::weft::step::{log, metrics, types};
-use crate::outcome::{LogLine, LogStream, StepFailure};
 use crate::state::StepState;
+use weft_task::{LogLine, LogStream, StepFailure};
 
 /// Largest message one `log.emit` may carry, in bytes.
 pub const MAX_LOG_MESSAGE: usize = 64 << 10;

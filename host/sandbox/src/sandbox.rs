@@ -6,7 +6,6 @@ use crate::cache::CompileCache;
 use crate::clock::VirtualClockView;
 use crate::compile::{CompileProcess, MAX_COMPONENT_BYTES};
 use crate::execution::{Ports, bounded, classify_trap};
-use crate::outcome::StepFailure;
 use crate::random::StepSeed;
 use crate::state::StepState;
 use crate::{SandboxError, clock, convert};
@@ -19,6 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, StepInfo};
+use weft_task::StepFailure;
 
 /// How often the epoch advances: the granularity of timeouts and of cooperative yields.
 const EPOCH_TICK: Duration = Duration::from_millis(5);

@@ -4,13 +4,13 @@
 use crate::clock::VirtualTime;
 use crate::host_artifacts::StepIo;
 use crate::limiter::StepLimiter;
-use crate::outcome::{LogLine, LogStream, StepFailure};
 use crate::output_pipe::CappedPipe;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use weft_task::{LogLine, LogStream, StepFailure};
 
 /// Per-execution store data.
 pub struct StepState {

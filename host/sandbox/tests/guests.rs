@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{
-    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepFailure, StepOutcome, StepRequest, StepSeed,
-};
+use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepOutcome, StepRequest, StepSeed};
+use weft_task::{LogStream, Provenance, StepFailure};
 
 async fn load(sandbox: &Sandbox, name: &str) -> Arc<LoadedComponent> {
     sandbox.load_file(&plugin(name)).await.expect("loads")

@@ -11,10 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{
-    LoadedComponent, LogStream, Provenance, Sandbox, SandboxConfig, StepCounts, StepFailure, StepOutcome, StepRequest,
-    StepSeed,
-};
+use weft_sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepCounts, StepOutcome, StepRequest, StepSeed};
+use weft_task::{LogStream, Provenance, StepFailure};
 
 /// The longest any test here may take: without the fixes several would hang forever.
 const HANG: Duration = Duration::from_secs(60);

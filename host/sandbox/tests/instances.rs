@@ -15,7 +15,8 @@ use wasm_encoder::{
 };
 use weft_artifacts::ArtifactStore;
 use weft_model::Limits;
-use weft_sandbox::{Sandbox, SandboxConfig, StepCounts, StepFailure, StepRequest, StepSeed};
+use weft_sandbox::{Sandbox, SandboxConfig, StepCounts, StepRequest, StepSeed};
+use weft_task::StepFailure;
 
 /// How many core modules `component` defines at its top level (the index the next gets).
 fn top_level_modules(component: &[u8]) -> u32 {

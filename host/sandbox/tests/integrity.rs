@@ -8,7 +8,8 @@ mod common;
 use common::plugin;
 use weft_artifacts::{ArtifactMeta, ArtifactStore};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{Provenance, Sandbox, SandboxConfig, StepFailure, StepRequest, StepSeed};
+use weft_sandbox::{Sandbox, SandboxConfig, StepRequest, StepSeed};
+use weft_task::{Provenance, StepFailure};
 
 /// `test-hostile` opening its input `data` and reading at most its first 10 bytes: none
 /// (`open-inputs`), then dropping the reader (`peek`) or keeping it open (`peek-hold`).

@@ -10,7 +10,8 @@ use weft_artifacts::{ArtifactMeta, ArtifactStore};
 use weft_engine::StepStatus;
 use weft_model::{Limits, ParamType, ParamValue};
 use weft_records::RunDetail;
-use weft_sandbox::{Provenance, StepRequest, StepSeed};
+use weft_sandbox::{StepRequest, StepSeed};
+use weft_task::Provenance;
 
 pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;

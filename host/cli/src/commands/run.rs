@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use weft_artifacts::{ArtifactMeta, ArtifactStore};
-use weft_engine::{CancelSignal, LocalExecutor, RunOptions, RunServices, RunStatus, StepReport, new_run_id, run_plan};
+use weft_engine::{CancelSignal, RunOptions, RunServices, RunStatus, StepReport, new_run_id, run_plan};
 use weft_records::{NewRun, Records};
-use weft_sandbox::Sandbox;
+use weft_sandbox::{LocalExecutor, Sandbox};
 
 /// What a run starts from: a fresh workflow, or an interrupted run's records.
 struct Start {

@@ -9,7 +9,8 @@ use crate::text::{shown, shown_lines};
 use anyhow::Context;
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, media_type};
-use weft_sandbox::{Provenance, Sandbox, StepRequest, StepSeed};
+use weft_sandbox::{Sandbox, StepRequest, StepSeed};
+use weft_task::Provenance;
 
 /// File extension for an output of this media type.
 fn extension(media_type: &str) -> &'static str {

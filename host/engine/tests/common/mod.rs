@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_artifacts::{ArtifactStore, Digest};
-use weft_engine::{Journal, LocalExecutor, RunError, RunEvent, RunOptions, RunReport, RunServices, run_plan};
+use weft_engine::{Journal, RunError, RunEvent, RunOptions, RunReport, RunServices, run_plan};
 use weft_model::{Catalog, Plan};
-use weft_sandbox::{Sandbox, SandboxConfig};
+use weft_sandbox::{LocalExecutor, Sandbox, SandboxConfig};
 
 pub fn plugin(name: &str) -> PathBuf {
     // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.

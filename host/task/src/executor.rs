@@ -1,11 +1,11 @@
 //! The executor interface: the scheduler hands it one ready step at a time.
 
+use crate::{LogLine, Provenance, StepFailure};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_model::{Limits, ParamValue};
-use weft_sandbox::{LogLine, Provenance, StepFailure};
 
 /// Everything needed to execute one step, self-contained: an executor elsewhere would need
 /// only its digests and values (the provenance DAG flattens, the interrupt becomes a message).

@@ -1,11 +1,11 @@
 //! The in-process executor: runs steps in this process's sandbox and publishes their
 //! outputs to the artifact store only after the step succeeded.
 
-use crate::executor::{Executor, StepTask, TaskResult};
+use crate::{LoadedComponent, Sandbox, StepRequest, StepSeed};
 use std::collections::HashMap;
 use std::sync::Arc;
 use weft_artifacts::{ArtifactStore, Digest};
-use weft_sandbox::{LoadedComponent, Sandbox, StepFailure, StepRequest, StepSeed};
+use weft_task::{Executor, StepFailure, StepTask, TaskResult};
 
 /// Executes steps in-process.
 pub struct LocalExecutor {
