@@ -106,8 +106,9 @@ impl Workload {
         self.plan.steps.len()
     }
 
-    /// One run with the cache off (every step executes), recorded from start to finish
-    /// when there are records; returns its wall time.
+    /// One run with the cache off (every step executes), recorded from start (its plan
+    /// locked, as `weft run` records it) to finish when there are records; returns its
+    /// wall time.
     pub async fn run(&self, run_id: &str, concurrency: usize) -> Duration {
         let options = weft_engine::RunOptions {
             concurrency,
@@ -117,10 +118,12 @@ impl Workload {
         let started = std::time::Instant::now();
         if let Some(r) = &self.records {
             let params = std::collections::BTreeMap::new();
+            let locked = weft_runner::LockedPlan::lock(&self.plan, &self.digests, &self.inputs);
             r.create_run(&weft_records::NewRun {
                 id: run_id,
                 workflow: &self.plan.name,
                 file: "bench.yaml",
+                plan: &locked.to_json(),
                 source: "",
                 overrides: &[],
                 params: &params,
@@ -140,9 +143,6 @@ impl Workload {
         )
         .await
         .expect("run");
-        if let Some(r) = &self.records {
-            r.finish_run(&report).await.expect("finish run");
-        }
         let elapsed = started.elapsed();
         assert_eq!(report.status, weft_engine::RunStatus::Succeeded);
         elapsed

@@ -5,9 +5,6 @@
 
 mod cli;
 mod commands;
-mod files;
-mod inputs;
-mod load;
 mod progress;
 mod settings;
 mod summary;

@@ -2,8 +2,8 @@
 //! plugin search path, from flags and environment.
 
 use crate::cli::GlobalArgs;
-use crate::inputs::InputPolicy;
 use std::path::PathBuf;
+use weft_runner::InputPolicy;
 
 /// Resolved settings.
 pub struct Settings {
@@ -57,6 +57,32 @@ impl Settings {
             records_path: args.records.clone().unwrap_or_else(|| args.home.join("records.db")),
             input_policy,
             compile,
+        })
+    }
+
+    /// How workflows are loaded: notes are printed on stderr.
+    pub fn loader(&self) -> weft_runner::Loader {
+        weft_runner::Loader {
+            plugin_path: self.plugin_path.clone(),
+            input_policy: self.input_policy.clone(),
+            sandbox: weft_sandbox::SandboxConfig {
+                cache_dir: Some(self.cache_dir.clone()),
+                compile_process: Some(self.compile.clone()),
+                ..weft_sandbox::SandboxConfig::default()
+            },
+            notes: std::sync::Arc::new(|note| eprintln!("{note}")),
+        }
+    }
+
+    /// The run lifecycle over the configured store and records.
+    pub async fn runner(&self) -> anyhow::Result<weft_runner::Runner> {
+        let records = self.records().await?;
+        let store = weft_artifacts::ArtifactStore::open(&self.store_url)
+            .map_err(|e| anyhow::anyhow!("opening store {}: {e}", self.store_url))?;
+        Ok(weft_runner::Runner {
+            loader: self.loader(),
+            store,
+            records,
         })
     }
 

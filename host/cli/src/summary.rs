@@ -137,7 +137,7 @@ pub fn render(report: &RunReport, store_url: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "artifacts: store {store_url}, manifest runs/{}/manifest.json",
+        "artifacts: store {store_url}; `weft runs show {}` lists them",
         report.run_id
     );
     if let Some((step, port)) = report

@@ -39,6 +39,10 @@ pub trait Journal: Send + Sync {
     /// survive a crash of the process.
     async fn commit(&self, run_id: &str, steps: &[StepReport]) -> Result<(), JournalError>;
 
+    /// Records the run's final status and the steps that ended without running (blocked,
+    /// skipped, cancelled), after its last commit.
+    async fn finish(&self, report: &RunReport) -> Result<(), JournalError>;
+
     /// Whether someone asked to cancel the run (polled while the run goes).
     async fn cancel_requested(&self, run_id: &str) -> Result<bool, JournalError>;
 
@@ -62,6 +66,10 @@ impl Journal for NoJournal {
     }
 
     async fn commit(&self, _run_id: &str, _steps: &[StepReport]) -> Result<(), JournalError> {
+        Ok(())
+    }
+
+    async fn finish(&self, _report: &RunReport) -> Result<(), JournalError> {
         Ok(())
     }
 

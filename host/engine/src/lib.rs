@@ -1,6 +1,6 @@
 //! Weft's engine: schedules a validated [`weft_model::Plan`] on tokio, hands ready steps
 //! to an [`Executor`], commits every finished step to a [`Journal`] (durable records, the
-//! cache), and keeps a run report in the store. Retries, cache hits, resume, cancel and the
+//! cache), and returns the run's report. Retries, cache hits, resume, cancel and the
 //! run's time limit live here; where records are kept does not (`weft-records`).
 //!
 //! The scheduler never touches wasmtime or artifact bytes itself: an executor runs a step
@@ -29,6 +29,3 @@ pub use report::{
 pub use run_id::new_run_id;
 pub use scheduler::{RunError, RunOptions, RunServices, run_plan};
 pub use weft_task::{Executor, LogLine, LogStream, MadeBy, Provenance, StepFailure, StepTask, TaskResult};
-
-/// Name of the run report document in the store (`runs/<id>/manifest.json`).
-pub const MANIFEST: &str = "manifest.json";

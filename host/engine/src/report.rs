@@ -1,5 +1,5 @@
-//! The run report: what ran, how long it took, what it produced. Serialized as the run's
-//! manifest (`runs/<id>/manifest.json`), mapping each step's ports to digests.
+//! The run report: what ran, how long it took, what it produced (each step's ports mapped
+//! to digests). `weft run --json` prints it; the records keep their own rows.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

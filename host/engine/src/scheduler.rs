@@ -60,7 +60,7 @@ impl RunOptions {
 pub struct RunServices {
     /// Executes steps.
     pub executor: Arc<dyn Executor>,
-    /// Where artifacts and the run manifest live.
+    /// Where artifacts live.
     pub store: ArtifactStore,
     /// Where finished steps are committed and cached results looked up.
     pub journal: Arc<dyn Journal>,
@@ -76,8 +76,8 @@ pub enum RunError {
 }
 
 /// Runs `plan`: `components[i]` is the digest of the component of `plan.steps[i]`, and
-/// `inputs` holds the workflow inputs already in the store. The run report is written to
-/// the store as the run's manifest when the run starts and when it ends.
+/// `inputs` holds the workflow inputs already in the store. The run ends by recording its
+/// final status in the journal.
 pub async fn run_plan(
     plan: &Plan,
     components: &[Digest],
@@ -89,8 +89,6 @@ pub async fn run_plan(
     let started = Instant::now();
     let cancel = options.cancel.clone();
     let mut run = Run::new(plan, components, inputs, options, events.clone());
-    let store = &services.store;
-    write_manifest(store, &run.report).await;
     let watcher = tokio::spawn(watch_for_stop(
         services.journal.clone(),
         options.run_id.clone(),
@@ -112,17 +110,10 @@ pub async fn run_plan(
         report.status = RunStatus::Failed;
         report.error = Some(e.to_string());
     }
-    write_manifest(store, &report).await;
-    outcome.map(|()| report).map_err(RunError::from)
-}
-
-/// Writes the run's manifest, a convenience copy of the report in the store. The records
-/// are what a run's outcome rests on, so a manifest that cannot be written (a full disk,
-/// a read-only store) is a warning, never a run left unfinished.
-async fn write_manifest(store: &ArtifactStore, report: &RunReport) {
-    if let Err(e) = store.put_run_document(&report.run_id, crate::MANIFEST, report).await {
-        tracing::warn!(run = %report.run_id, "could not write the run manifest (the run records are complete): {e}");
-    }
+    // The run's final status is part of its records; when commits already failed, this
+    // is a last try to record why (its own failure is then secondary).
+    let finished = services.journal.finish(&report).await;
+    outcome.and(finished).map(|()| report).map_err(RunError::from)
 }
 
 /// The scheduling loop: start what is ready, wait for something to finish, commit it.

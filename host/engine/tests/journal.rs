@@ -19,6 +19,7 @@ struct MemoryJournal {
     begun: Mutex<Vec<String>>,
     commits: Mutex<Vec<StepReport>>,
     cache: Mutex<HashMap<Digest, CachedResult>>,
+    finished: Mutex<Vec<(String, RunStatus)>>,
     fail_commits: bool,
 }
 
@@ -54,6 +55,12 @@ impl Journal for MemoryJournal {
         Ok(())
     }
 
+    async fn finish(&self, report: &RunReport) -> Result<(), JournalError> {
+        let finished = (report.run_id.clone(), report.status);
+        self.finished.lock().expect("lock").push(finished);
+        Ok(())
+    }
+
     async fn cancel_requested(&self, _run_id: &str) -> Result<bool, JournalError> {
         Ok(false)
     }
@@ -84,6 +91,11 @@ async fn every_step_is_committed_once_after_what_it_read() {
     let (report, _) = setup.run(journal.clone(), &RunOptions::new("r1")).await;
     assert_eq!(report.expect("run").status, RunStatus::Succeeded);
     assert_eq!(*journal.begun.lock().expect("lock"), ["r1"]);
+    // The run's end is recorded once, after the last commit.
+    assert_eq!(
+        *journal.finished.lock().expect("lock"),
+        [("r1".to_string(), RunStatus::Succeeded)]
+    );
     let order: Vec<String> = journal
         .commits
         .lock()
@@ -180,9 +192,14 @@ async fn a_failing_journal_stops_the_run() {
         fail_commits: true,
         ..MemoryJournal::default()
     });
-    let (outcome, _) = setup.run(journal, &RunOptions::new("r1")).await;
+    let (outcome, _) = setup.run(journal.clone(), &RunOptions::new("r1")).await;
     match outcome {
         Err(RunError::Journal(e)) => assert!(e.to_string().contains("disk full"), "{e}"),
         other => panic!("expected a journal error, got {other:?}"),
     }
+    // Its end is still recorded, as failed.
+    assert_eq!(
+        *journal.finished.lock().expect("lock"),
+        [("r1".to_string(), RunStatus::Failed)]
+    );
 }

@@ -63,7 +63,7 @@ pub struct PlannedStep {
 }
 
 /// One instance of a fanned-out step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Instance {
     /// The authored step id (`train` for `train[2]`).
     pub of: String,
@@ -85,7 +85,7 @@ pub struct Condition {
 }
 
 /// Where an input port's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// A workflow input, by name.
     Input(String),
@@ -99,7 +99,7 @@ pub enum Source {
 }
 
 /// An input port bound to one source; a fan-in port has one binding per artifact.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
     /// The consuming step's input port.
     pub port: String,
@@ -110,7 +110,7 @@ pub struct Binding {
 }
 
 /// Per-step limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Linear-memory cap in bytes.
     pub memory: Option<u64>,

@@ -13,7 +13,7 @@ pub const MAX_RETRIES: u32 = 100;
 
 /// How a failed step is tried again. Only failures a retry may fix are retried (a step's
 /// `failed` error, a host problem); bad input and limit violations are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retry {
     /// Retries after the first attempt (0: none).
     pub max: u32,
@@ -48,7 +48,7 @@ impl Retry {
 }
 
 /// A step's engine policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// Retries on retryable failures.
     pub retry: Retry,

@@ -11,7 +11,7 @@ fn clip(text: &str) -> String {
 }
 
 /// The type of a step parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ParamType {
     /// UTF-8 text.
     Str,
@@ -76,7 +76,7 @@ impl fmt::Display for ParamType {
 }
 
 /// A typed parameter value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ParamValue {
     /// Text.
     Str(String),
@@ -123,7 +123,7 @@ impl fmt::Display for ParamValue {
 }
 
 /// An input or output slot of a step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Port {
     /// Name used in bindings.
     pub name: String,
@@ -136,7 +136,7 @@ pub struct Port {
 }
 
 /// A parameter a step accepts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSpec {
     /// Name used under `with:`.
     pub name: String,
@@ -149,7 +149,7 @@ pub struct ParamSpec {
 }
 
 /// Everything a step component declares.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepInfo {
     /// Stable identifier.
     pub name: String,

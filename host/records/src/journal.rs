@@ -26,6 +26,10 @@ impl Journal for Records {
         self.commit_steps(run_id, steps).await.map_err(|e| self.err(e))
     }
 
+    async fn finish(&self, report: &RunReport) -> Result<(), JournalError> {
+        self.finish_run(report).await.map_err(|e| self.err(e))
+    }
+
     async fn cancel_requested(&self, run_id: &str) -> Result<bool, JournalError> {
         self.cancel_flag(run_id).await.map_err(|e| self.err(e))
     }

@@ -147,6 +147,18 @@ impl Records {
         })
     }
 
+    /// The locked plan a run was recorded with (`None` for runs recorded before plans
+    /// were locked).
+    pub async fn locked_plan(&self, run_id: &str) -> Result<Option<String>, RecordsError> {
+        let row = sqlx::query("SELECT plan FROM runs WHERE tenant = $1 AND id = $2")
+            .bind(&self.tenant)
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        Ok(row.try_get("plan")?)
+    }
+
     /// The steps of a run in plan order, without their logs.
     async fn step_reports(&self, run_id: &str) -> Result<Vec<StepReport>, RecordsError> {
         let rows = sqlx::query(

@@ -16,6 +16,8 @@ pub struct NewRun<'a> {
     pub workflow: &'a str,
     /// The workflow file as given.
     pub file: &'a str,
+    /// The locked plan (the runner's document, kept as text: the records do not read it).
+    pub plan: &'a str,
     /// Its text.
     pub source: &'a str,
     /// `--param` overrides as given.
@@ -40,13 +42,14 @@ impl Records {
             .collect();
         let mut script = Script::default();
         script.add(
-            "INSERT INTO runs (id, tenant, workflow, file, source, overrides, params, status, started_at, host, pid) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            "INSERT INTO runs (id, tenant, workflow, file, plan, source, overrides, params, status, started_at, host, pid) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
             vec![
                 run.id.into(),
                 self.tenant.as_str().into(),
                 run.workflow.into(),
                 run.file.into(),
+                run.plan.into(),
                 run.source.into(),
                 serde_json::Value::Object(overrides).to_string().into(),
                 serde_json::to_string(run.params).unwrap_or_default().into(),

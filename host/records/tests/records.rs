@@ -102,6 +102,7 @@ async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
             id: run_id,
             workflow: "test",
             file: "wf.yaml",
+            plan: &format!("{{\"plan of\": \"{run_id}\"}}"),
             source: "name: test",
             overrides: &[("k".into(), "v".into())],
             params: &params,
@@ -123,6 +124,12 @@ async fn a_run_is_recorded_with_its_planned_steps() {
     let detail = records.run("r1").await.expect("run");
     let ids: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["a", "b[0]", "b[1]"]);
+    // The locked plan comes back as it was recorded, and only to its tenant.
+    assert_eq!(
+        records.locked_plan("r1").await.expect("plan").as_deref(),
+        Some("{\"plan of\": \"r1\"}")
+    );
+    assert!(open(&dir, "other").await.locked_plan("r1").await.is_err());
     assert!(detail.steps.iter().all(|s| s.status == StepStatus::Pending));
     assert_eq!(detail.steps[1].instance.as_ref().map(|i| i.of.as_str()), Some("b"));
 }

@@ -15,13 +15,13 @@ mod validate;
 use crate::cli::{Cli, Command, PluginCommand};
 use crate::settings::Settings;
 use std::sync::Arc;
-use weft_sandbox::{Sandbox, SandboxConfig};
+use weft_sandbox::Sandbox;
 
 /// Runs the chosen command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     let settings = Settings::from_args(&cli.global)?;
     match cli.command {
-        Command::Validate(args) => validate::validate(&args, &settings, &*sandbox(&settings, false)?).await,
+        Command::Validate(args) => validate::validate(&args, &settings).await,
         Command::Run(args) => run::run(&args, &settings).await,
         Command::Plugin(PluginCommand::New { lang, name, into }) => {
             let dir = plugin_new::create(&lang, &name, into.as_deref())?;
@@ -35,7 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Store(cmd) => store::store(cmd, &settings).await,
         Command::Records(cmd) => store::records(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
-        Command::Step(cmd) => step::step(cmd, &settings, &*sandbox(&settings, false)?).await,
+        Command::Step(cmd) => step::step(cmd, &settings).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,
         Command::Logs { run, step } => runs::logs(&run, step.as_deref(), &settings).await,
         Command::Cancel { run } => runs::cancel(&run, &settings).await,
@@ -49,10 +49,5 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 /// The sandbox; fuel metering costs every step some speed, so it is on only when the
 /// workflow sets a fuel budget somewhere.
 pub(crate) fn sandbox(settings: &Settings, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
-    Ok(Arc::new(Sandbox::new(SandboxConfig {
-        cache_dir: Some(settings.cache_dir.clone()),
-        compile_process: Some(settings.compile.clone()),
-        fuel,
-        ..SandboxConfig::default()
-    })?))
+    settings.loader().sandbox(fuel)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use weft_sandbox::{Sandbox, SandboxError};
 
 pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
-    let bytes = crate::files::read_component(&file)?;
+    let bytes = weft_runner::read_component(&file)?;
     let size = bytes.len();
     let component = match sandbox.load(&bytes, &file.display().to_string()).await {
         Ok(c) => c,

@@ -1,12 +1,11 @@
 //! `weft validate FILE`: every problem at once, nothing run.
 
 use crate::cli::WorkflowArgs;
-use crate::load::{LoadError, load_workflow};
 use crate::settings::Settings;
-use weft_sandbox::Sandbox;
+use weft_runner::LoadError;
 
-pub async fn validate(args: &WorkflowArgs, settings: &Settings, sandbox: &Sandbox) -> anyhow::Result<u8> {
-    match load_workflow(&args.file, &args.params, settings, sandbox).await {
+pub async fn validate(args: &WorkflowArgs, settings: &Settings) -> anyhow::Result<u8> {
+    match settings.loader().load(&args.file, &args.params).await {
         Ok(w) => {
             println!(
                 "{}: valid workflow `{}` with {} steps",

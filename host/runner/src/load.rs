@@ -2,7 +2,7 @@
 //! resolves each `uses:` on the plugin path, loads (compiles or reuses) the components,
 //! checks the workflow inputs exist, and validates. Every problem is collected.
 
-use crate::settings::Settings;
+use crate::{Loader, Note};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,12 +29,19 @@ pub struct LoadedWorkflow {
     pub component_files: Vec<(weft_artifacts::Digest, PathBuf, Arc<Vec<u8>>)>,
 }
 
-/// Why a workflow could not be loaded.
+/// Why a workflow could not be loaded, or a run started.
+#[derive(Debug)]
 pub enum LoadError {
     /// The workflow is invalid; the text lists every problem.
     Invalid(String),
     /// Something else failed (IO).
     Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for LoadError {
+    fn from(e: anyhow::Error) -> Self {
+        LoadError::Other(e)
+    }
 }
 
 /// Finds the component file a `uses:` names.
@@ -63,26 +70,13 @@ fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<P
     }
 }
 
-/// Loads and validates a workflow.
-pub async fn load_workflow(
-    file: &Path,
-    overrides: &[(String, String)],
-    settings: &Settings,
-    sandbox: &Sandbox,
-) -> Result<LoadedWorkflow, LoadError> {
-    let text = crate::files::read_workflow(file).map_err(LoadError::Invalid)?;
-    load_source(file, text, overrides, settings, sandbox, true).await
-}
-
-/// Loads workflow text as if read from `file` (paths resolve next to it). Input files are
-/// checked only with `check_inputs` (a resumed run takes its inputs from the records).
-pub async fn load_source(
+/// Loads workflow text as if read from `file` (paths resolve next to it) into `sandbox`.
+pub(crate) async fn load_source(
+    loader: &Loader,
     file: &Path,
     text: String,
     overrides: &[(String, String)],
-    settings: &Settings,
     sandbox: &Sandbox,
-    check_inputs: bool,
 ) -> Result<LoadedWorkflow, LoadError> {
     let shown = file.display().to_string();
     let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
@@ -91,9 +85,9 @@ pub async fn load_source(
 
     let mut input_files = BTreeMap::new();
     let mut resolved_inputs = Vec::new();
-    for input in workflow.inputs.iter().filter(|_| check_inputs) {
+    for input in &workflow.inputs {
         let path = dir.join(&input.path.value);
-        match settings.input_policy.check(&path) {
+        match loader.input_policy.check(&path) {
             Ok(checked) => {
                 if std::path::absolute(&path).is_ok_and(|p| p != checked.path) {
                     resolved_inputs.push((input.name.value.clone(), path, checked.path.clone()));
@@ -116,15 +110,15 @@ pub async fn load_source(
         if catalog.contains_key(uses) {
             continue;
         }
-        let loaded = match resolve(uses, &dir, &settings.plugin_path) {
+        let loaded = match resolve(uses, &dir, &loader.plugin_path) {
             Ok(path) => match crate::files::read_component(&path) {
                 Ok(bytes) => {
                     if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
                         // Language runtimes (Python, JS) take seconds to compile: say so first.
-                        eprintln!(
-                            "compiling `{uses}` ({} MB), once: later runs reuse the compiled code",
-                            bytes.len() >> 20
-                        );
+                        loader.note(Note::Compiling {
+                            uses: uses.clone(),
+                            bytes: bytes.len(),
+                        });
                     }
                     let loaded = sandbox
                         .load(&bytes, &path.display().to_string())
@@ -142,11 +136,10 @@ pub async fn load_source(
         match loaded {
             Ok(c) => {
                 if !c.from_cache && c.load_time.as_secs_f64() > 2.0 {
-                    eprintln!(
-                        "compiled `{uses}` in {:.1} s (cached in {})",
-                        c.load_time.as_secs_f64(),
-                        settings.cache_dir.display()
-                    );
+                    loader.note(Note::Compiled {
+                        uses: uses.clone(),
+                        time: c.load_time,
+                    });
                 }
                 catalog.insert(uses.clone(), Ok(c.info.clone()));
                 by_uses.insert(uses.clone(), c);
@@ -198,6 +191,6 @@ pub fn render(file: &str, diags: &Diagnostics) -> String {
 
 /// Whether any step of the workflow sets `limits.fuel` (the sandbox must then meter fuel).
 /// Invalid text answers `false`; loading reports its problems.
-pub fn needs_fuel_in(text: &str) -> bool {
+pub(crate) fn needs_fuel_in(text: &str) -> bool {
     weft_model::parse(text).is_ok_and(|(wf, _)| wf.steps.iter().any(|s| s.limits.fuel.is_some()))
 }

@@ -1,0 +1,139 @@
+//! Weft's run lifecycle, in one place: load a workflow → **lock** its plan → record the
+//! run → run it → record its end; resume an interrupted run; replay one recorded step; run
+//! one component on local files. The CLI and the benchmarks call this crate and do
+//! nothing else with a run (the server and workers will too).
+//!
+//! Resume and replay execute the [`LockedPlan`] recorded when the run started — the
+//! components its digests name, taken from the store's archive — never the workflow
+//! file or the plugin path as they are now.
+
+mod files;
+mod inputs;
+mod load;
+mod lock;
+mod replay;
+mod start;
+mod step;
+
+pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
+pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
+pub use load::{LoadError, LoadedWorkflow, render};
+pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
+pub use replay::{Replay, ReplayedOutput, StoredCopy};
+pub use start::{Prepared, RunSettings};
+pub use step::{LocalStep, LocalStepError, LocalStepRun};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use weft_artifacts::ArtifactStore;
+use weft_records::Records;
+use weft_sandbox::{Sandbox, SandboxConfig};
+
+/// Something a user should hear about while a run is prepared (the CLI prints these).
+#[derive(Debug, Clone)]
+pub enum Note {
+    /// A large component is being compiled for the first time.
+    Compiling {
+        /// As written in `uses:`.
+        uses: String,
+        /// Its size.
+        bytes: usize,
+    },
+    /// A component took long to compile.
+    Compiled {
+        /// As written in `uses:`.
+        uses: String,
+        /// How long.
+        time: Duration,
+    },
+    /// A workflow input's path resolved to another file (a symlink, `..`).
+    InputResolved {
+        /// The input.
+        name: String,
+        /// As written, joined to the workflow's directory.
+        given: PathBuf,
+        /// The file that is read.
+        real: PathBuf,
+    },
+    /// Staging objects that killed runs left behind were removed.
+    StagingSwept {
+        /// How many.
+        files: usize,
+        /// Their bytes.
+        bytes: u64,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Compiling { uses, bytes } => write!(
+                f,
+                "compiling `{uses}` ({} MB), once: later runs reuse the compiled code",
+                bytes >> 20
+            ),
+            Note::Compiled { uses, time } => write!(f, "compiled `{uses}` in {:.1} s", time.as_secs_f64()),
+            Note::InputResolved { name, given, real } => {
+                write!(f, "input `{name}`: {} resolved to {}", given.display(), real.display())
+            }
+            Note::StagingSwept { files, bytes } => {
+                write!(
+                    f,
+                    "removed {files} abandoned staging files ({bytes} bytes) from the store"
+                )
+            }
+        }
+    }
+}
+
+/// Where notes go.
+pub type Notes = Arc<dyn Fn(&Note) + Send + Sync>;
+
+/// What loading a workflow needs: where `uses:` names are found, which host files may be
+/// inputs, how components are compiled.
+#[derive(Clone)]
+pub struct Loader {
+    /// Directories searched for `uses: NAME`, in order.
+    pub plugin_path: Vec<PathBuf>,
+    /// Which host files a workflow may read as inputs.
+    pub input_policy: InputPolicy,
+    /// The sandbox's settings (fuel is turned on per workflow).
+    pub sandbox: SandboxConfig,
+    /// Where notes go.
+    pub notes: Notes,
+}
+
+impl Loader {
+    /// A sandbox with these settings; fuel metering costs every step some speed, so it is
+    /// on only when a step sets a fuel budget.
+    pub fn sandbox(&self, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
+        Ok(Arc::new(Sandbox::new(SandboxConfig {
+            fuel,
+            ..self.sandbox.clone()
+        })?))
+    }
+
+    pub(crate) fn note(&self, note: Note) {
+        (self.notes)(&note);
+    }
+
+    /// Reads, resolves and validates a workflow file (`weft validate`); every problem at
+    /// once.
+    pub async fn load(&self, file: &Path, overrides: &[(String, String)]) -> Result<LoadedWorkflow, LoadError> {
+        let text = files::read_workflow(file).map_err(LoadError::Invalid)?;
+        let sandbox = self.sandbox(load::needs_fuel_in(&text)).map_err(LoadError::Other)?;
+        load::load_source(self, file, text, overrides, &sandbox).await
+    }
+}
+
+/// A run's whole life over one store and one set of records.
+#[derive(Clone)]
+pub struct Runner {
+    /// How workflows are loaded.
+    pub loader: Loader,
+    /// Where artifacts (and archived components) live.
+    pub store: ArtifactStore,
+    /// Where runs are recorded.
+    pub records: Records,
+}

@@ -1,0 +1,252 @@
+//! Starting a run (load → store inputs → archive components → lock → record), resuming a
+//! recorded one from its locked plan, and running either to its end.
+
+use crate::load::{LoadError, LoadedWorkflow, load_source, needs_fuel_in};
+use crate::lock::LockedPlan;
+use crate::{Note, Runner};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use weft_artifacts::{ArtifactMeta, Digest};
+use weft_engine::{CancelSignal, RunEvent, RunOptions, RunReport, RunServices, RunStatus, StepReport, run_plan};
+use weft_model::Plan;
+use weft_records::NewRun;
+use weft_sandbox::{LoadedComponent, LocalExecutor, Sandbox};
+
+/// A recorded run, ready to execute.
+pub struct Prepared {
+    /// Its id.
+    pub run_id: String,
+    /// The plan it executes.
+    pub locked: LockedPlan,
+    /// The plan to schedule, unlocked from `locked`.
+    pub plan: Plan,
+    /// The component digest of each step of `plan`.
+    pub digests: Vec<Digest>,
+    /// The stored workflow inputs.
+    pub inputs: BTreeMap<String, ArtifactMeta>,
+    /// Whether this continues an interrupted run.
+    pub resumed: bool,
+    /// What an earlier attempt at this run recorded (empty for a new run).
+    recorded: Vec<StepReport>,
+    sandbox: Arc<Sandbox>,
+    components: Vec<Arc<LoadedComponent>>,
+}
+
+/// How to execute a prepared run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Most steps executing at once.
+    pub concurrency: usize,
+    /// Reuse results of identical earlier executions.
+    pub use_cache: bool,
+    /// Longest the run may take (the workflow's own limit applies too).
+    pub timeout: Option<Duration>,
+    /// Stops the run when triggered.
+    pub cancel: CancelSignal,
+}
+
+impl Runner {
+    /// A new run of the workflow in `file`: loaded and validated (every problem at once),
+    /// its inputs stored, its components archived in the store, its plan locked, and the
+    /// run recorded with its planned steps.
+    pub async fn start(&self, file: &Path, overrides: &[(String, String)]) -> Result<Prepared, LoadError> {
+        let text = crate::files::read_workflow(file).map_err(LoadError::Invalid)?;
+        let sandbox = self.loader.sandbox(needs_fuel_in(&text)).map_err(LoadError::Other)?;
+        self.sweep_staging().await;
+        let loaded = load_source(&self.loader, file, text, overrides, &sandbox).await?;
+        Ok(self.record(file, overrides, loaded, sandbox).await?)
+    }
+
+    /// What killed runs left half-written is of no use to anyone: cleared before more is added.
+    async fn sweep_staging(&self) {
+        match self.store.sweep_staging().await {
+            Ok((0, _)) => {}
+            Ok((files, bytes)) => self.loader.note(Note::StagingSwept { files, bytes }),
+            Err(e) => tracing::warn!("could not sweep the store's staging area: {e}"),
+        }
+    }
+
+    async fn record(
+        &self,
+        file: &Path,
+        overrides: &[(String, String)],
+        loaded: LoadedWorkflow,
+        sandbox: Arc<Sandbox>,
+    ) -> anyhow::Result<Prepared> {
+        for (name, given, real) in &loaded.resolved_inputs {
+            self.loader.note(Note::InputResolved {
+                name: name.clone(),
+                given: given.clone(),
+                real: real.clone(),
+            });
+        }
+        let store = &self.store;
+        let mut inputs = BTreeMap::new();
+        for input in &loaded.plan.inputs {
+            let meta = loaded.input_files[&input.name]
+                .import(store, &input.media_type)
+                .await
+                .with_context(|| format!("storing workflow input `{}`", input.name))?;
+            inputs.insert(input.name.clone(), meta);
+        }
+        // Archive the components, content-addressed like any artifact: resume and replay
+        // run the exact bytes the plan locked, whatever happens to the plugin directory
+        // later. A damaged archive copy is replaced (checking costs a hash of the component).
+        for (digest, path, bytes) in &loaded.component_files {
+            if store.verify(digest).await.is_err() {
+                store
+                    .put_bytes(bytes, "application/wasm")
+                    .await
+                    .with_context(|| format!("archiving component {}", path.display()))?;
+            }
+        }
+        let run_id = weft_engine::new_run_id();
+        let digests: Vec<Digest> = loaded.components.iter().map(|c| c.digest).collect();
+        let locked = LockedPlan::lock(&loaded.plan, &digests, &inputs);
+        let params = loaded
+            .plan
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), weft_engine::param_json(v)))
+            .collect();
+        self.records
+            .create_run(&NewRun {
+                id: &run_id,
+                workflow: &loaded.plan.name,
+                file: &file.display().to_string(),
+                plan: &locked.to_json(),
+                source: &loaded.source,
+                overrides,
+                params: &params,
+                inputs: &inputs,
+                steps: &weft_engine::planned_steps(&loaded.plan, &digests),
+            })
+            .await
+            .context("recording the run")?;
+        Ok(Prepared {
+            run_id,
+            locked,
+            plan: loaded.plan,
+            digests,
+            inputs,
+            resumed: false,
+            recorded: Vec::new(),
+            sandbox,
+            components: loaded.components,
+        })
+    }
+
+    /// An interrupted run, from its records: the locked plan, the components it pinned
+    /// (from the store's archive), the stored inputs, and the steps already committed.
+    pub async fn resume(&self, run_id: &str) -> anyhow::Result<Prepared> {
+        let detail = self.records.run(run_id).await?;
+        if detail.status() == RunStatus::Succeeded {
+            anyhow::bail!("run {run_id} already succeeded: there is nothing to resume");
+        }
+        let locked = self.locked_plan(run_id).await?;
+        let (plan, digests) = locked.unlock().with_context(|| format!("run {run_id}"))?;
+        let planned: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+        let recorded: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
+        if planned != recorded {
+            anyhow::bail!(
+                "run {run_id}: its locked plan has steps {planned:?}, its records {recorded:?}: cannot resume"
+            );
+        }
+        self.sweep_staging().await;
+        let sandbox = self.loader.sandbox(locked.needs_fuel())?;
+        let components = self.archived_components(&locked, &sandbox).await?;
+        let components = digests
+            .iter()
+            .map(|d| components.iter().find(|c| c.digest == *d).cloned())
+            .collect::<Option<Vec<_>>>()
+            .context("bug: a locked step's component was not loaded")?;
+        self.records.reopen_run(run_id).await?;
+        Ok(Prepared {
+            run_id: run_id.to_string(),
+            inputs: locked.input_artifacts(),
+            locked,
+            plan,
+            digests,
+            resumed: true,
+            recorded: detail.steps,
+            sandbox,
+            components,
+        })
+    }
+
+    /// The locked plan a run was recorded with.
+    pub async fn locked_plan(&self, run_id: &str) -> anyhow::Result<LockedPlan> {
+        let text = self.records.locked_plan(run_id).await?.with_context(|| {
+            format!("run {run_id} was recorded by a Weft that did not lock plans: it cannot be resumed or replayed")
+        })?;
+        LockedPlan::from_json(&text).with_context(|| format!("run {run_id}"))
+    }
+
+    /// Loads each component of a locked plan from the store's archive (its bytes checked
+    /// against the digest as they are read).
+    pub(crate) async fn archived_components(
+        &self,
+        locked: &LockedPlan,
+        sandbox: &Sandbox,
+    ) -> anyhow::Result<Vec<Arc<LoadedComponent>>> {
+        let mut loaded = Vec::with_capacity(locked.components.len());
+        for c in &locked.components {
+            let name = format!("{}@{}", c.info.name, c.info.version);
+            let mut bytes = Vec::new();
+            self.store
+                .copy_to(&c.digest, &mut bytes)
+                .await
+                .with_context(|| format!("reading the archived component `{name}` ({}) from the store", c.digest))?;
+            let component = sandbox.load(&bytes, &format!("archived `{name}`")).await?;
+            if component.digest != c.digest {
+                anyhow::bail!(
+                    "bug: the archived `{name}` loaded as {}, not {}",
+                    component.digest,
+                    c.digest
+                );
+            }
+            loaded.push(component);
+        }
+        Ok(loaded)
+    }
+
+    /// Runs a prepared run to its end (its steps committed as they finish, its end
+    /// recorded), sending progress to `events`.
+    pub async fn run(
+        &self,
+        prepared: Prepared,
+        settings: &RunSettings,
+        events: Option<UnboundedSender<RunEvent>>,
+    ) -> anyhow::Result<RunReport> {
+        let Prepared {
+            run_id,
+            plan,
+            digests,
+            inputs,
+            recorded,
+            sandbox,
+            components,
+            ..
+        } = prepared;
+        let options = RunOptions {
+            concurrency: settings.concurrency,
+            use_cache: settings.use_cache,
+            resumed: recorded,
+            timeout: settings.timeout,
+            cancel: settings.cancel.clone(),
+            ..RunOptions::new(&run_id)
+        };
+        let services = RunServices {
+            executor: Arc::new(LocalExecutor::new(sandbox, self.store.clone(), components)),
+            store: self.store.clone(),
+            journal: Arc::new(self.records.clone()),
+        };
+        run_plan(&plan, &digests, inputs, &services, &options, events)
+            .await
+            .with_context(|| format!("run {run_id} stopped; continue it with `weft run --resume {run_id}`"))
+    }
+}

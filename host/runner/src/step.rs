@@ -1,0 +1,186 @@
+//! Running one component on local files, without a workflow (`weft step run`, the plugin
+//! author's harness): the component's declaration is checked, the files are bound to its
+//! input ports under the input policy, and the step runs against a scratch store in
+//! memory. Nothing is recorded.
+
+use crate::{InputPolicy, Loader};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+use weft_artifacts::{ArtifactMeta, ArtifactStore};
+use weft_model::{Limits, StepInfo, media_type};
+use weft_sandbox::{StepRequest, StepSeed};
+use weft_task::{LogLine, Provenance, StepFailure};
+
+/// Largest input file of a local step run: its scratch store keeps inputs in memory.
+const MAX_LOCAL_INPUT_BYTES: u64 = 1 << 30;
+
+/// One component and what to run it on.
+#[derive(Debug, Clone)]
+pub struct LocalStep {
+    /// The component file.
+    pub file: PathBuf,
+    /// Input port → file (a fan-in port may appear more than once).
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Parameters as `NAME=VALUE` texts.
+    pub params: Vec<(String, String)>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// What a local step run produced.
+pub struct LocalStepRun {
+    /// The component's declaration.
+    pub info: StepInfo,
+    /// Its log.
+    pub log: Vec<LogLine>,
+    /// Its metrics.
+    pub metrics: Vec<(String, f64)>,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Its published outputs (port → artifact in `store`), or why it failed.
+    pub outputs: Result<Vec<(String, ArtifactMeta)>, StepFailure>,
+    /// The scratch store holding the outputs.
+    pub store: ArtifactStore,
+}
+
+/// Why a local step could not run.
+#[derive(Debug)]
+pub enum LocalStepError {
+    /// The component, its declaration or the arguments are wrong: every problem found
+    /// (guest text, unescaped).
+    Problems(Vec<String>),
+    /// Something else failed.
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for LocalStepError {
+    fn from(e: anyhow::Error) -> Self {
+        LocalStepError::Other(e)
+    }
+}
+
+impl Loader {
+    /// Runs one component on local files.
+    pub async fn run_local_step(&self, step: &LocalStep) -> Result<LocalStepRun, LocalStepError> {
+        let bytes =
+            crate::files::read_component(&step.file).map_err(|e| LocalStepError::Problems(vec![format!("{e:#}")]))?;
+        let sandbox = self.sandbox(step.limits.fuel.is_some())?;
+        let component = sandbox
+            .load(&bytes, &step.file.display().to_string())
+            .await
+            .map_err(anyhow::Error::from)?;
+        let info = component.info.clone();
+        // Port names become file names: a declaration with a name that is not an
+        // identifier (`../x`, `/etc/y`) is refused before anything runs.
+        let declared = info.problems();
+        if !declared.is_empty() {
+            let mut problems: Vec<String> = declared
+                .iter()
+                .map(|p| format!("{}: {p}", step.file.display()))
+                .collect();
+            problems.push(format!(
+                "{} declares itself wrongly (see `weft plugin inspect`); nothing was run",
+                step.file.display()
+            ));
+            return Err(LocalStepError::Problems(problems));
+        }
+        let mut problems: Vec<String> = Vec::new();
+        let params = info.params_from_text(&step.params).unwrap_or_else(|p| {
+            problems.extend(p);
+            Vec::new()
+        });
+        for (port, _) in &step.inputs {
+            if info.input(port).is_none() {
+                let known: Vec<_> = info.inputs.iter().map(|p| p.name.as_str()).collect();
+                problems.push(format!(
+                    "`{}` has no input `{port}`; its inputs are: {}",
+                    info.name,
+                    known.join(", ")
+                ));
+            }
+        }
+        for port in &info.inputs {
+            let given = step.inputs.iter().filter(|(p, _)| *p == port.name).count();
+            if given == 0 {
+                problems.push(format!(
+                    "input `{}` ({}) needs --input {}=FILE",
+                    port.name, port.media_type, port.name
+                ));
+            } else if given > 1 && !port.many {
+                problems.push(format!("input `{}` takes one file, {given} were given", port.name));
+            }
+        }
+        let policy = InputPolicy {
+            max_bytes: self.input_policy.max_bytes.min(MAX_LOCAL_INPUT_BYTES),
+            ..self.input_policy.clone()
+        };
+        let mut checked = Vec::new();
+        for (port, path) in &step.inputs {
+            match policy.check(path) {
+                Ok(c) => checked.push((port, path, c)),
+                Err(e) => problems.push(format!("--input {port}: {e}")),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(LocalStepError::Problems(problems));
+        }
+
+        // A scratch store in memory: the harness keeps only what the caller copies out.
+        let store = ArtifactStore::open("memory://").map_err(anyhow::Error::from)?;
+        let mut bound = Vec::new();
+        for (port, path, file) in checked {
+            let declared = info
+                .input(port)
+                .map(|p| p.media_type.as_str())
+                .unwrap_or(media_type::ANY);
+            // A concrete declared type labels the file; a wildcard one takes the file's own.
+            let label = if declared.contains('*') {
+                media_type::guess_from_path(&path.display().to_string())
+            } else {
+                declared
+            };
+            let meta = file
+                .import(&store, label)
+                .await
+                .with_context(|| format!("reading input `{port}`"))?;
+            bound.push((port.clone(), Provenance::origin(path.display().to_string(), meta)));
+        }
+        let outcome = sandbox
+            .run(
+                &component,
+                StepRequest {
+                    store: store.clone(),
+                    inputs: bound,
+                    params,
+                    output_types: Vec::new(),
+                    limits: step.limits,
+                    interrupt: None,
+                    seed: StepSeed::default(),
+                },
+            )
+            .await;
+        let outputs = match outcome.result {
+            Ok(staged) => {
+                let mut published = Vec::with_capacity(staged.len());
+                for output in staged {
+                    let meta = store
+                        .publish(output.staged, &output.media_type)
+                        .await
+                        .map_err(anyhow::Error::from)?;
+                    published.push((output.port, meta));
+                }
+                Ok(published)
+            }
+            Err(f) => Err(f),
+        };
+        Ok(LocalStepRun {
+            info,
+            log: outcome.log,
+            metrics: outcome.metrics,
+            duration: outcome.duration,
+            outputs,
+            store,
+        })
+    }
+}
