@@ -23,8 +23,8 @@ pub const CI_SECONDS: u64 = 20;
 /// Builds every target under `host/model/fuzz/fuzz_targets` and runs each for `seconds`.
 pub fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     let started = Instant::now();
-    let cache = cache_dir();
-    let cargo_fuzz = install(&cache)?;
+    let cache = crate::tools::cache_dir();
+    let cargo_fuzz = crate::tools::install(&cache, "cargo-fuzz", CARGO_FUZZ_VERSION)?;
     let crate_dir = root.join("host/model");
     let fuzz_dir = crate_dir.join("fuzz");
     let targets = discover(&fuzz_dir)?;
@@ -98,40 +98,6 @@ pub fn seconds(arg: Option<&String>) -> Result<u64> {
             _ => bail!("usage: cargo xtask fuzz [SECONDS]: `{s}` is not a positive number of seconds"),
         },
     }
-}
-
-fn cache_dir() -> PathBuf {
-    std::env::var_os("WEFT_CI_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/weft-ci")))
-        .unwrap_or_else(|| PathBuf::from(".cache/weft-ci"))
-}
-
-/// The cached cargo-fuzz, installed from crates.io when missing or of another version.
-fn install(cache: &Path) -> Result<PathBuf> {
-    let tools = cache.join("tools");
-    let bin = tools.join("bin/cargo-fuzz");
-    let installed = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(CARGO_FUZZ_VERSION));
-    if !installed {
-        // A build directory of its own: the workspace's target directory is not the place
-        // for a tool's release build.
-        run(Command::new(crate::cargo())
-            .args([
-                "install",
-                "cargo-fuzz",
-                "--locked",
-                "--version",
-                CARGO_FUZZ_VERSION,
-                "--root",
-            ])
-            .arg(&tools)
-            .env_remove("CARGO_TARGET_DIR"))
-        .context("installing cargo-fuzz from crates.io")?;
-    }
-    Ok(bin)
 }
 
 /// The fuzz targets, found by scanning `fuzz_targets/*.rs`.

@@ -8,6 +8,7 @@ mod fuzz;
 mod plugins;
 mod tally;
 mod templates;
+mod tools;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -155,6 +156,7 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    tools::unused_dependencies(&root)?;
     // The guests too, for the target they are built for.
     run(Command::new(&cargo)
         .current_dir(root.join("plugins"))

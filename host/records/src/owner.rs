@@ -1,13 +1,13 @@
 //! Which process owns a running run: a run recorded as running whose process is gone from
 //! this machine was interrupted (killed, crashed) and waits for `--resume`.
 
-/// This machine's name.
+/// This machine's name, from the kernel (not `$HOSTNAME`: only the CLI reads the
+/// environment).
 pub(crate) fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown".into())
 }
 

@@ -122,8 +122,7 @@ impl Loader {
     /// once.
     pub async fn load(&self, file: &Path, overrides: &[(String, String)]) -> Result<LoadedWorkflow, LoadError> {
         let text = files::read_workflow(file).map_err(LoadError::Invalid)?;
-        let sandbox = self.sandbox(load::needs_fuel_in(&text)).map_err(LoadError::Other)?;
-        load::load_source(self, file, text, overrides, &sandbox).await
+        load::load_source(self, file, text, overrides).await
     }
 }
 

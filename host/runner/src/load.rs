@@ -13,6 +13,9 @@ use weft_sandbox::{LoadedComponent, Sandbox};
 pub struct LoadedWorkflow {
     /// The validated plan.
     pub plan: Plan,
+    /// The sandbox the components were loaded into (and must run in): fuel is metered
+    /// only when a step sets a fuel budget, which costs every step some speed.
+    pub sandbox: Arc<Sandbox>,
     /// The component of each plan step, in plan order.
     pub components: Vec<Arc<LoadedComponent>>,
     /// Workflow input name → file on disk, checked by the input policy (symlinks
@@ -70,17 +73,18 @@ fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<P
     }
 }
 
-/// Loads workflow text as if read from `file` (paths resolve next to it) into `sandbox`.
+/// Loads workflow text as if read from `file` (paths resolve next to it): parsed once,
+/// every `uses:` resolved and loaded into a sandbox made for it, then validated.
 pub(crate) async fn load_source(
     loader: &Loader,
     file: &Path,
     text: String,
     overrides: &[(String, String)],
-    sandbox: &Sandbox,
 ) -> Result<LoadedWorkflow, LoadError> {
     let shown = file.display().to_string();
     let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
     let (workflow, mut problems) = weft_model::parse(&text).map_err(invalid)?;
+    let sandbox = loader.sandbox(workflow.steps.iter().any(|s| s.limits.fuel.is_some()))?;
     let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
 
     let mut input_files = BTreeMap::new();
@@ -171,6 +175,7 @@ pub(crate) async fn load_source(
         .ok_or_else(|| LoadError::Other(anyhow::anyhow!("bug: a validated step has no loaded component")))?;
     Ok(LoadedWorkflow {
         plan,
+        sandbox,
         components,
         input_files,
         resolved_inputs,
@@ -187,10 +192,4 @@ pub fn render(file: &str, diags: &Diagnostics) -> String {
         diags.render(file),
         if n == 1 { "" } else { "s" }
     )
-}
-
-/// Whether any step of the workflow sets `limits.fuel` (the sandbox must then meter fuel).
-/// Invalid text answers `false`; loading reports its problems.
-pub(crate) fn needs_fuel_in(text: &str) -> bool {
-    weft_model::parse(text).is_ok_and(|(wf, _)| wf.steps.iter().any(|s| s.limits.fuel.is_some()))
 }

@@ -1,7 +1,7 @@
 //! Starting a run (load → store inputs → archive components → lock → record), resuming a
 //! recorded one from its locked plan, and running either to its end.
 
-use crate::load::{LoadError, LoadedWorkflow, load_source, needs_fuel_in};
+use crate::load::{LoadError, LoadedWorkflow, load_source};
 use crate::lock::LockedPlan;
 use crate::{Note, Runner};
 use anyhow::Context;
@@ -55,10 +55,9 @@ impl Runner {
     /// run recorded with its planned steps.
     pub async fn start(&self, file: &Path, overrides: &[(String, String)]) -> Result<Prepared, LoadError> {
         let text = crate::files::read_workflow(file).map_err(LoadError::Invalid)?;
-        let sandbox = self.loader.sandbox(needs_fuel_in(&text)).map_err(LoadError::Other)?;
         self.sweep_staging().await;
-        let loaded = load_source(&self.loader, file, text, overrides, &sandbox).await?;
-        Ok(self.record(file, overrides, loaded, sandbox).await?)
+        let loaded = load_source(&self.loader, file, text, overrides).await?;
+        Ok(self.record(file, overrides, loaded).await?)
     }
 
     /// What killed runs left half-written is of no use to anyone: cleared before more is added.
@@ -75,7 +74,6 @@ impl Runner {
         file: &Path,
         overrides: &[(String, String)],
         loaded: LoadedWorkflow,
-        sandbox: Arc<Sandbox>,
     ) -> anyhow::Result<Prepared> {
         for (name, given, real) in &loaded.resolved_inputs {
             self.loader.note(Note::InputResolved {
@@ -135,7 +133,7 @@ impl Runner {
             inputs,
             resumed: false,
             recorded: Vec::new(),
-            sandbox,
+            sandbox: loaded.sandbox,
             components: loaded.components,
         })
     }

@@ -1,0 +1,86 @@
+//! The marginal cost of a step in a whole `weft run`: the real binary, a fresh process per
+//! run, on the embedded defaults (SQLite records, local store) in a scratch home. A chain
+//! of 40 `test-copy` steps, each reading the previous step's 1 KiB artifact and writing
+//! its own, against a chain of 1: (t40 − t1) / 39 is what one more step costs, with the
+//! process start, loading, locking and recording of the run taken out. The cache is off
+//! (`--no-cache`), so every step executes. Rounds alternate the two chains so they share
+//! the machine's noise; medians are reported.
+//!
+//! Run: `cargo xtask build-plugins && cargo bench -p weft --bench marginal`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 15;
+const LONG: usize = 40;
+
+fn chain(dir: &Path, n: usize) -> PathBuf {
+    let mut y = String::from("name: chain\ninputs:\n  seed: {path: seed.bin}\nsteps:\n");
+    for i in 0..n {
+        let from = if i == 0 {
+            "inputs.seed".to_string()
+        } else {
+            format!("s{}.data", i - 1)
+        };
+        y.push_str(&format!("  s{i}: {{uses: test-copy, inputs: {{data: {from}}}}}\n"));
+    }
+    let path = dir.join(format!("chain{n}.yaml"));
+    std::fs::write(&path, y).expect("write workflow");
+    path
+}
+
+fn weft(home: &Path, testing: &Path, workflow: &Path) -> Duration {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_weft"))
+        .env_remove("WEFT_STORE")
+        .env_remove("WEFT_RECORDS")
+        .env_remove("WEFT_PLUGIN_PATH")
+        .arg("--home")
+        .arg(home)
+        .arg("--plugins")
+        .arg(testing)
+        .args(["run", "--no-cache", "--no-progress"])
+        .arg(workflow)
+        .output()
+        .expect("run weft");
+    let elapsed = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    elapsed
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let testing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/testing");
+    assert!(
+        testing.join("test-copy.wasm").exists(),
+        "{} has no test-copy.wasm: run `cargo xtask build-plugins` first",
+        testing.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("seed.bin"), vec![7u8; 1024]).expect("seed");
+    let (short, long) = (chain(dir.path(), 1), chain(dir.path(), LONG));
+    let home = dir.path().join("home");
+    // Warm-up: compile the component into the home's cache, create the records.
+    weft(&home, &testing, &short);
+    weft(&home, &testing, &long);
+    let (mut t1, mut tn) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        t1.push(weft(&home, &testing, &short));
+        tn.push(weft(&home, &testing, &long));
+    }
+    let (t1, tn) = (median(t1), median(tn));
+    let marginal = tn.saturating_sub(t1) / u32::try_from(LONG - 1).expect("small");
+    println!("whole `weft run`, {ROUNDS} rounds, medians:");
+    println!("  1-step chain:  {:.1} ms", t1.as_secs_f64() * 1e3);
+    println!("  {LONG}-step chain: {:.1} ms", tn.as_secs_f64() * 1e3);
+    println!(
+        "  marginal cost per step ((t{LONG} - t1) / {}): {:.1} µs",
+        LONG - 1,
+        marginal.as_secs_f64() * 1e6
+    );
+}
