@@ -2,6 +2,10 @@
 //! again; after every kill the records and the store must be consistent, no committed step
 //! may run again, and every finished run must produce exactly what an uninterrupted run does.
 //!
+//! The same test runs with the records in SQLite and in PostgreSQL (a fresh database on
+//! the server `WEFT_TEST_POSTGRES` names; skipped without one unless
+//! `WEFT_TEST_SERVICES=required`).
+//!
 //! `WEFT_CRASH_CYCLES=N` sets the number of kills (default 20; try 200 for a long soak).
 
 mod common;
@@ -88,6 +92,36 @@ fn last_run(home: &Home) -> Option<String> {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
+    sigkill_and_resume(&Home::new);
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing_on_postgres() {
+    let admin = match std::env::var("WEFT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") => {
+            panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
+        }
+        _ => {
+            println!("skipped: set WEFT_TEST_POSTGRES (cargo xtask services)");
+            return;
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // Each home gets a database of its own, dropped with it at the end.
+    let databases = std::sync::Mutex::new(Vec::new());
+    sigkill_and_resume(&|| {
+        let db = runtime
+            .block_on(weft_records::testing::ScratchDatabase::create(&admin))
+            .expect("a test database");
+        let home = Home::with_records(db.url());
+        databases.lock().expect("lock").push(db);
+        home
+    });
+}
+
+/// Kills and resumes runs in homes made by `new_home`.
+fn sigkill_and_resume(new_home: &dyn Fn() -> Home) {
     let kills: usize = std::env::var("WEFT_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -100,13 +134,13 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
     let mut rng = Lcg(seed);
 
     // What an uninterrupted run produces.
-    let reference_home = Home::new();
+    let reference_home = new_home();
     let out = reference_home.weft(&["run", "--no-cache", "--no-progress", WORKFLOW]);
     assert!(out.status.success(), "reference run: {}", stderr(&out));
     let reference = outputs(&reference_home.show("last"));
     assert_eq!(reference.len(), 40);
 
-    let home = Home::new();
+    let home = new_home();
     let started = Instant::now();
     let (mut killed, mut finished_runs, mut mid_run_kills) = (0, 0, 0);
     // The run being driven to completion, and what it had committed before the last kill.

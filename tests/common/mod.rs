@@ -39,12 +39,23 @@ pub fn testing() -> PathBuf {
 /// A scratch Weft home with its own store and compile cache.
 pub struct Home {
     pub dir: tempfile::TempDir,
+    /// `--records` for every command (else the SQLite file in the home).
+    pub records: Option<String>,
 }
 
 impl Home {
     pub fn new() -> Home {
         Home {
             dir: tempfile::tempdir().expect("tempdir"),
+            records: None,
+        }
+    }
+
+    /// A home whose run records are at `records` (a `postgres://` URL).
+    pub fn with_records(records: &str) -> Home {
+        Home {
+            records: Some(records.to_string()),
+            ..Home::new()
         }
     }
 
@@ -86,8 +97,11 @@ impl Home {
             .arg("--plugins")
             .arg(plugins())
             .arg("--plugins")
-            .arg(testing())
-            .args(args);
+            .arg(testing());
+        if let Some(records) = &self.records {
+            cmd.arg("--records").arg(records);
+        }
+        cmd.args(args);
         cmd
     }
 

@@ -6,6 +6,7 @@
 mod c_plugins;
 mod fuzz;
 mod plugins;
+mod postgres;
 mod tally;
 mod templates;
 mod tools;
@@ -29,6 +30,7 @@ fn dispatch() -> Result<()> {
         Some("ci") => ci(),
         Some("fuzz") => fuzz::fuzz(&root(), fuzz::seconds(args.get(1))?),
         Some("demo") => demo(),
+        Some("services") => services(),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
             templates::check(&root(), &mut tally)?;
@@ -45,6 +47,9 @@ fn dispatch() -> Result<()> {
             );
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test, fuzz");
             eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");
+            eprintln!(
+                "  services       start the services the tests use (PostgreSQL) until Enter; prints their env vars"
+            );
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
         }
@@ -136,6 +141,18 @@ fn demo() -> Result<()> {
     ]))
 }
 
+/// `cargo xtask services`: the tests' services for a session of `cargo test`.
+fn services() -> Result<()> {
+    let postgres = postgres::start()?;
+    for (k, v) in postgres.env() {
+        println!("export {k}={v}");
+    }
+    eprintln!("running; press Enter to stop");
+    let _ = std::io::stdin().read_line(&mut String::new());
+    drop(postgres);
+    Ok(())
+}
+
 fn ci() -> Result<()> {
     let root = root();
     let cargo = cargo();
@@ -194,11 +211,17 @@ fn ci() -> Result<()> {
     }
     // `weft plugin new` must make projects that build and pass their tests in every language.
     templates::check(&root, &mut tally)?;
+    // Real services for the tests, stopped when the guard drops; `required`: a test that
+    // finds no service fails instead of skipping.
+    let postgres = postgres::start()?;
     tally.run(
         Command::new(&cargo)
             .current_dir(&root)
+            .envs(postgres.env())
+            .env("WEFT_TEST_SERVICES", "required")
             .args(["test", "--workspace", "--locked"]),
     )?;
+    drop(postgres);
     // Coverage-guided fuzzing of the workflow loader and validator, `when:` and quantities,
     // a fixed time per target; a crash fails CI.
     fuzz::fuzz(&root, fuzz::CI_SECONDS)?;

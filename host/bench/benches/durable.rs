@@ -5,15 +5,20 @@
 //!     committed in its own transaction before its dependent starts — WAL with
 //!     `synchronous=NORMAL` (survives the process being killed, not a power loss);
 //! (d') the same with `synchronous=FULL` (every commit syncs the WAL: survives power loss);
-//! (e) a fan-out of 1,000 no-op steps (a `matrix`), with and without SQLite records, as
-//!     steps per second at the CLI's default concurrency on this machine (2).
+//! (p), (p') the same chain recorded in PostgreSQL, `synchronous_commit=off` and `on` (the
+//!     same two promises), when `WEFT_TEST_POSTGRES` names a server (a database of its own
+//!     is created there and dropped);
+//! (e) a fan-out of 1,000 no-op steps (a `matrix`), with no records, SQLite and PostgreSQL
+//!     records, as steps per second at the CLI's default concurrency on this machine (2).
 //! The cache is off in every run: each step executes and commits.
-//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench durable`.
+//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench durable`
+//! (`cargo xtask services` prints a `WEFT_TEST_POSTGRES` to add Postgres).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 use weft_bench::{Workload, chain_yaml, fanout_yaml, plugin, scratch_engine, summarize, us};
-use weft_records::{Durability, Records};
+use weft_records::testing::ScratchDatabase;
+use weft_records::{Durability, Location, Records};
 
 const CHAIN: usize = 40;
 const FAN: usize = 1000;
@@ -26,16 +31,43 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (sandbox, store) = scratch_engine(dir.path());
     let noop = sandbox.load_file(&plugin("test-noop")).await.expect("load");
-    let normal = Records::open(&dir.path().join("normal.db"), "default", Durability::Process)
-        .await
-        .expect("records");
-    let full = Records::open(&dir.path().join("full.db"), "default", Durability::Power)
-        .await
-        .expect("records");
+    let open = |location: Location, durability| async move {
+        Records::open(location, "default", durability).await.expect("records")
+    };
+    let sqlite = |name: &str| Location::Sqlite(dir.path().join(name));
+    // Postgres when a server is named; the database is dropped when `_scratch` goes.
+    let scratch = match std::env::var("WEFT_TEST_POSTGRES") {
+        Ok(admin) if !admin.is_empty() => Some(ScratchDatabase::create(&admin).await.expect("a bench database")),
+        _ => {
+            println!("PostgreSQL left out: set WEFT_TEST_POSTGRES (cargo xtask services)");
+            None
+        }
+    };
+    let mut configs: Vec<(&str, Option<Records>)> = vec![
+        ("(b) 40-step no-op chain, no records, per step", None),
+        (
+            "(d) 40-step no-op chain, SQLite WAL synchronous=NORMAL, per step",
+            Some(open(sqlite("normal.db"), Durability::Process).await),
+        ),
+        (
+            "(d') 40-step no-op chain, SQLite WAL synchronous=FULL, per step",
+            Some(open(sqlite("full.db"), Durability::Power).await),
+        ),
+    ];
+    if let Some(db) = &scratch {
+        configs.push((
+            "(p) 40-step no-op chain, PostgreSQL synchronous_commit=off, per step",
+            Some(open(db.location(), Durability::Process).await),
+        ));
+        configs.push((
+            "(p') 40-step no-op chain, PostgreSQL synchronous_commit=on, per step",
+            Some(open(db.location(), Durability::Power).await),
+        ));
+    }
     let chain = chain_yaml("test-noop", CHAIN, false);
-    let workload = |records| {
+    let workload = |yaml: &str, records: Option<Records>| {
         Workload::new(
-            &chain,
+            yaml,
             &sandbox,
             &store,
             std::slice::from_ref(&noop),
@@ -43,80 +75,67 @@ async fn main() {
             records,
         )
     };
-    let (bare, durable, strict) = (workload(None), workload(Some(normal.clone())), workload(Some(full)));
+    let chains: Vec<(&str, Workload)> = configs
+        .iter()
+        .map(|(name, records)| (*name, workload(&chain, records.clone())))
+        .collect();
     let fan = fanout_yaml(FAN);
-    let fan_bare = Workload::new(
-        &fan,
-        &sandbox,
-        &store,
-        std::slice::from_ref(&noop),
-        BTreeMap::new(),
-        None,
-    );
-    let fan_durable = Workload::new(
-        &fan,
-        &sandbox,
-        &store,
-        std::slice::from_ref(&noop),
-        BTreeMap::new(),
-        Some(normal),
-    );
-    assert_eq!(fan_bare.steps(), FAN);
+    // The fan-out: no records, and the `Process` records of each backend.
+    let fans: Vec<(&str, Workload)> = [
+        ("(e) no records", 0),
+        ("(e) SQLite WAL synchronous=NORMAL", 1),
+        ("(e) PostgreSQL synchronous_commit=off", 3),
+    ]
+    .into_iter()
+    .filter_map(|(name, i)| configs.get(i).map(|(_, r)| (name, workload(&fan, r.clone()))))
+    .collect();
+    assert_eq!(fans[0].1.steps(), FAN);
 
-    let (mut b, mut d, mut d_strict) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut e_bare, mut e_durable) = (Vec::new(), Vec::new());
-    let per_step = |t: Duration| t / CHAIN as u32;
+    let mut chain_times: Vec<Vec<Duration>> = vec![Vec::new(); chains.len()];
+    let mut fan_times: Vec<Vec<Duration>> = vec![Vec::new(); fans.len()];
     for round in 0..WARMUP_ROUNDS + ROUNDS {
-        let keep = round >= WARMUP_ROUNDS;
-        let times = (
-            per_step(bare.run(&format!("bare-{round}"), 2).await),
-            per_step(durable.run(&format!("normal-{round}"), 2).await),
-            per_step(strict.run(&format!("full-{round}"), 2).await),
-        );
-        if keep {
-            b.push(times.0);
-            d.push(times.1);
-            d_strict.push(times.2);
+        for (k, (_, w)) in chains.iter().enumerate() {
+            let t = w.run(&format!("chain-{k}-{round}"), 2).await / CHAIN as u32;
+            if round >= WARMUP_ROUNDS {
+                chain_times[k].push(t);
+            }
         }
         if round < FAN_ROUNDS + 1 {
-            let t_bare = fan_bare.run(&format!("fan-bare-{round}"), 2).await;
-            let t_durable = fan_durable.run(&format!("fan-normal-{round}"), 2).await;
-            if round > 0 {
-                e_bare.push(t_bare);
-                e_durable.push(t_durable);
+            for (k, (_, w)) in fans.iter().enumerate() {
+                let t = w.run(&format!("fan-{k}-{round}"), 2).await;
+                if round > 0 {
+                    fan_times[k].push(t);
+                }
             }
         }
     }
-    let (b, d, d_strict) = (summarize(&mut b), summarize(&mut d), summarize(&mut d_strict));
-    println!("| measurement | samples | p50 | p90 | p99 |");
-    println!("|---|---|---|---|---|");
-    for (name, s) in [
-        ("(b) 40-step no-op chain, no records, per step", b),
-        ("(d) 40-step no-op chain, SQLite WAL synchronous=NORMAL, per step", d),
-        (
-            "(d') 40-step no-op chain, SQLite WAL synchronous=FULL, per step",
-            d_strict,
-        ),
-    ] {
-        println!("| {name} | {} | {} | {} | {} |", s.n, us(s.p50), us(s.p90), us(s.p99));
+    println!("| measurement | samples | p50 | p90 | p99 | durable cost per step (p50 − (b) p50) |");
+    println!("|---|---|---|---|---|---|");
+    let summaries: Vec<_> = chain_times.iter_mut().map(|t| summarize(t)).collect();
+    let bare = summaries[0].p50;
+    for ((name, _), s) in chains.iter().zip(&summaries) {
+        let cost = if s.p50 == bare {
+            "—".to_string()
+        } else {
+            us(s.p50.saturating_sub(bare))
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} | {cost} |",
+            s.n,
+            us(s.p50),
+            us(s.p90),
+            us(s.p99)
+        );
     }
-    println!();
-    println!(
-        "durable commit cost per step at p50: NORMAL {}, FULL {}",
-        us(d.p50.saturating_sub(b.p50)),
-        us(d_strict.p50.saturating_sub(b.p50))
-    );
-    let rate = |samples: &mut Vec<Duration>| {
-        let s = summarize(samples);
-        FAN as f64 / s.p50.as_secs_f64()
-    };
     println!();
     println!("| fan-out of {FAN} no-op steps, concurrency 2 | runs | steps/s (median run) |");
     println!("|---|---|---|");
-    println!("| (e) no records | {} | {:.0} |", e_bare.len(), rate(&mut e_bare));
-    println!(
-        "| (e) SQLite WAL synchronous=NORMAL | {} | {:.0} |",
-        e_durable.len(),
-        rate(&mut e_durable)
-    );
+    for ((name, _), times) in fans.iter().zip(&mut fan_times) {
+        let s = summarize(times);
+        println!("| {name} | {} | {:.0} |", times.len(), FAN as f64 / s.p50.as_secs_f64());
+    }
+    for (_, records) in configs.iter().filter_map(|(n, r)| r.as_ref().map(|r| (n, r))) {
+        records.close().await;
+    }
+    drop(scratch);
 }

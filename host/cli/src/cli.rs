@@ -27,9 +27,17 @@ pub struct GlobalArgs {
     /// Compile cache of components, keyed by digest; safe to share [default: HOME/cache/compiled].
     #[arg(long, global = true, env = "WEFT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Run records database (SQLite) [default: HOME/records.db].
-    #[arg(long, global = true, env = "WEFT_RECORDS", value_name = "FILE")]
-    pub records: Option<PathBuf>,
+    /// Run records: a SQLite file, or a PostgreSQL database as
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (it must exist; its tables are created)
+    /// [default: HOME/records.db].
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_RECORDS",
+        value_name = "FILE|URL",
+        hide_env_values = true
+    )]
+    pub records: Option<String>,
     /// Directory to look for components named in `uses:` (repeatable; searched before
     /// WEFT_PLUGIN_PATH and ./dist/plugins).
     #[arg(long = "plugins", global = true, value_name = "DIR")]

@@ -13,7 +13,10 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// Directories searched for `uses: NAME`, in order.
     pub plugin_path: Vec<PathBuf>,
-    /// The run records database (SQLite).
+    /// The run records: a SQLite file or a PostgreSQL database.
+    pub records: weft_records::Location,
+    /// The SQLite records file (`weft records check|recover`); for PostgreSQL, its URL
+    /// without the password, for messages.
     pub records_path: PathBuf,
     /// Which host files a workflow may read as inputs.
     pub input_policy: InputPolicy,
@@ -47,6 +50,14 @@ impl Settings {
             timeout: args.compile_timeout.unwrap_or(weft_sandbox::DEFAULT_COMPILE_TIMEOUT),
             memory: args.compile_memory.unwrap_or(weft_sandbox::DEFAULT_COMPILE_MEMORY),
         };
+        let records = match &args.records {
+            Some(text) => weft_records::Location::parse(text),
+            None => weft_records::Location::Sqlite(args.home.join("records.db")),
+        };
+        let records_path = match &records {
+            weft_records::Location::Sqlite(path) => path.clone(),
+            postgres => PathBuf::from(postgres.shown()),
+        };
         Ok(Settings {
             store_url,
             cache_dir: args
@@ -54,7 +65,8 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
-            records_path: args.records.clone().unwrap_or_else(|| args.home.join("records.db")),
+            records,
+            records_path,
             input_policy,
             compile,
         })
@@ -88,8 +100,12 @@ impl Settings {
 
     /// Opens the run records (creating and migrating the database when needed).
     pub async fn records(&self) -> anyhow::Result<weft_records::Records> {
-        weft_records::Records::open(&self.records_path, TENANT, weft_records::Durability::default())
+        weft_records::Records::open(&self.records, TENANT, weft_records::Durability::default())
             .await
-            .map_err(|e| anyhow::anyhow!("{e} ({})", self.records_path.display()))
+            .map_err(|e| match e {
+                // Names the server already (without the password).
+                weft_records::RecordsError::Unreachable { .. } => anyhow::anyhow!("{e}"),
+                _ => anyhow::anyhow!("{e} ({})", self.records),
+            })
     }
 }

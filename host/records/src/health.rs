@@ -1,8 +1,11 @@
-//! When the records file is in trouble: errors that say what happened and what to do (a
-//! full disk, a damaged file), `weft records check` (SQLite's integrity check) and
-//! `weft records recover` (copy what is readable into a fresh file, keep the damaged one).
+//! When the records are in trouble: errors that say what happened and what to do (a full
+//! disk, a damaged file, a PostgreSQL server that cannot be reached or has no such
+//! database), `weft records check` (SQLite's integrity check) and `weft records recover`
+//! (copy what is readable into a fresh file, keep the damaged one). Checking and recovering
+//! are for the SQLite file: a PostgreSQL server has its own tools.
 
 use crate::RecordsError;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 use std::path::{Path, PathBuf};
@@ -23,10 +26,18 @@ pub(crate) enum Trouble {
     Other,
 }
 
+/// PostgreSQL's SQLSTATEs that need words of their own.
+const PG_DISK_FULL: &str = "53100";
+const PG_NO_DATABASE: &str = "3D000";
+
 /// Classifies an error by SQLite's result code (extended codes carry the primary one in
-/// their low byte) or the OS error behind it.
+/// their low byte), PostgreSQL's SQLSTATE, or the OS error behind it.
 pub(crate) fn trouble(e: &sqlx::Error) -> Trouble {
     match e {
+        sqlx::Error::Database(db) if db.try_downcast_ref::<PgDatabaseError>().is_some() => match db.code().as_deref() {
+            Some(PG_DISK_FULL) => Trouble::Full,
+            _ => Trouble::Other,
+        },
         sqlx::Error::Database(db) => {
             let primary = db
                 .code()
@@ -54,12 +65,33 @@ pub(crate) fn describe(e: &sqlx::Error) -> String {
             "{e} — the run records file is damaged: `weft records check` says what is wrong, \
              `weft records recover` saves what is readable into a fresh file"
         ),
-        Trouble::Other => e.to_string(),
+        Trouble::Other => match e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(PG_NO_DATABASE) => {
+                format!("{e} — create it first (`createdb NAME` on the server) or name another database in --records")
+            }
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                format!("{e} — is the PostgreSQL server running and listening at that address?")
+            }
+            _ => e.to_string(),
+        },
     }
+}
+
+/// Checking and recovering work on the SQLite file only.
+fn sqlite_only(path: &Path) -> Result<(), RecordsError> {
+    if crate::location::is_postgres_url(&path.to_string_lossy()) {
+        return Err(RecordsError::Corrupt(
+            "`weft records check` and `recover` work on the SQLite records file; PostgreSQL records are checked \
+             and backed up with PostgreSQL's own tools (amcheck, pg_dump)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the file as it is: no migration, no creation, no WAL switch.
 async fn connect(path: &Path) -> Result<SqliteConnection, RecordsError> {
+    sqlite_only(path)?;
     if !path.exists() {
         return Err(RecordsError::Corrupt(format!("{} does not exist", path.display())));
     }
@@ -109,12 +141,13 @@ const TABLES: [&str; 9] = [
 /// puts the fresh file in its place. Table by table: a table that cannot be read is
 /// reported as lost, the others are kept. Run it with no `weft` using the records.
 pub async fn recover(path: &Path) -> Result<Recovered, RecordsError> {
+    sqlite_only(path)?;
     let stamp = crate::now_ms();
     let fresh = with_suffix(path, &format!("recovering-{stamp}"));
     let damaged = with_suffix(path, &format!("damaged-{stamp}"));
     // The fresh file gets today's schema by being opened as records.
     let records = crate::Records::open(&fresh, "recover", crate::Durability::Power).await?;
-    records.pool.close().await;
+    records.close().await;
     drop(records);
     let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&fresh)).await?;
     sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut conn).await?;

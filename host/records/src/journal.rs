@@ -5,10 +5,10 @@ use weft_artifacts::Digest;
 use weft_engine::{CachedResult, Journal, JournalError, RunReport, StepReport};
 
 impl Records {
-    /// The error for the engine, naming the file: a full disk or a damaged file must say
-    /// where.
+    /// The error for the engine, naming the file or server: a full disk or a damaged file
+    /// must say where.
     fn err(&self, e: crate::RecordsError) -> JournalError {
-        JournalError(format!("{e} ({})", self.path().display()))
+        JournalError(format!("{e} ({})", self.location()))
     }
 }
 

@@ -1,17 +1,25 @@
 //! Weft's run records: runs, steps, attempts, artifacts by producer, metrics, logs and cache
-//! entries in a SQL database — SQLite by default (one file under `.weft/`, WAL).
+//! entries in a SQL database — SQLite by default (one file under `.weft/`, WAL), or
+//! PostgreSQL (a `postgres://` URL) for records shared by many machines.
 //!
-//! Queries are plain SQL with `$n` placeholders and portable types, so a Postgres backend is
-//! a second pool type, not a rewrite. Migrations are versioned under `migrations/` and run
-//! when the records are opened. [`Records`] implements the engine's
-//! [`weft_engine::Journal`]: a finished step is committed in one transaction.
+//! One API over both ([`Records`], `db.rs`): reads are one SQL text with `$n` placeholders
+//! for both backends; writes are described once (`script.rs`) and sent as one round trip
+//! to either. Migrations are versioned per backend under `migrations/sqlite` and
+//! `migrations/postgres` (the same schema in each one's types) and run when the records are
+//! opened. [`Records`] implements the engine's [`weft_engine::Journal`]: a finished step is
+//! committed in one transaction.
 
+mod db;
 mod health;
 mod journal;
 mod lineage;
+mod location;
 mod owner;
+mod pipeline;
 mod read;
 mod script;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod write;
 
 pub use health::{Recovered, check, recover};
@@ -19,11 +27,10 @@ pub use lineage::{LineageNode, Origin};
 pub use read::{RunDetail, RunSummary};
 pub use write::NewRun;
 
-use sqlx::SqliteConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
+pub use location::Location;
+
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What went wrong with the records.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +39,15 @@ pub enum RecordsError {
     /// to do).
     #[error("run records: {}", health::describe(.0))]
     Db(#[from] sqlx::Error),
+    /// The PostgreSQL server could not be reached or refused the connection (the
+    /// location is shown without its password).
+    #[error("run records: cannot open the PostgreSQL records at {server}: {reason}")]
+    Unreachable {
+        /// The server and database, without the password.
+        server: String,
+        /// Why.
+        reason: String,
+    },
     /// A migration failed.
     #[error("run records: migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -60,76 +76,53 @@ pub enum RecordsError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// WAL with `synchronous=NORMAL`: a commit survives the process being killed, not a
-    /// power loss (the WAL is synced at checkpoints only).
+    /// power loss (the WAL is synced at checkpoints only). On PostgreSQL,
+    /// `synchronous_commit=off`: the same promise.
     #[default]
     Process,
-    /// WAL with `synchronous=FULL`: every commit syncs the WAL; survives power loss.
+    /// WAL with `synchronous=FULL`: every commit syncs the WAL; survives power loss. On
+    /// PostgreSQL, `synchronous_commit=on` (its default).
     Power,
 }
 
 /// The run records of one tenant.
 #[derive(Clone, Debug)]
 pub struct Records {
-    pool: SqlitePool,
-    /// The one connection step commits go through: no pool hand-off per commit, and
-    /// commits queue here rather than on SQLite's write lock.
-    writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    db: db::Db,
     tenant: String,
-    /// The database file, for messages.
-    path: Arc<std::path::PathBuf>,
+    /// Where they are, for messages.
+    location: Arc<Location>,
 }
 
 impl Records {
-    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
-    pub async fn open(path: &Path, tenant: &str, durability: Durability) -> Result<Records, RecordsError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| RecordsError::Db(sqlx::Error::Io(e)))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                Durability::Process => SqliteSynchronous::Normal,
-                Durability::Power => SqliteSynchronous::Full,
-            })
-            .foreign_keys(true)
-            // Another `weft` (a cancel, a second run) may hold the write lock briefly.
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        // SQLite has no migration lock: two processes opening a new database at once may
-        // both try to apply a migration, and the loser fails on a table the winner made.
-        // Trying again sees the migration applied.
-        let migrator = sqlx::migrate!("./migrations");
-        let mut tries = 0;
-        while let Err(e) = migrator.run(&pool).await {
-            tries += 1;
-            if tries == 5 {
-                return Err(e.into());
-            }
-            tracing::debug!("migration raced another process ({e}); trying again");
-            tokio::time::sleep(Duration::from_millis(50 * tries)).await;
-        }
-        let writer = Arc::new(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
+    /// Opens the records at `location` — a SQLite file (created if needed) or a
+    /// PostgreSQL database (which must exist) — and migrates them.
+    pub async fn open(
+        location: impl Into<Location>,
+        tenant: &str,
+        durability: Durability,
+    ) -> Result<Records, RecordsError> {
+        let location = location.into();
         Ok(Records {
-            pool,
-            writer,
+            db: db::open(&location, durability).await?,
             tenant: tenant.to_string(),
-            path: Arc::new(path.to_path_buf()),
+            location: Arc::new(location),
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the records are.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// The tenant these records belong to.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// Closes the connections (a PostgreSQL database can then be dropped).
+    pub async fn close(&self) {
+        self.db.close().await;
     }
 }
 

@@ -3,7 +3,6 @@
 
 use crate::read::digest;
 use crate::{Records, RecordsError};
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use weft_artifacts::Digest;
 
@@ -59,30 +58,30 @@ impl Records {
     /// of the artifacts its producer read. Executions are preferred over cache hits (a hit
     /// leads to the execution it reused). `None` when the records never saw the digest.
     pub async fn lineage(&self, of: &Digest) -> Result<Option<Vec<LineageNode>>, RecordsError> {
-        let producer = sqlx::query(
-            "SELECT o.run_id, o.step, o.port FROM step_outputs o \
-             JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
-             JOIN runs r ON r.id = o.run_id \
-             WHERE o.digest = $1 AND r.tenant = $2 \
-             ORDER BY (s.reuse IS NULL) DESC, s.finished_at, o.run_id LIMIT 1",
-        )
-        .bind(of.to_string())
-        .bind(&self.tenant)
-        .fetch_optional(&self.pool)
-        .await?;
+        let producer = self
+            .db
+            .first::<(String, String, String)>(
+                "SELECT o.run_id, o.step, o.port FROM step_outputs o \
+                 JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
+                 JOIN runs r ON r.id = o.run_id \
+                 WHERE o.digest = $1 AND r.tenant = $2 \
+                 ORDER BY (s.reuse IS NULL) DESC, s.finished_at, o.run_id LIMIT 1",
+                vec![of.to_string().into(), self.tenant.as_str().into()],
+            )
+            .await?;
         let key = match producer {
-            Some(row) => Key::Step(row.try_get("run_id")?, row.try_get("step")?, row.try_get("port")?),
+            Some((run_id, step, port)) => Key::Step(run_id, step, port),
             None => {
-                let input = sqlx::query(
-                    "SELECT i.run_id, i.name FROM run_inputs i JOIN runs r ON r.id = i.run_id \
-                     WHERE i.digest = $1 AND r.tenant = $2 ORDER BY r.started_at LIMIT 1",
-                )
-                .bind(of.to_string())
-                .bind(&self.tenant)
-                .fetch_optional(&self.pool)
-                .await?;
+                let input = self
+                    .db
+                    .first::<(String, String)>(
+                        "SELECT i.run_id, i.name FROM run_inputs i JOIN runs r ON r.id = i.run_id \
+                         WHERE i.digest = $1 AND r.tenant = $2 ORDER BY r.started_at LIMIT 1",
+                        vec![of.to_string().into(), self.tenant.as_str().into()],
+                    )
+                    .await?;
                 match input {
-                    Some(row) => Key::Input(row.try_get("run_id")?, row.try_get("name")?),
+                    Some((run_id, name)) => Key::Input(run_id, name),
                     None => return Ok(None),
                 }
             }
@@ -144,60 +143,56 @@ impl Records {
             }
             Key::Step(run_id, step, port) => (run_id.clone(), step.clone(), port.clone()),
         };
-        let Some(row) =
-            sqlx::query("SELECT uses, component, params, reuse, cache_key FROM steps WHERE run_id = $1 AND step = $2")
-                .bind(&run_id)
-                .bind(&step)
-                .fetch_optional(&self.pool)
-                .await?
+        let Some((uses, component, params, reuse, cache_key)) = self
+            .db
+            .first::<(String, String, String, Option<String>, Option<String>)>(
+                "SELECT uses, component, params, reuse, cache_key FROM steps WHERE run_id = $1 AND step = $2",
+                vec![run_id.as_str().into(), step.as_str().into()],
+            )
+            .await?
         else {
             return Ok((Origin::Unknown, Vec::new()));
         };
         // A cache hit made nothing: follow it to the execution it reused.
-        if row.try_get::<Option<String>, _>("reuse")?.as_deref() == Some("cached")
-            && let Some(cache_key) = row.try_get::<Option<String>, _>("cache_key")?
-            && let Some(entry) =
-                sqlx::query("SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2")
-                    .bind(&self.tenant)
-                    .bind(&cache_key)
-                    .fetch_optional(&self.pool)
-                    .await?
+        if reuse.as_deref() == Some("cached")
+            && let Some(cache_key) = cache_key
+            && let Some((original_run, original_step)) = self
+                .db
+                .first::<(String, String)>(
+                    "SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2",
+                    vec![self.tenant.as_str().into(), cache_key.into()],
+                )
+                .await?
         {
-            let original = Key::Step(entry.try_get("run_id")?, entry.try_get("step")?, port);
+            let original = Key::Step(original_run, original_step, port);
             return Box::pin(self.origin(&original)).await;
         }
-        let inputs = sqlx::query(
-            "SELECT port, source, digest FROM step_inputs WHERE run_id = $1 AND step = $2 ORDER BY position",
-        )
-        .bind(&run_id)
-        .bind(&step)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let source: String = r.try_get("source")?;
-            let child = match source.strip_prefix("inputs.") {
-                Some(name) => Key::Input(run_id.clone(), name.to_string()),
-                None => {
-                    let (s, p) = source.rsplit_once('.').unwrap_or((source.as_str(), ""));
-                    Key::Step(run_id.clone(), s.to_string(), p.to_string())
-                }
-            };
-            Ok((
-                r.try_get::<String, _>("port")?,
-                child,
-                digest(&r.try_get::<String, _>("digest")?)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, RecordsError>>()?;
-        let params: String = row.try_get("params")?;
+        let inputs = self
+            .db
+            .all::<(String, String, String)>(
+                "SELECT port, source, digest FROM step_inputs WHERE run_id = $1 AND step = $2 ORDER BY position",
+                vec![run_id.as_str().into(), step.as_str().into()],
+            )
+            .await?
+            .into_iter()
+            .map(|(input_port, source, input_digest)| {
+                let child = match source.strip_prefix("inputs.") {
+                    Some(name) => Key::Input(run_id.clone(), name.to_string()),
+                    None => {
+                        let (s, p) = source.rsplit_once('.').unwrap_or((source.as_str(), ""));
+                        Key::Step(run_id.clone(), s.to_string(), p.to_string())
+                    }
+                };
+                Ok((input_port, child, digest(&input_digest)?))
+            })
+            .collect::<Result<Vec<_>, RecordsError>>()?;
         Ok((
             Origin::Step {
                 run_id,
                 step,
                 port,
-                uses: row.try_get("uses")?,
-                component: digest(&row.try_get::<String, _>("component")?)?,
+                uses,
+                component: digest(&component)?,
                 params: serde_json::from_str(&params).unwrap_or_default(),
             },
             inputs,

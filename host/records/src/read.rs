@@ -2,8 +2,6 @@
 //! `StepReport`s, which is also what `--resume` starts from), logs, and cache lookups.
 
 use crate::{Records, RecordsError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row};
 use std::collections::{BTreeMap, HashMap};
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_engine::{
@@ -74,41 +72,106 @@ const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at,
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.reuse IS NOT NULL) AS reused \
      FROM runs r";
 
-fn summary(row: &SqliteRow) -> Result<RunSummary, sqlx::Error> {
-    let mut status: String = row.try_get("status")?;
-    if status == "running"
-        && crate::owner::is_gone(
-            row.try_get::<Option<String>, _>("host")?.as_deref(),
-            row.try_get("pid")?,
-        )
-    {
-        status = "interrupted".into();
+/// A row of [`SUMMARY`].
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    workflow: String,
+    status: String,
+    error: Option<String>,
+    started_at: i64,
+    finished_at: Option<i64>,
+    host: Option<String>,
+    pid: Option<i64>,
+    steps: i64,
+    succeeded: i64,
+    failed: i64,
+    reused: i64,
+}
+
+impl From<SummaryRow> for RunSummary {
+    fn from(row: SummaryRow) -> RunSummary {
+        let mut status = row.status;
+        if status == "running" && crate::owner::is_gone(row.host.as_deref(), row.pid) {
+            status = "interrupted".into();
+        }
+        RunSummary {
+            id: row.id,
+            workflow: row.workflow,
+            status,
+            error: row.error,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            steps: row.steps,
+            succeeded: row.succeeded,
+            failed: row.failed,
+            reused: row.reused,
+        }
     }
-    Ok(RunSummary {
-        id: row.try_get("id")?,
-        workflow: row.try_get("workflow")?,
-        status,
-        error: row.try_get("error")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        steps: row.try_get("steps")?,
-        succeeded: row.try_get("succeeded")?,
-        failed: row.try_get("failed")?,
-        reused: row.try_get("reused")?,
-    })
+}
+
+/// The rest of a run's row.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    file: String,
+    source: String,
+    overrides: String,
+    params: String,
+}
+
+/// A run's locked plan.
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    plan: Option<String>,
+}
+
+/// An artifact's columns (`port` or `name` first).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MetaRow {
+    pub key: String,
+    pub digest: String,
+    pub size: i64,
+    pub media_type: String,
+}
+
+impl MetaRow {
+    fn meta(&self) -> Result<ArtifactMeta, RecordsError> {
+        Ok(ArtifactMeta {
+            digest: digest(&self.digest)?,
+            size: u64::try_from(self.size).unwrap_or_default(),
+            media_type: self.media_type.clone(),
+        })
+    }
+}
+
+/// A step's row.
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    step: String,
+    uses: String,
+    component: String,
+    instance_of: Option<String>,
+    instance_values: Option<String>,
+    params: String,
+    status: String,
+    reuse: Option<String>,
+    reused_from: Option<String>,
+    cache_key: Option<String>,
+    duration_ms: Option<f64>,
+    error: Option<String>,
 }
 
 impl Records {
     /// The newest runs first, at most `limit`.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunSummary>, RecordsError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SUMMARY} WHERE r.tenant = $1 ORDER BY r.started_at DESC, r.id DESC LIMIT $2"
-        )))
-        .bind(&self.tenant)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
+        let rows: Vec<SummaryRow> = self
+            .db
+            .all(
+                format!("{SUMMARY} WHERE r.tenant = $1 ORDER BY r.started_at DESC, r.id DESC LIMIT $2"),
+                vec![self.tenant.as_str().into(), i64::from(limit).into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(RunSummary::from).collect())
     }
 
     /// The newest run's id, if any.
@@ -118,30 +181,39 @@ impl Records {
 
     /// One run with its steps.
     pub async fn run(&self, run_id: &str) -> Result<RunDetail, RecordsError> {
-        let row = sqlx::query(AssertSqlSafe(format!("{SUMMARY} WHERE r.tenant = $1 AND r.id = $2")))
-            .bind(&self.tenant)
-            .bind(run_id)
-            .fetch_optional(&self.pool)
+        let row: SummaryRow = self
+            .db
+            .first(
+                format!("{SUMMARY} WHERE r.tenant = $1 AND r.id = $2"),
+                vec![self.tenant.as_str().into(), run_id.into()],
+            )
             .await?
             .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
-        let extra = sqlx::query("SELECT file, source, overrides, params FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let overrides: BTreeMap<String, String> = json(&extra.try_get::<String, _>("overrides")?)?;
-        let inputs = sqlx::query("SELECT name, digest, size, media_type FROM run_inputs WHERE run_id = $1")
-            .bind(run_id)
-            .fetch_all(&self.pool)
+        let extra: RunRow = self
+            .db
+            .first(
+                "SELECT file, source, overrides, params FROM runs WHERE id = $1",
+                vec![run_id.into()],
+            )
             .await?
-            .iter()
-            .map(|r| Ok((r.try_get::<String, _>("name")?, meta(r)?)))
+            .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        let overrides: BTreeMap<String, String> = json(&extra.overrides)?;
+        let inputs = self
+            .db
+            .all::<MetaRow>(
+                "SELECT name AS key, digest, size, media_type FROM run_inputs WHERE run_id = $1",
+                vec![run_id.into()],
+            )
+            .await?
+            .into_iter()
+            .map(|r| Ok((r.key.clone(), r.meta()?)))
             .collect::<Result<_, RecordsError>>()?;
         Ok(RunDetail {
-            summary: summary(&row)?,
-            file: extra.try_get("file")?,
-            source: extra.try_get("source")?,
+            summary: row.into(),
+            file: extra.file,
+            source: extra.source,
             overrides: overrides.into_iter().collect(),
-            params: json(&extra.try_get::<String, _>("params")?)?,
+            params: json(&extra.params)?,
             inputs,
             steps: self.step_reports(run_id).await?,
         })
@@ -150,116 +222,122 @@ impl Records {
     /// The locked plan a run was recorded with (`None` for runs recorded before plans
     /// were locked).
     pub async fn locked_plan(&self, run_id: &str) -> Result<Option<String>, RecordsError> {
-        let row = sqlx::query("SELECT plan FROM runs WHERE tenant = $1 AND id = $2")
-            .bind(&self.tenant)
-            .bind(run_id)
-            .fetch_optional(&self.pool)
+        let row: PlanRow = self
+            .db
+            .first(
+                "SELECT plan FROM runs WHERE tenant = $1 AND id = $2",
+                vec![self.tenant.as_str().into(), run_id.into()],
+            )
             .await?
             .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
-        Ok(row.try_get("plan")?)
+        Ok(row.plan)
     }
 
     /// The steps of a run in plan order, without their logs.
     async fn step_reports(&self, run_id: &str) -> Result<Vec<StepReport>, RecordsError> {
-        let rows = sqlx::query(
-            "SELECT step, uses, component, instance_of, instance_values, params, status, reuse, reused_from, \
-             cache_key, duration_ms, error FROM steps WHERE run_id = $1 ORDER BY position",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<StepRow> = self
+            .db
+            .all(
+                "SELECT step, uses, component, instance_of, instance_values, params, status, reuse, reused_from, \
+                 cache_key, duration_ms, error FROM steps WHERE run_id = $1 ORDER BY position",
+                vec![run_id.into()],
+            )
+            .await?;
         let mut steps = Vec::with_capacity(rows.len());
         let mut index = HashMap::new();
-        for row in &rows {
-            let id: String = row.try_get("step")?;
-            let status: String = row.try_get("status")?;
-            let instance = match row.try_get::<Option<String>, _>("instance_of")? {
+        for row in rows {
+            let instance = match row.instance_of {
                 Some(of) => Some(InstanceReport {
                     of,
-                    values: json(&row.try_get::<Option<String>, _>("instance_values")?.unwrap_or_default())?,
+                    values: json(&row.instance_values.unwrap_or_default())?,
                 }),
                 None => None,
             };
-            let reuse = match row.try_get::<Option<String>, _>("reuse")?.as_deref() {
-                Some("cached") => Some(Reuse::Cached(
-                    row.try_get::<Option<String>, _>("reused_from")?.unwrap_or_default(),
-                )),
+            let reuse = match row.reuse.as_deref() {
+                Some("cached") => Some(Reuse::Cached(row.reused_from.unwrap_or_default())),
                 Some("resumed") => Some(Reuse::Resumed),
                 _ => None,
             };
-            index.insert(id.clone(), steps.len());
+            index.insert(row.step.clone(), steps.len());
             steps.push(StepReport {
-                id,
-                uses: row.try_get("uses")?,
+                id: row.step,
+                uses: row.uses,
                 instance,
-                component: digest(&row.try_get::<String, _>("component")?)?,
-                params: json(&row.try_get::<String, _>("params")?)?,
-                status: StepStatus::parse(&status)
-                    .ok_or_else(|| RecordsError::Corrupt(format!("unknown step status `{status}`")))?,
+                component: digest(&row.component)?,
+                params: json(&row.params)?,
+                status: StepStatus::parse(&row.status)
+                    .ok_or_else(|| RecordsError::Corrupt(format!("unknown step status `{}`", row.status)))?,
                 reuse,
-                cache_key: row
-                    .try_get::<Option<String>, _>("cache_key")?
-                    .map(|k| digest(&k))
-                    .transpose()?,
+                cache_key: row.cache_key.map(|k| digest(&k)).transpose()?,
                 inputs: Vec::new(),
                 attempts: Vec::new(),
-                duration_ms: row.try_get("duration_ms")?,
+                duration_ms: row.duration_ms,
                 outputs: BTreeMap::new(),
                 metrics: Vec::new(),
-                error: row.try_get("error")?,
+                error: row.error,
                 log: Vec::new(),
             });
         }
-        let each = |table: &str, columns: &str| {
-            format!("SELECT step, {columns} FROM {table} WHERE run_id = $1 ORDER BY step, position")
-        };
-        for row in sqlx::query(AssertSqlSafe(each("step_inputs", "port, source, digest")))
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            if let Some(&i) = index.get(&row.try_get::<String, _>("step")?) {
+        let inputs: Vec<(String, String, String, String)> = self
+            .db
+            .all(
+                "SELECT step, port, source, digest FROM step_inputs WHERE run_id = $1 ORDER BY step, position",
+                vec![run_id.into()],
+            )
+            .await?;
+        for (step, port, source, d) in inputs {
+            if let Some(&i) = index.get(&step) {
                 steps[i].inputs.push(InputReport {
-                    port: row.try_get("port")?,
-                    source: row.try_get("source")?,
-                    digest: digest(&row.try_get::<String, _>("digest")?)?,
+                    port,
+                    source,
+                    digest: digest(&d)?,
                 });
             }
         }
-        for row in sqlx::query(AssertSqlSafe(each("metrics", "name, value")))
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            if let Some(&i) = index.get(&row.try_get::<String, _>("step")?) {
-                steps[i].metrics.push((row.try_get("name")?, row.try_get("value")?));
+        let metrics: Vec<(String, String, f64)> = self
+            .db
+            .all(
+                "SELECT step, name, value FROM metrics WHERE run_id = $1 ORDER BY step, position",
+                vec![run_id.into()],
+            )
+            .await?;
+        for (step, name, value) in metrics {
+            if let Some(&i) = index.get(&step) {
+                steps[i].metrics.push((name, value));
             }
         }
-        for row in sqlx::query(
-            "SELECT step, port, digest, size, media_type FROM step_outputs WHERE run_id = $1 ORDER BY step, port",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            if let Some(&i) = index.get(&row.try_get::<String, _>("step")?) {
-                steps[i].outputs.insert(row.try_get("port")?, meta(&row)?);
+        let outputs: Vec<(String, String, String, i64, String)> = self
+            .db
+            .all(
+                "SELECT step, port, digest, size, media_type FROM step_outputs WHERE run_id = $1 ORDER BY step, port",
+                vec![run_id.into()],
+            )
+            .await?;
+        for (step, port, d, size, media_type) in outputs {
+            if let Some(&i) = index.get(&step) {
+                let row = MetaRow {
+                    key: port,
+                    digest: d,
+                    size,
+                    media_type,
+                };
+                steps[i].outputs.insert(row.key.clone(), row.meta()?);
             }
         }
-        for row in sqlx::query(
-            "SELECT step, number, status, error, duration_ms FROM attempts WHERE run_id = $1 ORDER BY step, number",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?
-        {
-            if let Some(&i) = index.get(&row.try_get::<String, _>("step")?) {
-                let status: String = row.try_get("status")?;
+        let attempts: Vec<(String, i64, String, Option<String>, f64)> = self
+            .db
+            .all(
+                "SELECT step, number, status, error, duration_ms FROM attempts WHERE run_id = $1 ORDER BY step, number",
+                vec![run_id.into()],
+            )
+            .await?;
+        for (step, number, status, error, duration_ms) in attempts {
+            if let Some(&i) = index.get(&step) {
                 steps[i].attempts.push(AttemptReport {
-                    number: u32::try_from(row.try_get::<i64, _>("number")?).unwrap_or_default(),
+                    number: u32::try_from(number).unwrap_or_default(),
                     status: StepStatus::parse(&status).unwrap_or(StepStatus::Failed),
-                    error: row.try_get("error")?,
-                    duration_ms: row.try_get("duration_ms")?,
+                    error,
+                    duration_ms,
                 });
             }
         }
@@ -270,33 +348,30 @@ impl Records {
     /// (`train` gives `train[0]`, `train[1]`, ...), in plan order.
     pub async fn logs(&self, run_id: &str, step: Option<&str>) -> Result<Vec<(String, LogRecord)>, RecordsError> {
         self.run_exists(run_id).await?;
-        let rows = sqlx::query(
-            "SELECT l.step, l.stream, l.message FROM logs l JOIN steps s ON s.run_id = l.run_id AND s.step = l.step \
-             WHERE l.run_id = $1 AND (s.step = $2 OR s.step LIKE $3 OR $2 = '') ORDER BY s.position, l.position",
-        )
-        .bind(run_id)
-        .bind(step.unwrap_or(""))
-        .bind(format!("{}[%", step.unwrap_or("")))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("step")?,
-                    LogRecord {
-                        stream: r.try_get("stream")?,
-                        message: r.try_get("message")?,
-                    },
-                ))
-            })
-            .collect()
+        let rows: Vec<(String, String, String)> = self
+            .db
+            .all(
+                "SELECT l.step, l.stream, l.message FROM logs l JOIN steps s ON s.run_id = l.run_id AND s.step = l.step \
+                 WHERE l.run_id = $1 AND (s.step = $2 OR s.step LIKE $3 OR $2 = '') ORDER BY s.position, l.position",
+                vec![
+                    run_id.into(),
+                    step.unwrap_or("").into(),
+                    format!("{}[%", step.unwrap_or("")).into(),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(step, stream, message)| (step, LogRecord { stream, message }))
+            .collect())
     }
 
     async fn run_exists(&self, run_id: &str) -> Result<(), RecordsError> {
-        sqlx::query("SELECT 1 FROM runs WHERE id = $1 AND tenant = $2")
-            .bind(run_id)
-            .bind(&self.tenant)
-            .fetch_optional(&self.pool)
+        self.db
+            .first::<(String,)>(
+                "SELECT id FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
             .await?
             .map(|_| ())
             .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))
@@ -304,32 +379,33 @@ impl Records {
 
     /// The committed outputs and metrics of the execution cached under `key`.
     pub(crate) async fn cached_result(&self, key: &Digest) -> Result<Option<CachedResult>, RecordsError> {
-        let Some(entry) = sqlx::query("SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2")
-            .bind(&self.tenant)
-            .bind(key.to_string())
-            .fetch_optional(&self.pool)
+        let Some((run_id, step)) = self
+            .db
+            .first::<(String, String)>(
+                "SELECT run_id, step FROM cache_entries WHERE tenant = $1 AND cache_key = $2",
+                vec![self.tenant.as_str().into(), key.to_string().into()],
+            )
             .await?
         else {
             return Ok(None);
         };
-        let (run_id, step): (String, String) = (entry.try_get("run_id")?, entry.try_get("step")?);
-        let outputs =
-            sqlx::query("SELECT port, digest, size, media_type FROM step_outputs WHERE run_id = $1 AND step = $2")
-                .bind(&run_id)
-                .bind(&step)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get::<String, _>("port")?, meta(r)?)))
-                .collect::<Result<_, RecordsError>>()?;
-        let metrics = sqlx::query("SELECT name, value FROM metrics WHERE run_id = $1 AND step = $2 ORDER BY position")
-            .bind(&run_id)
-            .bind(&step)
-            .fetch_all(&self.pool)
+        let outputs = self
+            .db
+            .all::<MetaRow>(
+                "SELECT port AS key, digest, size, media_type FROM step_outputs WHERE run_id = $1 AND step = $2",
+                vec![run_id.as_str().into(), step.as_str().into()],
+            )
             .await?
-            .iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+            .into_iter()
+            .map(|r| Ok((r.key.clone(), r.meta()?)))
+            .collect::<Result<_, RecordsError>>()?;
+        let metrics = self
+            .db
+            .all::<(String, f64)>(
+                "SELECT name, value FROM metrics WHERE run_id = $1 AND step = $2 ORDER BY position",
+                vec![run_id.as_str().into(), step.as_str().into()],
+            )
+            .await?;
         Ok(Some(CachedResult {
             run_id,
             step,
@@ -340,28 +416,17 @@ impl Records {
 
     /// Whether `weft cancel` asked this run to stop.
     pub(crate) async fn cancel_flag(&self, run_id: &str) -> Result<bool, RecordsError> {
-        let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .db
+            .first::<(bool,)>("SELECT cancel_requested FROM runs WHERE id = $1", vec![run_id.into()])
             .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<bool, _>("cancel_requested")?,
-            None => false,
-        })
+        Ok(row.is_some_and(|(flag,)| flag))
     }
 }
 
 pub(crate) fn digest(text: &str) -> Result<Digest, RecordsError> {
     text.parse()
         .map_err(|e| RecordsError::Corrupt(format!("bad digest `{text}`: {e}")))
-}
-
-pub(crate) fn meta(row: &SqliteRow) -> Result<ArtifactMeta, RecordsError> {
-    Ok(ArtifactMeta {
-        digest: digest(&row.try_get::<String, _>("digest")?)?,
-        size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or_default(),
-        media_type: row.try_get("media_type")?,
-    })
 }
 
 fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, RecordsError> {

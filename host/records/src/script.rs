@@ -1,10 +1,19 @@
-//! A write transaction sent to SQLite as one multi-statement query: every statement of a
-//! commit travels in a single round trip to the connection's worker thread instead of one
-//! per statement (measured: ~60 µs against ~230 µs for a two-statement commit). Values are
-//! bound, never spliced: statements use anonymous `?` placeholders, which sqlx numbers on
-//! across the statements of a query (numbered `$n` ones made binding quadratic: 236 ms
-//! against 5 ms for 1,000 step rows).
+//! A write transaction, described once and sent to either backend in a single round trip.
+//!
+//! SQLite gets one multi-statement query: every statement of a commit travels together to
+//! the connection's worker thread instead of one trip per statement (measured: ~60 µs
+//! against ~230 µs for a two-statement commit). Values are bound, never spliced:
+//! statements use anonymous `?` placeholders, which sqlx numbers on across the statements
+//! of a query (numbered `$n` ones made binding quadratic: 236 ms against 5 ms for 1,000
+//! step rows).
+//!
+//! PostgreSQL's extended protocol takes one statement per query, so there the whole script
+//! becomes one statement of data-modifying CTEs (`pipeline.rs`): rows travel as one array
+//! per column and are spread by `UNNEST`, so a commit is one round trip and one implicit
+//! transaction however many rows it holds, and the SQL text (hence the prepared statement)
+//! does not depend on the number of rows.
 
+use crate::db::Db;
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
 /// Most bound values per query (SQLite allows 32,766).
@@ -53,11 +62,31 @@ impl From<f64> for Val {
     }
 }
 
+/// One statement of a script.
+pub(crate) enum Op {
+    /// A statement with `?` placeholders, one per value, in order.
+    Statement { sql: String, values: Vec<Val> },
+    /// `head` (`INSERT INTO t (a, b)`) with `rows`, then `tail` (`ON CONFLICT ...`).
+    Insert {
+        head: String,
+        rows: Vec<Vec<Val>>,
+        tail: String,
+    },
+    /// `UPDATE table SET set... WHERE keys... condition`, one row of values (the `set`
+    /// columns', then the `keys`') per updated row.
+    Update {
+        table: &'static str,
+        set: &'static [&'static str],
+        keys: &'static [&'static str],
+        condition: &'static str,
+        rows: Vec<Vec<Val>>,
+    },
+}
+
 /// Statements of one transaction, with their values.
 #[derive(Default)]
 pub(crate) struct Script {
-    /// Queries of at most `MAX_VALUES` values each.
-    parts: Vec<(String, Vec<Val>)>,
+    pub(crate) ops: Vec<Op>,
 }
 
 impl Script {
@@ -65,45 +94,109 @@ impl Script {
     /// may appear elsewhere in it).
     pub fn add(&mut self, statement: &str, values: Vec<Val>) {
         debug_assert_eq!(statement.matches('?').count(), values.len(), "{statement}");
-        if self
-            .parts
-            .last()
-            .is_none_or(|(_, v)| v.len() + values.len() > MAX_VALUES)
-        {
-            self.parts.push((String::new(), Vec::new()));
-        }
-        let Some((sql, bound)) = self.parts.last_mut() else {
-            return;
-        };
-        sql.push_str(statement);
-        sql.push_str(";\n");
-        bound.extend(values);
+        self.ops.push(Op::Statement {
+            sql: statement.to_string(),
+            values,
+        });
     }
 
-    /// Adds `head VALUES (?, ...), (?, ...) tail` over `rows`, split to respect the value
-    /// limit.
+    /// Adds `head VALUES (?, ...), (?, ...) tail` over `rows` (nothing when there are none).
     pub fn rows(&mut self, head: &str, rows: Vec<Vec<Val>>, tail: &str) {
-        let Some(width) = rows.first().map(Vec::len) else {
-            return;
-        };
-        let tuple = format!("({})", vec!["?"; width].join(", "));
-        let per = (MAX_VALUES / width.max(1)).max(1);
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
-            let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
-            self.add(
-                &format!("{head} VALUES {tuples} {tail}"),
-                chunk.into_iter().flatten().collect(),
-            );
+        if !rows.is_empty() {
+            self.ops.push(Op::Insert {
+                head: head.to_string(),
+                rows,
+                tail: tail.to_string(),
+            });
         }
     }
 
-    /// Runs the statements in one transaction on `conn`; rolls back on failure.
-    pub async fn commit(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        let last = self.parts.len().saturating_sub(1);
+    /// Updates one row of `table` per entry of `rows` (see [`Op::Update`]).
+    pub fn update(
+        &mut self,
+        table: &'static str,
+        set: &'static [&'static str],
+        keys: &'static [&'static str],
+        condition: &'static str,
+        rows: Vec<Vec<Val>>,
+    ) {
+        if !rows.is_empty() {
+            self.ops.push(Op::Update {
+                table,
+                set,
+                keys,
+                condition,
+                rows,
+            });
+        }
+    }
+
+    /// Runs the statements in one transaction; nothing of them stays on failure.
+    pub async fn commit(self, db: &Db) -> Result<(), sqlx::Error> {
+        match db {
+            Db::Sqlite { writer, .. } => self.commit_sqlite(&mut *writer.lock().await).await,
+            Db::Postgres { pool, .. } => crate::pipeline::commit(self, pool).await,
+        }
+    }
+
+    /// The statements as queries of at most `MAX_VALUES` values each.
+    fn sqlite_parts(self) -> Vec<(String, Vec<Val>)> {
+        let mut parts: Vec<(String, Vec<Val>)> = Vec::new();
+        let mut add = |statement: &str, values: Vec<Val>| {
+            if parts.last().is_none_or(|(_, v)| v.len() + values.len() > MAX_VALUES) {
+                parts.push((String::new(), Vec::new()));
+            }
+            if let Some((sql, bound)) = parts.last_mut() {
+                sql.push_str(statement);
+                sql.push_str(";\n");
+                bound.extend(values);
+            }
+        };
+        for op in self.ops {
+            match op {
+                Op::Statement { sql, values } => add(&sql, values),
+                Op::Insert { head, rows, tail } => {
+                    let width = rows.first().map_or(1, Vec::len).max(1);
+                    let tuple = format!("({})", vec!["?"; width].join(", "));
+                    let per = (MAX_VALUES / width).max(1);
+                    let mut rows = rows.into_iter().peekable();
+                    while rows.peek().is_some() {
+                        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
+                        let tuples = vec![tuple.as_str(); chunk.len()].join(", ");
+                        add(
+                            &format!("{head} VALUES {tuples} {tail}"),
+                            chunk.into_iter().flatten().collect(),
+                        );
+                    }
+                }
+                Op::Update {
+                    table,
+                    set,
+                    keys,
+                    condition,
+                    rows,
+                } => {
+                    let set: Vec<String> = set.iter().map(|c| format!("{c} = ?")).collect();
+                    let keys: Vec<String> = keys.iter().map(|c| format!("{c} = ?")).collect();
+                    let sql = format!(
+                        "UPDATE {table} SET {} WHERE {}{condition}",
+                        set.join(", "),
+                        keys.join(" AND ")
+                    );
+                    for row in rows {
+                        add(&sql, row);
+                    }
+                }
+            }
+        }
+        parts
+    }
+
+    async fn commit_sqlite(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        let parts = self.sqlite_parts();
+        let last = parts.len().saturating_sub(1);
         let mut result = Ok(());
-        for (i, (mut sql, values)) in self.parts.into_iter().enumerate() {
+        for (i, (mut sql, values)) in parts.into_iter().enumerate() {
             if i == 0 {
                 sql.insert_str(0, "BEGIN IMMEDIATE;\n");
             }

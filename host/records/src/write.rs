@@ -75,7 +75,7 @@ impl Records {
             "",
         );
         step_rows(&mut script, run.id, run.steps);
-        script.commit(&mut *self.writer.lock().await).await?;
+        script.commit(&self.db).await?;
         Ok(())
     }
 
@@ -93,7 +93,7 @@ impl Records {
             );
         }
         step_rows(&mut script, &report.run_id, &report.steps);
-        script.commit(&mut *self.writer.lock().await).await?;
+        script.commit(&self.db).await?;
         Ok(())
     }
 
@@ -143,7 +143,7 @@ impl Records {
                     step.id.as_str().into(),
                 ],
             );
-            script.commit(&mut *self.writer.lock().await).await?;
+            script.commit(&self.db).await?;
             not_recorded.push((step.id.clone(), error));
         }
         match not_recorded.first() {
@@ -159,28 +159,41 @@ impl Records {
     async fn commit_batch(&self, run_id: &str, steps: &[StepReport]) -> Result<(), sqlx::Error> {
         let mut script = Script::default();
         let finished = now_ms();
-        for s in steps {
-            let (reuse, reused_from) = match &s.reuse {
-                Some(Reuse::Cached(run)) => (Some("cached"), Some(run.clone())),
-                Some(Reuse::Resumed) => (Some("resumed"), None),
-                None => (None, None),
-            };
-            script.add(
-                "UPDATE steps SET status = ?, reuse = ?, reused_from = ?, cache_key = ?, duration_ms = ?, \
-                 error = ?, finished_at = ? WHERE run_id = ? AND step = ?",
-                vec![
-                    s.status.as_str().into(),
-                    reuse.map(str::to_string).into(),
-                    reused_from.into(),
-                    s.cache_key.map(|k| k.to_string()).into(),
-                    s.duration_ms.into(),
-                    s.error.clone().into(),
-                    finished.into(),
-                    run_id.into(),
-                    s.id.as_str().into(),
-                ],
-            );
-        }
+        script.update(
+            "steps",
+            &[
+                "status",
+                "reuse",
+                "reused_from",
+                "cache_key",
+                "duration_ms",
+                "error",
+                "finished_at",
+            ],
+            &["run_id", "step"],
+            "",
+            steps
+                .iter()
+                .map(|s| {
+                    let (reuse, reused_from) = match &s.reuse {
+                        Some(Reuse::Cached(run)) => (Some("cached"), Some(run.clone())),
+                        Some(Reuse::Resumed) => (Some("resumed"), None),
+                        None => (None, None),
+                    };
+                    vec![
+                        s.status.as_str().into(),
+                        reuse.map(str::to_string).into(),
+                        reused_from.into(),
+                        s.cache_key.map(|k| k.to_string()).into(),
+                        s.duration_ms.into(),
+                        s.error.clone().into(),
+                        finished.into(),
+                        run_id.into(),
+                        s.id.as_str().into(),
+                    ]
+                })
+                .collect(),
+        );
         let each = |f: &dyn Fn(&StepReport) -> Vec<Vec<Val>>| steps.iter().flat_map(f).collect::<Vec<_>>();
         script.rows(
             "INSERT INTO attempts (run_id, step, number, status, error, duration_ms)",
@@ -295,7 +308,7 @@ impl Records {
             }),
             "ON CONFLICT (tenant, cache_key) DO NOTHING",
         );
-        script.commit(&mut *self.writer.lock().await).await
+        script.commit(&self.db).await
     }
 
     /// Records how the run ended and the final status of every step not committed.
@@ -316,45 +329,56 @@ impl Records {
             StepStatus::Cancelled,
             StepStatus::Pending,
         ];
-        for s in report.steps.iter().filter(|s| unfinished.contains(&s.status)) {
-            script.add(
-                "UPDATE steps SET status = ?, error = ? WHERE run_id = ? AND step = ? AND status <> 'succeeded'",
-                vec![
-                    s.status.as_str().into(),
-                    s.error.clone().into(),
-                    report.run_id.as_str().into(),
-                    s.id.as_str().into(),
-                ],
-            );
-        }
-        script.commit(&mut *self.writer.lock().await).await?;
+        script.update(
+            "steps",
+            &["status", "error"],
+            &["run_id", "step"],
+            " AND status <> 'succeeded'",
+            report
+                .steps
+                .iter()
+                .filter(|s| unfinished.contains(&s.status))
+                .map(|s| {
+                    vec![
+                        s.status.as_str().into(),
+                        s.error.clone().into(),
+                        report.run_id.as_str().into(),
+                        s.id.as_str().into(),
+                    ]
+                })
+                .collect(),
+        );
+        script.commit(&self.db).await?;
         Ok(())
     }
 
     /// Marks a run as running again (`--resume`).
     pub async fn reopen_run(&self, run_id: &str) -> Result<(), RecordsError> {
-        sqlx::query(
-            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
-             host = $3, pid = $4 WHERE id = $1 AND tenant = $2",
-        )
-        .bind(run_id)
-        .bind(&self.tenant)
-        .bind(crate::owner::host())
-        .bind(i64::from(std::process::id()))
-        .execute(&self.pool)
-        .await?;
+        self.db
+            .execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
+                 host = $3, pid = $4 WHERE id = $1 AND tenant = $2",
+                vec![
+                    run_id.into(),
+                    self.tenant.as_str().into(),
+                    crate::owner::host().into(),
+                    i64::from(std::process::id()).into(),
+                ],
+            )
+            .await?;
         Ok(())
     }
 
     /// Asks a running run to stop; returns `false` when the run is not running.
     pub async fn request_cancel(&self, run_id: &str) -> Result<bool, RecordsError> {
-        let done =
-            sqlx::query("UPDATE runs SET cancel_requested = TRUE WHERE id = $1 AND tenant = $2 AND status = 'running'")
-                .bind(run_id)
-                .bind(&self.tenant)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() > 0)
+        let done = self
+            .db
+            .execute(
+                "UPDATE runs SET cancel_requested = TRUE WHERE id = $1 AND tenant = $2 AND status = 'running'",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?;
+        Ok(done > 0)
     }
 }
 

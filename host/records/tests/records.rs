@@ -1,13 +1,18 @@
-//! The records on a real SQLite file: what is committed reads back the same, the cache and
-//! cancel requests work per tenant, a resume keeps what succeeded, lineage follows inputs
-//! and cache hits back to the workflow inputs.
+//! The records' conformance suite, run on SQLite and on PostgreSQL alike: what is committed
+//! reads back the same, the cache and cancel requests work per tenant, a resume keeps what
+//! succeeded, lineage follows inputs and cache hits back to the workflow inputs, and a
+//! server that cannot be reached says so in one line without the password.
+
+mod support;
+
+use support::Backend;
 
 use std::collections::BTreeMap;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_engine::{
     AttemptReport, InputReport, InstanceReport, Journal, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
 };
-use weft_records::{Durability, NewRun, Origin, Records};
+use weft_records::{Durability, Location, NewRun, Origin, Records};
 
 fn meta(bytes: &[u8]) -> ArtifactMeta {
     ArtifactMeta {
@@ -67,12 +72,6 @@ fn done(id: &str, inputs: &[(&str, &[u8])], out: &[u8], key: Option<Digest>) -> 
     }
 }
 
-async fn open(dir: &tempfile::TempDir, tenant: &str) -> Records {
-    Records::open(&dir.path().join("records.db"), tenant, Durability::Process)
-        .await
-        .expect("open")
-}
-
 /// Records a run of `steps` (all pending) with the workflow input `seed`.
 async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
     let inputs = BTreeMap::from([("seed".to_string(), meta(b"seed"))]);
@@ -116,10 +115,8 @@ async fn start(records: &Records, run_id: &str, steps: &[&str]) -> RunReport {
 
 /// A kill right after the run was recorded (before the engine's `begin`) must leave a run
 /// whose planned steps are recorded: `--resume` compares them with the re-planned workflow.
-#[tokio::test]
-async fn a_run_is_recorded_with_its_planned_steps() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let records = open(&dir, "default").await;
+async fn a_run_is_recorded_with_its_planned_steps(backend: &Backend) {
+    let records = backend.open("default").await;
     start(&records, "r1", &["a", "b[0]", "b[1]"]).await;
     let detail = records.run("r1").await.expect("run");
     let ids: Vec<&str> = detail.steps.iter().map(|s| s.id.as_str()).collect();
@@ -129,15 +126,13 @@ async fn a_run_is_recorded_with_its_planned_steps() {
         records.locked_plan("r1").await.expect("plan").as_deref(),
         Some("{\"plan of\": \"r1\"}")
     );
-    assert!(open(&dir, "other").await.locked_plan("r1").await.is_err());
+    assert!(backend.open("other").await.locked_plan("r1").await.is_err());
     assert!(detail.steps.iter().all(|s| s.status == StepStatus::Pending));
     assert_eq!(detail.steps[1].instance.as_ref().map(|i| i.of.as_str()), Some("b"));
 }
 
-#[tokio::test]
-async fn committed_steps_read_back_as_committed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let records = open(&dir, "default").await;
+async fn committed_steps_read_back_as_committed(backend: &Backend) {
+    let records = backend.open("default").await;
     let mut report = start(&records, "r1", &["load", "train[0]", "train[1]", "trainer"]).await;
     let load = done("load", &[("inputs.seed", b"seed")], b"table", Some(Digest::of(b"k1")));
     let mut t0 = done("train[0]", &[("load.data", b"table")], b"m0", None);
@@ -170,10 +165,8 @@ async fn committed_steps_read_back_as_committed() {
     assert!(records.logs("nope", None).await.is_err());
 }
 
-#[tokio::test]
-async fn the_cache_and_cancel_requests_belong_to_one_tenant() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mine, theirs) = (open(&dir, "mine").await, open(&dir, "theirs").await);
+async fn the_cache_and_cancel_requests_belong_to_one_tenant(backend: &Backend) {
+    let (mine, theirs) = (backend.open("mine").await, backend.open("theirs").await);
     start(&mine, "r1", &["load"]).await;
     let key = Digest::of(b"key");
     mine.commit("r1", &[done("load", &[], b"out", Some(key))])
@@ -195,10 +188,8 @@ async fn the_cache_and_cancel_requests_belong_to_one_tenant() {
 
 /// A NaN or infinite metric, or a step whose rows the database refuses, must not cost the
 /// other steps of the same commit batch their records.
-#[tokio::test]
-async fn one_bad_step_never_costs_the_others_their_commit() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let records = open(&dir, "default").await;
+async fn one_bad_step_never_costs_the_others_their_commit(backend: &Backend) {
+    let records = backend.open("default").await;
     start(&records, "r1", &["a", "b", "c"]).await;
     let mut a = done("a", &[("inputs.seed", b"seed")], b"out-a", None);
     a.metrics = vec![
@@ -243,10 +234,8 @@ async fn one_bad_step_never_costs_the_others_their_commit() {
     );
 }
 
-#[tokio::test]
-async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let records = open(&dir, "default").await;
+async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts(backend: &Backend) {
+    let records = backend.open("default").await;
     let report = start(&records, "r1", &["a", "b"]).await;
     let mut failed = pending("b");
     failed.status = StepStatus::Failed;
@@ -276,17 +265,15 @@ async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts() {
         .expect("commit");
     // Reopening the database applies no migration twice.
     drop(records);
-    let again = open(&dir, "default").await;
+    let again = backend.open("default").await;
     assert_eq!(
         again.run("r1").await.expect("run").steps[1].status,
         StepStatus::Succeeded
     );
 }
 
-#[tokio::test]
-async fn lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let records = open(&dir, "default").await;
+async fn lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input(backend: &Backend) {
+    let records = backend.open("default").await;
     start(&records, "r1", &["load", "left", "right", "join"]).await;
     let key = Digest::of(b"join-key");
     records
@@ -343,4 +330,66 @@ async fn lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input() {
     );
     assert_eq!(nodes[input].digest, Digest::of(b"seed"));
     assert!(records.lineage(&Digest::of(b"never")).await.expect("lineage").is_none());
+}
+
+/// A run of thousands of steps (more values than SQLite binds in one query, so the script
+/// is split there; one statement of arrays on Postgres) is recorded and committed whole.
+async fn a_large_run_commits_whole(backend: &Backend) {
+    let records = backend.open("default").await;
+    let ids: Vec<String> = (0..4000).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    start(&records, "big", &names).await;
+    let finished: Vec<StepReport> = ids.iter().map(|id| done(id, &[], id.as_bytes(), None)).collect();
+    records.commit("big", &finished).await.expect("commit");
+    let detail = records.run("big").await.expect("run");
+    assert_eq!(detail.summary.succeeded, 4000);
+    assert_eq!(detail.steps[3999].outputs["data"], meta(b"s3999"));
+    assert_eq!(records.logs("big", None).await.expect("logs").len(), 4000);
+}
+
+conformance!(
+    a_run_is_recorded_with_its_planned_steps,
+    committed_steps_read_back_as_committed,
+    the_cache_and_cancel_requests_belong_to_one_tenant,
+    one_bad_step_never_costs_the_others_their_commit,
+    a_resume_keeps_what_succeeded_and_forgets_failed_attempts,
+    lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input,
+    a_large_run_commits_whole,
+);
+
+/// A server that refuses the connection is named, without the password, in one line.
+#[tokio::test]
+async fn a_refused_connection_names_the_server_without_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let location = Location::parse("postgres://weft:hunter2@127.0.0.1:1/runs");
+    let err = Records::open(location, "t", Durability::Process)
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("postgres://weft@127.0.0.1:1/runs"), "{text}");
+    assert!(text.contains("is the PostgreSQL server running"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains('\n'), "{text}");
+}
+
+/// A database that does not exist says so and what to do, naming the server.
+#[tokio::test]
+async fn a_missing_database_says_so() {
+    let Some(admin) = support::admin_url() else {
+        return;
+    };
+    let url = match admin.split_once('?') {
+        Some((base, _)) => base.to_string(),
+        None => admin.clone(),
+    };
+    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
+    let err = Records::open(
+        Location::parse(&format!("{server}/weft_no_such_db")),
+        "t",
+        Durability::Process,
+    )
+    .await
+    .expect_err("no such database");
+    let text = err.to_string();
+    assert!(text.contains("weft_no_such_db") && text.contains("createdb"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
 }

@@ -1,0 +1,186 @@
+//! The two backends behind [`crate::Records`]: opening each, and running one query text on
+//! whichever is open. Reads are written once, in SQL both understand (`$n` placeholders,
+//! which SQLite also takes), and decoded into `FromRow` types that serve both row kinds.
+
+use crate::script::Val;
+use crate::{Durability, Location, RecordsError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Connection, FromRow, PgConnection, Postgres, Sqlite};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An open database.
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite {
+        pool: SqlitePool,
+        /// The one connection writes go through: no pool hand-off per commit, and commits
+        /// queue here rather than on SQLite's write lock.
+        writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    },
+    Postgres {
+        pool: PgPool,
+    },
+}
+
+/// A row type both backends can decode.
+pub(crate) trait AnyRow: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+impl<T> AnyRow for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+macro_rules! bind_all {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for v in $values {
+            query = match v {
+                Val::Text(t) => query.bind(t),
+                Val::Int(i) => query.bind(i),
+                Val::Real(r) => query.bind(r),
+            };
+        }
+        query
+    }};
+}
+
+impl Db {
+    /// Every row `sql` returns.
+    pub async fn all<T: AnyRow>(&self, sql: impl Into<String>, values: Vec<Val>) -> Result<Vec<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Db::Sqlite { pool, .. } => {
+                bind_all!(sqlx::query_as::<Sqlite, T>(sql), values)
+                    .fetch_all(pool)
+                    .await
+            }
+            Db::Postgres { pool } => {
+                bind_all!(sqlx::query_as::<Postgres, T>(sql), values)
+                    .fetch_all(pool)
+                    .await
+            }
+        }
+    }
+
+    /// The first row `sql` returns, if any.
+    pub async fn first<T: AnyRow>(&self, sql: impl Into<String>, values: Vec<Val>) -> Result<Option<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Db::Sqlite { pool, .. } => {
+                bind_all!(sqlx::query_as::<Sqlite, T>(sql), values)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Db::Postgres { pool } => {
+                bind_all!(sqlx::query_as::<Postgres, T>(sql), values)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Runs one statement outside any commit; returns the rows it touched.
+    pub async fn execute(&self, sql: &'static str, values: Vec<Val>) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { pool, .. } => bind_all!(sqlx::query::<Sqlite>(sql), values)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Db::Postgres { pool } => bind_all!(sqlx::query::<Postgres>(sql), values)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Closes the pools.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { pool, .. } => pool.close().await,
+            Db::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+/// Opens and migrates the database at `location`.
+pub(crate) async fn open(location: &Location, durability: Durability) -> Result<Db, RecordsError> {
+    match location {
+        Location::Sqlite(path) => open_sqlite(path, durability).await,
+        Location::Postgres(url) => open_postgres(location, url, durability).await,
+    }
+}
+
+async fn open_sqlite(path: &Path, durability: Durability) -> Result<Db, RecordsError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| RecordsError::Db(sqlx::Error::Io(e)))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match durability {
+            Durability::Process => SqliteSynchronous::Normal,
+            Durability::Power => SqliteSynchronous::Full,
+        })
+        .foreign_keys(true)
+        // Another `weft` (a cancel, a second run) may hold the write lock briefly.
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    // SQLite has no migration lock: two processes opening a new database at once may
+    // both try to apply a migration, and the loser fails on a table the winner made.
+    // Trying again sees the migration applied.
+    let migrator = sqlx::migrate!("./migrations/sqlite");
+    let mut tries = 0;
+    while let Err(e) = migrator.run(&pool).await {
+        tries += 1;
+        if tries == 5 {
+            return Err(e.into());
+        }
+        tracing::debug!("migration raced another process ({e}); trying again");
+        tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+    }
+    let writer = Arc::new(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
+    Ok(Db::Sqlite { pool, writer })
+}
+
+async fn open_postgres(location: &Location, url: &str, durability: Durability) -> Result<Db, RecordsError> {
+    let unreachable = |e: sqlx::Error| RecordsError::Unreachable {
+        server: location.shown(),
+        reason: crate::health::describe(&e),
+    };
+    let options = PgConnectOptions::from_str(url)
+        .map_err(unreachable)?
+        .application_name("weft")
+        // `Process` is SQLite's `synchronous=NORMAL` here too: an acknowledged commit
+        // survives `weft` being killed (the server has it), not the server losing power
+        // (its last few commits may go, never out of order).
+        .options([(
+            "synchronous_commit",
+            match durability {
+                Durability::Process => "off",
+                Durability::Power => "on",
+            },
+        )]);
+    // One connection first, alone: a pool retries a refused connection until its timeout
+    // and then says only that it timed out; this says why, at once.
+    PgConnection::connect_with(&options)
+        .await
+        .map_err(unreachable)?
+        .close()
+        .await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(unreachable)?;
+    // Postgres migrations take an advisory lock: concurrent openers wait, none races.
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(Db::Postgres { pool })
+}

@@ -1,0 +1,82 @@
+//! The backends every conformance test runs on: SQLite in a temporary file, and PostgreSQL
+//! in a fresh database of its own on the server `WEFT_TEST_POSTGRES` names (an admin URL
+//! whose role may CREATE DATABASE; `cargo xtask ci` starts one). Without it the Postgres
+//! variant prints one line and passes, unless `WEFT_TEST_SERVICES=required`, where it fails.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use weft_records::testing::ScratchDatabase;
+use weft_records::{Durability, Location, Records};
+
+/// Where one test's records live; dropping it removes them.
+pub enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(ScratchDatabase),
+}
+
+impl Backend {
+    pub fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().expect("tempdir"))
+    }
+
+    /// A fresh database, or `None` when no server is configured and none is required.
+    pub async fn postgres() -> Option<Backend> {
+        let admin = admin_url()?;
+        Some(Backend::Postgres(
+            ScratchDatabase::create(&admin).await.expect("create a test database"),
+        ))
+    }
+
+    pub fn location(&self) -> Location {
+        match self {
+            Backend::Sqlite(dir) => Location::Sqlite(dir.path().join("records.db")),
+            Backend::Postgres(db) => db.location(),
+        }
+    }
+
+    pub async fn open(&self, tenant: &str) -> Records {
+        Records::open(self.location(), tenant, Durability::Process)
+            .await
+            .expect("open")
+    }
+}
+
+/// `WEFT_TEST_POSTGRES`, or `None` after saying the test is skipped; a panic when
+/// `WEFT_TEST_SERVICES=required` (CI must never skip silently).
+pub fn admin_url() -> Option<String> {
+    match std::env::var("WEFT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") => {
+            panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
+        }
+        _ => {
+            println!("skipped: set WEFT_TEST_POSTGRES (cargo xtask services)");
+            None
+        }
+    }
+}
+
+/// `conformance!(a, b)` defines `sqlite::a`, `postgres::a`, ... calling `async fn a(&Backend)`.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(&super::support::Backend::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(backend) = super::support::Backend::postgres().await {
+                        super::$name(&backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
