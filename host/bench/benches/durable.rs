@@ -8,7 +8,7 @@
 //! (e) a fan-out of 1,000 no-op steps (a `matrix`), with and without SQLite records, as
 //!     steps per second at the CLI's default concurrency on this machine (2).
 //! The cache is off in every run: each step executes and commits.
-//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench durable`.
+//! Run: `cargo bench -p weft-bench --bench durable` (the guests come from `weft-test-programs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

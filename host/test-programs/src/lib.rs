@@ -22,9 +22,10 @@ pub fn path(name: &str) -> Option<PathBuf> {
     NAMES.contains(&name).then(|| dir().join(format!("{name}.wasm")))
 }
 
-/// The repository root.
+/// The repository root (canonical, so that messages name a plain path).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 /// Weft's own built steps, `dist/plugins`; panics with the command to run when they
