@@ -47,7 +47,9 @@ fn main() {
         cmd.args(["-p", &g.package]);
     }
     // What the outer cargo set for this script describes the host build, not the guests':
-    // its rustflags and cfgs would leak into the wasm build and its build scripts.
+    // its rustflags and cfgs would leak into the wasm build and its build scripts, and
+    // under `cargo clippy` the workspace wrapper would lint the guests with the host's
+    // flags and rebuild them every time clippy and test take turns.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
         if key.starts_with("CARGO_CFG_")
@@ -64,6 +66,9 @@ fn main() {
                 "DEBUG",
                 "PROFILE",
                 "RUSTC_LINKER",
+                "RUSTC_WORKSPACE_WRAPPER",
+                "CLIPPY_ARGS",
+                "CLIPPY_CONF_DIR",
             ]
             .contains(&key.as_ref())
         {
