@@ -13,27 +13,15 @@ pub fn root() -> PathBuf {
         .expect("repo root")
 }
 
-/// The built plugins; the suite needs `cargo xtask build-plugins` first.
+/// Weft's own built steps (dist/plugins); the suite needs `cargo xtask build-plugins` first.
 pub fn plugins() -> PathBuf {
-    let dir = root().join("dist/plugins");
-    assert!(
-        dir.join("csv-to-table.wasm").exists(),
-        "{} is empty: run `cargo xtask build-plugins` first",
-        dir.display()
-    );
-    dir
+    weft_test_programs::plugins()
 }
 
-/// The test guests (`plugins/testing/*`), which `cargo xtask build-plugins` keeps out of
-/// dist/plugins so that no user's `uses:` finds them; only the tests search here.
+/// The test guests (`plugins/testing/*`), built by `weft-test-programs` into a directory
+/// of their own, on no default plugin path: only the tests search there.
 pub fn testing() -> PathBuf {
-    let dir = root().join("dist/testing");
-    assert!(
-        dir.join("test-noop.wasm").exists(),
-        "{} is empty: run `cargo xtask build-plugins` first",
-        dir.display()
-    );
-    dir
+    weft_test_programs::dir().to_path_buf()
 }
 
 /// A scratch Weft home with its own store and compile cache.

@@ -43,7 +43,7 @@ fn dispatch() -> Result<()> {
                 "  demo           set up (wasm target, plugin toolchains, plugins, release weft) and run the iris example"
             );
             eprintln!(
-                "  build-plugins  build every plugin under plugins/ into dist/plugins/ (test guests into dist/testing/)"
+                "  build-plugins  build every plugin under plugins/ into dist/plugins/ (test guests: weft-test-programs)"
             );
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test, fuzz");
             eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");

@@ -2,10 +2,10 @@
 //! with cargo for `wasm32-wasip2`; Python steps under `plugins/python/<name>/app.py` with
 //! componentize-py; JavaScript steps under `plugins/js/<name>/app.js` with componentize-js;
 //! C steps under `plugins/c/<name>/app.c` (see `c_plugins`).
-//! Found by scanning, not from a hand-kept list; written to `dist/plugins/`, except the
-//! test guests of `plugins/testing/` (hostile and trivial steps), which go to
-//! `dist/testing/`: that directory is on no default plugin path, so a user's `uses:` can
-//! never pick up a memory bomb; only the tests put it on theirs.
+//! Found by scanning, not from a hand-kept list; written to `dist/plugins/`. The test
+//! guests of `plugins/testing/` (hostile and trivial steps) are not built here: the crate
+//! `weft-test-programs` builds them for the tests that load them, into a directory on no
+//! default plugin path, so a user's `uses:` can never pick up a memory bomb.
 
 use crate::run;
 use anyhow::{Context, Result, bail};
@@ -18,15 +18,13 @@ pub struct Plugin {
     pub dir: PathBuf,
 }
 
-/// Where a plugin's component goes: test guests (`plugins/testing/*`) to `testing`, the
-/// rest to `dist`.
-fn output_dir<'a>(plugin_dir: &Path, dist: &'a Path, testing: &'a Path) -> &'a Path {
-    let group = plugin_dir.parent().and_then(Path::file_name);
-    if group.is_some_and(|g| g == "testing") {
-        testing
-    } else {
-        dist
-    }
+/// Whether a plugin crate is a test guest (`plugins/testing/*`), built by
+/// `weft-test-programs` rather than here.
+fn is_test_guest(plugin_dir: &Path) -> bool {
+    plugin_dir
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|g| g == "testing")
 }
 
 /// Finds plugins by scanning `plugins/<group>/<crate>/Cargo.toml`; no hand-kept list.
@@ -71,28 +69,32 @@ pub fn build_all(root: &Path) -> Result<Vec<PathBuf>> {
 /// Builds every plugin under `root`; `locked` holds cargo to the committed lock file.
 pub fn build_all_with(root: &Path, locked: bool) -> Result<Vec<PathBuf>> {
     let dist = root.join("dist/plugins");
-    let testing = root.join("dist/testing");
     std::fs::create_dir_all(&dist)?;
-    std::fs::create_dir_all(&testing)?;
-    // Test guests built by an older xtask into dist/plugins must not linger there.
+    // Test guests built by an older xtask into dist/plugins or dist/testing must not linger:
+    // nothing reads them any more, and a stale copy would only mislead.
     for p in discover_rust(&root.join("plugins"))? {
-        if output_dir(&p.dir, &dist, &testing) == testing {
+        if is_test_guest(&p.dir) {
             let stale = dist.join(format!("{}.wasm", p.name));
             if stale.exists() {
                 std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
             }
         }
     }
-    let mut out = build_rust(root, &dist, &testing, locked)?;
+    let stale = root.join("dist/testing");
+    if stale.is_dir() {
+        std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
+    }
+    let mut out = build_rust(root, &dist, locked)?;
     out.extend(build_python(root, &dist)?);
     out.extend(build_js(root, &dist)?);
     out.extend(crate::c_plugins::build(root, &dist)?);
     Ok(out)
 }
 
-fn build_rust(root: &Path, dist: &Path, testing: &Path, locked: bool) -> Result<Vec<PathBuf>> {
+fn build_rust(root: &Path, dist: &Path, locked: bool) -> Result<Vec<PathBuf>> {
     let plugins_dir = root.join("plugins");
-    let plugins = discover_rust(&plugins_dir)?;
+    let mut plugins = discover_rust(&plugins_dir)?;
+    plugins.retain(|p| !is_test_guest(&p.dir));
     let target_dir = rust_target_dir(root);
     let mut cmd = Command::new(crate::cargo());
     cmd.current_dir(&plugins_dir)
@@ -118,7 +120,7 @@ fn build_rust(root: &Path, dist: &Path, testing: &Path, locked: bool) -> Result<
         let built = target_dir
             .join("wasm32-wasip2/release")
             .join(format!("{}.wasm", p.name.replace('-', "_")));
-        let dest = output_dir(&p.dir, dist, testing).join(format!("{}.wasm", p.name));
+        let dest = dist.join(format!("{}.wasm", p.name));
         std::fs::copy(&built, &dest).with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
         out.push(dest);
     }

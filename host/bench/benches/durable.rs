@@ -11,8 +11,8 @@
 //! (e) a fan-out of 1,000 no-op steps (a `matrix`), with no records, SQLite and PostgreSQL
 //!     records, as steps per second at the CLI's default concurrency on this machine (2).
 //! The cache is off in every run: each step executes and commits.
-//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench --bench durable`
-//! (`cargo xtask services` prints a `WEFT_TEST_POSTGRES` to add Postgres).
+//! Run: `cargo bench -p weft-bench --bench durable` (the guests come from `weft-test-programs`;
+//! `cargo xtask services` prints a `WEFT_TEST_POSTGRES` to add Postgres).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! (c) a raw wasmtime loop: new store + instantiate + call `run` of the same component,
 //!     with the same engine settings and the minimum of host state.
 //! The three are measured in interleaved rounds so they share the machine's noise.
-//! Run: `cargo xtask build-plugins && cargo bench -p weft-bench`.
+//! Run: `cargo bench -p weft-bench --bench overhead` (the guests come from `weft-test-programs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -8,21 +8,10 @@ pub use workload::{Workload, chain_yaml, fanout_yaml, scratch_engine};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A component built by `cargo xtask build-plugins`.
+/// The component named `name`: a test guest (`test-*`, built by `weft-test-programs`) or
+/// one of Weft's steps in dist/plugins (built by `cargo xtask build-plugins`).
 pub fn plugin(name: &str) -> PathBuf {
-    // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist");
-    let p = ["plugins", "testing"]
-        .iter()
-        .map(|d| dist.join(d).join(format!("{name}.wasm")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| dist.join("plugins").join(format!("{name}.wasm")));
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
+    weft_test_programs::component(name)
 }
 
 /// Percentiles of a set of samples.

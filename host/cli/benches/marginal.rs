@@ -6,7 +6,7 @@
 //! (`--no-cache`), so every step executes. Rounds alternate the two chains so they share
 //! the machine's noise; medians are reported.
 //!
-//! Run: `cargo xtask build-plugins && cargo bench -p weft --bench marginal`.
+//! Run: `cargo bench -p weft --bench marginal` (test-copy comes from `weft-test-programs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,12 +55,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let testing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist/testing");
-    assert!(
-        testing.join("test-copy.wasm").exists(),
-        "{} has no test-copy.wasm: run `cargo xtask build-plugins` first",
-        testing.display()
-    );
+    // The test guests (test-copy) as built by weft-test-programs, a plugin directory.
+    let testing = weft_test_programs::dir().to_path_buf();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("seed.bin"), vec![7u8; 1024]).expect("seed");
     let (short, long) = (chain(dir.path(), 1), chain(dir.path(), LONG));

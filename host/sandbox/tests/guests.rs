@@ -1,4 +1,4 @@
-//! The sandbox against real guest components (built by `cargo xtask build-plugins`):
+//! The sandbox against real guest components (test guests from `weft-test-programs`, Weft's steps from dist/plugins):
 //! hostile guests fail only themselves, limits hold, outputs are staged correctly.
 
 mod common;

@@ -10,20 +10,10 @@ use weft_engine::{Journal, RunError, RunEvent, RunOptions, RunReport, RunService
 use weft_model::{Catalog, Plan};
 use weft_sandbox::{LocalExecutor, Sandbox, SandboxConfig};
 
+/// The component named `name`: a test guest (`test-*`, built by `weft-test-programs`) or
+/// one of Weft's steps in dist/plugins.
 pub fn plugin(name: &str) -> PathBuf {
-    // Weft's steps are in dist/plugins, the test guests (`test-*`) in dist/testing.
-    let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist");
-    let p = ["plugins", "testing"]
-        .iter()
-        .map(|d| dist.join(d).join(format!("{name}.wasm")))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| dist.join("plugins").join(format!("{name}.wasm")));
-    assert!(
-        p.exists(),
-        "{} missing: run `cargo xtask build-plugins` first",
-        p.display()
-    );
-    p
+    weft_test_programs::component(name)
 }
 
 /// A validated workflow with its components loaded, over an in-memory store.
