@@ -1,11 +1,13 @@
 //! Project automation: `cargo xtask demo` sets up and runs the main example,
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
 //! `dist/plugins/NAME.wasm`, `cargo xtask fuzz [SECONDS]` runs the fuzz targets,
+//! `cargo xtask services` starts the services tests use (SeaweedFS) until Enter,
 //! `cargo xtask ci` is what `.ci/run` calls.
 
 mod c_plugins;
 mod fuzz;
 mod plugins;
+mod seaweedfs;
 mod tally;
 mod templates;
 
@@ -28,6 +30,7 @@ fn dispatch() -> Result<()> {
         Some("ci") => ci(),
         Some("fuzz") => fuzz::fuzz(&root(), fuzz::seconds(args.get(1))?),
         Some("demo") => demo(),
+        Some("services") => services(),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
             templates::check(&root(), &mut tally)?;
@@ -43,6 +46,7 @@ fn dispatch() -> Result<()> {
                 "  build-plugins  build every plugin under plugins/ into dist/plugins/ (test guests into dist/testing/)"
             );
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test, fuzz");
+            eprintln!("  services       start a throw-away SeaweedFS, print the variables tests need, stop on Enter");
             eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
@@ -135,6 +139,23 @@ fn demo() -> Result<()> {
     ]))
 }
 
+/// Where service binaries installed for tests live (beside the build cache).
+fn services_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// `cargo xtask services`: the services the tests use, until Enter is pressed.
+fn services() -> Result<()> {
+    let s3 = seaweedfs::start(&services_dir(&root()))?;
+    for (name, value) in s3.env() {
+        println!("export {name}={value}");
+    }
+    eprintln!("press Enter to stop");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(())
+}
+
 fn ci() -> Result<()> {
     let root = root();
     let cargo = cargo();
@@ -192,11 +213,17 @@ fn ci() -> Result<()> {
     }
     // `weft plugin new` must make projects that build and pass their tests in every language.
     templates::check(&root, &mut tally)?;
+    // The S3 tests run against a real, throw-away SeaweedFS; with services required, a
+    // test that finds none fails instead of skipping.
+    let s3 = seaweedfs::start(&services_dir(&root))?;
     tally.run(
         Command::new(&cargo)
             .current_dir(&root)
+            .env("WEFT_TEST_SERVICES", "required")
+            .envs(s3.env())
             .args(["test", "--workspace", "--locked"]),
     )?;
+    drop(s3);
     // Coverage-guided fuzzing of the workflow loader and validator, `when:` and quantities,
     // a fixed time per target; a crash fails CI.
     fuzz::fuzz(&root, fuzz::CI_SECONDS)?;
