@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use anyhow::{Context, bail};
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use weft_artifacts::{ArtifactMeta, ArtifactStore};
+use weft_artifacts::ArtifactMeta;
 use weft_engine::StepStatus;
 use weft_model::{Limits, ParamType, ParamValue};
 use weft_records::RunDetail;
@@ -26,7 +26,7 @@ pub async fn replay(run: &str, step: &str, settings: &Settings) -> anyhow::Resul
             rec.status.as_str()
         );
     }
-    let store = ArtifactStore::open(&settings.store_url)?;
+    let store = settings.open_store()?;
     if !store.contains(&rec.component).await {
         bail!(
             "the component of `{step}` ({}) is not archived in {}",

@@ -25,8 +25,9 @@ struct Start {
 
 pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
-    let store =
-        ArtifactStore::open(&settings.store_url).with_context(|| format!("opening store {}", settings.store_url))?;
+    let store = settings
+        .open_store()
+        .with_context(|| format!("opening store {}", settings.store_url))?;
     // What killed runs left half-written is of no use to anyone: clear it before adding more.
     match store.sweep_staging().await {
         Ok((0, _)) => {}
