@@ -1,12 +1,14 @@
 //! Project automation: `cargo xtask demo` sets up and runs the main example,
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
 //! `dist/plugins/NAME.wasm`, `cargo xtask fuzz [SECONDS]` runs the fuzz targets,
+//! `cargo xtask services` starts the services tests use (SeaweedFS) until Enter,
 //! `cargo xtask ci` is what `.ci/run` calls.
 
 mod c_plugins;
 mod fuzz;
 mod plugins;
 mod postgres;
+mod seaweedfs;
 mod tally;
 mod templates;
 mod tools;
@@ -48,7 +50,7 @@ fn dispatch() -> Result<()> {
             eprintln!("  ci             build plugins, then fmt --check, clippy -D warnings, every test, fuzz");
             eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");
             eprintln!(
-                "  services       start the services the tests use (PostgreSQL) until Enter; prints their env vars"
+                "  services       start the services the tests use (PostgreSQL, SeaweedFS) until Enter; prints their env vars"
             );
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
@@ -141,14 +143,23 @@ fn demo() -> Result<()> {
     ]))
 }
 
-/// `cargo xtask services`: the tests' services for a session of `cargo test`.
+/// Where service binaries installed for tests live (beside the build cache).
+fn services_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// `cargo xtask services`: the services the tests use (PostgreSQL, SeaweedFS), until
+/// Enter is pressed.
 fn services() -> Result<()> {
     let postgres = postgres::start()?;
-    for (k, v) in postgres.env() {
-        println!("export {k}={v}");
+    let s3 = seaweedfs::start(&services_dir(&root()))?;
+    for (name, value) in postgres.env().into_iter().chain(s3.env()) {
+        println!("export {name}={value}");
     }
     eprintln!("running; press Enter to stop");
-    let _ = std::io::stdin().read_line(&mut String::new());
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    drop(s3);
     drop(postgres);
     Ok(())
 }
@@ -211,16 +222,19 @@ fn ci() -> Result<()> {
     }
     // `weft plugin new` must make projects that build and pass their tests in every language.
     templates::check(&root, &mut tally)?;
-    // Real services for the tests, stopped when the guard drops; `required`: a test that
-    // finds no service fails instead of skipping.
+    // Real services for the tests (PostgreSQL, SeaweedFS), stopped when their guards
+    // drop; with services `required`, a test that finds none fails instead of skipping.
     let postgres = postgres::start()?;
+    let s3 = seaweedfs::start(&services_dir(&root))?;
     tally.run(
         Command::new(&cargo)
             .current_dir(&root)
             .envs(postgres.env())
+            .envs(s3.env())
             .env("WEFT_TEST_SERVICES", "required")
             .args(["test", "--workspace", "--locked"]),
     )?;
+    drop(s3);
     drop(postgres);
     // Coverage-guided fuzzing of the workflow loader and validator, `when:` and quantities,
     // a fixed time per target; a crash fails CI.

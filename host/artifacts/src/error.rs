@@ -6,8 +6,13 @@ use crate::Digest;
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     /// The store URL is not one Weft understands.
-    #[error("unsupported store URL `{0}`: use a directory path, `file:///abs/path` or `memory://`")]
+    #[error(
+        "unsupported store URL `{0}`: use a directory path, `file:///abs/path`, `s3://bucket/prefix` or `memory://`"
+    )]
     BadUrl(String),
+    /// An `s3://` URL Weft cannot use; the message says why without repeating a secret.
+    #[error("bad S3 store URL: {0}")]
+    BadS3Url(String),
     /// No artifact with this digest in the store.
     #[error("artifact {0} is not in the store")]
     NotFound(Digest),

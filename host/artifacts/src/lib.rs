@@ -1,4 +1,5 @@
-//! Weft's artifact store: content-addressed blobs over `object_store`.
+//! Weft's artifact store: content-addressed blobs over `object_store` (a local directory,
+//! S3, or memory).
 //!
 //! Writes stream to a staging area while being hashed and become visible at their content
 //! address only when published, so a half-written artifact is never visible. Reads are
@@ -11,6 +12,7 @@ mod error;
 mod keys;
 mod local;
 mod reader;
+mod s3;
 mod store;
 mod verify;
 mod writer;
@@ -18,6 +20,7 @@ mod writer;
 pub use digest::Digest;
 pub use error::ArtifactError;
 pub use reader::{ArtifactReader, WHOLE_LIMIT};
+pub use s3::S3Config;
 pub use store::{ArtifactMeta, ArtifactStore, STAGING_MAX_AGE};
 pub use verify::{BlobCheck, VerifySummary};
 pub use writer::{Staged, StagedWriter};

@@ -129,7 +129,7 @@ pub(crate) fn sweep_staging(dir: &Path, max_age: std::time::Duration) -> Result<
 /// Whether the staging name says its writer was a process on this machine that is gone.
 /// A name from another machine (or an older name without a host tag) says nothing; a
 /// reused pid counts as alive — the age limit catches those files later.
-fn writer_gone(name: &str) -> bool {
+pub(crate) fn writer_gone(name: &str) -> bool {
     let name = name.split('#').next().unwrap_or(name);
     let mut parts = name.split('-');
     let (Some(pid), Some(tag)) = (parts.next(), parts.nth(2)) else {

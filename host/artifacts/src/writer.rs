@@ -106,6 +106,21 @@ pub(crate) fn staging_id() -> String {
     )
 }
 
+impl Drop for StagedWriter {
+    fn drop(&mut self) {
+        // An unfinished multipart upload is invisible, but on S3 its parts are kept (and
+        // billed) until aborted: abort it, best effort (a crash leaves it to the bucket's
+        // lifecycle rule; see `ArtifactStore::sweep_staging`).
+        if let State::Uploading { upload, .. } = std::mem::replace(&mut self.state, State::Buffering(Vec::new()))
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = upload.abort().await;
+            });
+        }
+    }
+}
+
 impl StagedWriter {
     pub(crate) fn new(store: Arc<dyn ObjectStore>, tenant: String) -> Self {
         Self {
@@ -145,9 +160,9 @@ impl StagedWriter {
     }
 
     /// Completes the write; the bytes are then staged, not yet published.
-    pub async fn finish(self) -> Result<Staged, ArtifactError> {
-        let digest = Digest::from_hasher(self.hasher);
-        let bytes = match self.state {
+    pub async fn finish(mut self) -> Result<Staged, ArtifactError> {
+        let digest = Digest::from_hasher(self.hasher.clone());
+        let bytes = match std::mem::replace(&mut self.state, State::Buffering(Vec::new())) {
             State::Buffering(buf) => StagedBytes::Small(Bytes::from(buf)),
             State::Uploading { upload, key } => {
                 upload.finish().await?;
@@ -158,7 +173,7 @@ impl StagedWriter {
             digest,
             size: self.size,
             bytes,
-            store: self.store,
+            store: self.store.clone(),
         })
     }
 }

@@ -21,7 +21,9 @@ pub struct GlobalArgs {
     /// Directory of Weft's local state: artifact store and compile cache.
     #[arg(long, global = true, env = "WEFT_HOME", default_value = ".weft")]
     pub home: PathBuf,
-    /// Artifact store: a directory, `file:///abs/dir` or `memory://` [default: HOME/store].
+    /// Artifact store: a directory, `file:///abs/dir`, `s3://bucket/prefix` (endpoint,
+    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ALLOW_HTTP) or `memory://` [default: HOME/store].
     #[arg(long, global = true, env = "WEFT_STORE")]
     pub store: Option<String>,
     /// Compile cache of components, keyed by digest; safe to share [default: HOME/cache/compiled].

@@ -1,5 +1,6 @@
-//! Where things live: the local state directory, the store, the compile cache and the
-//! plugin search path, from flags and environment.
+//! Where things live: the local state directory, the store (and, for `s3://`, its
+//! endpoint and credentials), the compile cache and the plugin search path, from flags and
+//! environment.
 
 use crate::cli::GlobalArgs;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use weft_runner::InputPolicy;
 pub struct Settings {
     /// Store URL.
     pub store_url: String,
+    /// How to reach an `s3://` store: the usual AWS variables.
+    pub s3: weft_artifacts::S3Config,
     /// Compile-cache directory.
     pub cache_dir: PathBuf,
     /// Directories searched for `uses: NAME`, in order.
@@ -60,6 +63,7 @@ impl Settings {
         };
         Ok(Settings {
             store_url,
+            s3: s3_from_env(),
             cache_dir: args
                 .cache_dir
                 .clone()
@@ -89,13 +93,19 @@ impl Settings {
     /// The run lifecycle over the configured store and records.
     pub async fn runner(&self) -> anyhow::Result<weft_runner::Runner> {
         let records = self.records().await?;
-        let store = weft_artifacts::ArtifactStore::open(&self.store_url)
+        let store = self
+            .open_store()
             .map_err(|e| anyhow::anyhow!("opening store {}: {e}", self.store_url))?;
         Ok(weft_runner::Runner {
             loader: self.loader(),
             store,
             records,
         })
+    }
+
+    /// Opens the artifact store named by `--store` / `WEFT_STORE`.
+    pub fn open_store(&self) -> Result<weft_artifacts::ArtifactStore, weft_artifacts::ArtifactError> {
+        weft_artifacts::ArtifactStore::open_with(&self.store_url, &self.s3)
     }
 
     /// Opens the run records (creating and migrating the database when needed).
@@ -107,5 +117,19 @@ impl Settings {
                 weft_records::RecordsError::Unreachable { .. } => anyhow::anyhow!("{e}"),
                 _ => anyhow::anyhow!("{e} ({})", self.records),
             })
+    }
+}
+
+/// The S3 settings from the variables the AWS tools read. The secret and token pass into
+/// the store's client only: they are never printed, logged, nor handed to a step.
+fn s3_from_env() -> weft_artifacts::S3Config {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    weft_artifacts::S3Config {
+        endpoint: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
+        region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+        session_token: var("AWS_SESSION_TOKEN"),
+        allow_http: var("AWS_ALLOW_HTTP").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
     }
 }

