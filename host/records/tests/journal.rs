@@ -194,10 +194,9 @@ impl World {
             store: self.store.clone(),
             journal,
         };
-        let report = run_plan(&self.plan, &self.digests, self.inputs.clone(), &services, options, None)
+        run_plan(&self.plan, &self.digests, self.inputs.clone(), &services, options, None)
             .await
-            .expect("run");
-        report
+            .expect("run")
     }
 }
 
