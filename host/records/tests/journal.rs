@@ -75,7 +75,7 @@ impl Executor for HashExecutor {
 }
 
 /// Forwards to the records, remembering the commit order; drops (as a crash would lose)
-/// the commits of steps not in `keep`.
+/// the commits of steps not in `keep`, and then the run's end.
 struct Observed {
     records: Records,
     order: Mutex<Vec<String>>,
@@ -106,6 +106,10 @@ impl Journal for Observed {
     }
 
     async fn finish(&self, report: &RunReport) -> Result<(), JournalError> {
+        // A run that "crashed" (lost commits) never records its end either.
+        if self.keep.is_some() {
+            return Ok(());
+        }
         self.records.finish(report).await
     }
 
