@@ -49,8 +49,9 @@ pub fn start() -> Result<Postgres> {
         bin.display()
     ))
     .with_context(|| format!("initdb failed (see {d}/initdb.log)"))?;
+    // pg_ctl's chatter goes to stderr: stdout is for the `export` lines of `services`.
     as_postgres(&format!(
-        "{}/pg_ctl -D {d}/data -l {d}/pg.log -w start -o '-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off'",
+        "{}/pg_ctl -D {d}/data -l {d}/pg.log -w start -o '-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off' >&2",
         bin.display()
     ))
     .with_context(|| format!("PostgreSQL did not start (see {d}/pg.log)"))?;
