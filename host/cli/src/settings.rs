@@ -95,7 +95,7 @@ impl Settings {
         let records = self.records().await?;
         let store = self
             .open_store()
-            .map_err(|e| anyhow::anyhow!("opening store {}: {e}", self.store_url))?;
+            .map_err(|e| anyhow::anyhow!("opening store {}: {e}", weft_artifacts::shown_url(&self.store_url)))?;
         Ok(weft_runner::Runner {
             loader: self.loader(),
             store,

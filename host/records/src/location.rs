@@ -29,7 +29,7 @@ impl Location {
     pub fn shown(&self) -> String {
         match self {
             Location::Sqlite(path) => path.display().to_string(),
-            Location::Postgres(url) => redact(url),
+            Location::Postgres(url) => weft_artifacts::shown_url(url),
         }
     }
 }
@@ -67,24 +67,6 @@ impl fmt::Display for Location {
 
 pub(crate) fn is_postgres_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
-}
-
-/// `scheme://user:secret@host/db?opts` → `scheme://user@host/db`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => format!("{}@{host}", user.split_once(':').map_or(user, |(u, _)| u)),
-        None => authority.to_string(),
-    };
-    if path.is_empty() {
-        format!("{scheme}://{authority}")
-    } else {
-        format!("{scheme}://{authority}/{path}")
-    }
 }
 
 #[cfg(test)]

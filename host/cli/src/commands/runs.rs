@@ -78,7 +78,10 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
                         .collect();
                     println!("params: {}", params.join(" "));
                 }
-                print!("{}", crate::summary::render(&report, &settings.store_url));
+                print!(
+                    "{}",
+                    crate::summary::render(&report, &weft_artifacts::shown_url(&settings.store_url))
+                );
             }
             Ok(0)
         }
