@@ -67,6 +67,20 @@ pub enum RecordsError {
     /// No such run.
     #[error("no run `{0}` in the records")]
     UnknownRun(String),
+    /// A run another live process runs (or may run: one on another machine) cannot be
+    /// resumed here: two processes would execute and commit the same steps.
+    #[error(
+        "run {run} is running in process {pid} on {host}: it cannot be resumed while that process may be alive \
+         (stop it with `weft cancel {run}`; a run whose process on this machine is gone can be resumed)"
+    )]
+    StillRunning {
+        /// The run.
+        run: String,
+        /// The machine recorded as running it.
+        host: String,
+        /// Its process id there.
+        pid: String,
+    },
     /// Stored data that does not parse (written by a newer or broken version).
     #[error("run records: {0}")]
     Corrupt(String),

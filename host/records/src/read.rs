@@ -192,8 +192,8 @@ impl Records {
         let extra: RunRow = self
             .db
             .first(
-                "SELECT file, source, overrides, params FROM runs WHERE id = $1",
-                vec![run_id.into()],
+                "SELECT file, source, overrides, params FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?
             .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
@@ -352,11 +352,14 @@ impl Records {
             .db
             .all(
                 "SELECT l.step, l.stream, l.message FROM logs l JOIN steps s ON s.run_id = l.run_id AND s.step = l.step \
-                 WHERE l.run_id = $1 AND (s.step = $2 OR s.step LIKE $3 OR $2 = '') ORDER BY s.position, l.position",
+                 WHERE l.run_id = $1 AND (s.step = $2 OR substr(s.step, 1, length($3)) = $3 OR $2 = '') \
+                 ORDER BY s.position, l.position",
                 vec![
                     run_id.into(),
                     step.unwrap_or("").into(),
-                    format!("{}[%", step.unwrap_or("")).into(),
+                    // `train` covers `train[0]`, `train[1]`, ...: a prefix compared as text
+                    // (not LIKE, whose `_`, `%` and case rules differ between backends).
+                    format!("{}[", step.unwrap_or("")).into(),
                 ],
             )
             .await?;
@@ -418,7 +421,10 @@ impl Records {
     pub(crate) async fn cancel_flag(&self, run_id: &str) -> Result<bool, RecordsError> {
         let row = self
             .db
-            .first::<(bool,)>("SELECT cancel_requested FROM runs WHERE id = $1", vec![run_id.into()])
+            .first::<(bool,)>(
+                "SELECT cancel_requested FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
             .await?;
         Ok(row.is_some_and(|(flag,)| flag))
     }

@@ -26,21 +26,39 @@ pub(crate) enum Val {
     Real(Option<f64>),
 }
 
+/// Text as both backends store it: PostgreSQL refuses NUL in `TEXT` (SQLSTATE 22021), and
+/// a guest's log line, metric name or failure message may hold one — which would make its
+/// step unrecordable on Postgres only. Every text value takes the same path, so both
+/// backends keep the same thing: NUL becomes U+FFFD.
+fn storable(s: String) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s
+    }
+}
+
 impl From<&str> for Val {
     fn from(s: &str) -> Val {
-        Val::Text(Some(s.to_string()))
+        Val::Text(Some(storable(s.to_string())))
     }
 }
 
 impl From<String> for Val {
     fn from(s: String) -> Val {
-        Val::Text(Some(s))
+        Val::Text(Some(storable(s)))
     }
 }
 
 impl From<Option<String>> for Val {
     fn from(s: Option<String>) -> Val {
-        Val::Text(s)
+        Val::Text(s.map(storable))
+    }
+}
+
+impl From<Option<i64>> for Val {
+    fn from(i: Option<i64>) -> Val {
+        Val::Int(i)
     }
 }
 

@@ -315,12 +315,13 @@ impl Records {
     pub async fn finish_run(&self, report: &RunReport) -> Result<(), RecordsError> {
         let mut script = Script::default();
         script.add(
-            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
             vec![
                 report.status.as_str().into(),
                 report.error.clone().into(),
                 now_ms().into(),
                 report.run_id.as_str().into(),
+                self.tenant.as_str().into(),
             ],
         );
         let unfinished = [
@@ -352,20 +353,45 @@ impl Records {
         Ok(())
     }
 
-    /// Marks a run as running again (`--resume`).
+    /// Marks a run as running again under this process (`--resume`), unless a live
+    /// process runs it: a run recorded as running may be taken over only when its process
+    /// on this machine is gone. The update is conditional on the owner read, so of two
+    /// processes resuming one run at once, one wins and the other is refused.
     pub async fn reopen_run(&self, run_id: &str) -> Result<(), RecordsError> {
-        self.db
+        let (status, host, pid): (String, Option<String>, Option<i64>) = self
+            .db
+            .first(
+                "SELECT status, host, pid FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?
+            .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        let refused = || RecordsError::StillRunning {
+            run: run_id.to_string(),
+            host: host.clone().unwrap_or_else(|| "an unknown machine".into()),
+            pid: pid.map_or_else(|| "?".into(), |p| p.to_string()),
+        };
+        if status == "running" && !crate::owner::is_gone(host.as_deref(), pid) {
+            return Err(refused());
+        }
+        let taken = self
+            .db
             .execute(
                 "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
-                 host = $3, pid = $4 WHERE id = $1 AND tenant = $2",
+                 host = $3, pid = $4 WHERE id = $1 AND tenant = $2 AND status = $5 AND pid IS NOT DISTINCT FROM $6",
                 vec![
                     run_id.into(),
                     self.tenant.as_str().into(),
                     crate::owner::host().into(),
                     i64::from(std::process::id()).into(),
+                    status.as_str().into(),
+                    pid.into(),
                 ],
             )
             .await?;
+        if taken == 0 {
+            return Err(refused());
+        }
         Ok(())
     }
 

@@ -281,6 +281,16 @@ async fn a_resume_keeps_the_steps_committed_before_a_crash(backend: &Backend) {
     let ids: Vec<&str> = committed.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["top", "left"]);
 
+    // A run whose process is alive cannot be taken over; this test's process "crashed"
+    // but lives on, so the run is handed over as a dead process's would be: after the
+    // crashed process (here: the end of its attempt, recorded as failed) let go of it.
+    assert!(matches!(
+        w.records.reopen_run("r1").await,
+        Err(weft_records::RecordsError::StillRunning { .. })
+    ));
+    let mut ended = detail_report(&detail);
+    ended.status = RunStatus::Failed;
+    w.records.finish_run(&ended).await.expect("finish");
     w.records.reopen_run("r1").await.expect("reopen");
     let executor = w.executor(None);
     let options = RunOptions {
@@ -322,3 +332,18 @@ conformance!(
     a_resume_keeps_the_steps_committed_before_a_crash,
     the_records_cancel_flag_stops_the_run,
 );
+
+/// A run report with the run's id and recorded steps (what `finish_run` reads).
+fn detail_report(detail: &weft_records::RunDetail) -> RunReport {
+    RunReport {
+        run_id: detail.summary.id.clone(),
+        workflow: detail.summary.workflow.clone(),
+        status: RunStatus::Running,
+        error: None,
+        started_at: String::new(),
+        duration_ms: 0.0,
+        params: detail.params.clone(),
+        inputs: detail.inputs.clone(),
+        steps: detail.steps.clone(),
+    }
+}

@@ -249,8 +249,21 @@ async fn a_resume_keeps_what_succeeded_and_forgets_failed_attempts(backend: &Bac
         .commit("r1", &[done("a", &[], b"x", None), failed])
         .await
         .expect("commit");
+    // A run its (live) process still runs is not taken over; once it ended, it is.
+    assert!(matches!(
+        records.reopen_run("r1").await,
+        Err(weft_records::RecordsError::StillRunning { .. })
+    ));
+    let mut ended = report.clone();
+    ended.status = RunStatus::Failed;
+    records.finish_run(&ended).await.expect("finish");
     // Resume: the steps are begun again; b's old attempt goes, a stays as it was.
     records.reopen_run("r1").await.expect("reopen");
+    // ... by one process: resuming it again while this one runs it is refused.
+    assert!(matches!(
+        records.reopen_run("r1").await,
+        Err(weft_records::RecordsError::StillRunning { .. })
+    ));
     records.begin(&report).await.expect("begin again");
     let detail = records.run("r1").await.expect("run");
     assert_eq!(detail.status(), RunStatus::Running);
@@ -347,7 +360,37 @@ async fn a_large_run_commits_whole(backend: &Backend) {
     assert_eq!(records.logs("big", None).await.expect("logs").len(), 4000);
 }
 
+/// Guest text may hold NUL, which PostgreSQL refuses in text: both backends record it the
+/// same way, as U+FFFD, and the step is recorded.
+async fn guest_text_with_nul_is_recorded_on_both_backends(backend: &Backend) {
+    let records = backend.open("default").await;
+    start(&records, "r1", &["a_b[0]", "axb[0]", "A_B[0]"]).await;
+    let mut step = done("a_b[0]", &[], b"x", None);
+    step.log[0].message = "before\0after".into();
+    step.metrics = vec![("m\0".into(), 1.0)];
+    let mut failed = pending("axb[0]");
+    failed.status = StepStatus::Failed;
+    failed.error = Some("bad\0input".into());
+    failed.log = step.log.clone();
+    let mut upper = done("A_B[0]", &[], b"y", None);
+    upper.log[0].message = "upper".into();
+    records.commit("r1", &[step, failed, upper]).await.expect("commit");
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[0].metrics, [("m\u{FFFD}".to_string(), 1.0)]);
+    assert_eq!(detail.steps[1].error.as_deref(), Some("bad\u{FFFD}input"));
+    // A step's logs by authored id: `a_b` is text, not a pattern (`_` matches only `_`,
+    // and case counts), on both backends.
+    let logs = records.logs("r1", Some("a_b")).await.expect("logs");
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(
+        (logs[0].0.as_str(), logs[0].1.message.as_str()),
+        ("a_b[0]", "before\u{FFFD}after")
+    );
+}
+
 conformance!(
+    guest_text_with_nul_is_recorded_on_both_backends,
     a_run_is_recorded_with_its_planned_steps,
     committed_steps_read_back_as_committed,
     the_cache_and_cancel_requests_belong_to_one_tenant,

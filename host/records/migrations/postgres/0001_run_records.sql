@@ -7,7 +7,7 @@ CREATE TABLE runs (
     tenant TEXT NOT NULL,
     workflow TEXT NOT NULL,
     -- The workflow file as given, its text and the `--param` overrides (JSON object of
-    -- strings): what `--resume` re-plans from, whatever happened to the file since.
+    -- strings), as they were when the run started (resume executes the locked plan).
     file TEXT NOT NULL,
     source TEXT NOT NULL,
     overrides TEXT NOT NULL,
