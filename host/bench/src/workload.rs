@@ -118,7 +118,7 @@ impl Workload {
         let started = std::time::Instant::now();
         if let Some(r) = &self.records {
             let params = std::collections::BTreeMap::new();
-            let locked = weft_runner::LockedPlan::lock(&self.plan, &self.digests, &self.inputs);
+            let locked = weft_runner::LockedPlan::lock(&self.plan, &self.digests, &self.inputs).expect("lock");
             r.create_run(&weft_records::NewRun {
                 id: run_id,
                 workflow: &self.plan.name,

@@ -106,8 +106,25 @@ pub enum LockError {
 
 impl LockedPlan {
     /// Locks a validated plan: `digests[i]` is the component of `plan.steps[i]`, `inputs`
-    /// the stored workflow inputs.
-    pub fn lock(plan: &Plan, digests: &[Digest], inputs: &BTreeMap<String, ArtifactMeta>) -> LockedPlan {
+    /// the stored workflow inputs (one for every input the plan names).
+    pub fn lock(
+        plan: &Plan,
+        digests: &[Digest],
+        inputs: &BTreeMap<String, ArtifactMeta>,
+    ) -> Result<LockedPlan, LockError> {
+        if digests.len() != plan.steps.len() {
+            return Err(LockError::Inconsistent(format!(
+                "{} component digests for {} steps",
+                digests.len(),
+                plan.steps.len()
+            )));
+        }
+        if let Some(missing) = plan.inputs.iter().find(|i| !inputs.contains_key(&i.name)) {
+            return Err(LockError::Inconsistent(format!(
+                "workflow input `{}` was not stored",
+                missing.name
+            )));
+        }
         let mut components: Vec<LockedComponent> = Vec::new();
         let mut index: BTreeMap<Digest, usize> = BTreeMap::new();
         let steps = plan
@@ -138,7 +155,7 @@ impl LockedPlan {
                 }
             })
             .collect();
-        LockedPlan {
+        let locked = LockedPlan {
             format: LOCK_FORMAT,
             workflow: plan.name.clone(),
             params: plan.params.clone(),
@@ -156,7 +173,9 @@ impl LockedPlan {
             timeout: plan.timeout,
             components,
             steps,
-        }
+        };
+        locked.check()?;
+        Ok(locked)
     }
 
     /// The document as recorded.
@@ -180,23 +199,66 @@ impl LockedPlan {
         Ok(plan)
     }
 
-    /// What the scheduler relies on without checking: indices in range, dependencies
-    /// before dependents, ids unique.
+    /// What the scheduler, the sandbox and the executors rely on without checking again:
+    /// indices in range, dependencies before dependents, ids unique, every binding's
+    /// source there (an earlier step's declared output, or a stored input), outputs the
+    /// component declares, and the model's bounds on limits, retries and concurrency
+    /// (a deadline past them would overflow, a concurrency of 0 would never start). A
+    /// document is data like any other: it is checked before anything runs from it.
     fn check(&self) -> Result<(), LockError> {
+        use weft_model::quantity::{MAX_DURATION, MAX_MEMORY};
         let bad = |m: String| Err(LockError::Inconsistent(m));
-        let mut ids = std::collections::HashSet::new();
+        let within = |d: Option<Duration>| d.is_none_or(|d| d <= MAX_DURATION);
+        if !within(self.timeout) {
+            return bad("the run's time limit is out of bounds".into());
+        }
+        let inputs: std::collections::HashSet<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for (i, s) in self.steps.iter().enumerate() {
-            if s.component >= self.components.len() {
-                return bad(format!("step `{}` names component #{}", s.id, s.component));
-            }
+            let id = &s.id;
+            let Some(component) = self.components.get(s.component) else {
+                return bad(format!("step `{id}` names component #{}", s.component));
+            };
             if let Some(d) = s.deps.iter().find(|&&d| d >= i) {
                 return bad(format!(
-                    "step `{}` depends on step #{d}, which does not come before it",
-                    s.id
+                    "step `{id}` depends on step #{d}, which does not come before it"
                 ));
             }
-            if !ids.insert(s.id.as_str()) {
-                return bad(format!("step `{}` appears twice", s.id));
+            if index.insert(id.as_str(), i).is_some() {
+                return bad(format!("step `{id}` appears twice"));
+            }
+            if let Some((port, _)) = s.outputs.iter().find(|(p, _)| component.info.output(p).is_none()) {
+                return bad(format!(
+                    "step `{id}` writes `{port}`, which its component does not declare"
+                ));
+            }
+            for b in &s.inputs {
+                let known = match &b.source {
+                    weft_model::Source::Input(name) => inputs.contains(name.as_str()),
+                    weft_model::Source::Step { step, port } => index
+                        .get(step.as_str())
+                        .is_some_and(|&d| s.deps.contains(&d) && self.steps[d].outputs.iter().any(|(p, _)| p == port)),
+                };
+                if !known {
+                    return bad(format!(
+                        "step `{id}` reads `{}`, which nothing before it provides",
+                        b.port
+                    ));
+                }
+            }
+            let limits = s.limits;
+            if !within(limits.timeout) || limits.memory.is_some_and(|m| m > MAX_MEMORY) {
+                return bad(format!("step `{id}` has limits out of bounds"));
+            }
+            let retry = s.policy.retry;
+            if retry.max > weft_model::policy::MAX_RETRIES
+                || !within(Some(retry.backoff))
+                || !within(Some(retry.max_backoff))
+            {
+                return bad(format!("step `{id}` has a retry policy out of bounds"));
+            }
+            if s.concurrency == Some(0) {
+                return bad(format!("step `{id}` may never run (concurrency 0)"));
             }
         }
         Ok(())
@@ -277,7 +339,7 @@ impl LockedPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_model::{Catalog, ParamSpec, ParamType, Port};
+    use weft_model::{Catalog, ParamSpec, ParamType, Port, Source};
 
     fn port(name: &str, many: bool) -> Port {
         Port {
@@ -326,7 +388,7 @@ mod tests {
     fn a_locked_plan_unlocks_to_the_plan_it_was_made_from() {
         let (plan, digests, inputs) = plan();
         assert_eq!(plan.steps.len(), 5, "three instances, the fan-in and the join");
-        let locked = LockedPlan::lock(&plan, &digests, &inputs);
+        let locked = LockedPlan::lock(&plan, &digests, &inputs).expect("locks");
         assert_eq!(locked.components.len(), 1, "one component, stored once");
         let back = LockedPlan::from_json(&locked.to_json()).expect("reads back");
         assert_eq!(back, locked);
@@ -339,7 +401,7 @@ mod tests {
     #[test]
     fn other_formats_and_inconsistent_plans_are_refused() {
         let (plan, digests, inputs) = plan();
-        let locked = LockedPlan::lock(&plan, &digests, &inputs);
+        let locked = LockedPlan::lock(&plan, &digests, &inputs).expect("locks");
         let newer = LockedPlan {
             format: LOCK_FORMAT + 1,
             ..locked.clone()
@@ -361,5 +423,39 @@ mod tests {
             Err(LockError::Parse(_))
         ));
         assert!(LockedPlan::from_json("[]").is_err());
+    }
+
+    #[test]
+    fn a_document_outside_the_models_bounds_is_refused() {
+        let (plan, digests, inputs) = plan();
+        let locked = LockedPlan::lock(&plan, &digests, &inputs).expect("locks");
+        let refused = |change: &dyn Fn(&mut LockedPlan), why: &str| {
+            let mut doc = locked.clone();
+            change(&mut doc);
+            let e = LockedPlan::from_json(&doc.to_json()).expect_err(why);
+            assert!(matches!(e, LockError::Inconsistent(_)), "{why}: {e}");
+        };
+        refused(&|d| d.steps[0].concurrency = Some(0), "concurrency 0");
+        refused(
+            &|d| d.steps[0].limits.timeout = Some(Duration::MAX),
+            "a timeout that overflows",
+        );
+        refused(&|d| d.steps[0].limits.memory = Some(u64::MAX), "memory past 4 GiB");
+        refused(&|d| d.steps[0].policy.retry.max = u32::MAX, "retries past the bound");
+        refused(&|d| d.timeout = Some(Duration::MAX), "a run timeout that overflows");
+        refused(&|d| d.inputs.clear(), "an input nothing stored");
+        refused(
+            &|d| {
+                d.steps[3].inputs[0].source = Source::Step {
+                    step: "nope".into(),
+                    port: "data".into(),
+                }
+            },
+            "an unknown source",
+        );
+        refused(&|d| d.steps[3].outputs[0].0 = "other".into(), "an undeclared output");
+        // Locking checks the same: a digest short, an input not stored.
+        assert!(LockedPlan::lock(&plan, &digests[1..], &inputs).is_err());
+        assert!(LockedPlan::lock(&plan, &digests, &BTreeMap::new()).is_err());
     }
 }

@@ -93,9 +93,12 @@ impl Runner {
         }
         // Archive the components, content-addressed like any artifact: resume and replay
         // run the exact bytes the plan locked, whatever happens to the plugin directory
-        // later. A damaged archive copy is replaced (checking costs a hash of the component).
+        // later. Only a missing one is written: reading every component back on every run
+        // would cost tens of megabytes from a remote store, and a damaged copy is found
+        // (digest-checked) when it is read, and replaced by the next run that archives it
+        // after `weft store verify --repair` quarantined it.
         for (digest, path, bytes) in &loaded.component_files {
-            if store.verify(digest).await.is_err() {
+            if !store.contains(digest).await {
                 store
                     .put_bytes(bytes, "application/wasm")
                     .await
@@ -104,7 +107,7 @@ impl Runner {
         }
         let run_id = weft_engine::new_run_id();
         let digests: Vec<Digest> = loaded.components.iter().map(|c| c.digest).collect();
-        let locked = LockedPlan::lock(&loaded.plan, &digests, &inputs);
+        let locked = LockedPlan::lock(&loaded.plan, &digests, &inputs).context("locking the plan")?;
         let params = loaded
             .plan
             .params
@@ -194,11 +197,25 @@ impl Runner {
         let mut loaded = Vec::with_capacity(locked.components.len());
         for c in &locked.components {
             let name = format!("{}@{}", c.info.name, c.info.version);
-            let mut bytes = Vec::new();
-            self.store
-                .copy_to(&c.digest, &mut bytes)
-                .await
-                .with_context(|| format!("reading the archived component `{name}` ({}) from the store", c.digest))?;
+            let reading = || format!("reading the archived component `{name}` ({}) from the store", c.digest);
+            // What sits in a store is not trusted: its size is checked before it is read.
+            let mut reader = self.store.reader(&c.digest).await.with_context(reading)?;
+            if reader.size() > crate::MAX_COMPONENT_BYTES {
+                anyhow::bail!(
+                    "the archived component `{name}` ({}) is {} bytes, more than a component may be",
+                    c.digest,
+                    reader.size()
+                );
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(reader.size()).unwrap_or(0));
+            loop {
+                // Each read is checked against the digest; the last one fails on a mismatch.
+                let chunk = reader.read(1 << 20).await.with_context(reading)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                bytes.extend_from_slice(&chunk);
+            }
             let component = sandbox.load(&bytes, &format!("archived `{name}`")).await?;
             if component.digest != c.digest {
                 anyhow::bail!(
