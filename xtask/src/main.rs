@@ -1,7 +1,7 @@
 //! Project automation: `cargo xtask demo` sets up and runs the main example,
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
 //! `dist/plugins/NAME.wasm`, `cargo xtask fuzz [SECONDS]` runs the fuzz targets,
-//! `cargo xtask services` starts the services tests use (SeaweedFS) until Enter,
+//! `cargo xtask services` starts the services tests use (PostgreSQL, SeaweedFS) until Enter,
 //! `cargo xtask ci` is what `.ci/run` calls.
 
 mod c_plugins;

@@ -16,14 +16,6 @@ pub enum ArtifactError {
     /// No artifact with this digest in the store.
     #[error("artifact {0} is not in the store")]
     NotFound(Digest),
-    /// No run document under this name.
-    #[error("run `{run}` has no `{name}` in the store (is the run id right, and the store the one it ran on?)")]
-    NoRunDocument {
-        /// Run id.
-        run: String,
-        /// Document name.
-        name: String,
-    },
     /// The underlying object store failed (a full disk says so, and what to do).
     #[error("object store: {}", describe(.0))]
     Store(#[from] object_store::Error),
@@ -35,9 +27,6 @@ pub enum ArtifactError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A stored document is not valid JSON of the expected shape.
-    #[error("corrupt run document `{0}`: {1}")]
-    BadDocument(String, serde_json::Error),
     /// The bytes at an artifact's address are not that artifact: none of them is served.
     #[error(
         "artifact {digest} is corrupt in the store ({reason}); refused. \

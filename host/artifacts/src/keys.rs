@@ -30,13 +30,3 @@ pub fn blobs(tenant: &str) -> Path {
 pub fn quarantine(tenant: &str, name: &str) -> Path {
     Path::from_iter(["tenants", tenant, "quarantine", name])
 }
-
-/// `tenants/<tenant>/runs/<run>/<name>`: run documents such as the manifest.
-pub fn run_document(tenant: &str, run: &str, name: &str) -> Path {
-    Path::from_iter(["tenants", tenant, "runs", run, name])
-}
-
-/// `tenants/<tenant>/runs/`: where run documents live.
-pub fn runs(tenant: &str) -> Path {
-    Path::from_iter(["tenants", tenant, "runs"])
-}

@@ -72,11 +72,11 @@ impl ArtifactStore {
         } else {
             let dir = match url.strip_prefix("file://") {
                 Some(p) => p,
-                None if url.contains("://") => return Err(ArtifactError::BadUrl(url.to_string())),
+                None if url.contains("://") => return Err(ArtifactError::BadUrl(crate::shown_url(url))),
                 None => url,
             };
             if dir.is_empty() {
-                return Err(ArtifactError::BadUrl(url.to_string()));
+                return Err(ArtifactError::BadUrl(crate::shown_url(url)));
             }
             std::fs::create_dir_all(dir).map_err(|source| ArtifactError::Io {
                 path: dir.to_string(),
@@ -93,7 +93,7 @@ impl ArtifactStore {
             inner,
             local_root,
             tenant: "default".to_string(),
-            url: url.to_string(),
+            url: crate::shown_url(url),
         })
     }
 
@@ -355,47 +355,6 @@ impl ArtifactStore {
         })
         .await
         .unwrap_or(false)
-    }
-
-    /// Writes a run document (JSON), replacing any earlier version atomically.
-    pub async fn put_run_document<T: Serialize>(&self, run: &str, name: &str, doc: &T) -> Result<(), ArtifactError> {
-        let bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::BadDocument(name.to_string(), e))?;
-        self.inner
-            .put(&keys::run_document(&self.tenant, run, name), PutPayload::from(bytes))
-            .await?;
-        Ok(())
-    }
-
-    /// Reads a run document.
-    pub async fn get_run_document<T: for<'de> Deserialize<'de>>(
-        &self,
-        run: &str,
-        name: &str,
-    ) -> Result<T, ArtifactError> {
-        let key = keys::run_document(&self.tenant, run, name);
-        let bytes = match self.inner.get(&key).await {
-            Ok(r) => r.bytes().await?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(ArtifactError::NoRunDocument {
-                    run: run.to_string(),
-                    name: name.to_string(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::BadDocument(key.to_string(), e))
-    }
-
-    /// Ids of the runs that have documents in this store.
-    pub async fn list_runs(&self) -> Result<Vec<String>, ArtifactError> {
-        let listing = self.inner.list_with_delimiter(Some(&keys::runs(&self.tenant))).await?;
-        let mut runs: Vec<String> = listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().map(str::to_string))
-            .collect();
-        runs.sort();
-        Ok(runs)
     }
 }
 

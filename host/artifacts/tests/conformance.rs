@@ -40,7 +40,6 @@ conformance!(
     staging_leftovers_of_a_dead_writer_are_swept,
     verify_all_finds_and_quarantines_what_does_not_match,
     tenants_are_separate,
-    run_documents,
 );
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -217,31 +216,6 @@ async fn tenants_are_separate(b: Backend) {
     let meta = b.store.put_bytes(b"mine", "text/plain").await.expect("put");
     assert!(!b.store.for_tenant("other").contains(&meta.digest).await);
     assert!(b.store.contains(&meta.digest).await);
-}
-
-async fn run_documents(b: Backend) {
-    b.store
-        .put_run_document("r1", "manifest.json", &vec![1, 2])
-        .await
-        .expect("put");
-    b.store
-        .put_run_document("r1", "manifest.json", &vec![1, 2, 3])
-        .await
-        .expect("replace");
-    b.store
-        .put_run_document("r0", "manifest.json", &vec![0])
-        .await
-        .expect("put");
-    let back: Vec<i32> = b.store.get_run_document("r1", "manifest.json").await.expect("get");
-    assert_eq!(back, vec![1, 2, 3]);
-    assert_eq!(
-        b.store.list_runs().await.expect("list"),
-        vec!["r0".to_string(), "r1".to_string()]
-    );
-    assert!(matches!(
-        b.store.get_run_document::<Vec<i32>>("r2", "manifest.json").await,
-        Err(ArtifactError::NoRunDocument { .. })
-    ));
 }
 
 /// What `PutMode::Create` (`If-None-Match: *`) relies on: of concurrent creates of one key,
