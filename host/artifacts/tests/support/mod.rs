@@ -32,7 +32,11 @@ pub fn s3_service() -> Option<(S3Config, String)> {
         if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") {
             panic!("WEFT_TEST_S3 is not set but WEFT_TEST_SERVICES=required (run `cargo xtask services`)");
         }
-        println!("skipped: set WEFT_TEST_S3 (cargo xtask services)");
+        // Straight to stderr: the test harness captures `println!` of passing tests.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped: set WEFT_TEST_S3 (cargo xtask services)\n",
+        );
         return None;
     };
     Some(parse(&value))

@@ -50,7 +50,11 @@ pub fn admin_url() -> Option<String> {
             panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
         }
         _ => {
-            println!("skipped: set WEFT_TEST_POSTGRES (cargo xtask services)");
+            // Straight to stderr: the test harness captures `println!` of passing tests.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipped: set WEFT_TEST_POSTGRES (cargo xtask services)\n",
+            );
             None
         }
     }
