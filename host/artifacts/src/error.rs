@@ -38,6 +38,14 @@ pub enum ArtifactError {
         /// What was found there instead.
         reason: String,
     },
+    /// The run records, which hold small artifacts, could not be read.
+    #[error("reading artifact {digest} from the run records: {reason}")]
+    Records {
+        /// The address.
+        digest: Digest,
+        /// Why.
+        reason: String,
+    },
     /// A read after an earlier failed read of the same artifact.
     #[error("artifact {0} could not be read: an earlier read of it failed")]
     ReadFailed(Digest),

@@ -9,6 +9,7 @@
 
 mod digest;
 mod error;
+mod inline;
 mod keys;
 mod local;
 mod reader;
@@ -20,6 +21,7 @@ mod writer;
 
 pub use digest::Digest;
 pub use error::ArtifactError;
+pub use inline::{INLINE_MAX, InlineBlobs, InlineTier};
 pub use reader::{ArtifactReader, WHOLE_LIMIT};
 pub use s3::S3Config;
 pub use shown_url::shown_url;

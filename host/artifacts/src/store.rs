@@ -2,6 +2,7 @@
 //! writes at their content address, reading blobs (checked against their address) and run
 //! documents.
 
+use crate::inline::{Inline, InlineBlobs, InlineTier};
 use crate::local::{OpenError, open_regular};
 use crate::reader::{Source, WHOLE_LIMIT};
 use crate::writer::{Staged, StagedBytes};
@@ -53,6 +54,8 @@ pub struct ArtifactStore {
     pub(crate) local_root: Option<Arc<std::path::PathBuf>>,
     pub(crate) tenant: String,
     url: String,
+    /// The small-artifact tier, when the store is used with run records (`inline.rs`).
+    inline: Option<Inline>,
 }
 
 impl ArtifactStore {
@@ -94,7 +97,25 @@ impl ArtifactStore {
             local_root,
             tenant: "default".to_string(),
             url: crate::shown_url(url),
+            inline: None,
         })
+    }
+
+    /// The same store keeping artifacts of at most `tier.max()` bytes out of the object
+    /// store: published ones wait in `tier` until the run records commit them (the records
+    /// hold `tier` too and take its pending bytes with each commit), and are read back
+    /// from `blobs` (see `inline.rs`). Without this a store keeps every artifact itself.
+    #[must_use]
+    pub fn with_inline(self, tier: InlineTier, blobs: Arc<dyn InlineBlobs>) -> ArtifactStore {
+        ArtifactStore {
+            inline: Some(Inline { tier, blobs }),
+            ..self
+        }
+    }
+
+    /// The small-artifact tier, if the store has one.
+    pub fn inline_tier(&self) -> Option<&InlineTier> {
+        self.inline.as_ref().map(|i| &i.tier)
     }
 
     /// The same store, scoped to another tenant; tenants never see each other's keys.
@@ -126,7 +147,29 @@ impl ArtifactStore {
     /// that produces an artifact again repairs it). Replacing costs a rename (or one small
     /// put) — less than reading the old object to check it. That is also why publishing
     /// never uses a conditional create (`If-None-Match: *`): it would keep a damaged object.
+    ///
+    /// With a small-artifact tier, an artifact small enough goes there instead: it becomes
+    /// durable with the commit of the step that produced it (`inline.rs`). Whoever
+    /// publishes outside a step commit must make it durable through the records, or use
+    /// [`ArtifactStore::publish_stored`].
     pub async fn publish(&self, mut staged: Staged, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
+        if let Some(inline) = &self.inline
+            && inline.tier.takes(staged.size)
+            && let StagedBytes::Small(bytes) = staged.take_bytes()
+        {
+            inline.tier.put_pending(&self.tenant, staged.digest, bytes);
+            return Ok(ArtifactMeta {
+                digest: staged.digest,
+                size: staged.size,
+                media_type: media_type.to_string(),
+            });
+        }
+        self.publish_stored(staged, media_type).await
+    }
+
+    /// Publishes in the object store whatever the size, never in the small-artifact tier:
+    /// for what no step commit makes durable (archived components).
+    pub async fn publish_stored(&self, mut staged: Staged, media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let key = keys::blob(&self.tenant, &staged.digest);
         match staged.take_bytes() {
             StagedBytes::Small(bytes) if self.local_root.is_none() => {
@@ -174,12 +217,21 @@ impl ArtifactStore {
         Ok(())
     }
 
-    /// Stores bytes already in memory (small documents).
+    /// Stores bytes already in memory (small documents), like [`ArtifactStore::publish`].
     pub async fn put_bytes(&self, bytes: &[u8], media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
         let mut w = self.stage();
         w.write(bytes).await?;
         let staged = w.finish().await?;
         self.publish(staged, media_type).await
+    }
+
+    /// Stores bytes already in memory in the object store itself, like
+    /// [`ArtifactStore::publish_stored`].
+    pub async fn put_bytes_stored(&self, bytes: &[u8], media_type: &str) -> Result<ArtifactMeta, ArtifactError> {
+        let mut w = self.stage();
+        w.write(bytes).await?;
+        let staged = w.finish().await?;
+        self.publish_stored(staged, media_type).await
     }
 
     /// Streams a local file into the store.
@@ -205,7 +257,15 @@ impl ArtifactStore {
     /// Opens a published artifact for streaming reads, checked against its address (see
     /// [`ArtifactReader`]): a small artifact that does not match is refused here, a large
     /// one fails at its end.
+    ///
+    /// With a small-artifact tier, memory is looked at first, then the run records, then
+    /// the object store; bytes from any of them are checked the same way.
     pub async fn reader(&self, digest: &Digest) -> Result<ArtifactReader, ArtifactError> {
+        if let Some(inline) = &self.inline
+            && let Some(reader) = self.inline_reader(inline, digest).await?
+        {
+            return Ok(reader);
+        }
         let key = keys::blob(&self.tenant, digest);
         let Some(root) = &self.local_root else {
             let result = match self.inner.get(&key).await {
@@ -262,6 +322,38 @@ impl ArtifactStore {
                 source,
             }),
         }
+    }
+
+    /// A reader over the small-artifact tier's copy of `digest`, if it has one. A copy that
+    /// does not match its address is refused (and never cached), whichever the source.
+    async fn inline_reader(&self, inline: &Inline, digest: &Digest) -> Result<Option<ArtifactReader>, ArtifactError> {
+        if let Some(bytes) = inline.tier.get(&self.tenant, digest) {
+            return match ArtifactReader::whole(*digest, bytes) {
+                Ok(reader) => Ok(Some(reader)),
+                Err(e) => {
+                    inline.tier.forget(&self.tenant, digest);
+                    Err(e)
+                }
+            };
+        }
+        let bytes = match inline.blobs.get(&self.tenant, digest).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(reason) => {
+                return Err(ArtifactError::Records {
+                    digest: *digest,
+                    reason,
+                });
+            }
+        };
+        let reader = ArtifactReader::whole(*digest, bytes.clone()).map_err(|e| match e {
+            ArtifactError::Corrupted { digest, reason } => {
+                ArtifactError::corrupted(digest, format!("its copy in the run records: {reason}"))
+            }
+            e => e,
+        })?;
+        inline.tier.cache(&self.tenant, *digest, bytes);
+        Ok(Some(reader))
     }
 
     /// Reads a whole artifact to check it against its address; returns its size. A
@@ -344,6 +436,11 @@ impl ArtifactStore {
     /// symlink or special file there does not count). Says nothing of its bytes: see
     /// [`ArtifactStore::verify`].
     pub async fn contains(&self, digest: &Digest) -> bool {
+        if let Some(inline) = &self.inline
+            && matches!(self.inline_reader(inline, digest).await, Ok(Some(_)))
+        {
+            return true;
+        }
         let key = keys::blob(&self.tenant, digest);
         let Some(root) = &self.local_root else {
             return self.inner.head(&key).await.is_ok();
