@@ -41,6 +41,7 @@ macro_rules! bind_all {
                 Val::Text(t) => query.bind(t),
                 Val::Int(i) => query.bind(i),
                 Val::Real(r) => query.bind(r),
+                Val::Blob(b) => query.bind(b),
             };
         }
         query

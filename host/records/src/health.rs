@@ -124,7 +124,7 @@ pub struct Recovered {
 }
 
 /// The tables of the records, parents before children (foreign keys).
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "runs",
     "run_inputs",
     "steps",
@@ -134,6 +134,7 @@ const TABLES: [&str; 9] = [
     "metrics",
     "logs",
     "cache_entries",
+    "inline_blobs",
 ];
 
 /// Copies what is readable of the damaged records at `path` into a fresh file with the

@@ -11,6 +11,7 @@
 
 mod db;
 mod health;
+mod inline;
 mod journal;
 mod lineage;
 mod location;
@@ -23,6 +24,7 @@ pub mod testing;
 mod write;
 
 pub use health::{Recovered, check, recover};
+pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
 pub use lineage::{LineageNode, Origin};
 pub use read::{RunDetail, RunSummary};
 pub use write::NewRun;
@@ -106,6 +108,9 @@ pub struct Records {
     tenant: String,
     /// Where they are, for messages.
     location: Arc<Location>,
+    /// The store's small-artifact tier, whose pending bytes commits write
+    /// ([`share_small_artifacts`]).
+    inline: Option<weft_artifacts::InlineTier>,
 }
 
 impl Records {
@@ -121,6 +126,7 @@ impl Records {
             db: db::open(&location, durability).await?,
             tenant: tenant.to_string(),
             location: Arc::new(location),
+            inline: None,
         })
     }
 

@@ -19,6 +19,7 @@ enum Bind {
     Texts(Vec<Option<String>>),
     Ints(Vec<Option<i64>>),
     Reals(Vec<Option<f64>>),
+    Blobs(Vec<Option<Vec<u8>>>),
 }
 
 /// The statement and its binds.
@@ -45,6 +46,7 @@ impl Statement {
                     Val::Text(_) => Bind::Texts(Vec::with_capacity(rows.len())),
                     Val::Int(_) => Bind::Ints(Vec::with_capacity(rows.len())),
                     Val::Real(_) => Bind::Reals(Vec::with_capacity(rows.len())),
+                    Val::Blob(_) => Bind::Blobs(Vec::with_capacity(rows.len())),
                 })
                 .collect(),
             None => Vec::new(),
@@ -58,9 +60,11 @@ impl Statement {
                     (Bind::Texts(c), Val::Text(t)) => c.push(t),
                     (Bind::Ints(c), Val::Int(i)) => c.push(i),
                     (Bind::Reals(c), Val::Real(r)) => c.push(r),
+                    (Bind::Blobs(c), Val::Blob(b)) => c.push(b),
                     (Bind::Texts(c), _) => c.push(None),
                     (Bind::Ints(c), _) => c.push(None),
                     (Bind::Reals(c), _) => c.push(None),
+                    (Bind::Blobs(c), _) => c.push(None),
                     (Bind::One(_), _) => {}
                 }
             }
@@ -72,6 +76,7 @@ impl Statement {
                     Bind::Texts(_) | Bind::One(_) => "text[]",
                     Bind::Ints(_) => "int8[]",
                     Bind::Reals(_) => "float8[]",
+                    Bind::Blobs(_) => "bytea[]",
                 };
                 format!("{}::{cast}", self.bind(c))
             })
@@ -157,8 +162,10 @@ fn bind(
         Bind::One(Val::Text(t)) => query.bind(t),
         Bind::One(Val::Int(i)) => query.bind(i),
         Bind::One(Val::Real(r)) => query.bind(r),
+        Bind::One(Val::Blob(b)) => query.bind(b),
         Bind::Texts(c) => query.bind(c),
         Bind::Ints(c) => query.bind(c),
         Bind::Reals(c) => query.bind(c),
+        Bind::Blobs(c) => query.bind(c),
     }
 }

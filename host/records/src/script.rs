@@ -24,6 +24,7 @@ pub(crate) enum Val {
     Text(Option<String>),
     Int(Option<i64>),
     Real(Option<f64>),
+    Blob(Option<Vec<u8>>),
 }
 
 /// Text as both backends store it: PostgreSQL refuses NUL in `TEXT` (SQLSTATE 22021), and
@@ -71,6 +72,12 @@ impl From<i64> for Val {
 impl From<Option<f64>> for Val {
     fn from(r: Option<f64>) -> Val {
         Val::Real(r)
+    }
+}
+
+impl From<Vec<u8>> for Val {
+    fn from(b: Vec<u8>) -> Val {
+        Val::Blob(Some(b))
     }
 }
 
@@ -227,6 +234,7 @@ impl Script {
                     Val::Text(t) => query.bind(t),
                     Val::Int(i) => query.bind(i),
                     Val::Real(r) => query.bind(r),
+                    Val::Blob(b) => query.bind(b),
                 };
             }
             if let Err(e) = query.execute(&mut *conn).await {

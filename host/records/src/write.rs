@@ -75,7 +75,11 @@ impl Records {
             "",
         );
         step_rows(&mut script, run.id, run.steps);
+        // Small inputs the store keeps in memory become durable with the run.
+        let mut blobs = self.pending_blobs(run.inputs.values().map(|m| (&m.digest, m.size)));
+        blobs.write(&mut script);
         script.commit(&self.db).await?;
+        self.blobs_committed(&blobs);
         Ok(())
     }
 
@@ -308,7 +312,18 @@ impl Records {
             }),
             "ON CONFLICT (tenant, cache_key) DO NOTHING",
         );
-        script.commit(&self.db).await
+        // The small outputs the store keeps in memory become durable with their step.
+        let mut blobs = self.pending_blobs(
+            steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Succeeded && s.reuse.is_none())
+                .flat_map(|s| s.outputs.values())
+                .map(|m| (&m.digest, m.size)),
+        );
+        blobs.write(&mut script);
+        script.commit(&self.db).await?;
+        self.blobs_committed(&blobs);
+        Ok(())
     }
 
     /// Records how the run ended and the final status of every step not committed.
