@@ -60,6 +60,10 @@ pub struct GlobalArgs {
     /// Most memory (address space) compiling a component may use, e.g. `8Gi` [default: 2Gi].
     #[arg(long, global = true, env = "WEFT_COMPILE_MEMORY", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
     pub compile_memory: Option<u64>,
+    /// Largest artifact kept in the run records instead of the store, at most `256Ki`;
+    /// `0` keeps every artifact in the store [default: 64Ki].
+    #[arg(long, global = true, env = "WEFT_INLINE_MAX", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
+    pub inline_max: Option<u64>,
 }
 
 /// The commands.

@@ -25,6 +25,8 @@ pub struct Settings {
     pub input_policy: InputPolicy,
     /// How components are compiled: in a child `weft` process under these limits.
     pub compile: weft_sandbox::CompileProcess,
+    /// Largest artifact kept in the run records (0: none).
+    pub inline_max: u64,
 }
 
 /// The only tenant the CLI serves.
@@ -57,6 +59,13 @@ impl Settings {
             Some(text) => weft_records::Location::parse(text),
             None => weft_records::Location::Sqlite(args.home.join("records.db")),
         };
+        let inline_max = args.inline_max.unwrap_or(weft_artifacts::INLINE_MAX);
+        if inline_max > weft_artifacts::WHOLE_LIMIT {
+            anyhow::bail!(
+                "--inline-max {inline_max} is too large: artifacts kept in the run records are at most {} bytes",
+                weft_artifacts::WHOLE_LIMIT
+            );
+        }
         let records_path = match &records {
             weft_records::Location::Sqlite(path) => path.clone(),
             postgres => PathBuf::from(postgres.shown()),
@@ -73,6 +82,7 @@ impl Settings {
             records_path,
             input_policy,
             compile,
+            inline_max,
         })
     }
 
@@ -92,10 +102,7 @@ impl Settings {
 
     /// The run lifecycle over the configured store and records.
     pub async fn runner(&self) -> anyhow::Result<weft_runner::Runner> {
-        let records = self.records().await?;
-        let store = self
-            .open_store()
-            .map_err(|e| anyhow::anyhow!("opening store {}: {e}", weft_artifacts::shown_url(&self.store_url)))?;
+        let (records, store) = self.store_and_records().await?;
         Ok(weft_runner::Runner {
             loader: self.loader(),
             store,
@@ -103,7 +110,18 @@ impl Settings {
         })
     }
 
-    /// Opens the artifact store named by `--store` / `WEFT_STORE`.
+    /// The records and the store, sharing the small-artifact tier: small artifacts live in
+    /// the records, so whatever reads artifacts where records exist opens both this way.
+    pub async fn store_and_records(&self) -> anyhow::Result<(weft_records::Records, weft_artifacts::ArtifactStore)> {
+        let records = self.records().await?;
+        let store = self
+            .open_store()
+            .map_err(|e| anyhow::anyhow!("opening store {}: {e}", weft_artifacts::shown_url(&self.store_url)))?;
+        Ok(weft_records::share_small_artifacts(records, store, self.inline_max))
+    }
+
+    /// Opens the artifact store named by `--store` / `WEFT_STORE`, without the artifacts
+    /// kept in the records (see [`Settings::store_and_records`]).
     pub fn open_store(&self) -> Result<weft_artifacts::ArtifactStore, weft_artifacts::ArtifactError> {
         weft_artifacts::ArtifactStore::open_with(&self.store_url, &self.s3)
     }

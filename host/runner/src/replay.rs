@@ -152,11 +152,7 @@ impl Runner {
                 Err(e) => {
                     let corrupt = e.is_corruption();
                     let fixed = match staged.iter().position(|o| o.port == *port) {
-                        Some(k) if same => self
-                            .store
-                            .publish(staged.remove(k).staged, &recorded.media_type)
-                            .await
-                            .is_ok(),
+                        Some(k) if same => self.repair(staged.remove(k).staged, &recorded.media_type).await,
                         _ => false,
                     };
                     if fixed {
@@ -182,6 +178,20 @@ impl Runner {
             component: rec.component,
             outcome: Ok(outputs),
         })
+    }
+}
+
+impl Runner {
+    /// Publishes a replayed output again; a small one is kept in the records, which no
+    /// step commit does here, so it is saved there at once.
+    async fn repair(&self, staged: weft_artifacts::Staged, media_type: &str) -> bool {
+        let Ok(meta) = self.store.publish(staged, media_type).await else {
+            return false;
+        };
+        self.records
+            .save_small_artifacts(&[(meta.digest, meta.size)])
+            .await
+            .is_ok()
     }
 }
 

@@ -97,10 +97,11 @@ impl Runner {
         // would cost tens of megabytes from a remote store, and a damaged copy is found
         // (digest-checked) when it is read, and replaced by the next run that archives it
         // after `weft store verify --repair` quarantined it.
+        // Always in the object store, even a small one: no step commit makes it durable.
         for (digest, path, bytes) in &loaded.component_files {
             if !store.contains(digest).await {
                 store
-                    .put_bytes(bytes, "application/wasm")
+                    .put_bytes_stored(bytes, "application/wasm")
                     .await
                     .with_context(|| format!("archiving component {}", path.display()))?;
             }

@@ -9,11 +9,12 @@ use weft_artifacts::{ArtifactStore, Digest, WHOLE_LIMIT};
 
 pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
     let ArtifactCommand::Get { what, output } = cmd;
-    let store = settings.open_store()?;
+    // Small artifacts live in the records: the store is opened with them.
+    let (records, store) = settings.store_and_records().await?;
     let digest = match what.as_slice() {
         [single] => single.parse::<Digest>().map_err(anyhow::Error::msg)?,
         [run, target] => {
-            let report = crate::commands::runs::recorded_report(&settings.records().await?, run).await?;
+            let report = crate::commands::runs::recorded_report(&records, run).await?;
             let run = &report.run_id;
             let Some((step, port)) = target.split_once('.') else {
                 bail!("`{target}` is not STEP.PORT");

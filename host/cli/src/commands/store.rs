@@ -1,5 +1,7 @@
 //! `weft store verify [--repair]`: read every artifact of the tenant back and check it
-//! against its address; with `--repair`, move the bad ones into quarantine.
+//! against its address — those in the store and the small ones kept in the run records;
+//! with `--repair`, move the bad ones of the store into quarantine and delete the bad rows
+//! of the records (the next run that produces them stores them again).
 //! `weft records check | recover`: the same care for the run records file.
 
 use crate::cli::{RecordsCommand, StoreCommand};
@@ -8,7 +10,7 @@ use std::io::Write;
 
 pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8> {
     let StoreCommand::Verify { repair, json } = cmd;
-    let store = settings.open_store()?;
+    let (records, store) = settings.store_and_records().await?;
     let started = std::time::Instant::now();
     let mut checked = 0usize;
     let summary = store
@@ -23,8 +25,15 @@ pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8>
             }
         })
         .await?;
+    let inline = records.check_small_artifacts(repair).await?;
+    for bad in &inline.bad {
+        if !json {
+            eprintln!("BAD {} (in the run records): {}", bad.digest, bad.problem);
+        }
+    }
     // Unreadable blobs are never moved: they count as left, for the user to look at.
-    let unrepaired = summary.bad.iter().filter(|b| b.quarantined.is_none()).count();
+    let unrepaired = summary.bad.iter().filter(|b| b.quarantined.is_none()).count()
+        + inline.bad.iter().filter(|b| !b.removed).count();
     if json {
         let bad: Vec<serde_json::Value> = summary
             .bad
@@ -35,6 +44,12 @@ pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8>
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "good": summary.good, "bytes": summary.bytes, "bad": bad,
+                "records": {
+                    "good": inline.good, "bytes": inline.bytes,
+                    "bad": inline.bad.iter().map(|b| serde_json::json!({
+                        "digest": b.digest, "problem": b.problem, "removed": b.removed,
+                    })).collect::<Vec<_>>(),
+                },
             }))?
         );
     } else {
@@ -50,6 +65,19 @@ pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8>
                 " (`weft store verify --repair` moves them aside)".into()
             } else {
                 String::new()
+            }
+        );
+        println!(
+            "{} small artifacts ({} bytes) in the run records match their address; {} bad{}",
+            inline.good,
+            inline.bytes,
+            inline.bad.len(),
+            if repair && !inline.bad.is_empty() {
+                ", deleted (the next run that produces them stores them again)"
+            } else if !inline.bad.is_empty() {
+                " (`weft store verify --repair` deletes them)"
+            } else {
+                ""
             }
         );
     }
