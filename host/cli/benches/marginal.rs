@@ -4,7 +4,10 @@
 //! its own, against a chain of 1: (t40 − t1) / 39 is what one more step costs, with the
 //! process start, loading, locking and recording of the run taken out. The cache is off
 //! (`--no-cache`), so every step executes. Rounds alternate the two chains so they share
-//! the machine's noise; medians are reported.
+//! the machine's noise; medians are reported. Each round runs both chains twice: with the
+//! defaults (artifacts of at most 64 KiB kept in the run records) and with
+//! `--inline-max 0` (every new artifact published in the store, as before the records kept
+//! small ones), side by side.
 //!
 //! Run: `cargo bench -p weft --bench marginal` (test-copy comes from `weft-test-programs`).
 
@@ -30,7 +33,7 @@ fn chain(dir: &Path, n: usize) -> PathBuf {
     path
 }
 
-fn weft(home: &Path, testing: &Path, workflow: &Path) -> Duration {
+fn weft(home: &Path, testing: &Path, workflow: &Path, inline_max: &str) -> Duration {
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_weft"))
         .env_remove("WEFT_STORE")
@@ -40,7 +43,7 @@ fn weft(home: &Path, testing: &Path, workflow: &Path) -> Duration {
         .arg(home)
         .arg("--plugins")
         .arg(testing)
-        .args(["run", "--no-cache", "--no-progress"])
+        .args(["run", "--no-cache", "--no-progress", "--inline-max", inline_max])
         .arg(workflow)
         .output()
         .expect("run weft");
@@ -61,22 +64,33 @@ fn main() {
     std::fs::write(dir.path().join("seed.bin"), vec![7u8; 1024]).expect("seed");
     let (short, long) = (chain(dir.path(), 1), chain(dir.path(), LONG));
     let home = dir.path().join("home");
+    let configs = [
+        ("small artifacts in the records (default)", "64Ki"),
+        ("--inline-max 0, every artifact in the store", "0"),
+    ];
     // Warm-up: compile the component into the home's cache, create the records.
-    weft(&home, &testing, &short);
-    weft(&home, &testing, &long);
-    let (mut t1, mut tn) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        t1.push(weft(&home, &testing, &short));
-        tn.push(weft(&home, &testing, &long));
+    for (_, max) in configs {
+        weft(&home, &testing, &short, max);
+        weft(&home, &testing, &long, max);
     }
-    let (t1, tn) = (median(t1), median(tn));
-    let marginal = tn.saturating_sub(t1) / u32::try_from(LONG - 1).expect("small");
-    println!("whole `weft run`, {ROUNDS} rounds, medians:");
-    println!("  1-step chain:  {:.1} ms", t1.as_secs_f64() * 1e3);
-    println!("  {LONG}-step chain: {:.1} ms", tn.as_secs_f64() * 1e3);
-    println!(
-        "  marginal cost per step ((t{LONG} - t1) / {}): {:.1} µs",
-        LONG - 1,
-        marginal.as_secs_f64() * 1e6
-    );
+    let mut samples = vec![(Vec::new(), Vec::new()); configs.len()];
+    for _ in 0..ROUNDS {
+        for ((_, max), (t1, tn)) in configs.iter().zip(&mut samples) {
+            t1.push(weft(&home, &testing, &short, max));
+            tn.push(weft(&home, &testing, &long, max));
+        }
+    }
+    println!("whole `weft run`, {ROUNDS} interleaved rounds, medians:");
+    for ((name, _), (t1, tn)) in configs.iter().zip(samples) {
+        let (t1, tn) = (median(t1), median(tn));
+        let marginal = tn.saturating_sub(t1) / u32::try_from(LONG - 1).expect("small");
+        println!("{name}:");
+        println!("  1-step chain:  {:.1} ms", t1.as_secs_f64() * 1e3);
+        println!("  {LONG}-step chain: {:.1} ms", tn.as_secs_f64() * 1e3);
+        println!(
+            "  marginal cost per step ((t{LONG} - t1) / {}): {:.1} µs",
+            LONG - 1,
+            marginal.as_secs_f64() * 1e6
+        );
+    }
 }
