@@ -422,3 +422,53 @@ fn runs_list_show_and_logs_read_the_records() {
     assert_eq!(&header[..16], b"SQLite format 3\0");
     assert_eq!(header[18], 2, "WAL (file format write version 2)");
 }
+
+/// Whether the store of `home` holds a blob file for `digest`.
+fn blob_file_exists(home: &Home, digest: &str) -> bool {
+    let hex = digest.strip_prefix("sha256:").expect("digest");
+    home.path()
+        .join("store/tenants/default/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .exists()
+}
+
+#[test]
+fn small_outputs_live_in_the_records_and_read_back_through_every_command() {
+    let (home, p) = (Home::new(), Project::new());
+    p.write("a.txt", b"alpha");
+    p.write("b.txt", b"beta");
+    let wf = p.workflow(TWO_STEPS);
+    let (code, first) = run(&home, &[&wf]);
+    assert_eq!(code, 0, "{first:#}");
+    let run_id = first["run_id"].as_str().expect("id");
+    let left = step(&first, "left")["outputs"]["data"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    // Neither the small output nor the small input is a file in the store.
+    assert!(!blob_file_exists(&home, &left));
+    assert!(!blob_file_exists(
+        &home,
+        &first["inputs"]["a"]["digest"].as_str().expect("input")
+    ));
+
+    // `weft artifact get`, by run and port and by digest, from another process.
+    let by_port = home.weft(&["artifact", "get", run_id, "left.data"]);
+    assert!(by_port.status.success(), "{}", stderr(&by_port));
+    assert_eq!(weft_artifacts::Digest::of(&by_port.stdout).to_string(), left);
+    let by_digest = home.weft(&["artifact", "get", &left]);
+    assert_eq!(by_digest.stdout, by_port.stdout);
+    let input = home.weft(&["artifact", "get", run_id, "inputs.a"]);
+    assert_eq!(input.stdout, b"alpha");
+
+    // A second run hits the cache: the hit re-read its outputs from the records.
+    let (code, second) = run(&home, &[&wf]);
+    assert_eq!(code, 0);
+    assert_eq!(cached(&second), [("left".into(), true), ("right".into(), true)]);
+
+    // With the tier off, outputs are files again (and still read back).
+    let (code, third) = run(&home, &["--no-cache", "--inline-max", "0", &wf]);
+    assert_eq!(code, 0, "{third:#}");
+    assert!(blob_file_exists(&home, &left));
+}

@@ -69,7 +69,9 @@ impl Setup {
 
 fn run(home: &Home, project: &tempfile::TempDir, extra: &[&str]) -> (i32, Value) {
     let wf = project.path().join("wf.yaml");
-    let mut args = vec!["run", "--json", wf.to_str().expect("utf8")];
+    // The object store's own checks: small artifacts are kept there too (those kept in
+    // the run records are checked in weft-records' `small_artifacts` tests).
+    let mut args = vec!["run", "--json", "--inline-max", "0", wf.to_str().expect("utf8")];
     args.extend_from_slice(extra);
     let out = home.weft(&args);
     let report = serde_json::from_slice(&out.stdout)
