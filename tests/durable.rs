@@ -450,7 +450,7 @@ fn small_outputs_live_in_the_records_and_read_back_through_every_command() {
     assert!(!blob_file_exists(&home, &left));
     assert!(!blob_file_exists(
         &home,
-        &first["inputs"]["a"]["digest"].as_str().expect("input")
+        first["inputs"]["a"]["digest"].as_str().expect("input")
     ));
 
     // `weft artifact get`, by run and port and by digest, from another process.
