@@ -97,20 +97,7 @@ fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing() {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_repeats_nothing_on_postgres() {
-    let admin = match std::env::var("WEFT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") => {
-            panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
-        }
-        _ => {
-            // Straight to stderr: the test harness captures `println!` of passing tests.
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"skipped: set WEFT_TEST_POSTGRES (cargo xtask services)\n",
-            );
-            return;
-        }
-    };
+    let Some(admin) = common::postgres_admin() else { return };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     // Each home gets a database of its own, dropped with it at the end.
     let databases = std::sync::Mutex::new(Vec::new());

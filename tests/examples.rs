@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Home, root, run_json};
+use common::{Home, outputs, root, run_json};
 use sha2::Digest as _;
 
 fn examples() -> Vec<String> {
@@ -15,19 +15,6 @@ fn examples() -> Vec<String> {
         .collect();
     files.sort();
     files
-}
-
-fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for step in report["steps"].as_array().expect("steps") {
-        for (port, meta) in step["outputs"].as_object().expect("outputs") {
-            out.push((
-                format!("{}.{port}", step["id"].as_str().unwrap_or("?")),
-                meta["digest"].to_string(),
-            ));
-        }
-    }
-    out
 }
 
 #[test]

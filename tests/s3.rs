@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Home, stderr};
+use common::{Home, outputs, stderr};
 use std::process::Output;
 
 /// The test service as (endpoint, access key, secret, bucket), or `None` to skip.
@@ -66,19 +66,6 @@ fn weft_s3(home: &Home, store: &str, secret: &str, args: &[&str]) -> Output {
     cmd.output().expect("run weft")
 }
 
-fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for step in report["steps"].as_array().expect("steps") {
-        for (port, meta) in step["outputs"].as_object().expect("outputs") {
-            out.push((
-                format!("{}.{port}", step["id"].as_str().unwrap_or("?")),
-                meta["digest"].to_string(),
-            ));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_run_on_s3_gives_the_digests_of_a_local_run() {
     let Some((_, _, secret, bucket)) = service() else {
@@ -135,20 +122,7 @@ fn postgres_and_s3_give_the_digests_of_the_defaults() {
     let Some((_, _, secret, bucket)) = service() else {
         return;
     };
-    let admin = match std::env::var("WEFT_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") => {
-            panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
-        }
-        _ => {
-            // Straight to stderr: the test harness captures `println!` of passing tests.
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"skipped: set WEFT_TEST_POSTGRES (cargo xtask services)\n",
-            );
-            return;
-        }
-    };
+    let Some(admin) = common::postgres_admin() else { return };
     let local = Home::new();
     let (code, report) = common::run_json(&local, "examples/breast-cancer.yaml", &[]);
     assert_eq!(code, 0, "{report:#}");

@@ -126,3 +126,36 @@ pub fn run_json(home: &Home, file: &str, extra: &[&str]) -> (i32, serde_json::Va
     });
     (code, report)
 }
+
+/// Each step's outputs as (`STEP.PORT`, digest), in report order.
+pub fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for step in report["steps"].as_array().expect("steps") {
+        for (port, meta) in step["outputs"].as_object().expect("outputs") {
+            out.push((
+                format!("{}.{port}", step["id"].as_str().unwrap_or("?")),
+                meta["digest"].to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The admin URL of the test PostgreSQL (`WEFT_TEST_POSTGRES`), or `None` after saying the
+/// test is skipped; a panic when `WEFT_TEST_SERVICES=required`.
+pub fn postgres_admin() -> Option<String> {
+    match std::env::var("WEFT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") => {
+            panic!("WEFT_TEST_POSTGRES is not set but WEFT_TEST_SERVICES=required (cargo xtask services)")
+        }
+        _ => {
+            // Straight to stderr: the test harness captures `println!` of passing tests.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipped: set WEFT_TEST_POSTGRES (cargo xtask services)\n",
+            );
+            None
+        }
+    }
+}
