@@ -772,3 +772,18 @@ fn errors_never_print_a_backtrace() {
         );
     }
 }
+
+/// `weft records check|recover` repair a SQLite file: on PostgreSQL records they refuse in
+/// one line (naming the database without its password) instead of treating the URL as a
+/// file name.
+#[test]
+fn records_check_on_postgres_refuses_without_showing_the_password() {
+    let home = Home::with_records("postgres://weft:Sekr1tPassw0rd@127.0.0.1:9/weft");
+    for command in ["check", "recover"] {
+        let out = home.weft(&["records", command]);
+        assert!(!out.status.success(), "records {command}");
+        let err = stderr(&out);
+        assert!(err.contains("PostgreSQL database"), "{err}");
+        assert!(err.contains("127.0.0.1:9/weft") && !err.contains("Sekr1t"), "{err}");
+    }
+}

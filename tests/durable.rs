@@ -389,6 +389,34 @@ steps:
     assert!(stderr(&out).contains("no step `three`"), "{}", stderr(&out));
 }
 
+/// A step's random bytes follow from its id and attempt; a cache hit under another id
+/// (renaming a step keeps its cache key) replays the execution it reused, with that
+/// execution's stream — so replaying it reproduces the recorded output.
+#[test]
+fn replay_of_a_cache_hit_uses_the_random_stream_of_the_reused_execution() {
+    let (home, p) = (Home::new(), Project::new());
+    p.write("a.txt", b"alpha");
+    let dice = |id: &str| {
+        format!(
+            "name: dice\ninputs:\n  a: {{path: a.txt}}\nsteps:\n  {id}: {{uses: test-hostile, inputs: {{data: inputs.a}}, with: {{attack: random, count: 0}}}}\n"
+        )
+    };
+    let first = p.workflow(&dice("roll"));
+    let (code, report) = run(&home, &[&first]);
+    assert_eq!(code, 0, "{report:#}");
+    let rolled = step(&report, "roll")["outputs"]["out"]["digest"].clone();
+    let renamed = p.workflow(&dice("throw"));
+    let (code, again) = run(&home, &[&renamed]);
+    assert_eq!(code, 0, "{again:#}");
+    assert_eq!(step(&again, "throw")["reuse"]["kind"], "cached");
+    assert_eq!(step(&again, "throw")["outputs"]["out"]["digest"], rolled);
+    for (run_id, id) in [(&report["run_id"], "roll"), (&again["run_id"], "throw")] {
+        let out = home.weft(&["replay", run_id.as_str().expect("id"), id]);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        assert!(stdout(&out).contains("bit-identical"), "{id}: {}", stdout(&out));
+    }
+}
+
 #[test]
 fn runs_list_show_and_logs_read_the_records() {
     let (home, p) = (Home::new(), Project::new());

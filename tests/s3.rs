@@ -1,7 +1,7 @@
 //! `weft` end to end on an S3 store (a real SeaweedFS on loopback): a run gives the same
 //! output digests as on the default local store, and `weft artifact get` and
 //! `weft store verify` read from S3. `WEFT_TEST_S3` is
-//! `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET` (see `host/artifacts/tests/support/mod.rs`;
+//! `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET` (see `weft_test_programs::services`;
 //! `cargo xtask services` starts one); unset, the tests say so in one line and pass, or fail
 //! when `WEFT_TEST_SERVICES=required`.
 
@@ -10,44 +10,18 @@ mod common;
 use common::{Home, outputs, stderr};
 use std::process::Output;
 
-/// The test service as (endpoint, access key, secret, bucket), or `None` to skip.
-fn service() -> Option<(String, String, String, String)> {
-    let Ok(value) = std::env::var("WEFT_TEST_S3") else {
-        if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") {
-            panic!("WEFT_TEST_S3 is not set but WEFT_TEST_SERVICES=required (run `cargo xtask services`)");
-        }
-        // Straight to stderr: the test harness captures `println!` of passing tests.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"skipped: set WEFT_TEST_S3 (cargo xtask services)\n",
-        );
-        return None;
-    };
-    let rest = value
-        .strip_prefix("http://")
-        .expect("WEFT_TEST_S3 is http://KEY:SECRET@HOST:PORT/BUCKET");
-    let (creds, rest) = rest.split_once('@').expect("credentials");
-    let (key, secret) = creds.split_once(':').expect("KEY:SECRET");
-    let (host, bucket) = rest.split_once('/').expect("bucket");
-    Some((
-        format!("http://{host}"),
-        key.into(),
-        secret.into(),
-        bucket.trim_matches('/').into(),
-    ))
-}
+use weft_test_programs::services::{S3Service, s3 as service, unique};
 
 /// A store URL under a prefix no other test uses.
 fn fresh_store(bucket: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("s3://{bucket}/cli-{}-{nanos}", std::process::id())
+    format!("s3://{bucket}/cli-{}", unique())
 }
 
 /// `weft ARGS` against `store` with the AWS variables set for the test service.
 fn weft_s3(home: &Home, store: &str, secret: &str, args: &[&str]) -> Output {
-    let (endpoint, key, _, _) = service().expect("service");
+    let S3Service {
+        endpoint, access_key, ..
+    } = service().expect("service");
     let mut cmd = home.command(args);
     for v in [
         "AWS_ENDPOINT_URL_S3",
@@ -60,7 +34,7 @@ fn weft_s3(home: &Home, store: &str, secret: &str, args: &[&str]) -> Output {
     cmd.env("WEFT_STORE", store)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_ACCESS_KEY_ID", access_key)
         .env("AWS_SECRET_ACCESS_KEY", secret)
         .env("AWS_ALLOW_HTTP", "true");
     cmd.output().expect("run weft")
@@ -68,7 +42,7 @@ fn weft_s3(home: &Home, store: &str, secret: &str, args: &[&str]) -> Output {
 
 #[test]
 fn a_run_on_s3_gives_the_digests_of_a_local_run() {
-    let Some((_, _, secret, bucket)) = service() else {
+    let Some(S3Service { secret, bucket, .. }) = service() else {
         return;
     };
     let local = Home::new();
@@ -95,7 +69,9 @@ fn a_run_on_s3_gives_the_digests_of_a_local_run() {
 
 #[test]
 fn a_wrong_secret_fails_without_printing_it() {
-    let Some((_, _, _, bucket)) = service() else { return };
+    let Some(S3Service { bucket, .. }) = service() else {
+        return;
+    };
     let secret = "NotTheSecretAndNeverPrinted42";
     let home = Home::new();
     let out = weft_s3(
@@ -119,7 +95,7 @@ fn a_wrong_secret_fails_without_printing_it() {
 /// and a resume there keeps what was committed.
 #[test]
 fn postgres_and_s3_give_the_digests_of_the_defaults() {
-    let Some((_, _, secret, bucket)) = service() else {
+    let Some(S3Service { secret, bucket, .. }) = service() else {
         return;
     };
     let Some(admin) = common::postgres_admin() else { return };

@@ -11,7 +11,9 @@ use std::process::Command;
 pub struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
-    /// Admin URL (superuser `postgres`, trust auth on loopback).
+    /// Admin URL (superuser `postgres` with a random password: TCP connections must
+    /// authenticate with SCRAM, as on a real server, so the password's path through
+    /// Weft — and its absence from every message — is exercised).
     pub url: String,
 }
 
@@ -39,13 +41,19 @@ pub fn start() -> Result<Postgres> {
     }
     let port = free_port()?;
     let d = dir.display();
+    let password = random_hex(12)?;
+    std::fs::write(dir.join("pw"), &password).context("writing the password file")?;
+    if is_root() {
+        crate::run(Command::new("chown").arg("postgres:").arg(dir.join("pw")))?;
+    }
     let guard = Postgres {
-        url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        url: format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres"),
         dir: dir.clone(),
         bin: bin.clone(),
     };
     as_postgres(&format!(
-        "{}/initdb -D {d}/data -U postgres --auth=trust -E UTF8 >{d}/initdb.log 2>&1",
+        "{}/initdb -D {d}/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile={d}/pw -E UTF8 \
+         >{d}/initdb.log 2>&1",
         bin.display()
     ))
     .with_context(|| format!("initdb failed (see {d}/initdb.log)"))?;
@@ -70,6 +78,16 @@ impl Drop for Postgres {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `bytes` random bytes as hex, from the kernel.
+fn random_hex(bytes: usize) -> Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .context("reading /dev/urandom")?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The newest installed server's `bin` directory.

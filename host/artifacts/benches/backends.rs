@@ -11,23 +11,9 @@ use weft_artifacts::{ArtifactStore, S3Config};
 const SIZES: [(usize, usize, &str); 2] = [(1024, 200, "1 KiB"), (16 << 20, 7, "16 MiB")];
 
 fn s3_store() -> Option<ArtifactStore> {
-    let value = std::env::var("WEFT_TEST_S3").ok()?;
-    let rest = value.strip_prefix("http://")?;
-    let (creds, rest) = rest.split_once('@')?;
-    let (key, secret) = creds.split_once(':')?;
-    let (host, bucket) = rest.split_once('/')?;
-    let config = S3Config {
-        endpoint: Some(format!("http://{host}")),
-        access_key_id: Some(key.into()),
-        secret_access_key: Some(secret.into()),
-        allow_http: true,
-        ..S3Config::default()
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let url = format!("s3://{}/bench-{nanos}", bucket.trim_matches('/'));
-    Some(ArtifactStore::open_with(&url, &config).expect("open S3"))
+    let s3 = weft_test_programs::services::s3_if_set()?;
+    let config = S3Config::with_endpoint(&s3.endpoint, &s3.access_key, &s3.secret);
+    Some(ArtifactStore::open_with(&s3.fresh_store_url("bench"), &config).expect("open S3"))
 }
 
 fn median(v: &mut [Duration]) -> Duration {

@@ -46,6 +46,12 @@ pub enum ArtifactError {
         /// Why.
         reason: String,
     },
+    /// An artifact larger than the store can publish (S3's copy limit).
+    #[error("an artifact may be at most {limit} bytes in this store (S3 copies at most 5 GiB at once)")]
+    TooLarge {
+        /// The store's limit.
+        limit: u64,
+    },
     /// A read after an earlier failed read of the same artifact.
     #[error("artifact {0} could not be read: an earlier read of it failed")]
     ReadFailed(Digest),

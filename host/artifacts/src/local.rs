@@ -126,8 +126,9 @@ pub(crate) fn sweep_staging(dir: &Path, max_age: std::time::Duration) -> Result<
     Ok(removed)
 }
 
-/// Whether the staging name says its writer was a process on this machine that is gone.
-/// A name from another machine (or an older name without a host tag) says nothing; a
+/// Whether the staging name says its writer was a process here (`machine.rs`: this
+/// machine, boot and pid namespace) that is gone. A name from elsewhere (or an older name
+/// without a tag) says nothing; a
 /// reused pid counts as alive — the age limit catches those files later.
 pub(crate) fn writer_gone(name: &str) -> bool {
     let name = name.split('#').next().unwrap_or(name);
@@ -138,20 +139,7 @@ pub(crate) fn writer_gone(name: &str) -> bool {
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    cfg!(target_os = "linux")
-        && tag == host_tag()
-        && pid != std::process::id()
-        && !Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// A short tag naming this machine (12 hex digits of the SHA-256 of its host name), for
-/// staging names: a shared store's sweep must not judge another machine's pids.
-pub(crate) fn host_tag() -> &'static str {
-    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TAG.get_or_init(|| {
-        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-        crate::Digest::of(name.trim().as_bytes()).hex()[..12].to_string()
-    })
+    tag == crate::machine::tag() && crate::machine::process_gone(crate::machine::identity(), i64::from(pid))
 }
 
 fn check_kind(kind: FileType) -> Result<(), OpenError> {
@@ -228,9 +216,9 @@ mod tests {
     #[test]
     fn sweeps_staging_of_gone_processes_only() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mine = format!("{}-1-0-{}", std::process::id(), host_tag());
+        let mine = format!("{}-1-0-{}", std::process::id(), crate::machine::tag());
         // Pid numbers are below 2^22 on Linux: this one is never alive.
-        let gone = format!("4294967295-1-0-{}#3", host_tag());
+        let gone = format!("4294967295-1-0-{}#3", crate::machine::tag());
         let elsewhere = "4294967295-1-0-000000000000";
         std::fs::write(dir.path().join(&mine), b"live").expect("write");
         std::fs::write(dir.path().join(&gone), b"dead bytes").expect("write");

@@ -44,6 +44,20 @@ impl std::fmt::Debug for S3Config {
     }
 }
 
+impl S3Config {
+    /// A service at `endpoint` (plain HTTP allowed only for an `http://` one) with static
+    /// credentials, in the default region.
+    pub fn with_endpoint(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> S3Config {
+        S3Config {
+            endpoint: Some(endpoint.to_string()),
+            access_key_id: Some(access_key_id.to_string()),
+            secret_access_key: Some(secret_access_key.to_string()),
+            allow_http: endpoint.starts_with("http://"),
+            ..S3Config::default()
+        }
+    }
+}
+
 /// Region used when none is configured (what the AWS tools assume too).
 const DEFAULT_REGION: &str = "us-east-1";
 

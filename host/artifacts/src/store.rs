@@ -54,9 +54,15 @@ pub struct ArtifactStore {
     pub(crate) local_root: Option<Arc<std::path::PathBuf>>,
     pub(crate) tenant: String,
     url: String,
+    /// Largest artifact the store can publish, if it has a limit.
+    max_artifact_size: Option<u64>,
     /// The small-artifact tier, when the store is used with run records (`inline.rs`).
     inline: Option<Inline>,
 }
+
+/// Largest artifact on S3: publishing is a server-side copy from the staging key
+/// (`CopyObject`), which S3 allows up to 5 GiB.
+pub const S3_MAX_ARTIFACT_SIZE: u64 = 5 << 30;
 
 impl ArtifactStore {
     /// Opens a store: `memory://`, `file:///abs/dir`, a plain directory path (created if
@@ -68,9 +74,11 @@ impl ArtifactStore {
     /// Opens a store like [`ArtifactStore::open`], an `s3://` one with these settings.
     pub fn open_with(url: &str, s3: &S3Config) -> Result<ArtifactStore, ArtifactError> {
         let mut local_root = None;
+        let mut max_artifact_size = None;
         let inner: Arc<dyn ObjectStore> = if url == "memory://" || url == "memory:" {
             Arc::new(InMemory::new())
         } else if url.starts_with("s3://") {
+            max_artifact_size = Some(S3_MAX_ARTIFACT_SIZE);
             crate::s3::open(url, s3)?
         } else {
             let dir = match url.strip_prefix("file://") {
@@ -97,6 +105,7 @@ impl ArtifactStore {
             local_root,
             tenant: "default".to_string(),
             url: crate::shown_url(url),
+            max_artifact_size,
             inline: None,
         })
     }
@@ -136,9 +145,25 @@ impl ArtifactStore {
         &self.tenant
     }
 
+    /// Largest artifact this store can publish (S3: 5 GiB), if it has a limit: a write past
+    /// it fails at once ([`ArtifactError::TooLarge`]) instead of after the upload.
+    pub fn max_artifact_size(&self) -> Option<u64> {
+        self.max_artifact_size
+    }
+
+    /// The same store refusing artifacts larger than `limit` bytes (an S3-compatible
+    /// service with a lower copy limit than S3's; tests).
+    #[must_use]
+    pub fn with_max_artifact_size(self, limit: u64) -> ArtifactStore {
+        ArtifactStore {
+            max_artifact_size: Some(limit),
+            ..self
+        }
+    }
+
     /// Starts a streaming write; nothing is visible until [`ArtifactStore::publish`].
     pub fn stage(&self) -> StagedWriter {
-        StagedWriter::new(self.inner.clone(), self.tenant.clone())
+        StagedWriter::new(self.inner.clone(), self.tenant.clone(), self.max_artifact_size)
     }
 
     /// Makes staged bytes visible at their content address, atomically. Whatever sat at
@@ -535,7 +560,7 @@ mod tests {
         let (dir, store) = file_store().await;
         let staging = dir.path().join("tenants/default/staging");
         std::fs::create_dir_all(&staging).expect("mkdir");
-        let gone = format!("4294967295-1-0-{}#1", crate::local::host_tag());
+        let gone = format!("4294967295-1-0-{}#1", crate::machine::tag());
         std::fs::write(staging.join(gone), vec![0u8; 1000]).expect("write");
         assert_eq!(store.sweep_staging().await.expect("sweep"), (1, 1000));
         let mem = ArtifactStore::open("memory://").expect("open");

@@ -24,6 +24,8 @@ pub struct StagedWriter {
     tenant: String,
     hasher: Sha256,
     size: u64,
+    /// Largest artifact the store can publish.
+    max: Option<u64>,
     state: State,
 }
 
@@ -102,7 +104,7 @@ pub(crate) fn staging_id() -> String {
         "{}-{nanos}-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        crate::local::host_tag()
+        crate::machine::tag()
     )
 }
 
@@ -122,12 +124,13 @@ impl Drop for StagedWriter {
 }
 
 impl StagedWriter {
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, tenant: String) -> Self {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, tenant: String, max: Option<u64>) -> Self {
         Self {
             store,
             tenant,
             hasher: Sha256::new(),
             size: 0,
+            max,
             state: State::Buffering(Vec::new()),
         }
     }
@@ -139,6 +142,11 @@ impl StagedWriter {
 
     /// Appends bytes.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ArtifactError> {
+        if let Some(limit) = self.max
+            && self.size + bytes.len() as u64 > limit
+        {
+            return Err(ArtifactError::TooLarge { limit });
+        }
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         match &mut self.state {
@@ -165,7 +173,24 @@ impl StagedWriter {
         let bytes = match std::mem::replace(&mut self.state, State::Buffering(Vec::new())) {
             State::Buffering(buf) => StagedBytes::Small(Bytes::from(buf)),
             State::Uploading { upload, key } => {
-                upload.finish().await?;
+                // Completed on a task of its own: were this future dropped mid-way (a
+                // cancelled step), the upload would be left neither completed nor aborted,
+                // its parts kept (and billed) by S3. The task sees the abandonment and
+                // deletes what it completed.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let store = self.store.clone();
+                let staged_key = key.clone();
+                tokio::spawn(async move {
+                    if let Err(Ok(_)) = tx.send(upload.finish().await) {
+                        let _ = store.delete(&staged_key).await;
+                    }
+                });
+                rx.await.map_err(|_| {
+                    ArtifactError::Store(object_store::Error::Generic {
+                        store: "staging",
+                        source: "the upload's completion task ended".into(),
+                    })
+                })??;
                 StagedBytes::Key(key)
             }
         };

@@ -40,6 +40,7 @@ conformance!(
     staging_leftovers_of_a_dead_writer_are_swept,
     verify_all_finds_and_quarantines_what_does_not_match,
     tenants_are_separate,
+    a_write_past_the_artifact_limit_fails_at_once_and_leaves_nothing,
 );
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -96,6 +97,29 @@ async fn an_interrupted_multipart_leaves_nothing_visible(b: Backend) {
     drop(w);
     assert!(b.keys_under("tenants/default/blobs").await.is_empty());
     assert_eq!(b.drained("tenants/default/staging").await, Vec::<String>::new());
+}
+
+async fn a_write_past_the_artifact_limit_fails_at_once_and_leaves_nothing(b: Backend) {
+    // S3 publishes by a server-side copy of at most 5 GiB; the limit is lowered here so
+    // the write that crosses it is a multipart one.
+    let store = b.store.clone().with_max_artifact_size((SMALL_LIMIT + 100) as u64);
+    let mut w = store.stage();
+    w.write(&pattern(SMALL_LIMIT)).await.expect("write");
+    let err = w.write(&pattern(101)).await.expect_err("past the limit");
+    assert!(
+        matches!(err, ArtifactError::TooLarge { limit } if limit == (SMALL_LIMIT + 100) as u64),
+        "{err}"
+    );
+    assert_eq!(w.size(), SMALL_LIMIT as u64, "the refused bytes were not taken");
+    drop(w);
+    assert!(b.keys_under("tenants/default/blobs").await.is_empty());
+    assert_eq!(b.drained("tenants/default/staging").await, Vec::<String>::new());
+    let real = if b.store.url().starts_with("s3://") {
+        Some(weft_artifacts::S3_MAX_ARTIFACT_SIZE)
+    } else {
+        None
+    };
+    assert_eq!(b.store.max_artifact_size(), real);
 }
 
 async fn an_unpublished_staged_output_leaves_nothing_behind(b: Backend) {
@@ -176,11 +200,14 @@ async fn a_damaged_large_blob_fails_at_its_end_and_publishing_repairs_it(b: Back
 
 async fn staging_leftovers_of_a_dead_writer_are_swept(b: Backend) {
     // Names as `writer::staging_id` makes them: pid-nanos-counter-hosttag.
-    let dead = format!("tenants/default/staging/4294967295-1-0-{}", support::host_tag());
+    let dead = format!(
+        "tenants/default/staging/4294967295-1-0-{}",
+        weft_artifacts::machine::tag()
+    );
     let live = format!(
         "tenants/default/staging/{}-1-0-{}",
         std::process::id(),
-        support::host_tag()
+        weft_artifacts::machine::tag()
     );
     b.put_raw(&dead, &[0u8; 1000]).await;
     b.put_raw(&live, &[0u8; 10]).await;

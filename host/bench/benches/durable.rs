@@ -36,9 +36,9 @@ async fn main() {
     };
     let sqlite = |name: &str| Location::Sqlite(dir.path().join(name));
     // Postgres when a server is named; the database is dropped when `_scratch` goes.
-    let scratch = match std::env::var("WEFT_TEST_POSTGRES") {
-        Ok(admin) if !admin.is_empty() => Some(ScratchDatabase::create(&admin).await.expect("a bench database")),
-        _ => {
+    let scratch = match weft_test_programs::services::postgres_if_set() {
+        Some(admin) => Some(ScratchDatabase::create(&admin).await.expect("a bench database")),
+        None => {
             println!("PostgreSQL left out: set WEFT_TEST_POSTGRES (cargo xtask services)");
             None
         }

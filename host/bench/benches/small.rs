@@ -24,26 +24,11 @@ const CHAIN: usize = 40;
 const ROUNDS: usize = 30;
 const WARMUP_ROUNDS: usize = 3;
 
-/// An S3 store under a fresh prefix, from `WEFT_TEST_S3`
-/// (`http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`), as in the tests.
+/// An S3 store under a fresh prefix, from `WEFT_TEST_S3`, as in the tests.
 fn s3_store() -> Option<ArtifactStore> {
-    let value = std::env::var("WEFT_TEST_S3").ok()?;
-    let rest = value.strip_prefix("http://")?;
-    let (creds, rest) = rest.split_once('@')?;
-    let (key, secret) = creds.split_once(':')?;
-    let (host, bucket) = rest.split_once('/')?;
-    let config = S3Config {
-        endpoint: Some(format!("http://{host}")),
-        access_key_id: Some(key.into()),
-        secret_access_key: Some(secret.into()),
-        allow_http: true,
-        ..S3Config::default()
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let url = format!("s3://{}/bench-small-{nanos}", bucket.trim_matches('/'));
-    Some(ArtifactStore::open_with(&url, &config).expect("open S3"))
+    let s3 = weft_test_programs::services::s3_if_set()?;
+    let config = S3Config::with_endpoint(&s3.endpoint, &s3.access_key, &s3.secret);
+    Some(ArtifactStore::open_with(&s3.fresh_store_url("bench-small"), &config).expect("open S3"))
 }
 
 #[tokio::main]
@@ -57,9 +42,9 @@ async fn main() {
             .expect("records")
     };
     let sqlite = open(Location::Sqlite(dir.path().join("records.db"))).await;
-    let scratch = match std::env::var("WEFT_TEST_POSTGRES") {
-        Ok(admin) if !admin.is_empty() => Some(ScratchDatabase::create(&admin).await.expect("a bench database")),
-        _ => None,
+    let scratch = match weft_test_programs::services::postgres_if_set() {
+        Some(admin) => Some(ScratchDatabase::create(&admin).await.expect("a bench database")),
+        None => None,
     };
     let s3 = s3_store();
     let mut configs: Vec<(&str, ArtifactStore, Option<Records>)> = Vec::new();

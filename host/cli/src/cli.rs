@@ -64,6 +64,20 @@ pub struct GlobalArgs {
     /// `0` keeps every artifact in the store [default: 64Ki].
     #[arg(long, global = true, env = "WEFT_INLINE_MAX", value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes)]
     pub inline_max: Option<u64>,
+    /// What a recorded step survives: `process` — `weft` being killed (SQLite WAL with
+    /// synchronous=NORMAL; PostgreSQL synchronous_commit=off) — or `power` — the machine
+    /// losing power (synchronous=FULL; synchronous_commit=on), at a cost per commit.
+    #[arg(long, global = true, env = "WEFT_DURABILITY", value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+}
+
+/// `--durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// Commits survive the process being killed.
+    Process,
+    /// Commits survive a power loss.
+    Power,
 }
 
 /// The commands.

@@ -18,15 +18,14 @@ pub struct Settings {
     pub plugin_path: Vec<PathBuf>,
     /// The run records: a SQLite file or a PostgreSQL database.
     pub records: weft_records::Location,
-    /// The SQLite records file (`weft records check|recover`); for PostgreSQL, its URL
-    /// without the password, for messages.
-    pub records_path: PathBuf,
     /// Which host files a workflow may read as inputs.
     pub input_policy: InputPolicy,
     /// How components are compiled: in a child `weft` process under these limits.
     pub compile: weft_sandbox::CompileProcess,
     /// Largest artifact kept in the run records (0: none).
     pub inline_max: u64,
+    /// What a recorded step survives.
+    pub durability: weft_records::Durability,
 }
 
 /// The only tenant the CLI serves.
@@ -66,10 +65,6 @@ impl Settings {
                 weft_artifacts::WHOLE_LIMIT
             );
         }
-        let records_path = match &records {
-            weft_records::Location::Sqlite(path) => path.clone(),
-            postgres => PathBuf::from(postgres.shown()),
-        };
         Ok(Settings {
             store_url,
             s3: s3_from_env(),
@@ -79,10 +74,13 @@ impl Settings {
                 .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
             records,
-            records_path,
             input_policy,
             compile,
             inline_max,
+            durability: match args.durability {
+                crate::cli::Durability::Process => weft_records::Durability::Process,
+                crate::cli::Durability::Power => weft_records::Durability::Power,
+            },
         })
     }
 
@@ -128,7 +126,7 @@ impl Settings {
 
     /// Opens the run records (creating and migrating the database when needed).
     pub async fn records(&self) -> anyhow::Result<weft_records::Records> {
-        weft_records::Records::open(&self.records, TENANT, weft_records::Durability::default())
+        weft_records::Records::open(&self.records, TENANT, self.durability)
             .await
             .map_err(|e| match e {
                 // Names the server already (without the password).

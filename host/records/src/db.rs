@@ -185,3 +185,49 @@ async fn open_postgres(location: &Location, url: &str, durability: Durability) -
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     Ok(Db::Postgres { pool })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Durability` reaches the connections: `Power` makes a commit wait for the disk
+    /// (SQLite `synchronous=FULL`), `Process` only for the WAL write (`NORMAL`).
+    #[tokio::test]
+    async fn sqlite_synchronous_follows_the_durability() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (durability, expected) in [(Durability::Process, 1), (Durability::Power, 2)] {
+            let db = open_sqlite(&dir.path().join(format!("{durability:?}.db")), durability)
+                .await
+                .expect("open");
+            let (level,): (i64,) = db
+                .first("PRAGMA synchronous", vec![])
+                .await
+                .expect("pragma")
+                .expect("a row");
+            assert_eq!(level, expected, "{durability:?}");
+            db.close().await;
+        }
+    }
+
+    /// On PostgreSQL, `Power` keeps the server's own `synchronous_commit=on`; `Process`
+    /// turns it off for Weft's sessions only.
+    #[tokio::test]
+    async fn postgres_synchronous_commit_follows_the_durability() {
+        let Some(admin) = weft_test_programs::services::postgres() else {
+            return;
+        };
+        let scratch = crate::testing::ScratchDatabase::create(&admin)
+            .await
+            .expect("a test database");
+        for (durability, expected) in [(Durability::Process, "off"), (Durability::Power, "on")] {
+            let db = open(&scratch.location(), durability).await.expect("open");
+            let (level,): (String,) = db
+                .first("SELECT current_setting('synchronous_commit')", vec![])
+                .await
+                .expect("setting")
+                .expect("a row");
+            assert_eq!(level, expected, "{durability:?}");
+            db.close().await;
+        }
+    }
+}

@@ -1,23 +1,19 @@
-//! Which process owns a running run: a run recorded as running whose process is gone from
-//! this machine was interrupted (killed, crashed) and waits for `--resume`.
+//! Which process owns a running run: a run recorded as running whose process is gone (see
+//! `weft_artifacts::machine`: only a process here — same machine, boot and pid namespace —
+//! can be checked) was interrupted (killed, crashed) and waits for `--resume`.
 
-/// This machine's name, from the kernel (not `$HOSTNAME`: only the CLI reads the
-/// environment).
+/// Where this process runs, as recorded with the runs it starts.
 pub(crate) fn host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    weft_artifacts::machine::identity().to_string()
 }
 
-/// Whether the process `pid` on `host` is known to be gone. Only this machine's processes
-/// can be checked (through `/proc`); anything else is presumed alive.
+/// Whether the process `pid` recorded with `owner_host` is known to be gone; a process
+/// this one cannot check is presumed alive.
 pub(crate) fn is_gone(owner_host: Option<&str>, pid: Option<i64>) -> bool {
-    let (Some(owner_host), Some(pid)) = (owner_host, pid) else {
-        return false;
-    };
-    cfg!(target_os = "linux") && owner_host == host() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    match (owner_host, pid) {
+        (Some(owner), Some(pid)) => weft_artifacts::machine::process_gone(owner, pid),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

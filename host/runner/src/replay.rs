@@ -7,7 +7,7 @@
 use crate::Runner;
 use anyhow::{Context, bail};
 use weft_artifacts::{ArtifactMeta, Digest};
-use weft_engine::StepStatus;
+use weft_engine::{Reuse, StepStatus};
 use weft_records::RunDetail;
 use weft_sandbox::{StepRequest, StepSeed};
 use weft_task::{Provenance, StepFailure};
@@ -113,6 +113,7 @@ impl Runner {
                 .with_context(|| format!("input `{}` ({}) is not in the records", input.port, input.source))?;
             inputs.push((input.port.clone(), Provenance::origin(input.source.clone(), meta)));
         }
+        let seed = self.executed_seed(rec).await?;
         let outcome = sandbox
             .run(
                 &component,
@@ -123,12 +124,7 @@ impl Runner {
                     output_types: planned.outputs.clone(),
                     limits: planned.limits,
                     interrupt: None,
-                    // The same random bytes as the recorded execution: they follow from
-                    // the step id and the attempt that succeeded.
-                    seed: StepSeed {
-                        step: rec.id.clone(),
-                        attempt: rec.attempts.last().map_or(1, |a| a.number),
-                    },
+                    seed,
                 },
             )
             .await;
@@ -182,6 +178,33 @@ impl Runner {
 }
 
 impl Runner {
+    /// The random stream of the execution that produced `rec`'s outputs: it follows from
+    /// the step id and the attempt that succeeded — of the step itself, or, for a cache
+    /// hit, of the step of the earlier run whose outputs it reused (its id may differ:
+    /// renaming a step keeps its cache key).
+    async fn executed_seed(&self, rec: &weft_engine::StepReport) -> anyhow::Result<StepSeed> {
+        let executed = match &rec.reuse {
+            Some(Reuse::Cached(from)) => {
+                let earlier = self.records.run(from).await.with_context(|| {
+                    format!(
+                        "step `{}` reused the outputs of run {from}, whose records are needed to replay it",
+                        rec.id
+                    )
+                })?;
+                earlier
+                    .steps
+                    .into_iter()
+                    .find(|s| s.reuse.is_none() && s.cache_key.is_some() && s.cache_key == rec.cache_key)
+                    .with_context(|| format!("run {from} has no executed step with the cache key of `{}`", rec.id))?
+            }
+            _ => rec.clone(),
+        };
+        Ok(StepSeed {
+            attempt: executed.attempts.last().map_or(1, |a| a.number),
+            step: executed.id,
+        })
+    }
+
     /// Publishes a replayed output again; a small one is kept in the records, which no
     /// step commit does here, so it is saved there at once.
     async fn repair(&self, staged: weft_artifacts::Staged, media_type: &str) -> bool {

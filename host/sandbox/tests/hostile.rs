@@ -476,3 +476,19 @@ async fn a_describe_that_never_returns_fails_the_load_at_its_time_limit() {
     );
     assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
 }
+
+/// An output past the store's limit per artifact (S3's 5 GiB copy limit, here lowered)
+/// fails its step at the write that crosses it, as a resource limit a retry cannot fix —
+/// not after the upload, when publishing it would fail.
+#[tokio::test]
+async fn an_output_past_the_stores_artifact_limit_fails_at_once() {
+    let b = bench().await;
+    let store = b.store.clone().with_max_artifact_size(3 << 20);
+    let outcome = b.run(request(&store, "chunked-write", 5, Limits::default())).await;
+    let failure = outcome.result.expect_err("refused");
+    assert!(
+        matches!(&failure, StepFailure::ResourceLimit(m) if m.contains("3145728 bytes, the most one artifact may be")),
+        "{failure:?}"
+    );
+    assert!(!failure.is_retryable());
+}

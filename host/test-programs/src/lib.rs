@@ -6,6 +6,10 @@
 //! like a plugin directory, for `weft --plugins`). Weft's own steps (`dist/plugins`, in
 //! four languages with their own toolchains) stay built by `cargo xtask build-plugins`;
 //! [`plugins`] and [`component`] name that command when they are missing.
+//!
+//! The services tests run against (PostgreSQL, S3) are found through [`services`].
+
+pub mod services;
 
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,8 @@
 //! Test support: the stores the conformance suite runs on, and how tests find S3.
 //!
 //! `WEFT_TEST_S3` names a throw-away S3-compatible service (SeaweedFS on loopback, started by
-//! `cargo xtask services` or `cargo xtask ci`) as one URL:
-//! `http://ACCESS_KEY:SECRET@127.0.0.1:PORT/BUCKET` — the endpoint (an `http` one is allowed
-//! plain HTTP), the credentials (letters and digits: they are not percent-decoded) and the bucket. Each test works under its
-//! own random prefix of the bucket, so tests never see each other's keys.
-//! Unset, an S3 test prints `skipped: set WEFT_TEST_S3 (cargo xtask services)` and passes;
-//! with `WEFT_TEST_SERVICES=required` (CI) it fails instead.
+//! `cargo xtask services` or `cargo xtask ci`; see `weft_test_programs::services`). Each test
+//! works under its own random prefix of the bucket, so tests never see each other's keys.
 
 #![allow(dead_code)]
 
@@ -25,54 +21,19 @@ pub struct Backend {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// The S3 service tests should use: a store config and the bucket, or `None` (after printing
-/// why) when the test should be skipped. Panics in one line when services are required.
+/// The S3 service tests should use, as a store config and its bucket, or `None` (after
+/// printing why) when the test should be skipped (see `weft_test_programs::services`).
 pub fn s3_service() -> Option<(S3Config, String)> {
-    let Ok(value) = std::env::var("WEFT_TEST_S3") else {
-        if std::env::var("WEFT_TEST_SERVICES").as_deref() == Ok("required") {
-            panic!("WEFT_TEST_S3 is not set but WEFT_TEST_SERVICES=required (run `cargo xtask services`)");
-        }
-        // Straight to stderr: the test harness captures `println!` of passing tests.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"skipped: set WEFT_TEST_S3 (cargo xtask services)\n",
-        );
-        return None;
-    };
-    Some(parse(&value))
-}
-
-/// Parses `http://KEY:SECRET@HOST:PORT/BUCKET`.
-pub fn parse(value: &str) -> (S3Config, String) {
-    let url = url::Url::parse(value).expect("WEFT_TEST_S3 is http://KEY:SECRET@HOST:PORT/BUCKET");
-    let bucket = url.path().trim_matches('/').to_string();
-    assert!(!bucket.is_empty(), "WEFT_TEST_S3 names no bucket");
-    let endpoint = format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().expect("host"),
-        url.port_or_known_default().expect("port")
-    );
-    let config = S3Config {
-        endpoint: Some(endpoint),
-        region: Some("us-east-1".into()),
-        access_key_id: Some(url.username().to_string()),
-        secret_access_key: url.password().map(str::to_string),
-        session_token: None,
-        allow_http: url.scheme() == "http",
-    };
-    (config, bucket)
+    let s = weft_test_programs::services::s3()?;
+    Some((S3Config::with_endpoint(&s.endpoint, &s.access_key, &s.secret), s.bucket))
 }
 
 /// A prefix no other test uses.
 pub fn random_prefix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let seed = format!("{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    format!("test-{}", &Digest::of(seed.as_bytes()).hex()[..16])
+    format!(
+        "test-{}",
+        &Digest::of(weft_test_programs::services::unique().as_bytes()).hex()[..16]
+    )
 }
 
 impl Backend {
@@ -146,13 +107,6 @@ impl Backend {
 /// `tenants/default/blobs/sha256/<ab>/<hex>`, as `keys.rs` lays it out.
 pub fn blob_key(d: &Digest) -> String {
     format!("tenants/default/blobs/sha256/{}/{}", &d.hex()[..2], d.hex())
-}
-
-/// The store's tag for this machine in staging names (12 hex digits of the SHA-256 of the
-/// host name), to name a dead writer's leftovers.
-pub fn host_tag() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    Digest::of(name.trim().as_bytes()).hex()[..12].to_string()
 }
 
 /// Reads a whole artifact through the store in small chunks.

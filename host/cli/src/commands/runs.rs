@@ -30,7 +30,7 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             if runs.is_empty() {
-                println!("no runs recorded in {}", settings.records_path.display());
+                println!("no runs recorded in {}", settings.records);
                 return Ok(0);
             }
             let mut table = Table::new();

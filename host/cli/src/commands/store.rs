@@ -85,7 +85,13 @@ pub async fn store(cmd: StoreCommand, settings: &Settings) -> anyhow::Result<u8>
 }
 
 pub async fn records(cmd: RecordsCommand, settings: &Settings) -> anyhow::Result<u8> {
-    let path = &settings.records_path;
+    let path = match &settings.records {
+        weft_records::Location::Sqlite(path) => path,
+        postgres @ weft_records::Location::Postgres(_) => anyhow::bail!(
+            "`weft records check` and `recover` repair a SQLite file; the records at {postgres} are a \
+             PostgreSQL database, which checks itself (its administrator's tools apply: pg_amcheck, backups)"
+        ),
+    };
     match cmd {
         RecordsCommand::Check => {
             let problems = weft_records::check(path)

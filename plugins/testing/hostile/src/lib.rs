@@ -24,7 +24,7 @@ impl Guest for G {
             outputs: vec![weft_step::port(
                 "out",
                 "application/octet-stream",
-                "Written by `big-write`",
+                "Written by `big-write`, `chunked-write`, `peek` and `random`",
             )],
             params: vec![
                 weft_step::param(
@@ -44,8 +44,8 @@ impl Guest for G {
         let params = Params(params);
         let attack = params.str("attack")?;
         let count = usize::try_from(params.int("count")?).map_err(|_| failed("`count` is negative"))?;
-        // Every attack but `big-write` leaves the declared output empty, so a step that
-        // survives its attack succeeds.
+        // Most attacks leave the declared output empty, so a step that survives its attack
+        // succeeds.
         let out = artifacts::create("out").map_err(failed)?;
         match attack.as_str() {
             // A blocking host call: with real time this would hold the step for `count` hours.
@@ -103,7 +103,9 @@ impl Guest for G {
                 // bytes the host gave this execution.
                 let mut h = std::collections::hash_map::RandomState::new().build_hasher();
                 h.write_u64(0);
-                weft_step::log(Level::Info, &format!("random {:016x}", h.finish()));
+                let line = format!("random {:016x}", h.finish());
+                weft_step::log(Level::Info, &line);
+                out.write(line.as_bytes()).map_err(failed)?;
             }
             other => return Err(weft_step::bad_input(format!("unknown attack `{other}`"))),
         }
