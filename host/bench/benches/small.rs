@@ -11,7 +11,8 @@
 //!       `WEFT_TEST_S3` name services (`cargo xtask services`).
 //!
 //! The cache is off: every step executes and commits. Wall time of a whole run / 40.
-//! Run: `cargo bench -p weft-bench --bench small`.
+//! Run: `cargo bench -p weft-bench --bench small [-- NAME]` (NAME: only the configurations
+//! whose label contains it, e.g. `s1`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -68,6 +69,10 @@ async fn main() {
             configs.push(("(p1) Postgres + S3, small artifacts in the records", s, Some(r)));
         }
         _ => println!("Postgres + S3 left out: set WEFT_TEST_POSTGRES and WEFT_TEST_S3 (cargo xtask services)"),
+    }
+    // `cargo bench --bench small -- s1` measures only the configurations named so (to profile one).
+    if let Some(only) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
+        configs.retain(|(name, _, _)| name.contains(only.as_str()));
     }
     let yaml = chain_yaml("test-copy", CHAIN, true);
     let mut chains = Vec::new();

@@ -492,3 +492,22 @@ async fn an_output_past_the_stores_artifact_limit_fails_at_once() {
     );
     assert!(!failure.is_retryable());
 }
+
+/// A memory slot is reused from step to step and reset by copying back only the pages a
+/// step dirtied (`sandbox.rs`, `KEEP_RESIDENT`): what one step leaves in its memory is
+/// never seen by the next, however many run.
+#[tokio::test]
+async fn a_step_never_sees_what_an_earlier_step_left_in_memory() {
+    let b = bench().await;
+    let zeros = weft_artifacts::Digest::of(&[0u8; 4096]);
+    for round in 0..20 {
+        let outcome = b.attack("stash", 0, Limits::default()).await;
+        let outputs = outcome.result.expect("the stash runs");
+        let out = outputs.iter().find(|o| o.port == "out").expect("an output");
+        assert_eq!(
+            out.staged.digest(),
+            zeros,
+            "round {round}: an earlier step's bytes were visible"
+        );
+    }
+}

@@ -11,6 +11,9 @@ use weft_step::{Guest, Level, Param, ParamType, StepError, StepInfo, failed};
 #[cfg(target_arch = "wasm32")]
 mod wasi_random;
 
+/// Memory the `stash` attack reads and then dirties: a later instance must find it zeroed.
+static STASH: std::sync::Mutex<[u8; 4096]> = std::sync::Mutex::new([0; 4096]);
+
 /// The step; its `Guest` implementation is exported with `weft_step::export!`.
 pub struct G;
 
@@ -24,7 +27,7 @@ impl Guest for G {
             outputs: vec![weft_step::port(
                 "out",
                 "application/octet-stream",
-                "Written by `big-write`, `chunked-write`, `peek` and `random`",
+                "Written by `big-write`, `chunked-write`, `peek`, `random` and `stash`",
             )],
             params: vec![
                 weft_step::param(
@@ -33,7 +36,7 @@ impl Guest for G {
                     None,
                     "sleep, sleep-forever, empty-logs, empty-stdout, big-log, long-failure, metrics, \
                      long-metric-name, nan-metric, open-inputs, peek, peek-hold, big-write, chunked-write, \
-                     big-random, exit or random",
+                     big-random, exit, random or stash",
                 ),
                 weft_step::param("count", ParamType::Int, None, "How many times, or how many bytes"),
             ],
@@ -106,6 +109,13 @@ impl Guest for G {
                 let line = format!("random {:016x}", h.finish());
                 weft_step::log(Level::Info, &line);
                 out.write(line.as_bytes()).map_err(failed)?;
+            }
+            // What an earlier step left in this memory: writes the stash as found (all zeros
+            // in a fresh instance), then fills it for whoever comes next.
+            "stash" => {
+                let mut stash = STASH.lock().map_err(|_| failed("stash poisoned"))?;
+                out.write(&stash[..]).map_err(failed)?;
+                stash.fill(0x5a);
             }
             other => return Err(weft_step::bad_input(format!("unknown attack `{other}`"))),
         }
