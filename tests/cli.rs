@@ -787,3 +787,37 @@ fn records_check_on_postgres_refuses_without_showing_the_password() {
         assert!(err.contains("127.0.0.1:9/weft") && !err.contains("Sekr1t"), "{err}");
     }
 }
+
+/// `weft tenant`: a token is printed once, alone on stdout; rotating kills the old one; the
+/// list never shows a token; bad names and duplicates fail with the way out.
+#[test]
+fn tenants_get_a_token_once_and_can_rotate_it() {
+    let home = Home::new();
+    let created = home.weft(&["tenant", "create", "team-a"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = stdout(&created).trim().to_string();
+    assert!(token.starts_with("weft_") && token.len() == 69, "{token}");
+    assert!(stderr(&created).contains("shown once"), "{}", stderr(&created));
+
+    let again = home.weft(&["tenant", "create", "team-a"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("weft tenant token team-a"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = home.weft(&["tenant", "create", "Team/A"]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("lowercase letters"), "{}", stderr(&bad));
+
+    let rotated = home.weft(&["tenant", "token", "team-a"]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let new_token = stdout(&rotated).trim().to_string();
+    assert!(new_token.starts_with("weft_") && new_token != token);
+    let unknown = home.weft(&["tenant", "token", "team-z"]);
+    assert!(stderr(&unknown).contains("no tenant `team-z`"), "{}", stderr(&unknown));
+
+    let list = stdout(&home.weft(&["tenant", "list"]));
+    assert!(list.starts_with("team-a  created "), "{list}");
+    assert!(!list.contains(&token) && !list.contains(&new_token), "{list}");
+}

@@ -47,7 +47,7 @@ pub enum ArtifactError {
         reason: String,
     },
     /// An artifact larger than the store can publish (S3's copy limit).
-    #[error("an artifact may be at most {limit} bytes in this store (S3 copies at most 5 GiB at once)")]
+    #[error("an artifact may be at most {limit} bytes in this store (on S3: 5 GiB, the most one copy can move)")]
     TooLarge {
         /// The store's limit.
         limit: u64,

@@ -170,35 +170,32 @@ impl StagedWriter {
     /// Completes the write; the bytes are then staged, not yet published.
     pub async fn finish(mut self) -> Result<Staged, ArtifactError> {
         let digest = Digest::from_hasher(self.hasher.clone());
-        let bytes = match std::mem::replace(&mut self.state, State::Buffering(Vec::new())) {
-            State::Buffering(buf) => StagedBytes::Small(Bytes::from(buf)),
+        let (size, store) = (self.size, self.store.clone());
+        let staged = move |bytes| Staged {
+            digest,
+            size,
+            bytes,
+            store,
+        };
+        match std::mem::replace(&mut self.state, State::Buffering(Vec::new())) {
+            State::Buffering(buf) => Ok(staged(StagedBytes::Small(Bytes::from(buf)))),
             State::Uploading { upload, key } => {
-                // Completed on a task of its own: were this future dropped mid-way (a
-                // cancelled step), the upload would be left neither completed nor aborted,
-                // its parts kept (and billed) by S3. The task sees the abandonment and
-                // deletes what it completed.
+                // Completed on a task of its own, which hands over a `Staged`: were this
+                // future dropped mid-way (a cancelled step), the upload would otherwise be
+                // left neither completed nor aborted, its parts kept (and billed) by S3.
+                // Whoever drops the `Staged` unpublished — the task when nobody waits any
+                // more, or this future — deletes the staged object.
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                let store = self.store.clone();
-                let staged_key = key.clone();
                 tokio::spawn(async move {
-                    if let Err(Ok(_)) = tx.send(upload.finish().await) {
-                        let _ = store.delete(&staged_key).await;
-                    }
+                    let _ = tx.send(upload.finish().await.map(|_| staged(StagedBytes::Key(key))));
                 });
-                rx.await.map_err(|_| {
+                Ok(rx.await.map_err(|_| {
                     ArtifactError::Store(object_store::Error::Generic {
                         store: "staging",
                         source: "the upload's completion task ended".into(),
                     })
-                })??;
-                StagedBytes::Key(key)
+                })??)
             }
-        };
-        Ok(Staged {
-            digest,
-            size: self.size,
-            bytes,
-            store: self.store.clone(),
-        })
+        }
     }
 }

@@ -104,13 +104,13 @@ async fn a_write_past_the_artifact_limit_fails_at_once_and_leaves_nothing(b: Bac
     // the write that crosses it is a multipart one.
     let store = b.store.clone().with_max_artifact_size((SMALL_LIMIT + 100) as u64);
     let mut w = store.stage();
-    w.write(&pattern(SMALL_LIMIT)).await.expect("write");
-    let err = w.write(&pattern(101)).await.expect_err("past the limit");
+    w.write(&pattern(SMALL_LIMIT + 1)).await.expect("write");
+    let err = w.write(&pattern(100)).await.expect_err("past the limit");
     assert!(
         matches!(err, ArtifactError::TooLarge { limit } if limit == (SMALL_LIMIT + 100) as u64),
         "{err}"
     );
-    assert_eq!(w.size(), SMALL_LIMIT as u64, "the refused bytes were not taken");
+    assert_eq!(w.size(), (SMALL_LIMIT + 1) as u64, "the refused bytes were not taken");
     drop(w);
     assert!(b.keys_under("tenants/default/blobs").await.is_empty());
     assert_eq!(b.drained("tenants/default/staging").await, Vec::<String>::new());

@@ -66,7 +66,8 @@ pub struct GlobalArgs {
     pub inline_max: Option<u64>,
     /// What a recorded step survives: `process` — `weft` being killed (SQLite WAL with
     /// synchronous=NORMAL; PostgreSQL synchronous_commit=off) — or `power` — the machine
-    /// losing power (synchronous=FULL; synchronous_commit=on), at a cost per commit.
+    /// losing power (synchronous=FULL; the server's synchronous_commit, `on` by default),
+    /// at a cost per commit.
     #[arg(long, global = true, env = "WEFT_DURABILITY", value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
 }
@@ -78,6 +79,15 @@ pub enum Durability {
     Process,
     /// Commits survive a power loss.
     Power,
+}
+
+impl From<Durability> for weft_records::Durability {
+    fn from(d: Durability) -> Self {
+        match d {
+            Durability::Process => weft_records::Durability::Process,
+            Durability::Power => weft_records::Durability::Power,
+        }
+    }
 }
 
 /// The commands.
@@ -99,6 +109,9 @@ pub enum Command {
     /// Check or recover the run records file.
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// Manage the tenants of a shared Weft and their API tokens.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Compare the metrics steps recorded, across runs.
     Metrics {
         /// Run ids.
@@ -318,6 +331,23 @@ pub enum RecordsCommand {
     /// Copy what is readable of damaged run records into a fresh file; the damaged file is
     /// kept beside it. Run it while no other `weft` uses the records.
     Recover,
+}
+
+/// `weft tenant ...`.
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant and print its API token (shown once: only its hash is kept).
+    Create {
+        /// 1 to 63 lowercase letters, digits and `-`.
+        name: String,
+    },
+    /// Give a tenant a new token and print it; the old one stops working at once.
+    Token {
+        /// The tenant.
+        name: String,
+    },
+    /// List the tenants (never their tokens).
+    List,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

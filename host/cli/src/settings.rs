@@ -77,10 +77,7 @@ impl Settings {
             input_policy,
             compile,
             inline_max,
-            durability: match args.durability {
-                crate::cli::Durability::Process => weft_records::Durability::Process,
-                crate::cli::Durability::Power => weft_records::Durability::Power,
-            },
+            durability: args.durability.into(),
         })
     }
 

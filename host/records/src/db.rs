@@ -155,19 +155,16 @@ async fn open_postgres(location: &Location, url: &str, durability: Durability) -
         server: location.shown(),
         reason: crate::health::describe(&e),
     };
-    let options = PgConnectOptions::from_str(url)
+    let mut options = PgConnectOptions::from_str(url)
         .map_err(unreachable)?
-        .application_name("weft")
-        // `Process` is SQLite's `synchronous=NORMAL` here too: an acknowledged commit
-        // survives `weft` being killed (the server has it), not the server losing power
-        // (its last few commits may go, never out of order).
-        .options([(
-            "synchronous_commit",
-            match durability {
-                Durability::Process => "off",
-                Durability::Power => "on",
-            },
-        )]);
+        .application_name("weft");
+    // `Process` is SQLite's `synchronous=NORMAL` here too: an acknowledged commit survives
+    // `weft` being killed (the server has it), not the server losing power (its last few
+    // commits may go, never out of order). `Power` keeps the server's own setting (`on`
+    // by default, or a stronger `remote_apply` on a replicated server).
+    if durability == Durability::Process {
+        options = options.options([("synchronous_commit", "off")]);
+    }
     // One connection first, alone: a pool retries a refused connection until its timeout
     // and then says only that it timed out; this says why, at once.
     PgConnection::connect_with(&options)
@@ -209,7 +206,7 @@ mod tests {
         }
     }
 
-    /// On PostgreSQL, `Power` keeps the server's own `synchronous_commit=on`; `Process`
+    /// On PostgreSQL, `Power` keeps the server's own `synchronous_commit` (`on` here); `Process`
     /// turns it off for Weft's sessions only.
     #[tokio::test]
     async fn postgres_synchronous_commit_follows_the_durability() {

@@ -19,6 +19,7 @@ mod owner;
 mod pipeline;
 mod read;
 mod script;
+mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod write;
@@ -27,6 +28,7 @@ pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
 pub use lineage::{LineageNode, Origin};
 pub use read::{RunDetail, RunSummary};
+pub use tenants::{MAX_TENANT_NAME, Tenant, check_tenant_name};
 pub use write::NewRun;
 
 pub use location::Location;
@@ -83,6 +85,17 @@ pub enum RecordsError {
         /// Its process id there.
         pid: String,
     },
+    /// A tenant name Weft cannot use.
+    #[error(
+        "`{0}` cannot name a tenant: use 1 to 63 lowercase letters, digits and `-`, starting with a letter or digit"
+    )]
+    BadTenantName(String),
+    /// A tenant of that name exists already.
+    #[error("tenant `{0}` exists already (`weft tenant token {0}` gives it a new token)")]
+    TenantExists(String),
+    /// No tenant of that name.
+    #[error("no tenant `{0}` (`weft tenant list` shows them)")]
+    UnknownTenant(String),
     /// Stored data that does not parse (written by a newer or broken version).
     #[error("run records: {0}")]
     Corrupt(String),
@@ -97,7 +110,8 @@ pub enum Durability {
     #[default]
     Process,
     /// WAL with `synchronous=FULL`: every commit syncs the WAL; survives power loss. On
-    /// PostgreSQL, `synchronous_commit=on` (its default).
+    /// PostgreSQL, the server's own `synchronous_commit` (`on` unless its administrator
+    /// chose otherwise).
     Power,
 }
 

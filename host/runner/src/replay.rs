@@ -194,7 +194,15 @@ impl Runner {
                 earlier
                     .steps
                     .into_iter()
-                    .find(|s| s.reuse.is_none() && s.cache_key.is_some() && s.cache_key == rec.cache_key)
+                    .find(|s| {
+                        // The execution whose outputs the hit took: same key, run (not
+                        // reused itself), succeeded with exactly these outputs.
+                        s.reuse.is_none()
+                            && s.status == StepStatus::Succeeded
+                            && s.cache_key.is_some()
+                            && s.cache_key == rec.cache_key
+                            && s.outputs == rec.outputs
+                    })
                     .with_context(|| format!("run {from} has no executed step with the cache key of `{}`", rec.id))?
             }
             _ => rec.clone(),

@@ -290,20 +290,18 @@ impl HostWriter for StepState {
             ))));
         }
         let port = self.table.get(&handle)?.port.clone();
-        let Some(index) = self.io.writers.iter().position(|(p, _)| *p == port) else {
+        let Some((_, writer)) = self.io.writers.iter_mut().find(|(p, _)| *p == port) else {
             return Ok(Err(format!("output `{port}` is not open")));
         };
-        // Caught here, before the bytes travel: S3 cannot publish an object past 5 GiB.
-        if let Some(max) = self.io.store.max_artifact_size()
-            && self.io.writers[index].1.size() + bytes.len() as u64 > max
-        {
-            return Err(self.refuse(StepFailure::ResourceLimit(format!(
-                "output `{port}` larger than {max} bytes, the most one artifact may be in the store at {}",
-                self.io.store.url()
-            ))));
-        }
-        let writer = &mut self.io.writers[index].1;
         if let Err(e) = writer.write(&bytes).await {
+            // The store's own limit (S3 cannot publish an object past 5 GiB), caught at the
+            // write that crosses it: a limit no retry can fix.
+            if let weft_artifacts::ArtifactError::TooLarge { limit } = e {
+                return Err(self.refuse(StepFailure::ResourceLimit(format!(
+                    "output `{port}` larger than {limit} bytes, the most one artifact may be in the store at {}",
+                    self.io.store.url()
+                ))));
+            }
             self.host_problem(&format!("artifact-write: output `{port}`"), &e);
             return Ok(Err(generic(
                 &format!("output `{port}` could not be written"),

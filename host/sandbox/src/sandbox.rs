@@ -152,16 +152,8 @@ impl Drop for Sandbox {
 /// much stays resident per warm slot.
 const KEEP_RESIDENT: usize = 4 << 20;
 
-/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later), with which a
-/// slot's reset touches only the pages its step dirtied.
-fn pagemap_scan_likely() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut numbers = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
-    (major, minor) >= (6, 7)
-}
+/// Unused slots kept warm (reset, resident) for the next step: 64 MiB resident at most.
+const MAX_WARM_SLOTS: u32 = 16;
 
 /// The engine configuration; the compiler child builds the same one (without pooling,
 /// which does not change the compiled code) so its output deserializes here.
@@ -174,9 +166,13 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> wasmtime::
         let n = config.max_instances.max(1);
         let c = &config.step_counts;
         let mut pool = PoolingAllocationConfig::default();
-        // Without PAGEMAP_SCAN the whole region would be reset by copying at every step,
-        // dirty or not: slower than `madvise` for a small step.
-        let keep_resident = if pagemap_scan_likely() { KEEP_RESIDENT } else { 0 };
+        // Without PAGEMAP_SCAN (Linux < 6.7, or no /proc/self/pagemap) the whole region
+        // would be reset by copying at every step, dirty or not: slower than `madvise`.
+        let keep_resident = if PoolingAllocationConfig::is_pagemap_scan_available() {
+            KEEP_RESIDENT
+        } else {
+            0
+        };
         // Room for `n` steps each at its per-step caps (the limiter enforces them), so no
         // step can take slots a neighbour needs.
         pool.total_component_instances(n)
@@ -191,8 +187,12 @@ pub(crate) fn engine_config(config: &SandboxConfig, pooling: bool) -> wasmtime::
             // per CPU per step — and a page fault per page when the slot is used again.
             // Measured in BENCHMARKS.md ("What a slot reset costs").
             .linear_memory_keep_resident(keep_resident)
+            // A table slot (20,000 elements) is far smaller: this keeps all of it.
             .table_keep_resident(keep_resident)
-            .pagemap_scan(Enabled::Auto);
+            .pagemap_scan(Enabled::Auto)
+            // Unused slots keep what a step dirtied (at most `KEEP_RESIDENT` each) for the
+            // next one: this bounds that memory to `MAX_WARM_SLOTS * KEEP_RESIDENT`.
+            .max_unused_warm_slots(MAX_WARM_SLOTS);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     cfg

@@ -10,6 +10,7 @@ mod run;
 mod runs;
 mod step;
 mod store;
+mod tenant;
 mod validate;
 
 use crate::cli::{Cli, Command, PluginCommand};
@@ -34,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Store(cmd) => store::store(cmd, &settings).await,
         Command::Records(cmd) => store::records(cmd, &settings).await,
+        Command::Tenant(cmd) => tenant::tenant(cmd, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &settings).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,

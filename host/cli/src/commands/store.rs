@@ -88,7 +88,7 @@ pub async fn records(cmd: RecordsCommand, settings: &Settings) -> anyhow::Result
     let path = match &settings.records {
         weft_records::Location::Sqlite(path) => path,
         postgres @ weft_records::Location::Postgres(_) => anyhow::bail!(
-            "`weft records check` and `recover` repair a SQLite file; the records at {postgres} are a \
+            "`weft records check` and `recover` are for a SQLite file; the records at {postgres} are a \
              PostgreSQL database, which checks itself (its administrator's tools apply: pg_amcheck, backups)"
         ),
     };
