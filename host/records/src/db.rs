@@ -21,8 +21,8 @@ pub(crate) enum Db {
     Sqlite {
         pool: SqlitePool,
         /// The one connection writes go through: no pool hand-off per commit, and commits
-        /// queue here rather than on SQLite's write lock.
-        writer: Arc<tokio::sync::Mutex<SqliteConnection>>,
+        /// queue here rather than on SQLite's write lock. `None` once closed.
+        writer: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
     },
     Postgres {
         pool: PgPool,
@@ -100,7 +100,16 @@ impl Db {
     /// Closes the pools.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { pool, .. } => pool.close().await,
+            Db::Sqlite { pool, writer } => {
+                // The writer is outside the pool: closed here too, and waited for, so the
+                // file is let go of when this returns (`recover` renames it next).
+                if let Some(conn) = writer.lock().await.take()
+                    && let Err(e) = conn.close().await
+                {
+                    tracing::warn!("closing the records' writer connection: {e}");
+                }
+                pool.close().await;
+            }
             Db::Postgres { pool } => pool.close().await,
         }
     }
@@ -146,7 +155,7 @@ async fn open_sqlite(path: &Path, durability: Durability) -> Result<Db, RecordsE
         tracing::debug!("migration raced another process ({e}); trying again");
         tokio::time::sleep(Duration::from_millis(50 * tries)).await;
     }
-    let writer = Arc::new(tokio::sync::Mutex::new(pool.acquire().await?.detach()));
+    let writer = Arc::new(tokio::sync::Mutex::new(Some(pool.acquire().await?.detach())));
     Ok(Db::Sqlite { pool, writer })
 }
 

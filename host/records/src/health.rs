@@ -124,7 +124,8 @@ pub struct Recovered {
 }
 
 /// The tables of the records, parents before children (foreign keys).
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
+    "tenants",
     "runs",
     "run_inputs",
     "steps",

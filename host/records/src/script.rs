@@ -159,7 +159,10 @@ impl Script {
     /// Runs the statements in one transaction; nothing of them stays on failure.
     pub async fn commit(self, db: &Db) -> Result<(), sqlx::Error> {
         match db {
-            Db::Sqlite { writer, .. } => self.commit_sqlite(&mut *writer.lock().await).await,
+            Db::Sqlite { writer, .. } => match &mut *writer.lock().await {
+                Some(conn) => self.commit_sqlite(conn).await,
+                None => Err(sqlx::Error::PoolClosed),
+            },
             Db::Postgres { pool, .. } => crate::pipeline::commit(self, pool).await,
         }
     }

@@ -206,6 +206,29 @@ mod tests {
         tokens_are_shown_once_and_only_their_hash_is_kept(records).await;
     }
 
+    /// `weft records recover` keeps the tenants (and so their tokens) with everything else.
+    #[tokio::test]
+    async fn recover_keeps_the_tenants() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db");
+        let records = Records::open(path.as_path(), "default", Durability::Process)
+            .await
+            .expect("open");
+        let token = records.create_tenant("team-a").await.expect("created");
+        records.close().await;
+        let done = crate::recover(&path).await.expect("recover");
+        assert!(done.lost.is_empty(), "{:?}", done.lost);
+        assert!(done.copied.iter().any(|(table, rows)| table == "tenants" && *rows == 1));
+        let records = Records::open(path.as_path(), "default", Durability::Process)
+            .await
+            .expect("open");
+        assert_eq!(
+            records.tenant_for_token(&token).await.expect("lookup").as_deref(),
+            Some("team-a")
+        );
+        records.close().await;
+    }
+
     #[tokio::test]
     async fn postgres_tokens_are_shown_once_and_only_their_hash_is_kept() {
         let Some(admin) = weft_test_programs::services::postgres() else {
