@@ -152,6 +152,17 @@ impl CheckedInput {
         if (meta.dev(), meta.ino()) != self.id || !meta.is_file() {
             anyhow::bail!("{shown} was replaced after it was checked; run again");
         }
+        // Said before any byte travels: an S3 store cannot publish more than 5 GiB at once.
+        if let Some(limit) = store.max_artifact_size()
+            && meta.len() > limit
+        {
+            anyhow::bail!(
+                "{shown} is {}, more than the {} one artifact may be in the store at {}",
+                fmt_bytes(meta.len()),
+                fmt_bytes(limit),
+                store.url()
+            );
+        }
         let mut file = tokio::fs::File::from_std(file);
         let mut w = store.stage();
         let mut buf = vec![0u8; 256 * 1024];
@@ -246,6 +257,28 @@ mod tests {
         std::fs::rename(dir.path().join("other"), &p).expect("swap");
         let err = checked.import(&store, "text/csv").await.expect_err("swapped");
         assert!(err.to_string().contains("was replaced after it was checked"), "{err}");
+    }
+
+    /// A file larger than one artifact may be in the store (S3: 5 GiB) is refused before
+    /// any byte is uploaded.
+    #[tokio::test]
+    async fn an_input_past_the_stores_artifact_limit_is_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("big");
+        std::fs::File::create(&p)
+            .expect("create")
+            .set_len(2 << 20)
+            .expect("sparse");
+        let store = ArtifactStore::open("memory://")
+            .expect("store")
+            .with_max_artifact_size(1 << 20);
+        let checked = any().check(&p).expect("checked");
+        let err = checked.import(&store, "text/plain").await.expect_err("too big");
+        assert!(
+            err.to_string()
+                .contains("is 2 MiB, more than the 1 MiB one artifact may be"),
+            "{err}"
+        );
     }
 
     #[test]
