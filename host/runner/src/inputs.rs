@@ -189,6 +189,14 @@ impl CheckedInput {
 mod tests {
     use super::*;
 
+    /// A sparse file of `len` bytes in a fresh directory (kept alive by the guard).
+    fn sparse_file(len: u64) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("big");
+        std::fs::File::create(&p).expect("create").set_len(len).expect("sparse");
+        (dir, p)
+    }
+
     fn any() -> InputPolicy {
         InputPolicy::new(None, false, None).expect("policy")
     }
@@ -263,12 +271,7 @@ mod tests {
     /// any byte is uploaded.
     #[tokio::test]
     async fn an_input_past_the_stores_artifact_limit_is_refused_before_reading() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("big");
-        std::fs::File::create(&p)
-            .expect("create")
-            .set_len(2 << 20)
-            .expect("sparse");
+        let (_dir, p) = sparse_file(2 << 20);
         let store = ArtifactStore::open("memory://")
             .expect("store")
             .with_max_artifact_size(1 << 20);
@@ -283,12 +286,7 @@ mod tests {
 
     #[test]
     fn size_is_capped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("big");
-        std::fs::File::create(&p)
-            .expect("create")
-            .set_len(2 << 20)
-            .expect("sparse");
+        let (_dir, p) = sparse_file(2 << 20);
         let policy = InputPolicy::new(None, false, Some(1 << 20)).expect("policy");
         assert!(policy.check(&p).expect_err("too big").contains("more than the 1 MiB"));
     }
