@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Home, stderr};
+use common::{Home, committed, stderr};
 use sha2::Digest as _;
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -44,22 +44,6 @@ fn outputs(report: &serde_json::Value) -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-/// Committed steps: id → (outputs, attempts) of every succeeded step.
-fn committed(report: &serde_json::Value) -> BTreeMap<String, (serde_json::Value, serde_json::Value)> {
-    report["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter(|s| s["status"] == "succeeded")
-        .map(|s| {
-            (
-                s["id"].as_str().expect("id").to_string(),
-                (s["outputs"].clone(), s["attempts"].clone()),
-            )
-        })
-        .collect()
 }
 
 /// Every blob in the store holds exactly the bytes its name says: nothing half-written

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod served;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -139,6 +141,24 @@ pub fn outputs(report: &serde_json::Value) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Committed steps: id → (outputs, attempts) of every succeeded step of a run report.
+pub fn committed(
+    report: &serde_json::Value,
+) -> std::collections::BTreeMap<String, (serde_json::Value, serde_json::Value)> {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["status"] == "succeeded")
+        .map(|s| {
+            (
+                s["id"].as_str().expect("id").to_string(),
+                (s["outputs"].clone(), s["attempts"].clone()),
+            )
+        })
+        .collect()
 }
 
 /// The admin URL of the test PostgreSQL (`WEFT_TEST_POSTGRES`), or `None` after saying the

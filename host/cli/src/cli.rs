@@ -112,6 +112,9 @@ pub enum Command {
     /// Manage the tenants of a shared Weft and their API tokens.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Serve the HTTP API on these records and this store: tenants submit workflows,
+    /// follow their runs and download artifacts.
+    Serve(ServeArgs),
     /// Compare the metrics steps recorded, across runs.
     Metrics {
         /// Run ids.
@@ -172,6 +175,23 @@ pub enum Command {
         #[arg(long)]
         fuel: bool,
     },
+}
+
+/// `weft serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, env = "WEFT_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Most steps of one run executing at once [default: the number of CPUs].
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Largest artifact a tenant may upload.
+    #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "1Gi")]
+    pub max_upload_size: u64,
+    /// Print the API's OpenAPI document and exit.
+    #[arg(long)]
+    pub openapi: bool,
 }
 
 /// `weft runs ...`.

@@ -92,6 +92,7 @@ impl Settings {
                 ..weft_sandbox::SandboxConfig::default()
             },
             notes: std::sync::Arc::new(|note| eprintln!("{note}")),
+            sandboxes: weft_runner::Sandboxes::default(),
         }
     }
 

@@ -27,7 +27,7 @@ mod write;
 pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
 pub use lineage::{LineageNode, Origin};
-pub use read::{RunDetail, RunSummary};
+pub use read::{RunDetail, RunFilter, RunListing, RunSummary, rfc3339};
 pub use tenants::{MAX_TENANT_NAME, Tenant, check_tenant_name};
 pub use write::NewRun;
 
@@ -152,6 +152,15 @@ impl Records {
     /// The tenant these records belong to.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The same database (and connections) seen as `tenant`'s records: a server serves
+    /// every tenant over one pool. Every read and write of the handle is scoped to it.
+    pub fn for_tenant(&self, tenant: &str) -> Records {
+        Records {
+            tenant: tenant.to_string(),
+            ..self.clone()
+        }
     }
 
     /// Closes the connections (a PostgreSQL database can then be dropped).

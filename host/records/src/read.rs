@@ -53,7 +53,75 @@ pub struct RunDetail {
     pub steps: Vec<StepReport>,
 }
 
+/// A run as listed to users (`weft runs list --json`, the HTTP API): times in RFC 3339.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunListing {
+    /// Run id.
+    pub run_id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// As [`RunSummary::status`].
+    pub status: String,
+    /// Why the run stopped early.
+    pub error: Option<String>,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// End, RFC 3339 UTC.
+    pub finished_at: Option<String>,
+    /// Planned steps.
+    pub steps: i64,
+    /// Steps that succeeded (executed or reused).
+    pub succeeded: i64,
+    /// Steps that failed.
+    pub failed: i64,
+    /// Steps whose outputs were reused.
+    pub reused: i64,
+}
+
+impl RunSummary {
+    /// As listed to users.
+    pub fn listing(&self) -> RunListing {
+        RunListing {
+            run_id: self.id.clone(),
+            workflow: self.workflow.clone(),
+            status: self.status.clone(),
+            error: self.error.clone(),
+            started_at: rfc3339(self.started_at),
+            finished_at: self.finished_at.map(rfc3339),
+            steps: self.steps,
+            succeeded: self.succeeded,
+            failed: self.failed,
+            reused: self.reused,
+        }
+    }
+}
+
+/// Milliseconds since the epoch as RFC 3339 UTC, to the second.
+pub fn rfc3339(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
 impl RunDetail {
+    /// The recorded run as the engine's report (what `weft runs show --json` prints),
+    /// complete up to the last committed step even when the run was interrupted.
+    pub fn report(&self) -> weft_engine::RunReport {
+        weft_engine::RunReport {
+            run_id: self.summary.id.clone(),
+            workflow: self.summary.workflow.clone(),
+            status: self.status(),
+            error: self.summary.error.clone(),
+            started_at: rfc3339(self.summary.started_at),
+            duration_ms: self
+                .summary
+                .finished_at
+                .map_or(0.0, |f| (f - self.summary.started_at) as f64),
+            params: self.params.clone(),
+            inputs: self.inputs.clone(),
+            steps: self.steps.clone(),
+        }
+    }
+
     /// The run's status as the engine names it.
     pub fn status(&self) -> RunStatus {
         match self.summary.status.as_str() {
@@ -161,17 +229,81 @@ struct StepRow {
     error: Option<String>,
 }
 
+/// Which runs a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs recorded with this status (`running` includes interrupted runs).
+    pub status: Option<String>,
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Skip this many of the newest matching runs.
+    pub offset: u32,
+    /// Show at most this many.
+    pub limit: u32,
+}
+
 impl Records {
     /// The newest runs first, at most `limit`.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunSummary>, RecordsError> {
+        self.find_runs(&RunFilter {
+            limit,
+            ..RunFilter::default()
+        })
+        .await
+    }
+
+    /// The newest runs that pass `filter` first.
+    pub async fn find_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, RecordsError> {
         let rows: Vec<SummaryRow> = self
             .db
             .all(
-                format!("{SUMMARY} WHERE r.tenant = $1 ORDER BY r.started_at DESC, r.id DESC LIMIT $2"),
-                vec![self.tenant.as_str().into(), i64::from(limit).into()],
+                format!(
+                    "{SUMMARY} WHERE r.tenant = $1 AND ($2 = '' OR r.status = $2) AND ($3 = '' OR r.workflow = $3) \
+                     ORDER BY r.started_at DESC, r.id DESC LIMIT $4 OFFSET $5"
+                ),
+                vec![
+                    self.tenant.as_str().into(),
+                    filter.status.as_deref().unwrap_or("").into(),
+                    filter.workflow.as_deref().unwrap_or("").into(),
+                    i64::from(filter.limit).into(),
+                    i64::from(filter.offset).into(),
+                ],
             )
             .await?;
         Ok(rows.into_iter().map(RunSummary::from).collect())
+    }
+
+    /// Every tenant's runs recorded as running whose process is gone, oldest first: what a
+    /// server resumes when it starts (tenant, run id).
+    pub async fn interrupted_runs(&self) -> Result<Vec<(String, String)>, RecordsError> {
+        let rows: Vec<(String, String, Option<String>, Option<i64>)> = self
+            .db
+            .all(
+                "SELECT tenant, id, host, pid FROM runs WHERE status = 'running' ORDER BY started_at, id",
+                vec![],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(_, _, host, pid)| crate::owner::is_gone(host.as_deref(), *pid))
+            .map(|(tenant, id, _, _)| (tenant, id))
+            .collect())
+    }
+
+    /// The media type an artifact of this tenant was recorded with (as a workflow input or
+    /// a step's output), if any run recorded it.
+    pub async fn media_type(&self, digest: &Digest) -> Result<Option<String>, RecordsError> {
+        let row: Option<(String,)> = self
+            .db
+            .first(
+                "SELECT o.media_type FROM step_outputs o JOIN runs r ON r.id = o.run_id \
+                 WHERE o.digest = $1 AND r.tenant = $2 \
+                 UNION ALL SELECT i.media_type FROM run_inputs i JOIN runs r ON r.id = i.run_id \
+                 WHERE i.digest = $1 AND r.tenant = $2 LIMIT 1",
+                vec![digest.to_string().into(), self.tenant.as_str().into()],
+            )
+            .await?;
+        Ok(row.map(|(m,)| m))
     }
 
     /// The newest run's id, if any.

@@ -185,6 +185,27 @@ impl CheckedInput {
     }
 }
 
+/// A submitted workflow's input: the artifact bound to it must be in the tenant's store.
+/// Returns its digest and size, or the problem to report.
+pub(crate) async fn stored_input(
+    store: Option<&ArtifactStore>,
+    bound: Option<&weft_artifacts::Digest>,
+) -> Result<(weft_artifacts::Digest, u64), String> {
+    let Some(digest) = bound else {
+        return Err("no artifact is bound to this input: upload the file and bind its digest".to_string());
+    };
+    let Some(store) = store else {
+        return Err("bug: a submitted workflow loaded without a store".to_string());
+    };
+    match store.reader(digest).await {
+        Ok(reader) => Ok((*digest, reader.size())),
+        Err(weft_artifacts::ArtifactError::NotFound(_)) => {
+            Err(format!("no artifact {digest} has been uploaded: upload the file first"))
+        }
+        Err(e) => Err(format!("artifact {digest}: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod step;
 
 pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
 pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
-pub use load::{LoadError, LoadedWorkflow, render};
+pub use load::{Invalid, LoadError, LoadedWorkflow, render};
 pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings};
@@ -102,16 +102,36 @@ pub struct Loader {
     pub sandbox: SandboxConfig,
     /// Where notes go.
     pub notes: Notes,
+    /// The sandboxes made so far (clones share them).
+    pub sandboxes: Sandboxes,
 }
 
+/// The sandboxes a [`Loader`] made, at most one per fuel setting, shared by every workflow
+/// it loads: a server runs many workflows at once, and each sandbox holds a wasmtime engine
+/// with its pool of instance slots (and address space reserved for them) and its loaded
+/// components. Sharing one pool also bounds the steps executing at once over all runs.
+#[derive(Clone, Default)]
+pub struct Sandboxes(Arc<std::sync::Mutex<[Option<Arc<Sandbox>>; 2]>>);
+
 impl Loader {
-    /// A sandbox with these settings; fuel metering costs every step some speed, so it is
-    /// on only when a step sets a fuel budget.
+    /// The sandbox with these settings; fuel metering costs every step some speed, so it
+    /// is on only when a step sets a fuel budget.
     pub fn sandbox(&self, fuel: bool) -> anyhow::Result<Arc<Sandbox>> {
-        Ok(Arc::new(Sandbox::new(SandboxConfig {
+        let mut made = self
+            .sandboxes
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = &mut made[usize::from(fuel)];
+        if let Some(sandbox) = slot {
+            return Ok(sandbox.clone());
+        }
+        let sandbox = Arc::new(Sandbox::new(SandboxConfig {
             fuel,
             ..self.sandbox.clone()
-        })?))
+        })?);
+        *slot = Some(sandbox.clone());
+        Ok(sandbox)
     }
 
     pub(crate) fn note(&self, note: Note) {
@@ -121,8 +141,8 @@ impl Loader {
     /// Reads, resolves and validates a workflow file (`weft validate`); every problem at
     /// once.
     pub async fn load(&self, file: &Path, overrides: &[(String, String)]) -> Result<LoadedWorkflow, LoadError> {
-        let text = files::read_workflow(file).map_err(LoadError::Invalid)?;
-        load::load_source(self, file, text, overrides).await
+        let text = files::read_workflow(file).map_err(|e| LoadError::Invalid(load::Invalid::unreadable(e)))?;
+        load::load_source(self, &load::Origin::File(file), None, text, overrides).await
     }
 }
 

@@ -18,9 +18,9 @@ pub struct LoadedWorkflow {
     pub sandbox: Arc<Sandbox>,
     /// The component of each plan step, in plan order.
     pub components: Vec<Arc<LoadedComponent>>,
-    /// Workflow input name → file on disk, checked by the input policy (symlinks
-    /// resolved: the file that is read).
-    pub input_files: BTreeMap<String, crate::inputs::CheckedInput>,
+    /// Workflow input name → a file on disk, checked by the input policy (symlinks
+    /// resolved: the file that is read), or an artifact already stored.
+    pub(crate) input_files: BTreeMap<String, InputSource>,
     /// Inputs whose path resolved to another one (a symlink, `..`): name, as written
     /// (joined to the workflow's directory), resolved. Reported before the run starts.
     pub resolved_inputs: Vec<(String, PathBuf, PathBuf)>,
@@ -35,10 +35,64 @@ pub struct LoadedWorkflow {
 /// Why a workflow could not be loaded, or a run started.
 #[derive(Debug)]
 pub enum LoadError {
-    /// The workflow is invalid; the text lists every problem.
-    Invalid(String),
+    /// The workflow is invalid: nothing was run.
+    Invalid(Invalid),
     /// Something else failed (IO).
     Other(anyhow::Error),
+}
+
+/// An invalid workflow: every problem, and the text that lists them for a terminal.
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    /// One line per problem, then a count (what the CLI prints).
+    pub text: String,
+    /// Each problem with its position; empty when the file itself could not be read.
+    pub problems: Vec<Diagnostic>,
+}
+
+impl Invalid {
+    /// A workflow that could not even be read: no positions to give.
+    pub(crate) fn unreadable(text: String) -> Invalid {
+        Invalid {
+            text,
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// Where a workflow comes from, which decides what it may refer to.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin<'a> {
+    /// A file on this machine: its inputs are files (under the input policy), its `uses:`
+    /// may be paths, both relative to the file's directory.
+    File(&'a Path),
+    /// Text submitted to a server under `name`: every input is bound to an artifact the
+    /// tenant already stored, and `uses:` names components on the plugin path only (a path
+    /// would read a file of the server).
+    Submitted {
+        /// Shown in problems and recorded as the run's file.
+        name: &'a str,
+        /// Input name → digest of an artifact in the tenant's store.
+        inputs: &'a BTreeMap<String, weft_artifacts::Digest>,
+    },
+}
+
+impl Origin<'_> {
+    /// How it is named in messages and the records.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            Origin::File(file) => file.display().to_string(),
+            Origin::Submitted { name, .. } => (*name).to_string(),
+        }
+    }
+}
+
+/// A workflow input, where its bytes are.
+pub(crate) enum InputSource {
+    /// A file of this machine, to be stored.
+    File(crate::inputs::CheckedInput),
+    /// Already in the store: its digest and size.
+    Stored(weft_artifacts::Digest, u64),
 }
 
 impl From<anyhow::Error> for LoadError {
@@ -47,10 +101,16 @@ impl From<anyhow::Error> for LoadError {
     }
 }
 
-/// Finds the component file a `uses:` names.
-fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<PathBuf, String> {
+/// Finds the component file a `uses:` names (`workflow_dir` is `None` for a submitted
+/// workflow, which may not name files).
+fn resolve(uses: &str, workflow_dir: Option<&Path>, plugin_path: &[PathBuf]) -> Result<PathBuf, String> {
     match ComponentRef::parse(uses)? {
+        ComponentRef::Path(_) if workflow_dir.is_none() => Err(
+            "a submitted workflow names its steps by name (`uses: NAME`): a path would read a file of the server"
+                .to_string(),
+        ),
         ComponentRef::Path(p) => {
+            let workflow_dir = workflow_dir.unwrap_or(Path::new("."));
             let path = workflow_dir.join(&p);
             // Whether it is a regular file of a sane size is checked when it is read.
             if path.exists() {
@@ -64,6 +124,10 @@ fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<P
             .map(|dir| dir.join(format!("{name}.wasm")))
             .find(|p| p.is_file())
             .ok_or_else(|| {
+                if workflow_dir.is_none() {
+                    // The server's directories are none of a submitter's business.
+                    return format!("no step `{name}` is available on this server");
+                }
                 let searched: Vec<_> = plugin_path.iter().map(|p| p.display().to_string()).collect();
                 format!(
                     "no component `{name}` in the plugin path ({}); build Weft's plugins with `cargo xtask build-plugins` or pass --plugins DIR",
@@ -73,36 +137,64 @@ fn resolve(uses: &str, workflow_dir: &Path, plugin_path: &[PathBuf]) -> Result<P
     }
 }
 
-/// Loads workflow text as if read from `file` (paths resolve next to it): parsed once,
+/// Loads workflow text from `origin` (a file's paths resolve next to it): parsed once,
 /// every `uses:` resolved and loaded into a sandbox made for it, then validated.
 pub(crate) async fn load_source(
     loader: &Loader,
-    file: &Path,
+    origin: &Origin<'_>,
+    store: Option<&weft_artifacts::ArtifactStore>,
     text: String,
     overrides: &[(String, String)],
 ) -> Result<LoadedWorkflow, LoadError> {
-    let shown = file.display().to_string();
-    let invalid = |d: Diagnostics| LoadError::Invalid(render(&shown, &d));
+    let shown = origin.shown();
+    let invalid = |d: Diagnostics| {
+        LoadError::Invalid(Invalid {
+            text: render(&shown, &d),
+            problems: d.0,
+        })
+    };
     let (workflow, mut problems) = weft_model::parse(&text).map_err(invalid)?;
     let sandbox = loader.sandbox(workflow.steps.iter().any(|s| s.limits.fuel.is_some()))?;
-    let dir = file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = match origin {
+        Origin::File(file) => Some(file.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)),
+        Origin::Submitted { .. } => None,
+    };
 
     let mut input_files = BTreeMap::new();
     let mut resolved_inputs = Vec::new();
     for input in &workflow.inputs {
-        let path = dir.join(&input.path.value);
-        match loader.input_policy.check(&path) {
-            Ok(checked) => {
-                if std::path::absolute(&path).is_ok_and(|p| p != checked.path) {
-                    resolved_inputs.push((input.name.value.clone(), path, checked.path.clone()));
-                }
-                input_files.insert(input.name.value.clone(), checked);
+        let field = || format!("inputs.{}.path", input.name.value);
+        let found = match (origin, &dir) {
+            (Origin::File(_), Some(dir)) => {
+                let path = dir.join(&input.path.value);
+                loader.input_policy.check(&path).map(|checked| {
+                    if std::path::absolute(&path).is_ok_and(|p| p != checked.path) {
+                        resolved_inputs.push((input.name.value.clone(), path, checked.path.clone()));
+                    }
+                    InputSource::File(checked)
+                })
             }
-            Err(message) => problems.push(Diagnostic::new(
-                input.path.span,
-                format!("inputs.{}.path", input.name.value),
-                message,
-            )),
+            (Origin::Submitted { inputs, .. }, _) => crate::inputs::stored_input(store, inputs.get(&input.name.value))
+                .await
+                .map(|(digest, size)| InputSource::Stored(digest, size)),
+            (Origin::File(_), None) => Err("bug: a workflow file without a directory".to_string()),
+        };
+        match found {
+            Ok(source) => {
+                input_files.insert(input.name.value.clone(), source);
+            }
+            Err(message) => problems.push(Diagnostic::new(input.path.span, field(), message)),
+        }
+    }
+    if let Origin::Submitted { inputs, .. } = origin {
+        for name in inputs.keys() {
+            if !workflow.inputs.iter().any(|i| &i.name.value == name) {
+                problems.push(Diagnostic::new(
+                    weft_model::Span { line: 1, col: 1 },
+                    "inputs",
+                    format!("an artifact is bound to input `{name}`, which the workflow does not declare"),
+                ));
+            }
         }
     }
 
@@ -114,7 +206,7 @@ pub(crate) async fn load_source(
         if catalog.contains_key(uses) {
             continue;
         }
-        let loaded = match resolve(uses, &dir, &loader.plugin_path) {
+        let loaded = match resolve(uses, dir.as_deref(), &loader.plugin_path) {
             Ok(path) => match crate::files::read_component(&path) {
                 Ok(bytes) => {
                     if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {

@@ -1,7 +1,7 @@
 //! Starting a run (load → store inputs → archive components → lock → record), resuming a
 //! recorded one from its locked plan, and running either to its end.
 
-use crate::load::{LoadError, LoadedWorkflow, load_source};
+use crate::load::{InputSource, Invalid, LoadError, LoadedWorkflow, Origin, load_source};
 use crate::lock::LockedPlan;
 use crate::{Note, Runner};
 use anyhow::Context;
@@ -54,10 +54,26 @@ impl Runner {
     /// its inputs stored, its components archived in the store, its plan locked, and the
     /// run recorded with its planned steps.
     pub async fn start(&self, file: &Path, overrides: &[(String, String)]) -> Result<Prepared, LoadError> {
-        let text = crate::files::read_workflow(file).map_err(LoadError::Invalid)?;
+        let text = crate::files::read_workflow(file).map_err(|e| LoadError::Invalid(Invalid::unreadable(e)))?;
         self.sweep_staging().await;
-        let loaded = load_source(&self.loader, file, text, overrides).await?;
-        Ok(self.record(file, overrides, loaded).await?)
+        let origin = Origin::File(file);
+        let loaded = load_source(&self.loader, &origin, Some(&self.store), text, overrides).await?;
+        Ok(self.record(&origin.shown(), overrides, loaded).await?)
+    }
+
+    /// A new run of workflow text submitted under `name` (to a server): validated like a
+    /// file (every problem at once), but its inputs are the artifacts `inputs` binds (each
+    /// already in this store) and its `uses:` may name components only, never files.
+    pub async fn submit(
+        &self,
+        name: &str,
+        text: String,
+        overrides: &[(String, String)],
+        inputs: &BTreeMap<String, Digest>,
+    ) -> Result<Prepared, LoadError> {
+        let origin = Origin::Submitted { name, inputs };
+        let loaded = load_source(&self.loader, &origin, Some(&self.store), text, overrides).await?;
+        Ok(self.record(name, overrides, loaded).await?)
     }
 
     /// What killed runs left half-written is of no use to anyone: cleared before more is added.
@@ -71,7 +87,7 @@ impl Runner {
 
     async fn record(
         &self,
-        file: &Path,
+        file: &str,
         overrides: &[(String, String)],
         loaded: LoadedWorkflow,
     ) -> anyhow::Result<Prepared> {
@@ -85,10 +101,17 @@ impl Runner {
         let store = &self.store;
         let mut inputs = BTreeMap::new();
         for input in &loaded.plan.inputs {
-            let meta = loaded.input_files[&input.name]
-                .import(store, &input.media_type)
-                .await
-                .with_context(|| format!("storing workflow input `{}`", input.name))?;
+            let meta = match &loaded.input_files[&input.name] {
+                InputSource::File(file) => file
+                    .import(store, &input.media_type)
+                    .await
+                    .with_context(|| format!("storing workflow input `{}`", input.name))?,
+                InputSource::Stored(digest, size) => ArtifactMeta {
+                    digest: *digest,
+                    size: *size,
+                    media_type: input.media_type.clone(),
+                },
+            };
             inputs.insert(input.name.clone(), meta);
         }
         // Archive the components, content-addressed like any artifact: resume and replay
@@ -119,7 +142,7 @@ impl Runner {
             .create_run(&NewRun {
                 id: &run_id,
                 workflow: &loaded.plan.name,
-                file: &file.display().to_string(),
+                file,
                 plan: &locked.to_json(),
                 source: &loaded.source,
                 overrides,

@@ -8,6 +8,7 @@ mod plugin_new;
 mod replay;
 mod run;
 mod runs;
+mod serve;
 mod step;
 mod store;
 mod tenant;
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Store(cmd) => store::store(cmd, &settings).await,
         Command::Records(cmd) => store::records(cmd, &settings).await,
         Command::Tenant(cmd) => tenant::tenant(cmd, &settings).await,
+        Command::Serve(args) => serve::serve(&args, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &settings).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,

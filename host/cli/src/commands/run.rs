@@ -15,8 +15,8 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
             let file = args.file.as_deref().context("a workflow file is required")?;
             match runner.start(file, &args.params).await {
                 Ok(p) => Ok(p),
-                Err(LoadError::Invalid(text)) => {
-                    eprintln!("{text}");
+                Err(LoadError::Invalid(invalid)) => {
+                    eprintln!("{}", invalid.text);
                     return Ok(crate::EXIT_INVALID);
                 }
                 Err(LoadError::Other(e)) => Err(e),

@@ -7,9 +7,9 @@ use crate::text::shown;
 use anyhow::bail;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use weft_engine::{Reuse, RunReport};
-use weft_records::{Records, RunDetail};
+use weft_records::Records;
 
 pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
     let records = settings.records().await?;
@@ -17,15 +17,7 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
         RunsCommand::List { limit, json } => {
             let runs = records.list_runs(limit).await?;
             if json {
-                let list: Vec<serde_json::Value> = runs
-                    .iter()
-                    .map(|r| {
-                        serde_json::json!({"run_id": r.id, "workflow": r.workflow, "status": r.status,
-                            "error": r.error, "started_at": timestamp(r.started_at),
-                            "finished_at": r.finished_at.map(timestamp), "steps": r.steps,
-                            "succeeded": r.succeeded, "failed": r.failed, "reused": r.reused})
-                    })
-                    .collect();
+                let list: Vec<_> = runs.iter().map(weft_records::RunSummary::listing).collect();
                 println!("{}", crate::text::json(&list)?);
                 return Ok(0);
             }
@@ -59,7 +51,7 @@ pub async fn runs(cmd: RunsCommand, settings: &Settings) -> anyhow::Result<u8> {
         }
         RunsCommand::Show { run, json } => {
             let detail = records.run(&resolve(&records, &run).await?).await?;
-            let report = as_report(&detail);
+            let report = detail.report();
             if json {
                 println!("{}", crate::text::json(&report)?);
             } else {
@@ -153,25 +145,9 @@ pub async fn resolve(records: &Records, run: &str) -> anyhow::Result<String> {
 /// run was interrupted.
 pub async fn recorded_report(records: &Records, run: &str) -> anyhow::Result<RunReport> {
     let run = resolve(records, run).await?;
-    Ok(as_report(&records.run(&run).await?))
-}
-
-/// The recorded run as the engine's report (for the shared summary table).
-fn as_report(d: &RunDetail) -> RunReport {
-    RunReport {
-        run_id: d.summary.id.clone(),
-        workflow: d.summary.workflow.clone(),
-        status: d.status(),
-        error: d.summary.error.clone(),
-        started_at: timestamp(d.summary.started_at),
-        duration_ms: d.summary.finished_at.map_or(0.0, |f| (f - d.summary.started_at) as f64),
-        params: d.params.clone(),
-        inputs: d.inputs.clone(),
-        steps: d.steps.clone(),
-    }
+    Ok(records.run(&run).await?.report())
 }
 
 pub(crate) fn timestamp(ms: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_seconds(at).to_string()
+    weft_records::rfc3339(ms)
 }

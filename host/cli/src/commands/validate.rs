@@ -15,8 +15,8 @@ pub async fn validate(args: &WorkflowArgs, settings: &Settings) -> anyhow::Resul
             );
             Ok(0)
         }
-        Err(LoadError::Invalid(text)) => {
-            eprintln!("{text}");
+        Err(LoadError::Invalid(invalid)) => {
+            eprintln!("{}", invalid.text);
             Ok(crate::EXIT_INVALID)
         }
         Err(LoadError::Other(e)) => Err(e),

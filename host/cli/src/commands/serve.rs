@@ -1,0 +1,58 @@
+//! `weft serve`: the HTTP API (weft-server) on the configured records and store. Prints
+//! the address it listens on, resumes the runs a stopped server left running, and serves
+//! until Ctrl-C or SIGTERM; runs still executing then stay recorded as running and are
+//! resumed by the next start.
+
+use crate::cli::ServeArgs;
+use crate::settings::Settings;
+use anyhow::Context;
+use weft_server::{Server, ServerConfig};
+
+pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> {
+    if args.openapi {
+        print!("{}", weft_server::openapi::document());
+        return Ok(0);
+    }
+    let runner = settings.runner().await?;
+    let config = ServerConfig {
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        max_upload_bytes: args.max_upload_size,
+        ..ServerConfig::default()
+    };
+    let store = weft_artifacts::shown_url(runner.store.url());
+    let server = Server::new(runner, config);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "weft serving on http://{addr} (records: {}, store: {store})",
+        settings.records
+    );
+    match server.resume_interrupted().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("resumed {n} interrupted run(s)"),
+        Err(e) => eprintln!("warning: cannot look for interrupted runs: {e:#}"),
+    }
+    // Open event streams would hold a graceful shutdown forever: on a signal the process
+    // ends; what it was running is resumed by the next start.
+    tokio::select! {
+        served = server.serve(listener, std::future::pending()) => served.context("serving")?,
+        () = stopped() => eprintln!("stopping"),
+    }
+    Ok(0)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stopped() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

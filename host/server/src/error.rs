@@ -1,0 +1,148 @@
+//! What a request that fails answers: a status and `{"error": {"code", "message",
+//! "problems"?}}`. Messages name the user's mistake and never a path or secret of the
+//! server; unexpected failures are logged in full and answered with a short message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs: `unauthorized`, `not_found`, `invalid_workflow`, `bad_request`,
+    /// `conflict`, `too_large`, `internal`.
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// For `invalid_workflow`: every problem with its position.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
+}
+
+/// One problem of an invalid workflow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// 1-based line in the YAML text.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The field concerned, as a dotted path (`steps.train.with.l2`); may be empty.
+    pub field: String,
+    /// What is wrong and, where possible, what to do.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message: message.into(),
+                    problems: Vec::new(),
+                },
+            },
+        }
+    }
+
+    /// 401: no token, or one that names no tenant.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a tenant token is required: `Authorization: Bearer weft_…` (`weft tenant create NAME` makes one)",
+        )
+    }
+
+    /// 404, also for what belongs to another tenant.
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    /// 400: a request the API cannot take as sent.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 409: the request conflicts with the resource's state.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413: a body over its limit.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    /// 422: an invalid workflow, every problem listed.
+    pub fn invalid(invalid: weft_runner::Invalid) -> ApiError {
+        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", invalid.text);
+        e.body.error.problems = invalid
+            .problems
+            .into_iter()
+            .map(|d| Problem {
+                line: d.span.line,
+                column: d.span.col,
+                field: d.field,
+                message: d.message,
+            })
+            .collect();
+        e
+    }
+
+    /// 500: logged in full here, answered without details (they may name the server's
+    /// paths or hosts).
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!("request failed: {error:#}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to answer this request; its log says why",
+        )
+    }
+
+    /// The status answered.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message answered.
+    pub fn message(&self) -> &str {
+        &self.body.error.message
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<weft_records::RecordsError> for ApiError {
+    fn from(e: weft_records::RecordsError) -> ApiError {
+        match e {
+            weft_records::RecordsError::UnknownRun(run) => ApiError::not_found(format!("no run `{run}`")),
+            weft_records::RecordsError::StillRunning { run, .. } => {
+                ApiError::conflict(format!("run {run} is running: cancel it first, or wait for it to stop"))
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The runs executing in this server: each one's cancel signal and its events so far (with
+//! sequence numbers, for server-sent events and their reconnects), and a count that tells
+//! when the server is idle. A run is launched on its own task and leaves the hub when its
+//! end is recorded; its events stay readable for a while after (the last
+//! [`RECENT_RUNS`]), so a client that reconnects just after the end still gets it.
+
+use crate::events::ServerEvent;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{broadcast, watch};
+use weft_engine::{CancelSignal, RunEvent};
+use weft_runner::{Prepared, RunSettings, Runner};
+
+/// Finished runs whose events are kept.
+const RECENT_RUNS: usize = 256;
+
+/// Most events buffered per subscriber before it is dropped (it reconnects with
+/// `Last-Event-ID` and catches up from the history).
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// The runs of this process.
+pub(crate) struct Hub {
+    runs: Mutex<Runs>,
+    executing: watch::Sender<usize>,
+}
+
+#[derive(Default)]
+struct Runs {
+    live: HashMap<String, Arc<LiveRun>>,
+    recent: VecDeque<Arc<LiveRun>>,
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub {
+            runs: Mutex::new(Runs::default()),
+            executing: watch::channel(0).0,
+        }
+    }
+}
+
+/// One run executing here (or just finished).
+pub(crate) struct LiveRun {
+    pub(crate) tenant: String,
+    pub(crate) run_id: String,
+    pub(crate) cancel: CancelSignal,
+    log: Mutex<EventLog>,
+}
+
+struct EventLog {
+    history: Vec<ServerEvent>,
+    tx: broadcast::Sender<ServerEvent>,
+    finished: bool,
+}
+
+impl LiveRun {
+    fn new(tenant: &str, run_id: &str, cancel: CancelSignal) -> LiveRun {
+        LiveRun {
+            tenant: tenant.to_string(),
+            run_id: run_id.to_string(),
+            cancel,
+            log: Mutex::new(EventLog {
+                history: Vec::new(),
+                tx: broadcast::channel(SUBSCRIBER_BUFFER).0,
+                finished: false,
+            }),
+        }
+    }
+
+    /// Numbers `event` and sends it to every subscriber.
+    fn publish(&self, name: &'static str, data: serde_json::Value) {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let event = ServerEvent {
+            id: log.history.len() as u64 + 1,
+            name,
+            data,
+        };
+        if name == crate::events::RUN_FINISHED {
+            log.finished = true;
+        }
+        log.history.push(event.clone());
+        // No subscriber is not an error.
+        let _ = log.tx.send(event);
+    }
+
+    /// The events after `after`, and a receiver of the later ones (`None` once the run
+    /// finished: there are none).
+    pub(crate) fn subscribe(&self, after: u64) -> (Vec<ServerEvent>, Option<broadcast::Receiver<ServerEvent>>) {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let past = log.history.iter().filter(|e| e.id > after).cloned().collect();
+        let rx = (!log.finished).then(|| log.tx.subscribe());
+        (past, rx)
+    }
+}
+
+impl Hub {
+    /// The run `run_id` of `tenant`, if it executes here or finished here lately.
+    pub(crate) fn find(&self, tenant: &str, run_id: &str) -> Option<Arc<LiveRun>> {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.live
+            .get(run_id)
+            .or_else(|| runs.recent.iter().find(|r| r.run_id == run_id))
+            .filter(|r| r.tenant == tenant)
+            .cloned()
+    }
+
+    /// Whether `tenant`'s run `run_id` executes here now.
+    pub(crate) fn is_executing(&self, tenant: &str, run_id: &str) -> bool {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.live.get(run_id).is_some_and(|r| r.tenant == tenant)
+    }
+
+    /// Executes `prepared` on its own task; its events and end go to the hub.
+    pub(crate) fn launch(self: &Arc<Self>, runner: Runner, prepared: Prepared, mut settings: RunSettings) {
+        let cancel = CancelSignal::default();
+        settings.cancel = cancel.clone();
+        let run = Arc::new(LiveRun::new(runner.records.tenant(), &prepared.run_id, cancel));
+        {
+            let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+            runs.live.insert(run.run_id.clone(), run.clone());
+        }
+        self.executing.send_modify(|n| *n += 1);
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
+            let forward = {
+                let run = run.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = rx.recv().await {
+                        if let Some((name, data)) = crate::events::step_event(&event) {
+                            run.publish(name, data);
+                        }
+                    }
+                })
+            };
+            let outcome = runner.run(prepared, &settings, Some(tx)).await;
+            let _ = forward.await;
+            let data = match &outcome {
+                Ok(report) => serde_json::json!({
+                    "run_id": report.run_id,
+                    "status": report.status,
+                    "error": report.error,
+                }),
+                Err(e) => {
+                    tracing::error!(run = %run.run_id, "run stopped: {e:#}");
+                    serde_json::json!({
+                        "run_id": run.run_id,
+                        "status": "interrupted",
+                        "error": "the server could not record the run's progress; it is resumed when the server starts again",
+                    })
+                }
+            };
+            run.publish(crate::events::RUN_FINISHED, data);
+            hub.finished(&run);
+        });
+    }
+
+    fn finished(&self, run: &Arc<LiveRun>) {
+        {
+            let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+            runs.live.remove(&run.run_id);
+            runs.recent.push_back(run.clone());
+            if runs.recent.len() > RECENT_RUNS {
+                runs.recent.pop_front();
+            }
+        }
+        self.executing.send_modify(|n| *n -= 1);
+    }
+
+    /// Waits until no run executes.
+    pub(crate) async fn idle(&self) {
+        let mut rx = self.executing.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}

@@ -1,0 +1,137 @@
+//! Weft's HTTP API, served by `weft serve`: tenants submit workflow YAML, follow their runs
+//! (also as server-sent events), read logs and download artifacts, over versioned JSON
+//! paths (`/api/v1/...`) described by an OpenAPI document ([`openapi`]).
+//!
+//! Every request under `/api/v1` carries a tenant's token (`Authorization: Bearer weft_…`,
+//! `auth.rs`); every handler reads and writes through that tenant's [`Runner`] (records and
+//! store scoped to it), so another tenant's run or artifact answers 404 like one that does
+//! not exist. Runs execute in this process (`hub.rs`); runs the server was executing when
+//! it stopped are resumed when it starts ([`Server::resume_interrupted`]).
+//!
+//! The server gets every setting as a value ([`ServerConfig`]): only the CLI reads the
+//! environment.
+
+mod artifacts;
+mod auth;
+mod error;
+mod events;
+mod health;
+mod hub;
+pub mod openapi;
+mod runs;
+
+pub use error::ApiError;
+
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+use weft_runner::Runner;
+
+/// How the server runs what it is given.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Most steps of one run executing at once.
+    pub concurrency: usize,
+    /// Longest a run may take (the workflow's own limit applies too); `None`: no limit.
+    pub run_timeout: Option<Duration>,
+    /// Largest artifact a tenant may upload, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            concurrency: 4,
+            run_timeout: None,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+/// Largest upload by default: 1 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
+
+/// The server: one runner (records, store, loader) shared by every tenant, seen through
+/// each tenant's scope per request.
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) state: Arc<State>,
+}
+
+/// What every handler shares.
+pub(crate) struct State {
+    /// Records and store of no tenant in particular: always narrowed with
+    /// [`State::runner`] before use.
+    runner: Runner,
+    pub(crate) config: ServerConfig,
+    /// The runs executing in this process.
+    pub(crate) hub: Arc<hub::Hub>,
+}
+
+impl State {
+    /// The run lifecycle over `tenant`'s records and store only.
+    pub(crate) fn runner(&self, tenant: &auth::Tenant) -> Runner {
+        Runner {
+            loader: self.runner.loader.clone(),
+            store: self.runner.store.for_tenant(tenant.name()),
+            records: self.runner.records.for_tenant(tenant.name()),
+        }
+    }
+}
+
+impl Server {
+    /// A server over `runner`'s records, store and loader (their tenant is ignored).
+    pub fn new(runner: Runner, config: ServerConfig) -> Server {
+        Server {
+            state: Arc::new(State {
+                runner,
+                config,
+                hub: Arc::new(hub::Hub::default()),
+            }),
+        }
+    }
+
+    /// The routes: `/healthz`, `/readyz`, `/api/v1/openapi.json` and the API.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .merge(health::routes())
+            .nest(
+                "/api/v1",
+                runs::routes().merge(artifacts::routes()).merge(openapi::routes()),
+            )
+            .with_state(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; runs still executing then are
+    /// left recorded as running and resumed by the next start.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Resumes every tenant's run that a stopped server (or a killed `weft run`) left
+    /// running; returns how many were resumed. One that cannot be resumed is logged and
+    /// left as it is.
+    pub async fn resume_interrupted(&self) -> anyhow::Result<usize> {
+        let interrupted = self.state.runner.records.interrupted_runs().await?;
+        let mut resumed = 0;
+        for (tenant, run_id) in interrupted {
+            let tenant = auth::Tenant::trusted(tenant);
+            match runs::resume_run(&self.state, &tenant, &run_id).await {
+                Ok(()) => resumed += 1,
+                Err(e) => tracing::warn!(run = %run_id, tenant = tenant.name(), "cannot resume: {}", e.message()),
+            }
+        }
+        Ok(resumed)
+    }
+
+    /// Waits until no run executes in this process (for tests and a clean shutdown).
+    pub async fn idle(&self) {
+        self.state.hub.idle().await;
+    }
+}

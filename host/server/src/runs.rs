@@ -1,0 +1,396 @@
+//! Runs over HTTP: submit workflow YAML (validated first: an invalid one answers 422 with
+//! every problem and runs nothing), list and read runs, cancel, resume, read logs.
+
+use crate::auth::Tenant;
+use crate::{ApiError, State};
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use weft_artifacts::Digest;
+use weft_engine::CancelSignal;
+use weft_runner::{LoadError, RunSettings};
+
+/// Most parameter overrides or bound inputs in one submission.
+const MAX_BINDINGS: usize = 1_000;
+/// Longest name a submission gives its workflow.
+const MAX_FILE_NAME: usize = 255;
+/// Most runs listed at once.
+const MAX_LIST: u32 = 1_000;
+/// Most log lines answered at once.
+const MAX_LOG_PAGE: usize = 10_000;
+
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/runs", post(submit).get(list))
+        .route("/runs/{id}", get(show))
+        .route("/runs/{id}/cancel", post(cancel))
+        .route("/runs/{id}/resume", post(resume))
+        .route("/runs/{id}/logs", get(logs))
+        .route("/runs/{id}/events", get(crate::events::run_events))
+        // A workflow is at most 1 MiB; with parameters and bindings the body stays far below.
+        .layer(axum::extract::DefaultBodyLimit::max(4 << 20))
+}
+
+/// A workflow to run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The workflow's YAML text (at most 1 MiB).
+    pub workflow: String,
+    /// Parameter overrides, name → value as text (as `weft run --param name=value`).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Workflow input name → digest (`sha256:…`) of an artifact uploaded with
+    /// `PUT /api/v1/artifacts/{digest}`.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// How the workflow is named in problems and the records (e.g. its file name);
+    /// `workflow.yaml` when absent.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// A run that was accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Submitted {
+    /// Its id.
+    pub run_id: String,
+    /// The workflow's name.
+    pub workflow: String,
+    /// Its planned steps.
+    pub steps: usize,
+}
+
+/// `POST /api/v1/runs`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    tag = "runs",
+    request_body = SubmitRequest,
+    responses(
+        (status = 201, description = "Validated, recorded and started", body = Submitted),
+        (status = 400, description = "Not a submission", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 422, description = "An invalid workflow: every problem with its line and column; nothing ran", body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn submit(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    body: Result<Json<SubmitRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
+        return Err(ApiError::too_large(format!(
+            "the workflow is {} bytes; at most {} are accepted",
+            request.workflow.len(),
+            weft_runner::MAX_WORKFLOW_BYTES
+        )));
+    }
+    if request.params.len() > MAX_BINDINGS || request.inputs.len() > MAX_BINDINGS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_BINDINGS} parameters and {MAX_BINDINGS} inputs may be given"
+        )));
+    }
+    let file = request.file.unwrap_or_else(|| "workflow.yaml".to_string());
+    if file.len() > MAX_FILE_NAME || file.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(format!(
+            "`file` must be at most {MAX_FILE_NAME} bytes without control characters"
+        )));
+    }
+    let mut inputs = BTreeMap::new();
+    for (name, digest) in request.inputs {
+        let digest: Digest = digest
+            .parse()
+            .map_err(|e| ApiError::bad_request(format!("input `{name}`: {e}")))?;
+        inputs.insert(name, digest);
+    }
+    let overrides: Vec<(String, String)> = request.params.into_iter().collect();
+    let runner = state.runner(&tenant);
+    let prepared = match runner.submit(&file, request.workflow, &overrides, &inputs).await {
+        Ok(p) => p,
+        Err(LoadError::Invalid(invalid)) => return Err(ApiError::invalid(invalid)),
+        Err(LoadError::Other(e)) => return Err(ApiError::internal(format!("{e:#}"))),
+    };
+    let submitted = Submitted {
+        run_id: prepared.run_id.clone(),
+        workflow: prepared.plan.name.clone(),
+        steps: prepared.plan.steps.len(),
+    };
+    tracing::info!(tenant = tenant.name(), run = %submitted.run_id, workflow = %submitted.workflow, "run submitted");
+    state.hub.launch(runner, prepared, run_settings(&state));
+    Ok((StatusCode::CREATED, Json(submitted)))
+}
+
+/// How the server runs every run.
+fn run_settings(state: &State) -> RunSettings {
+    RunSettings {
+        concurrency: state.config.concurrency,
+        use_cache: true,
+        timeout: state.config.run_timeout,
+        // Replaced by the hub with the run's own.
+        cancel: CancelSignal::default(),
+    }
+}
+
+/// Which runs to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only runs with this recorded status: `running` (also interrupted ones),
+    /// `succeeded`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// Only runs of this workflow (by name).
+    pub workflow: Option<String>,
+    /// At most this many (default 50, at most 1000).
+    pub limit: Option<u32>,
+    /// Skip this many of the newest matching runs.
+    pub offset: Option<u32>,
+}
+
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunList {
+    /// The runs.
+    #[schema(value_type = Vec<Object>)]
+    pub runs: Vec<weft_records::RunListing>,
+}
+
+/// `GET /api/v1/runs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    tag = "runs",
+    params(ListQuery),
+    responses(
+        (status = 200, body = RunList),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn list(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RunList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if let Some(status) = &query.status
+        && !["running", "succeeded", "failed", "cancelled"].contains(&status.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "`status` is one of running, succeeded, failed, cancelled",
+        ));
+    }
+    let filter = weft_records::RunFilter {
+        status: query.status,
+        workflow: query.workflow,
+        offset: query.offset.unwrap_or(0),
+        limit: query.limit.unwrap_or(50).min(MAX_LIST),
+    };
+    let runs = state.runner(&tenant).records.find_runs(&filter).await?;
+    Ok(Json(RunList {
+        runs: runs.iter().map(weft_records::RunSummary::listing).collect(),
+    }))
+}
+
+/// `GET /api/v1/runs/{id}`: the run report (as `weft runs show --json`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run: status, parameters, inputs, and each step's status, attempts, outputs and metrics", body = Object),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn show(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<Json<weft_engine::RunReport>, ApiError> {
+    let detail = state.runner(&tenant).records.run(&run_id).await?;
+    Ok(Json(detail.report()))
+}
+
+/// What became of a cancel or resume request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The run.
+    pub run_id: String,
+    /// What happens now.
+    pub message: String,
+}
+
+/// `POST /api/v1/runs/{id}/cancel`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/cancel",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 202, description = "The run stops within a second and is recorded as cancelled", body = Accepted),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The run is not running", body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn cancel(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let records = state.runner(&tenant).records;
+    let status = records.run(&run_id).await?.summary.status;
+    if status != "running" && status != "interrupted" {
+        return Err(ApiError::conflict(format!("run {run_id} is not running (it {status})")));
+    }
+    records.request_cancel(&run_id).await?;
+    if let Some(live) = state.hub.find(tenant.name(), &run_id) {
+        live.cancel.cancel("cancelled through the API");
+    }
+    tracing::info!(tenant = tenant.name(), run = %run_id, "cancel requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            run_id,
+            message: "the run stops within a second and is recorded as cancelled".into(),
+        }),
+    ))
+}
+
+/// `POST /api/v1/runs/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/resume",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 202, description = "The run continues: committed steps are kept, the rest run", body = Accepted),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "The run is running, or succeeded", body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn resume(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    resume_run(&state, &tenant, &run_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            run_id,
+            message: "the run continues: committed steps are kept, the rest run".into(),
+        }),
+    ))
+}
+
+/// Resumes `run_id` of `tenant` in this server.
+pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str) -> Result<(), ApiError> {
+    if state.hub.is_executing(tenant.name(), run_id) {
+        return Err(ApiError::conflict(format!("run {run_id} is running in this server")));
+    }
+    let runner = state.runner(tenant);
+    let detail = runner.records.run(run_id).await?;
+    if detail.status() == weft_engine::RunStatus::Succeeded {
+        return Err(ApiError::conflict(format!(
+            "run {run_id} succeeded: there is nothing to resume"
+        )));
+    }
+    let prepared = runner
+        .resume(run_id)
+        .await
+        .map_err(|e| match e.downcast::<weft_records::RecordsError>() {
+            Ok(e) => ApiError::from(e),
+            Err(e) => ApiError::internal(format!("{e:#}")),
+        })?;
+    tracing::info!(tenant = tenant.name(), run = %run_id, "run resumed");
+    state.hub.launch(runner, prepared, run_settings(state));
+    Ok(())
+}
+
+/// Which log lines.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Only this step (`train` also gives `train[0]`, `train[1]`, … of a fan-out).
+    pub step: Option<String>,
+    /// Skip this many lines.
+    pub offset: Option<usize>,
+    /// At most this many lines (default and maximum 10,000).
+    pub limit: Option<usize>,
+}
+
+/// A page of a run's log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogPage {
+    /// The lines, in plan order of their steps.
+    pub lines: Vec<LogLine>,
+    /// Lines in all (with the filter).
+    pub total: usize,
+}
+
+/// One log line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogLine {
+    /// The step that wrote it.
+    pub step: String,
+    /// `log` (the step's own log), `stdout` or `stderr`, with a level for `log`.
+    pub stream: String,
+    /// The text, as the step wrote it (not escaped: a terminal must escape it).
+    pub message: String,
+}
+
+/// `GET /api/v1/runs/{id}/logs`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/logs",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id"), LogQuery),
+    responses(
+        (status = 200, body = LogPage),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn logs(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    Path(run_id): Path<String>,
+    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<LogPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let all = state
+        .runner(&tenant)
+        .records
+        .logs(&run_id, query.step.as_deref())
+        .await?;
+    let total = all.len();
+    let lines = all
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(query.limit.unwrap_or(MAX_LOG_PAGE).min(MAX_LOG_PAGE))
+        .map(|(step, record)| LogLine {
+            step,
+            stream: record.stream,
+            message: record.message,
+        })
+        .collect();
+    Ok(Json(LogPage { lines, total }))
+}
