@@ -185,6 +185,76 @@ async fn a_tenant_submits_follows_and_downloads() {
     );
     assert_eq!(bytes.len() as u64, summary["size"].as_u64().expect("size"));
 
+    // A byte range: only those bytes, though the whole artifact is read and checked.
+    let input = iris();
+    let response = served
+        .http
+        .get(served.url(&format!("/api/v1/artifacts/{digest}")))
+        .bearer_auth(&token)
+        .header("Range", "bytes=2-9")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(response.status().as_u16(), 206);
+    assert_eq!(
+        response.headers()["content-range"].to_str().expect("range"),
+        format!("bytes 2-9/{}", input.len())
+    );
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), &input[2..10]);
+    let response = served
+        .http
+        .get(served.url(&format!("/api/v1/artifacts/{digest}")))
+        .bearer_auth(&token)
+        .header("Range", format!("bytes={}-", input.len()))
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(response.status().as_u16(), 416);
+
+    // Lineage: the summary back to the uploaded input.
+    let (status, lineage) = served
+        .get(
+            &format!(
+                "/api/v1/artifacts/{}/lineage",
+                summary["digest"].as_str().expect("digest")
+            ),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{lineage}");
+    let nodes = lineage.as_array().expect("nodes");
+    assert_eq!(nodes[0]["digest"], summary["digest"]);
+    assert_eq!(nodes[0]["origin"]["step"], "train-stats");
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["origin"]["kind"] == "input" && n["origin"]["name"] == "iris" && n["digest"] == digest.as_str()),
+        "the lineage reaches the uploaded input: {lineage}"
+    );
+
+    // Metrics of two runs side by side, with their parameters.
+    let (status, second) = served
+        .post(
+            "/api/v1/runs",
+            &token,
+            json!({"workflow": example("iris-summary.yaml"), "inputs": {"iris": digest}, "params": {"seed": "8"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    let second = second["run_id"].as_str().expect("run").to_string();
+    served.wait(&token, &second, Duration::from_secs(120)).await;
+    let (status, compared) = served
+        .get(&format!("/api/v1/compare?runs={run},{second}"), &token)
+        .await;
+    assert_eq!(status, 200, "{compared}");
+    assert_eq!(compared["runs"][0]["params"]["seed"], 7);
+    assert_eq!(compared["runs"][1]["params"]["seed"], 8);
+    let rows = compared["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty(), "{compared}");
+    assert!(rows.iter().all(|r| r["values"].as_array().map(Vec::len) == Some(2)));
+    let (status, _) = served.get("/api/v1/compare?runs=", &token).await;
+    assert_eq!(status, 400);
+
     // Logs, paged: a step that floods its log, stdout and stderr.
     let (status, chatty) = served
         .post(
@@ -219,12 +289,12 @@ async fn a_tenant_submits_follows_and_downloads() {
         .get("/api/v1/runs?status=succeeded&workflow=iris-summary", &token)
         .await;
     assert_eq!(status, 200);
-    assert_eq!(list["runs"].as_array().map(Vec::len), Some(1), "{list}");
-    assert_eq!(list["runs"][0]["run_id"], run.as_str());
+    assert_eq!(list["runs"].as_array().map(Vec::len), Some(2), "{list}");
+    assert_eq!(list["runs"][1]["run_id"], run.as_str());
     let (_, newest) = served.get("/api/v1/runs?limit=1", &token).await;
     assert_eq!(newest["runs"][0]["run_id"], chatty.as_str(), "newest first");
     let (_, next) = served.get("/api/v1/runs?limit=1&offset=1", &token).await;
-    assert_eq!(next["runs"][0]["run_id"], run.as_str());
+    assert_eq!(next["runs"][0]["run_id"], second.as_str());
     let (_, none) = served.get("/api/v1/runs?status=failed", &token).await;
     assert_eq!(none["runs"], json!([]));
     let (status, _) = served.get("/api/v1/runs?status=bogus", &token).await;
@@ -235,7 +305,7 @@ async fn a_tenant_submits_follows_and_downloads() {
 async fn an_invalid_workflow_answers_422_with_every_problem_and_runs_nothing() {
     let home = Home::new();
     let token = tenant(&home, "alpha");
-    let served = Served::start(&home, &[]);
+    let served = Served::start(&home, &["--max-upload-size", "1Ki"]);
     let workflow = "name: bad\nsteps:\n  a:\n    uses: no-such-step@1\n  b:\n    uses: ./local.wasm\n";
     let (status, body) = served.post("/api/v1/runs", &token, json!({"workflow": workflow})).await;
     assert_eq!(status, 422, "{body}");
@@ -251,7 +321,8 @@ async fn an_invalid_workflow_answers_422_with_every_problem_and_runs_nothing() {
         problems[0]["message"]
             .as_str()
             .expect("message")
-            .contains("no step `no-such-step`")
+            .contains("no step `no-such-step@1` is published"),
+        "{body}"
     );
     assert_eq!(problems[1]["line"], 6);
     assert!(
@@ -281,6 +352,37 @@ async fn an_invalid_workflow_answers_422_with_every_problem_and_runs_nothing() {
             .expect("message")
             .contains("upload the file first")
     );
+    // Sizes and counts are bounded before anything is parsed.
+    let huge = format!("name: big\n#{}\n", "x".repeat(1 << 20));
+    let (status, body) = served.post("/api/v1/runs", &token, json!({"workflow": huge})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
+    let (status, _) = served
+        .post("/api/v1/runs", &token, json!({"workflow": "x".repeat(5 << 20)}))
+        .await;
+    assert_eq!(status, 413, "a body over 4 MiB is refused");
+    let params: serde_json::Map<String, serde_json::Value> = (0..1001).map(|i| (format!("p{i}"), json!("1"))).collect();
+    let (status, body) = served
+        .post(
+            "/api/v1/runs",
+            &token,
+            json!({"workflow": "name: x\n", "params": params}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let big = vec![7u8; 1025];
+    let response = served
+        .http
+        .put(served.url(&format!("/api/v1/artifacts/sha256:{:x}", sha2::Sha256::digest(&big))))
+        .bearer_auth(&token)
+        .body(big)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status().as_u16(), 413, "over --max-upload-size");
     // Not a submission at all.
     let (status, body) = served.post("/api/v1/runs", &token, json!({"yaml": "x"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")));
@@ -411,6 +513,9 @@ async fn another_tenant_or_no_token_gets_nothing() {
         (Method::GET, format!("/api/v1/artifacts/{digest}")),
         (Method::HEAD, format!("/api/v1/artifacts/{digest}")),
         (Method::GET, format!("/api/v1/artifacts/{output}")),
+        (Method::GET, format!("/api/v1/artifacts/{output}/lineage")),
+        (Method::GET, format!("/api/v1/compare?runs={run}")),
+        (Method::GET, "/api/v1/audit".to_string()),
         (Method::GET, "/api/v1/runs".to_string()),
     ] {
         for (who, token, expected) in [
@@ -425,10 +530,13 @@ async fn another_tenant_or_no_token_gets_nothing() {
             let response = request.send().await.expect("request");
             let status = response.status().as_u16();
             let body = response.text().await.expect("body");
-            if path == "/api/v1/runs" && who == "beta" {
+            if who == "beta" && (path == "/api/v1/runs" || path == "/api/v1/audit") {
                 // beta's own (empty) list.
-                assert_eq!(status, 200);
-                assert_eq!(body, r#"{"runs":[]}"#);
+                assert_eq!(status, 200, "{path}: {body}");
+                assert!(
+                    body == r#"{"runs":[]}"# || body == r#"{"entries":[]}"#,
+                    "{path}: {body}"
+                );
                 continue;
             }
             assert_eq!(status, expected, "{method} {path} as {who}: {body}");
@@ -463,4 +571,204 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
         served_doc, checked_in,
         "docs/openapi.json is stale: `cargo run -p weft -- serve --openapi > docs/openapi.json`"
     );
+}
+
+/// The component bytes of a test guest.
+fn guest(name: &str) -> Vec<u8> {
+    std::fs::read(common::testing().join(format!("{name}.wasm"))).expect("a test guest")
+}
+
+/// `bytes` with a custom section appended: the same component (same `describe()`), other
+/// bytes, another digest.
+fn with_custom_section(mut bytes: Vec<u8>) -> Vec<u8> {
+    let (name, payload) = (b"weft-test", b"other bytes");
+    bytes.push(0); // a custom section
+    bytes.push((1 + name.len() + payload.len()) as u8);
+    bytes.push(name.len() as u8);
+    bytes.extend_from_slice(name);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+async fn put(served: &Served, path: &str, token: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+    let response = served
+        .http
+        .put(served.url(path))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("put");
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+
+    // The server's own steps are public steps of the built-in tenant.
+    let (status, list) = served.get("/api/v1/steps?q=csv", &alpha).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["steps"][0]["name"], "csv-to-table");
+    assert_eq!(list["steps"][0]["owner"], "weft");
+    assert_eq!(list["steps"][0]["public"], true);
+
+    let copy = guest("test-copy");
+    let (status, published) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, copy.clone()).await;
+    assert_eq!(status, 201, "{published}");
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(&copy));
+    assert_eq!(published["digest"], digest.as_str());
+    assert_eq!(published["public"], false);
+    let (status, _) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, copy.clone()).await;
+    assert_eq!(status, 200, "the same bytes again change nothing");
+    let (status, body) = put(
+        &served,
+        "/api/v1/steps/test-copy/0.1.0",
+        &alpha,
+        with_custom_section(copy.clone()),
+    )
+    .await;
+    assert_eq!(status, 409, "a published version never changes: {body}");
+    let (status, body) = put(&served, "/api/v1/steps/test-copy/0.2.0", &alpha, copy.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("declares itself `test-copy@0.1.0`")
+    );
+    let (status, body) = put(
+        &served,
+        "/api/v1/steps/junk/1.0.0",
+        &alpha,
+        b"\0asm not really".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = put(
+        &served,
+        "/api/v1/steps/test-copy/0.1.0/readme",
+        &alpha,
+        b"# test-copy\nCopies.".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    let (status, shown) = served.get("/api/v1/steps/test-copy", &alpha).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["readme"], "# test-copy\nCopies.");
+    assert_eq!(shown["contract"]["inputs"][0]["name"], "data");
+    assert_eq!(shown["versions"][0]["digest"], digest.as_str());
+
+    // Private: beta neither sees nor uses it, nor changes it.
+    let input = served.upload(&beta, b"some bytes").await;
+    let workflow = |uses: &str| {
+        json!({"workflow": format!("name: copies\ninputs:\n  data: {{path: data.txt}}\nsteps:\n  copy: {{uses: {uses}, inputs: {{data: inputs.data}}}}\n"),
+               "inputs": {"data": input}})
+    };
+    assert_eq!(served.get("/api/v1/steps/test-copy", &beta).await.0, 404);
+    let (_, beta_list) = served.get("/api/v1/steps?q=test-copy", &beta).await;
+    assert_eq!(beta_list["steps"], json!([]));
+    for uses in ["test-copy@0.1", digest.as_str()] {
+        let (status, body) = served.post("/api/v1/runs", &beta, workflow(uses)).await;
+        assert_eq!(status, 422, "{uses}: {body}");
+    }
+    assert_eq!(
+        served
+            .post("/api/v1/steps/test-copy/0.1.0/public", &beta, json!({"public": true}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        put(&served, "/api/v1/steps/test-copy/0.1.0/readme", &beta, b"mine".to_vec())
+            .await
+            .0,
+        404
+    );
+
+    // Public: beta uses it (by name, by `@latest`, by digest) but still cannot change it.
+    let (status, _) = served
+        .post("/api/v1/steps/test-copy/0.1.0/public", &alpha, json!({"public": true}))
+        .await;
+    assert_eq!(status, 204);
+    let (status, shown) = served.get("/api/v1/steps/test-copy", &beta).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["versions"][0]["owner"], "alpha");
+    for uses in ["test-copy@0.1", "test-copy@latest", digest.as_str()] {
+        let (status, submitted) = served.post("/api/v1/runs", &beta, workflow(uses)).await;
+        assert_eq!(status, 201, "{uses}: {submitted}");
+        let run = submitted["run_id"].as_str().expect("run");
+        let report = served.wait(&beta, run, Duration::from_secs(60)).await;
+        assert_eq!(report["status"], "succeeded", "{uses}");
+        assert_eq!(
+            report["steps"][0]["component"],
+            digest.as_str(),
+            "pinned to the published bytes"
+        );
+        assert_eq!(report["steps"][0]["outputs"]["data"]["digest"], input.as_str());
+    }
+    assert_eq!(
+        put(&served, "/api/v1/steps/test-copy/0.1.0/readme", &beta, b"mine".to_vec())
+            .await
+            .0,
+        404
+    );
+
+    // beta's own version of the name comes before the public one.
+    let (status, _) = put(
+        &served,
+        "/api/v1/steps/test-copy/0.1.0",
+        &beta,
+        with_custom_section(copy.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "a name is per tenant");
+    let (status, submitted) = served.post("/api/v1/runs", &beta, workflow("test-copy@0.1")).await;
+    assert_eq!(status, 201);
+    let report = served
+        .wait(
+            &beta,
+            submitted["run_id"].as_str().expect("run"),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_ne!(
+        report["steps"][0]["component"],
+        digest.as_str(),
+        "beta's own version is used"
+    );
+
+    // The audit log says who did what.
+    let (status, audit) = served.get("/api/v1/audit", &alpha).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, ["step.publish", "step.publish", "step.visibility"], "{audit}");
+    let (_, audit) = served.get("/api/v1/audit", &beta).await;
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries[0]["action"], "artifact.upload");
+    assert_eq!(entries[0]["subject"], input.as_str());
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "run.submit" && e["detail"]["components"][0] == digest.as_str())
+    );
+    let (_, page) = served
+        .get(&format!("/api/v1/audit?after={}&limit=1", entries[0]["id"]), &beta)
+        .await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["entries"][0]["id"], entries[1]["id"]);
 }

@@ -57,10 +57,12 @@ impl Home {
     /// Compiled components come from a cache shared by the tests (keyed by digest, so
     /// sharing is safe): a Python component takes seconds to compile in a debug build.
     pub fn weft(&self, args: &[&str]) -> Output {
-        self.weft_with_cache(
-            args,
-            &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-compile-cache"),
-        )
+        self.weft_with_cache(args, &Home::shared_cache())
+    }
+
+    /// The compile cache the tests share.
+    pub fn shared_cache() -> PathBuf {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-compile-cache")
     }
 
     /// Like `weft`, with the compile cache at `cache`.
@@ -70,24 +72,26 @@ impl Home {
 
     /// The `weft ARGS` command `weft` runs, to spawn it yourself.
     pub fn command(&self, args: &[&str]) -> Command {
-        self.command_with_cache(
-            args,
-            &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("weft-compile-cache"),
-        )
+        self.command_with_cache(args, &Home::shared_cache())
     }
 
     fn command_with_cache(&self, args: &[&str], cache: &Path) -> Command {
+        self.command_with_plugins(args, cache, &[plugins(), testing()])
+    }
+
+    /// The `weft ARGS` command with these plugin directories (and the shared compile cache
+    /// at `cache`).
+    pub fn command_with_plugins(&self, args: &[&str], cache: &Path, plugin_dirs: &[PathBuf]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft"));
         cmd.current_dir(root())
             .env("WEFT_HOME", self.path())
             .env("WEFT_CACHE_DIR", cache)
             .env_remove("WEFT_STORE")
             .env_remove("WEFT_PLUGIN_PATH")
-            .env_remove("WEFT_RECORDS")
-            .arg("--plugins")
-            .arg(plugins())
-            .arg("--plugins")
-            .arg(testing());
+            .env_remove("WEFT_RECORDS");
+        for dir in plugin_dirs {
+            cmd.arg("--plugins").arg(dir);
+        }
         if let Some(records) = &self.records {
             cmd.arg("--records").arg(records);
         }

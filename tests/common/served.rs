@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// The test guests a test server publishes besides Weft's own steps.
+pub const TEST_STEPS: [&str; 4] = ["test-spin", "test-chatty", "test-work", "test-noop"];
+
 /// A running `weft serve`; killed (SIGKILL) when dropped.
 pub struct Served {
     pub child: Child,
@@ -15,13 +18,21 @@ pub struct Served {
 }
 
 impl Served {
-    /// Starts `weft serve --addr 127.0.0.1:0` in `home` (with `extra` arguments before
-    /// `serve`) and waits for the address it prints.
+    /// Starts `weft serve --addr 127.0.0.1:0 EXTRA...` in `home` and waits for the address
+    /// it prints. Its built-in steps are Weft's own and the test guests of [`TEST_STEPS`]
+    /// (not the hostile ones: publishing one whose `describe()` never returns would cost
+    /// every start its time limit).
     pub fn start(home: &Home, extra: &[&str]) -> Served {
-        let mut args: Vec<&str> = extra.to_vec();
-        args.extend(["serve", "--addr", "127.0.0.1:0", "--concurrency", "2"]);
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--concurrency", "2"];
+        args.extend_from_slice(extra);
+        let steps = home.path().join("test-steps");
+        std::fs::create_dir_all(&steps).expect("test-steps");
+        for name in TEST_STEPS {
+            let file = format!("{name}.wasm");
+            std::fs::copy(super::testing().join(&file), steps.join(&file)).expect("copy a test guest");
+        }
         let mut child = home
-            .command(&args)
+            .command_with_plugins(&args, &Home::shared_cache(), &[super::plugins(), steps])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -112,6 +112,22 @@ pub enum Command {
     /// Manage the tenants of a shared Weft and their API tokens.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// What a tenant did through the server (submitted, cancelled, resumed, uploaded,
+    /// downloaded), oldest first.
+    Audit {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Only entries after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many entries (at most 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print the entries as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the HTTP API on these records and this store: tenants submit workflows,
     /// follow their runs and download artifacts.
     Serve(ServeArgs),
@@ -189,6 +205,9 @@ pub struct ServeArgs {
     /// Largest artifact a tenant may upload.
     #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "1Gi")]
     pub max_upload_size: u64,
+    /// Largest component a tenant may publish.
+    #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "256Mi")]
+    pub max_component_size: u64,
     /// Print the API's OpenAPI document and exit.
     #[arg(long)]
     pub openapi: bool,

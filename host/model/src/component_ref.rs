@@ -14,6 +14,8 @@ pub enum ComponentRef {
     },
     /// A `.wasm` file, relative to the workflow file.
     Path(String),
+    /// `sha256:HEX`: exactly the component with this digest (from a server's registry).
+    Digest(String),
 }
 
 impl ComponentRef {
@@ -22,13 +24,23 @@ impl ComponentRef {
         if text.ends_with(".wasm") {
             return Ok(ComponentRef::Path(text.to_string()));
         }
+        if let Some(hex) = text.strip_prefix("sha256:") {
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                return Err(format!(
+                    "`{text}` is not a component digest: `sha256:` and 64 lowercase hex digits"
+                ));
+            }
+            return Ok(ComponentRef::Digest(text.to_string()));
+        }
         let (name, version) = match text.split_once('@') {
+            // `@latest` is the newest version, as no version at all.
+            Some((n, "latest")) => (n, None),
             Some((n, v)) => (n, Some(v)),
             None => (text, None),
         };
         if !is_identifier(name) {
             return Err(format!(
-                "`{text}` is not a component reference: write `name`, `name@0.1` or a path ending in `.wasm`"
+                "`{text}` is not a component reference: write `name`, `name@0.1`, `name@latest`, `sha256:…` or a path ending in `.wasm`"
             ));
         }
         if let Some(v) = version {
@@ -46,7 +58,7 @@ impl ComponentRef {
     /// Whether a component declaring `name` and `version` satisfies this reference.
     pub fn matches(&self, name: &str, version: &str) -> bool {
         match self {
-            ComponentRef::Path(_) => true,
+            ComponentRef::Path(_) | ComponentRef::Digest(_) => true,
             ComponentRef::Named { name: n, version: v } => {
                 n == name
                     && v.as_ref()
@@ -71,6 +83,15 @@ mod tests {
             Ok(ComponentRef::Path("./x.wasm".into()))
         );
         assert!(ComponentRef::parse("Bad Name").is_err());
+        let latest = ComponentRef::parse("csv-to-table@latest").expect("valid");
+        assert!(latest.matches("csv-to-table", "7.0.0"));
+        let hex = "ab".repeat(32);
+        assert_eq!(
+            ComponentRef::parse(&format!("sha256:{hex}")),
+            Ok(ComponentRef::Digest(format!("sha256:{hex}")))
+        );
+        assert!(ComponentRef::parse("sha256:abc").is_err());
+        assert!(ComponentRef::parse(&format!("sha256:{}", "AB".repeat(32))).is_err());
         assert!(ComponentRef::parse("a@v1").is_err());
     }
 }

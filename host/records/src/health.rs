@@ -124,7 +124,7 @@ pub struct Recovered {
 }
 
 /// The tables of the records, parents before children (foreign keys).
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 13] = [
     "tenants",
     "runs",
     "run_inputs",
@@ -136,6 +136,8 @@ const TABLES: [&str; 11] = [
     "logs",
     "cache_entries",
     "inline_blobs",
+    "audit",
+    "registry",
 ];
 
 /// Copies what is readable of the damaged records at `path` into a fresh file with the
@@ -251,5 +253,29 @@ mod tests {
         assert_eq!(trouble(&err), Trouble::Full, "{err}");
         assert!(describe(&err).contains("disk holding the run records is full"));
         drop(records);
+    }
+
+    /// A table added to the schema but not to `TABLES` would be dropped by `recover`.
+    #[tokio::test]
+    async fn recover_copies_every_table_of_the_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("records.db");
+        let records = crate::Records::open(&path, "t", crate::Durability::Process)
+            .await
+            .expect("open");
+        records.close().await;
+        let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(&path))
+            .await
+            .expect("connect");
+        let mut tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("tables");
+        tables.sort();
+        let mut known: Vec<String> = TABLES.iter().map(|t| (*t).to_string()).collect();
+        known.sort();
+        assert_eq!(tables, known);
     }
 }

@@ -9,6 +9,8 @@
 //! opened. [`Records`] implements the engine's [`weft_engine::Journal`]: a finished step is
 //! committed in one transaction.
 
+mod audit;
+mod compare;
 mod db;
 mod health;
 mod inline;
@@ -18,17 +20,21 @@ mod location;
 mod owner;
 mod pipeline;
 mod read;
+mod registry;
 mod script;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod write;
 
+pub use audit::{AuditEntry, MAX_AUDIT_PAGE};
+pub use compare::{ComparedRun, MetricRow, MetricsComparison, compare_metrics};
 pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
-pub use lineage::{LineageNode, Origin};
+pub use lineage::{LineageNode, Origin, lineage_json};
 pub use read::{RunDetail, RunFilter, RunListing, RunSummary, rfc3339};
-pub use tenants::{MAX_TENANT_NAME, Tenant, check_tenant_name};
+pub use registry::{NewStep, Published, RegisteredStep, compare_versions, version_matches};
+pub use tenants::{BUILTIN_TENANT, MAX_TENANT_NAME, Tenant, check_tenant_name};
 pub use write::NewRun;
 
 pub use location::Location;
@@ -93,9 +99,22 @@ pub enum RecordsError {
     /// A tenant of that name exists already.
     #[error("tenant `{0}` exists already (`weft tenant token {0}` gives it a new token)")]
     TenantExists(String),
+    /// A name Weft keeps for itself.
+    #[error("`{0}` is reserved: it owns the steps a server publishes from its own plugin directories")]
+    ReservedTenant(String),
     /// No tenant of that name.
     #[error("no tenant `{0}` (`weft tenant list` shows them)")]
     UnknownTenant(String),
+    /// A published step version cannot change.
+    #[error(
+        "{step} is published already with other bytes ({digest}): a published version never changes; publish a new version"
+    )]
+    VersionTaken {
+        /// `name@version`.
+        step: String,
+        /// The digest it was published with.
+        digest: String,
+    },
     /// Stored data that does not parse (written by a newer or broken version).
     #[error("run records: {0}")]
     Corrupt(String),

@@ -199,3 +199,34 @@ impl Records {
         ))
     }
 }
+
+/// A lineage graph as JSON (`weft lineage --json`, the HTTP API): one object per node —
+/// `digest`, `origin` (`kind` input, step or unknown, with where it came from) and
+/// `inputs` (`port`, index of that artifact's `node`).
+pub fn lineage_json(nodes: &[LineageNode]) -> serde_json::Value {
+    let items: Vec<serde_json::Value> = nodes
+        .iter()
+        .map(|n| {
+            let origin = match &n.origin {
+                Origin::Input { run_id, name } => serde_json::json!({"kind": "input", "run": run_id, "name": name}),
+                Origin::Step {
+                    run_id,
+                    step,
+                    port,
+                    uses,
+                    component,
+                    params,
+                } => serde_json::json!({"kind": "step", "run": run_id, "step": step, "port": port, "uses": uses,
+                    "component": component.to_string(), "params": params}),
+                Origin::Unknown => serde_json::json!({"kind": "unknown"}),
+            };
+            let inputs: Vec<serde_json::Value> = n
+                .inputs
+                .iter()
+                .map(|(port, i)| serde_json::json!({"port": port, "node": i}))
+                .collect();
+            serde_json::json!({"digest": n.digest.to_string(), "origin": origin, "inputs": inputs})
+        })
+        .collect();
+    serde_json::Value::Array(items)
+}

@@ -23,6 +23,11 @@ pub struct Tenant {
     pub token_created_at: i64,
 }
 
+/// The tenant that owns the steps a server publishes from its own plugin directories (public
+/// to all). It has no token: no request ever acts as it, and `weft tenant create` refuses
+/// its name.
+pub const BUILTIN_TENANT: &str = "weft";
+
 /// Whether `name` can name a tenant: 1 to 63 lowercase ASCII letters, digits and `-`,
 /// starting with a letter or digit (it becomes part of store keys and URLs).
 pub fn check_tenant_name(name: &str) -> Result<(), RecordsError> {
@@ -55,6 +60,9 @@ impl Records {
     /// Creates tenant `name`; returns its token (shown once: only its hash is kept).
     pub async fn create_tenant(&self, name: &str) -> Result<String, RecordsError> {
         check_tenant_name(name)?;
+        if name == BUILTIN_TENANT {
+            return Err(RecordsError::ReservedTenant(name.to_string()));
+        }
         let token = new_token()?;
         let now = now_ms();
         let made = self

@@ -186,6 +186,94 @@ async fn the_cache_and_cancel_requests_belong_to_one_tenant(backend: &Backend) {
     assert_eq!(mine.list_runs(10).await.expect("list").len(), 1);
 }
 
+/// What a server reads for one tenant (listings with filters and pages, media types of
+/// artifacts, the audit log) shows nothing of another tenant's.
+async fn what_a_server_reads_belongs_to_one_tenant(backend: &Backend) {
+    let (mine, theirs) = (backend.open("mine").await, backend.open("theirs").await);
+    let mut first = start(&mine, "r1", &["load"]).await;
+    start(&mine, "r2", &["load"]).await;
+    mine.commit("r1", &[done("load", &[], b"out", None)])
+        .await
+        .expect("commit");
+    first.status = RunStatus::Succeeded;
+    mine.finish_run(&first).await.expect("finish");
+    let ids = |runs: Vec<weft_records::RunSummary>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let filter = |status: Option<&str>, workflow: Option<&str>, offset, limit| weft_records::RunFilter {
+        status: status.map(str::to_string),
+        workflow: workflow.map(str::to_string),
+        offset,
+        limit,
+    };
+    assert_eq!(
+        ids(mine.find_runs(&filter(None, None, 0, 10)).await.expect("list")),
+        ["r2", "r1"]
+    );
+    assert_eq!(
+        ids(mine
+            .find_runs(&filter(Some("succeeded"), None, 0, 10))
+            .await
+            .expect("list")),
+        ["r1"]
+    );
+    assert_eq!(
+        ids(mine
+            .find_runs(&filter(Some("running"), None, 0, 10))
+            .await
+            .expect("list")),
+        ["r2"]
+    );
+    assert_eq!(
+        ids(mine.find_runs(&filter(None, Some("test"), 1, 1)).await.expect("list")),
+        ["r1"]
+    );
+    assert!(
+        mine.find_runs(&filter(None, Some("other"), 0, 10))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(
+        theirs
+            .find_runs(&filter(None, None, 0, 10))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    assert_eq!(
+        mine.media_type(&Digest::of(b"out")).await.expect("type").as_deref(),
+        Some("text/plain")
+    );
+    assert_eq!(
+        mine.media_type(&Digest::of(b"seed")).await.expect("type").as_deref(),
+        Some("text/plain")
+    );
+    assert_eq!(theirs.media_type(&Digest::of(b"out")).await.expect("type"), None);
+
+    mine.audit("run.submit", "r1", &serde_json::json!({"workflow": "test"}))
+        .await
+        .expect("audit");
+    theirs
+        .audit("artifact.upload", "sha256:x", &serde_json::json!({}))
+        .await
+        .expect("audit");
+    mine.audit("run.cancel", "r1", &serde_json::json!({}))
+        .await
+        .expect("audit");
+    let log = mine.audit_log(0, 10).await.expect("audit log");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["run.submit", "run.cancel"]);
+    assert!(log.iter().all(|e| e.tenant == "mine" && e.subject == "r1"));
+    assert_eq!(log[0].detail, r#"{"workflow":"test"}"#);
+    let later = mine.audit_log(log[0].id, 10).await.expect("audit log");
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].action, "run.cancel");
+    assert_eq!(mine.audit_log(0, 1).await.expect("audit log").len(), 1);
+    let theirs_log = theirs.audit_log(0, 10).await.expect("audit log");
+    assert_eq!(theirs_log.len(), 1);
+    assert_eq!(theirs_log[0].action, "artifact.upload");
+}
+
 /// A NaN or infinite metric, or a step whose rows the database refuses, must not cost the
 /// other steps of the same commit batch their records.
 async fn one_bad_step_never_costs_the_others_their_commit(backend: &Backend) {
@@ -394,6 +482,7 @@ conformance!(
     a_run_is_recorded_with_its_planned_steps,
     committed_steps_read_back_as_committed,
     the_cache_and_cancel_requests_belong_to_one_tenant,
+    what_a_server_reads_belongs_to_one_tenant,
     one_bad_step_never_costs_the_others_their_commit,
     a_resume_keeps_what_succeeded_and_forgets_failed_attempts,
     lineage_follows_inputs_and_cache_hits_back_to_the_workflow_input,

@@ -17,7 +17,7 @@ mod step;
 
 pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
 pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
-pub use load::{Invalid, LoadError, LoadedWorkflow, render};
+pub use load::{Components, FoundComponent, Invalid, LoadError, LoadedWorkflow, render};
 pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings};
@@ -155,4 +155,34 @@ pub struct Runner {
     pub store: ArtifactStore,
     /// Where runs are recorded.
     pub records: Records,
+}
+
+/// A component checked for publishing: it loads in the sandbox, its `describe()` answers
+/// and declares nothing unusable.
+pub struct Inspected {
+    /// Its digest.
+    pub digest: weft_artifacts::Digest,
+    /// What `describe()` declared.
+    pub info: weft_model::StepInfo,
+}
+
+impl Loader {
+    /// Checks `bytes` the way `weft plugin inspect` does: compiled (or found compiled),
+    /// `describe()` called under its time bound, its declaration checked. The error lists
+    /// every problem.
+    pub async fn inspect(&self, bytes: &[u8], shown: &str) -> Result<Inspected, String> {
+        let sandbox = self.sandbox(false).map_err(|e| format!("{e:#}"))?;
+        let component = sandbox.load(bytes, shown).await.map_err(|e| e.to_string())?;
+        let problems = component.info.problems();
+        if !problems.is_empty() {
+            return Err(format!(
+                "{shown} declares what Weft cannot use: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok(Inspected {
+            digest: component.digest,
+            info: component.info.clone(),
+        })
+    }
 }

@@ -29,7 +29,7 @@ pub struct LoadedWorkflow {
     /// Each component's file and the bytes that were loaded from it, by digest (archived
     /// in the store so runs can be replayed: the bytes, not the file, which may have
     /// changed since).
-    pub component_files: Vec<(weft_artifacts::Digest, PathBuf, Arc<Vec<u8>>)>,
+    pub component_files: Vec<(weft_artifacts::Digest, String, Arc<Vec<u8>>)>,
 }
 
 /// Why a workflow could not be loaded, or a run started.
@@ -61,19 +61,21 @@ impl Invalid {
 }
 
 /// Where a workflow comes from, which decides what it may refer to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Origin<'a> {
     /// A file on this machine: its inputs are files (under the input policy), its `uses:`
     /// may be paths, both relative to the file's directory.
     File(&'a Path),
     /// Text submitted to a server under `name`: every input is bound to an artifact the
-    /// tenant already stored, and `uses:` names components on the plugin path only (a path
-    /// would read a file of the server).
+    /// tenant already stored, and every `uses:` is found by `components` (the server's
+    /// registry), never as a file of the server.
     Submitted {
         /// Shown in problems and recorded as the run's file.
         name: &'a str,
         /// Input name → digest of an artifact in the tenant's store.
         inputs: &'a BTreeMap<String, weft_artifacts::Digest>,
+        /// Where `uses:` are found.
+        components: &'a dyn Components,
     },
 }
 
@@ -85,6 +87,23 @@ impl Origin<'_> {
             Origin::Submitted { name, .. } => (*name).to_string(),
         }
     }
+}
+
+/// Where a submitted workflow's `uses:` find their components: a server's step registry,
+/// seen by one tenant.
+#[async_trait::async_trait]
+pub trait Components: Send + Sync {
+    /// The component `uses` names, or the problem to report at the `uses:` (a name that is
+    /// not published, a path, a component too large).
+    async fn find(&self, uses: &str) -> Result<FoundComponent, String>;
+}
+
+/// A component a [`Components`] found.
+pub struct FoundComponent {
+    /// How messages name it (`csv-to-table@0.1.0 (sha256:…)`).
+    pub shown: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// A workflow input, where its bytes are.
@@ -101,12 +120,11 @@ impl From<anyhow::Error> for LoadError {
     }
 }
 
-/// Finds the component file a `uses:` names (`workflow_dir` is `None` for a submitted
-/// workflow, which may not name files).
+/// Finds the component file a `uses:` names, on the plugin path or next to the workflow.
 fn resolve(uses: &str, workflow_dir: Option<&Path>, plugin_path: &[PathBuf]) -> Result<PathBuf, String> {
     match ComponentRef::parse(uses)? {
-        ComponentRef::Path(_) if workflow_dir.is_none() => Err(
-            "a submitted workflow names its steps by name (`uses: NAME`): a path would read a file of the server"
+        ComponentRef::Digest(_) => Err(
+            "a digest names a component published to a server (`weft serve`); here, name a component on the plugin path or a `.wasm` file"
                 .to_string(),
         ),
         ComponentRef::Path(p) => {
@@ -124,10 +142,6 @@ fn resolve(uses: &str, workflow_dir: Option<&Path>, plugin_path: &[PathBuf]) -> 
             .map(|dir| dir.join(format!("{name}.wasm")))
             .find(|p| p.is_file())
             .ok_or_else(|| {
-                if workflow_dir.is_none() {
-                    // The server's directories are none of a submitter's business.
-                    return format!("no step `{name}` is available on this server");
-                }
                 let searched: Vec<_> = plugin_path.iter().map(|p| p.display().to_string()).collect();
                 format!(
                     "no component `{name}` in the plugin path ({}); build Weft's plugins with `cargo xtask build-plugins` or pass --plugins DIR",
@@ -206,27 +220,30 @@ pub(crate) async fn load_source(
         if catalog.contains_key(uses) {
             continue;
         }
-        let loaded = match resolve(uses, dir.as_deref(), &loader.plugin_path) {
-            Ok(path) => match crate::files::read_component(&path) {
-                Ok(bytes) => {
-                    if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
-                        // Language runtimes (Python, JS) take seconds to compile: say so first.
-                        loader.note(Note::Compiling {
-                            uses: uses.clone(),
-                            bytes: bytes.len(),
-                        });
-                    }
-                    let loaded = sandbox
-                        .load(&bytes, &path.display().to_string())
-                        .await
-                        .map_err(|e| e.to_string());
-                    if let Ok(c) = &loaded {
-                        component_files.push((c.digest, path.clone(), Arc::new(bytes)));
-                    }
-                    loaded
+        // The component's bytes and how to name it, from a file or the origin's registry.
+        let found: Result<(String, Vec<u8>), String> = match origin {
+            Origin::File(_) => resolve(uses, dir.as_deref(), &loader.plugin_path).and_then(|path| {
+                crate::files::read_component(&path)
+                    .map(|bytes| (path.display().to_string(), bytes))
+                    .map_err(|e| format!("{e:#}"))
+            }),
+            Origin::Submitted { components, .. } => components.find(uses).await.map(|found| (found.shown, found.bytes)),
+        };
+        let loaded = match found {
+            Ok((shown, bytes)) => {
+                if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
+                    // Language runtimes (Python, JS) take seconds to compile: say so first.
+                    loader.note(Note::Compiling {
+                        uses: uses.clone(),
+                        bytes: bytes.len(),
+                    });
                 }
-                Err(e) => Err(format!("{e:#}")),
-            },
+                let loaded = sandbox.load(&bytes, &shown).await.map_err(|e| e.to_string());
+                if let Ok(c) = &loaded {
+                    component_files.push((c.digest, shown, Arc::new(bytes)));
+                }
+                loaded
+            }
             Err(e) => Err(e),
         };
         match loaded {

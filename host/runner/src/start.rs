@@ -63,15 +63,20 @@ impl Runner {
 
     /// A new run of workflow text submitted under `name` (to a server): validated like a
     /// file (every problem at once), but its inputs are the artifacts `inputs` binds (each
-    /// already in this store) and its `uses:` may name components only, never files.
+    /// already in this store) and its `uses:` are found by `components`, never as files.
     pub async fn submit(
         &self,
         name: &str,
         text: String,
         overrides: &[(String, String)],
         inputs: &BTreeMap<String, Digest>,
+        components: &dyn crate::Components,
     ) -> Result<Prepared, LoadError> {
-        let origin = Origin::Submitted { name, inputs };
+        let origin = Origin::Submitted {
+            name,
+            inputs,
+            components,
+        };
         let loaded = load_source(&self.loader, &origin, Some(&self.store), text, overrides).await?;
         Ok(self.record(name, overrides, loaded).await?)
     }
@@ -121,12 +126,12 @@ impl Runner {
         // (digest-checked) when it is read, and replaced by the next run that archives it
         // after `weft store verify --repair` quarantined it.
         // Always in the object store, even a small one: no step commit makes it durable.
-        for (digest, path, bytes) in &loaded.component_files {
+        for (digest, shown, bytes) in &loaded.component_files {
             if !store.contains(digest).await {
                 store
                     .put_bytes_stored(bytes, "application/wasm")
                     .await
-                    .with_context(|| format!("archiving component {}", path.display()))?;
+                    .with_context(|| format!("archiving component {shown}"))?;
             }
         }
         let run_id = weft_engine::new_run_id();

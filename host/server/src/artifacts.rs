@@ -11,9 +11,9 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State as AxumState};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
+use axum::routing::{get, put};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -24,14 +24,16 @@ use weft_artifacts::{ArtifactError, Digest};
 const CHUNK: usize = 1 << 20;
 
 pub(crate) fn routes() -> Router<Arc<State>> {
-    Router::new().route(
-        "/artifacts/{digest}",
-        put(upload)
-            .get(download)
-            .head(exists)
-            // Bounded by the server's own limit while streaming instead.
-            .layer(axum::extract::DefaultBodyLimit::disable()),
-    )
+    Router::new()
+        .route(
+            "/artifacts/{digest}",
+            put(upload)
+                .get(download)
+                .head(exists)
+                // Bounded by the server's own limit while streaming instead.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/artifacts/{digest}/lineage", get(lineage))
 }
 
 fn parse(digest: &str) -> Result<Digest, ApiError> {
@@ -98,6 +100,14 @@ pub(crate) async fn upload(
         .await
         .map_err(store_error)?;
     tracing::info!(tenant = tenant.name(), digest = %meta.digest, size = meta.size, "artifact uploaded");
+    state
+        .audit(
+            &tenant,
+            "artifact.upload",
+            &meta.digest.to_string(),
+            serde_json::json!({"size": meta.size}),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(Stored {
@@ -146,11 +156,16 @@ pub(crate) async fn exists(
     get,
     path = "/api/v1/artifacts/{digest}",
     tag = "artifacts",
-    params(("digest" = String, Path, description = "`sha256:…`")),
+    params(
+        ("digest" = String, Path, description = "`sha256:…`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`"),
+    ),
     responses(
         (status = 200, description = "The bytes, checked against the digest as they are sent; `Content-Type` is the media type a run recorded it with", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The range asked for; the whole artifact is still read and checked before the transfer ends", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody),
+        (status = 416, description = "The range is outside the artifact", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -158,6 +173,7 @@ pub(crate) async fn download(
     AxumState(state): AxumState<Arc<State>>,
     tenant: Tenant,
     Path(digest): Path<String>,
+    request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let digest = parse(&digest)?;
     let runner = state.runner(&tenant);
@@ -172,21 +188,28 @@ pub(crate) async fn download(
         .await?
         .unwrap_or_else(|| "application/octet-stream".to_string());
     let size = reader.size();
-    let chunks = futures::stream::unfold(Some(reader), move |reader| async move {
-        let mut reader = reader?;
-        match reader.read(CHUNK).await {
-            Ok(chunk) if chunk.is_empty() => None,
-            Ok(chunk) => Some((Ok(chunk), Some(reader))),
-            Err(e) => {
-                // The transfer breaks: the client never sees a clean end of bad bytes.
-                tracing::error!(digest = %digest, "artifact read failed mid-transfer: {e}");
-                Some((Err(std::io::Error::other(e.to_string())), None))
-            }
-        }
-    });
-    let mut response = Body::from_stream(chunks).into_response();
+    let range = match request.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(text) => Some(byte_range(text, size).ok_or_else(|| {
+            ApiError::range_not_satisfiable(format!(
+                "`{text}` is not one byte range inside the artifact's {size} bytes"
+            ))
+        })?),
+    };
+    let (first, len) = range.unwrap_or((0, size));
+    state
+        .audit(
+            &tenant,
+            "artifact.download",
+            &digest.to_string(),
+            serde_json::json!({"size": size, "first": first, "length": len}),
+        )
+        .await;
+    let body = Body::from_stream(checked_range(reader, first, len));
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&media_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
@@ -194,5 +217,122 @@ pub(crate) async fn download(
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{digest}\"")) {
         headers.insert(header::ETAG, etag);
     }
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        let last = (first + len).saturating_sub(1);
+        if let Ok(value) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+    }
     Ok(response)
+}
+
+/// The bytes `first..first + len` of the artifact, read through the checking reader from
+/// its start, and the rest read (unsent) to its end before the stream ends: a transfer
+/// completes only when every byte of the artifact matched its address. A mismatch, or a
+/// failing store, breaks the transfer.
+fn checked_range(
+    reader: weft_artifacts::ArtifactReader,
+    first: u64,
+    len: u64,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    // (reader, offset of the next byte read, bytes still to send); `None` once finished.
+    futures::stream::unfold(Some((reader, 0u64, len)), move |state| async move {
+        let (mut reader, mut at, mut left) = state?;
+        loop {
+            if left == 0 {
+                return match reader.verify_rest().await {
+                    Ok(()) => None,
+                    Err(e) => Some((Err(broken(&reader, e)), None)),
+                };
+            }
+            let chunk = match reader.read(CHUNK).await {
+                Ok(chunk) if chunk.is_empty() => return None,
+                Ok(chunk) => chunk,
+                Err(e) => return Some((Err(broken(&reader, e)), None)),
+            };
+            let (start, end) = (at, at + chunk.len() as u64);
+            at = end;
+            if end <= first {
+                continue;
+            }
+            let from = usize::try_from(first.saturating_sub(start)).unwrap_or(0);
+            let to = usize::try_from((end - start).min(first + len - start)).unwrap_or(chunk.len());
+            let part = chunk.slice(from..to);
+            left -= part.len() as u64;
+            return Some((Ok(part), Some((reader, at, left))));
+        }
+    })
+}
+
+fn broken(reader: &weft_artifacts::ArtifactReader, e: ArtifactError) -> std::io::Error {
+    tracing::error!(digest = %reader.digest(), "artifact read failed mid-transfer: {e}");
+    std::io::Error::other(e.to_string())
+}
+
+/// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX` within `size` bytes, as (first
+/// byte, length); `None` for anything else (several ranges included) or an empty range.
+fn byte_range(text: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = text.trim().strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = match (first.trim(), last.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().ok()?;
+            (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
+        }
+        (first, "") => (first.parse().ok()?, size.checked_sub(1)?),
+        (first, last) => (first.parse().ok()?, last.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+    };
+    (first <= last && last < size).then(|| (first, last - first + 1))
+}
+
+/// An artifact's lineage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/artifacts/{digest}/lineage",
+    tag = "artifacts",
+    params(("digest" = String, Path, description = "`sha256:…`")),
+    responses(
+        (status = 200, description = "Node 0 is the artifact; each node names its origin (a workflow input, or the run, step, port, component and parameters that made it) and the nodes of what its producer read, back to the workflow inputs (as `weft lineage --json`)", body = Vec<Object>),
+        (status = 401, body = crate::error::ErrorBody),
+        (status = 404, description = "No run of this tenant produced or took it", body = crate::error::ErrorBody),
+    ),
+    security(("token" = []))
+)]
+pub(crate) async fn lineage(
+    AxumState(state): AxumState<Arc<State>>,
+    tenant: Tenant,
+    Path(digest): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let digest = parse(&digest)?;
+    match state.runner(&tenant).records.lineage(&digest).await? {
+        Some(nodes) => Ok(Json(weft_records::lineage_json(&nodes))),
+        None => Err(ApiError::not_found(format!("no run produced or took {digest}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn one_byte_range_inside_the_artifact() {
+        assert_eq!(byte_range("bytes=0-9", 100), Some((0, 10)));
+        assert_eq!(byte_range("bytes=90-", 100), Some((90, 10)));
+        assert_eq!(byte_range("bytes=-5", 100), Some((95, 5)));
+        assert_eq!(byte_range("bytes=-500", 100), Some((0, 100)));
+        assert_eq!(byte_range("bytes=50-1000", 100), Some((50, 50)));
+        for bad in [
+            "bytes=100-",
+            "bytes=5-4",
+            "bytes=0-1,4-5",
+            "items=0-1",
+            "bytes=x-",
+            "bytes=-0",
+            "bytes=-",
+        ] {
+            assert_eq!(byte_range(bad, 100), None, "{bad}");
+        }
+        assert_eq!(byte_range("bytes=0-", 0), None, "an empty artifact has no range");
+    }
 }

@@ -26,7 +26,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, for programs: `unauthorized`, `not_found`, `invalid_workflow`, `bad_request`,
-    /// `conflict`, `too_large`, `internal`.
+    /// `conflict`, `too_large`, `bad_range`, `internal`.
     pub code: &'static str,
     /// For people.
     pub message: String,
@@ -91,6 +91,11 @@ impl ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 416: a `Range` outside the artifact.
+    pub fn range_not_satisfiable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", message)
+    }
+
     /// 422: an invalid workflow, every problem listed.
     pub fn invalid(invalid: weft_runner::Invalid) -> ApiError {
         let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", invalid.text);
@@ -105,6 +110,16 @@ impl ApiError {
             })
             .collect();
         e
+    }
+
+    /// A JSON body the API could not take: over its size limit (413), or not the JSON asked
+    /// for (400).
+    pub fn rejected_json(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(rejection.body_text())
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
     }
 
     /// 500: logged in full here, answered without details (they may name the server's

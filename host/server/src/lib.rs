@@ -12,13 +12,16 @@
 //! environment.
 
 mod artifacts;
+mod audit;
 mod auth;
+mod compare;
 mod error;
 mod events;
 mod health;
 mod hub;
 pub mod openapi;
 mod runs;
+mod steps;
 
 pub use error::ApiError;
 
@@ -36,6 +39,8 @@ pub struct ServerConfig {
     pub run_timeout: Option<Duration>,
     /// Largest artifact a tenant may upload, in bytes.
     pub max_upload_bytes: u64,
+    /// Largest component a tenant may publish, in bytes.
+    pub max_component_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +49,7 @@ impl Default for ServerConfig {
             concurrency: 4,
             run_timeout: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_component_bytes: weft_runner::MAX_COMPONENT_BYTES,
         }
     }
 }
@@ -69,6 +75,27 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Appends to `tenant`'s audit log. A failure is logged, not answered: the action it
+    /// records already happened.
+    pub(crate) async fn audit(&self, tenant: &auth::Tenant, action: &str, subject: &str, detail: serde_json::Value) {
+        if let Err(e) = self.runner(tenant).records.audit(action, subject, &detail).await {
+            tracing::error!(
+                tenant = tenant.name(),
+                action,
+                subject,
+                "cannot write the audit log: {e}"
+            );
+        }
+    }
+
+    /// The step registry as `tenant` sees it.
+    pub(crate) fn registry(&self, tenant: &auth::Tenant) -> steps::Registry {
+        steps::Registry {
+            records: self.runner.records.for_tenant(tenant.name()),
+            store: self.runner.store.clone(),
+        }
+    }
+
     /// The run lifecycle over `tenant`'s records and store only.
     pub(crate) fn runner(&self, tenant: &auth::Tenant) -> Runner {
         Runner {
@@ -97,7 +124,11 @@ impl Server {
             .merge(health::routes())
             .nest(
                 "/api/v1",
-                runs::routes().merge(artifacts::routes()).merge(openapi::routes()),
+                runs::routes()
+                    .merge(artifacts::routes())
+                    .merge(steps::routes())
+                    .route("/audit", axum::routing::get(audit::audit_log))
+                    .merge(openapi::routes()),
             )
             .with_state(self.state.clone())
     }
@@ -122,12 +153,18 @@ impl Server {
         let mut resumed = 0;
         for (tenant, run_id) in interrupted {
             let tenant = auth::Tenant::trusted(tenant);
-            match runs::resume_run(&self.state, &tenant, &run_id).await {
+            match runs::resume_run(&self.state, &tenant, &run_id, "server start").await {
                 Ok(()) => resumed += 1,
                 Err(e) => tracing::warn!(run = %run_id, tenant = tenant.name(), "cannot resume: {}", e.message()),
             }
         }
         Ok(resumed)
+    }
+
+    /// Publishes every component in `dirs` (the server's plugin directories) as a public
+    /// step of the built-in tenant; returns how many are published.
+    pub async fn publish_builtin(&self, dirs: &[std::path::PathBuf]) -> anyhow::Result<usize> {
+        steps::publish_builtin(&self.state, dirs).await
     }
 
     /// Waits until no run executes in this process (for tests and a clean shutdown).

@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/runs/{id}/resume", post(resume))
         .route("/runs/{id}/logs", get(logs))
         .route("/runs/{id}/events", get(crate::events::run_events))
+        .route("/compare", get(crate::compare::compare))
         // A workflow is at most 1 MiB; with parameters and bindings the body stays far below.
         .layer(axum::extract::DefaultBodyLimit::max(4 << 20))
 }
@@ -87,7 +88,7 @@ pub(crate) async fn submit(
     tenant: Tenant,
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(request) = body.map_err(ApiError::rejected_json)?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
             "the workflow is {} bytes; at most {} are accepted",
@@ -115,7 +116,11 @@ pub(crate) async fn submit(
     }
     let overrides: Vec<(String, String)> = request.params.into_iter().collect();
     let runner = state.runner(&tenant);
-    let prepared = match runner.submit(&file, request.workflow, &overrides, &inputs).await {
+    let registry = state.registry(&tenant);
+    let prepared = match runner
+        .submit(&file, request.workflow, &overrides, &inputs, &registry)
+        .await
+    {
         Ok(p) => p,
         Err(LoadError::Invalid(invalid)) => return Err(ApiError::invalid(invalid)),
         Err(LoadError::Other(e)) => return Err(ApiError::internal(format!("{e:#}"))),
@@ -126,6 +131,18 @@ pub(crate) async fn submit(
         steps: prepared.plan.steps.len(),
     };
     tracing::info!(tenant = tenant.name(), run = %submitted.run_id, workflow = %submitted.workflow, "run submitted");
+    let mut components: Vec<String> = prepared.digests.iter().map(ToString::to_string).collect();
+    components.sort();
+    components.dedup();
+    let inputs: BTreeMap<&String, String> = prepared.inputs.iter().map(|(k, v)| (k, v.digest.to_string())).collect();
+    state
+        .audit(
+            &tenant,
+            "run.submit",
+            &submitted.run_id,
+            serde_json::json!({"workflow": submitted.workflow, "file": file, "params": overrides, "inputs": inputs, "components": components}),
+        )
+        .await;
     state.hub.launch(runner, prepared, run_settings(&state));
     Ok((StatusCode::CREATED, Json(submitted)))
 }
@@ -154,6 +171,18 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// Skip this many of the newest matching runs.
     pub offset: Option<u32>,
+}
+
+impl ListQuery {
+    /// The records' filter: at most [`MAX_LIST`] runs, whatever was asked.
+    fn filter(self) -> weft_records::RunFilter {
+        weft_records::RunFilter {
+            status: self.status,
+            workflow: self.workflow,
+            offset: self.offset.unwrap_or(0),
+            limit: self.limit.unwrap_or(50).min(MAX_LIST),
+        }
+    }
 }
 
 /// A page of runs, newest first.
@@ -190,12 +219,7 @@ pub(crate) async fn list(
             "`status` is one of running, succeeded, failed, cancelled",
         ));
     }
-    let filter = weft_records::RunFilter {
-        status: query.status,
-        workflow: query.workflow,
-        offset: query.offset.unwrap_or(0),
-        limit: query.limit.unwrap_or(50).min(MAX_LIST),
-    };
+    let filter = query.filter();
     let runs = state.runner(&tenant).records.find_runs(&filter).await?;
     Ok(Json(RunList {
         runs: runs.iter().map(weft_records::RunSummary::listing).collect(),
@@ -262,6 +286,7 @@ pub(crate) async fn cancel(
         live.cancel.cancel("cancelled through the API");
     }
     tracing::info!(tenant = tenant.name(), run = %run_id, "cancel requested");
+    state.audit(&tenant, "run.cancel", &run_id, serde_json::json!({})).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -290,7 +315,7 @@ pub(crate) async fn resume(
     tenant: Tenant,
     Path(run_id): Path<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    resume_run(&state, &tenant, &run_id).await?;
+    resume_run(&state, &tenant, &run_id, "request").await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -300,8 +325,9 @@ pub(crate) async fn resume(
     ))
 }
 
-/// Resumes `run_id` of `tenant` in this server.
-pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str) -> Result<(), ApiError> {
+/// Resumes `run_id` of `tenant` in this server; `by` says why in the audit log (`request`,
+/// `server start`).
+pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str, by: &str) -> Result<(), ApiError> {
     if state.hub.is_executing(tenant.name(), run_id) {
         return Err(ApiError::conflict(format!("run {run_id} is running in this server")));
     }
@@ -320,6 +346,9 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
             Err(e) => ApiError::internal(format!("{e:#}")),
         })?;
     tracing::info!(tenant = tenant.name(), run = %run_id, "run resumed");
+    state
+        .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))
+        .await;
     state.hub.launch(runner, prepared, run_settings(state));
     Ok(())
 }
@@ -334,6 +363,16 @@ pub struct LogQuery {
     pub offset: Option<usize>,
     /// At most this many lines (default and maximum 10,000).
     pub limit: Option<usize>,
+}
+
+impl LogQuery {
+    /// Lines to skip and to answer: at most [`MAX_LOG_PAGE`], whatever was asked.
+    fn page(&self) -> (usize, usize) {
+        (
+            self.offset.unwrap_or(0),
+            self.limit.unwrap_or(MAX_LOG_PAGE).min(MAX_LOG_PAGE),
+        )
+    }
 }
 
 /// A page of a run's log.
@@ -382,10 +421,11 @@ pub(crate) async fn logs(
         .logs(&run_id, query.step.as_deref())
         .await?;
     let total = all.len();
+    let (skip, take) = query.page();
     let lines = all
         .into_iter()
-        .skip(query.offset.unwrap_or(0))
-        .take(query.limit.unwrap_or(MAX_LOG_PAGE).min(MAX_LOG_PAGE))
+        .skip(skip)
+        .take(take)
         .map(|(step, record)| LogLine {
             step,
             stream: record.stream,
@@ -393,4 +433,30 @@ pub(crate) async fn logs(
         })
         .collect();
     Ok(Json(LogPage { lines, total }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_bounded_whatever_is_asked() {
+        let logs = |offset, limit| LogQuery {
+            step: None,
+            offset,
+            limit,
+        };
+        assert_eq!(logs(None, None).page(), (0, MAX_LOG_PAGE));
+        assert_eq!(logs(Some(7), Some(3)).page(), (7, 3));
+        assert_eq!(logs(None, Some(usize::MAX)).page(), (0, MAX_LOG_PAGE));
+        let runs = |limit| ListQuery {
+            status: None,
+            workflow: None,
+            limit,
+            offset: None,
+        };
+        assert_eq!(runs(None).filter().limit, 50);
+        assert_eq!(runs(Some(20)).filter().limit, 20);
+        assert_eq!(runs(Some(u32::MAX)).filter().limit, MAX_LIST);
+    }
 }

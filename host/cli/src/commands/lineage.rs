@@ -15,7 +15,7 @@ pub async fn lineage(digest: &str, json: bool, settings: &Settings) -> anyhow::R
         bail!("no recorded run produced or took {digest}");
     };
     if json {
-        println!("{}", crate::text::json(&to_json(&nodes))?);
+        println!("{}", crate::text::json(&weft_records::lineage_json(&nodes))?);
     } else {
         print!("{}", render(&nodes));
     }
@@ -69,32 +69,4 @@ fn render(nodes: &[LineageNode]) -> String {
         }
     }
     out
-}
-
-fn to_json(nodes: &[LineageNode]) -> serde_json::Value {
-    let items: Vec<serde_json::Value> = nodes
-        .iter()
-        .map(|n| {
-            let origin = match &n.origin {
-                Origin::Input { run_id, name } => serde_json::json!({"kind": "input", "run": run_id, "name": name}),
-                Origin::Step {
-                    run_id,
-                    step,
-                    port,
-                    uses,
-                    component,
-                    params,
-                } => serde_json::json!({"kind": "step", "run": run_id, "step": step, "port": port, "uses": uses,
-                    "component": component.to_string(), "params": params}),
-                Origin::Unknown => serde_json::json!({"kind": "unknown"}),
-            };
-            let inputs: Vec<serde_json::Value> = n
-                .inputs
-                .iter()
-                .map(|(port, i)| serde_json::json!({"port": port, "node": i}))
-                .collect();
-            serde_json::json!({"digest": n.digest.to_string(), "origin": origin, "inputs": inputs})
-        })
-        .collect();
-    serde_json::Value::Array(items)
 }

@@ -3,7 +3,6 @@
 use crate::settings::Settings;
 use anyhow::bail;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use std::collections::BTreeMap;
 
 pub async fn metrics(
     runs: Vec<String>,
@@ -24,37 +23,21 @@ pub async fn metrics(
     for id in &ids {
         reports.push(crate::commands::runs::recorded_report(&records, id).await?);
     }
-    // Row key: (step, metric), in first-seen order of steps and metrics.
-    let mut rows: Vec<(String, String)> = Vec::new();
-    let mut values: BTreeMap<(String, String), Vec<Option<f64>>> = BTreeMap::new();
-    for (col, report) in reports.iter().enumerate() {
-        for step in &report.steps {
-            if step_filter.as_ref().is_some_and(|f| !step.id.starts_with(f.as_str())) {
-                continue;
-            }
-            for (name, value) in &step.metrics {
-                let key = (step.id.clone(), name.clone());
-                let cells = values.entry(key.clone()).or_insert_with(|| {
-                    rows.push(key.clone());
-                    vec![None; reports.len()]
-                });
-                cells[col] = Some(*value);
-            }
-        }
-    }
+    let compared = weft_records::compare_metrics(&reports, step_filter.as_deref());
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["step".to_string(), "metric".to_string()];
     header.extend(
-        reports
+        compared
+            .runs
             .iter()
             .map(|r| format!("{}\n{}", r.run_id, crate::text::shown(&r.workflow))),
     );
     table.set_header(header);
-    for key in &rows {
-        let mut row = vec![key.0.clone(), crate::text::shown(&key.1).into_owned()];
-        row.extend(values[key].iter().map(|v| v.map_or_else(|| "-".to_string(), fmt_value)));
-        table.add_row(row);
+    for row in &compared.rows {
+        let mut cells = vec![row.step.clone(), crate::text::shown(&row.metric).into_owned()];
+        cells.extend(row.values.iter().map(|v| v.map_or_else(|| "-".to_string(), fmt_value)));
+        table.add_row(cells);
     }
     println!("{table}");
     Ok(0)

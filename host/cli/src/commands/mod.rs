@@ -1,6 +1,7 @@
 //! One module per command; `dispatch` picks one.
 
 mod artifact;
+mod audit;
 mod lineage;
 mod metrics;
 mod plugin;
@@ -37,6 +38,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Store(cmd) => store::store(cmd, &settings).await,
         Command::Records(cmd) => store::records(cmd, &settings).await,
         Command::Tenant(cmd) => tenant::tenant(cmd, &settings).await,
+        Command::Audit {
+            tenant,
+            after,
+            limit,
+            json,
+        } => audit::audit(&tenant, after, limit, json, &settings).await,
         Command::Serve(args) => serve::serve(&args, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &settings).await,

@@ -1,7 +1,8 @@
-//! `weft serve`: the HTTP API (weft-server) on the configured records and store. Prints
-//! the address it listens on, resumes the runs a stopped server left running, and serves
-//! until Ctrl-C or SIGTERM; runs still executing then stay recorded as running and are
-//! resumed by the next start.
+//! `weft serve`: the HTTP API (weft-server) on the configured records and store. Publishes
+//! the components of the plugin path as the built-in public steps, resumes the runs a
+//! stopped server left running, prints the address it listens on, and serves until Ctrl-C
+//! or SIGTERM; runs still executing then stay recorded as running and are resumed by the
+//! next start.
 
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
@@ -19,6 +20,7 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
             .concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
         max_upload_bytes: args.max_upload_size,
+        max_component_bytes: args.max_component_size,
         ..ServerConfig::default()
     };
     let store = weft_artifacts::shown_url(runner.store.url());
@@ -27,15 +29,24 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
-    eprintln!(
-        "weft serving on http://{addr} (records: {}, store: {store})",
-        settings.records
-    );
+    match server.publish_builtin(&settings.plugin_path).await {
+        Ok(n) => eprintln!(
+            "published {n} built-in step(s) as public steps of `{}`",
+            weft_records::BUILTIN_TENANT
+        ),
+        Err(e) => eprintln!("warning: cannot publish the built-in steps: {e:#}"),
+    }
     match server.resume_interrupted().await {
         Ok(0) => {}
         Ok(n) => eprintln!("resumed {n} interrupted run(s)"),
         Err(e) => eprintln!("warning: cannot look for interrupted runs: {e:#}"),
     }
+    // Said once everything above is done: a client that waits for this line finds the
+    // built-in steps published.
+    eprintln!(
+        "weft serving on http://{addr} (records: {}, store: {store})",
+        settings.records
+    );
     // Open event streams would hold a graceful shutdown forever: on a signal the process
     // ends; what it was running is resumed by the next start.
     tokio::select! {
