@@ -789,7 +789,7 @@ fn records_check_on_postgres_refuses_without_showing_the_password() {
 }
 
 /// `weft tenant`: a token is printed once, alone on stdout; rotating kills the old one; the
-/// list never shows a token; bad names and duplicates fail with the way out.
+/// list never shows a token; bad, reserved and duplicate names fail with the way out.
 #[test]
 fn tenants_get_a_token_once_and_can_rotate_it() {
     let home = Home::new();
@@ -809,6 +809,11 @@ fn tenants_get_a_token_once_and_can_rotate_it() {
     let bad = home.weft(&["tenant", "create", "Team/A"]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("lowercase letters"), "{}", stderr(&bad));
+    // The built-in tenant owns a server's own steps: nobody may hold a token for it.
+    let reserved = home.weft(&["tenant", "create", "weft"]);
+    assert!(!reserved.status.success());
+    assert!(stderr(&reserved).contains("reserved"), "{}", stderr(&reserved));
+    assert!(!stdout(&reserved).contains("weft_"));
 
     let rotated = home.weft(&["tenant", "token", "team-a"]);
     assert!(rotated.status.success(), "{}", stderr(&rotated));

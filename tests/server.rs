@@ -757,6 +757,11 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
         .map(|e| e["action"].as_str().expect("action"))
         .collect();
     assert_eq!(actions, ["step.publish", "step.publish", "step.visibility"], "{audit}");
+    // The same log from the records, on the server's machine.
+    let out = home.weft(&["audit", "--tenant", "alpha", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let local: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(local, audit["entries"], "weft audit shows what the API shows");
     let (_, audit) = served.get("/api/v1/audit", &beta).await;
     let entries = audit["entries"].as_array().expect("entries");
     assert_eq!(entries[0]["action"], "artifact.upload");
@@ -771,4 +776,188 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
         .await;
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(1));
     assert_eq!(page["entries"][0]["id"], entries[1]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let out = home.weft(&[
+        "tenant",
+        "quota",
+        "alpha",
+        "submissions-per-minute=3",
+        "step-memory=64Mi",
+        "run-output-bytes=10",
+        "component-size=1Ki",
+        "concurrent-steps=1",
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = home.weft(&["tenant", "quota", "alpha", "concurrent-steps=default"]);
+    let shown = common::stdout(&out);
+    assert!(
+        shown.contains("step-memory=67108864") && !shown.contains("concurrent-steps"),
+        "{shown}"
+    );
+    let out = home.weft(&["tenant", "quota", "alpha", "speed=11"]);
+    assert!(!out.status.success() && common::stderr(&out).contains("no quota `speed`"));
+    let served = Served::start(&home, &["--quota", "step-timeout=30m"]);
+
+    let input = served.upload(&alpha, b"twenty bytes of data").await;
+    let workflow = |limits: &str| {
+        json!({"workflow": format!("name: w\ninputs:\n  data: {{path: d.txt}}\nsteps:\n  work: {{uses: test-work, inputs: {{data: inputs.data}}{limits}}}\n"),
+               "inputs": {"data": input}})
+    };
+    // The default step memory (512 MiB) is over alpha's quota; the server's timeout default
+    // applies to both.
+    let (status, body) = served.post("/api/v1/runs", &alpha, workflow("")).await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("quota step-memory"), "{message}");
+    let (status, body) = served
+        .post(
+            "/api/v1/runs",
+            &alpha,
+            workflow(", limits: {memory: 32Mi, timeout: 1h}"),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("quota step-timeout")
+    );
+    // Within the step quotas, the run's outputs (22 bytes) pass run-output-bytes (10).
+    let (status, submitted) = served
+        .post("/api/v1/runs", &alpha, workflow(", limits: {memory: 32Mi}"))
+        .await;
+    assert_eq!(status, 201, "{submitted}");
+    let report = served
+        .wait(
+            &alpha,
+            submitted["run_id"].as_str().expect("run"),
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(report["status"], "failed");
+    let error = report["steps"][0]["error"].as_str().expect("error");
+    assert!(error.contains("quota exceeded: run-output-bytes"), "{error}");
+    assert_eq!(
+        report["steps"][0]["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "not retried"
+    );
+    // Three submissions a minute, valid or not: the fourth waits.
+    let response = served
+        .http
+        .post(served.url("/api/v1/runs"))
+        .bearer_auth(&alpha)
+        .header("content-type", "application/json")
+        .body(workflow("").to_string())
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(response.status().as_u16(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("header")
+        .parse()
+        .expect("seconds");
+    assert!((1..=20).contains(&wait), "{wait}");
+    // A component over alpha's component-size.
+    let (status, body) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, guest("test-copy")).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("quota component-size")
+    );
+
+    // beta has the server's quotas.
+    let input = served.upload(&beta, b"twenty bytes of data").await;
+    for _ in 0..4 {
+        let (status, body) = served
+            .post(
+                "/api/v1/runs",
+                &beta,
+                json!({"workflow": "name: w\ninputs:\n  data: {path: d.txt}\nsteps:\n  work: {uses: test-work, inputs: {data: inputs.data}}\n",
+                       "inputs": {"data": input}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert_eq!(
+        put(&served, "/api/v1/steps/test-copy/0.1.0", &beta, guest("test-copy"))
+            .await
+            .0,
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_flooding_the_server_does_not_starve_another() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+    let work = |salt: usize, steps: usize| {
+        format!(
+            "name: flood\ninputs:\n  data: {{path: d.txt}}\nsteps:\n  work:\n    uses: test-work\n    inputs: {{data: inputs.data}}\n    matrix: {{salt: [{}]}}\n    with: {{rounds: 60000000}}\n",
+            (0..steps)
+                .map(|i| (salt * 100 + i).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let a_input = served.upload(&alpha, b"flood").await;
+    let mut flood = Vec::new();
+    for run in 0..6 {
+        let (status, submitted) = served
+            .post(
+                "/api/v1/runs",
+                &alpha,
+                json!({"workflow": work(run, 8), "inputs": {"data": a_input}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{submitted}");
+        flood.push(submitted["run_id"].as_str().expect("run").to_string());
+    }
+    let b_input = served.upload(&beta, b"one").await;
+    let started = std::time::Instant::now();
+    let (status, submitted) = served
+        .post(
+            "/api/v1/runs",
+            &beta,
+            json!({"workflow": work(99, 1), "inputs": {"data": b_input}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{submitted}");
+    let report = served
+        .wait(
+            &beta,
+            submitted["run_id"].as_str().expect("run"),
+            Duration::from_secs(120),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(report["status"], "succeeded");
+    // By the time beta's one step is done, most of alpha's 48 are still to come: beta's
+    // step took the first slot that freed, not the last.
+    let mut alpha_done = 0;
+    for run in &flood {
+        let (_, report) = served.get(&format!("/api/v1/runs/{run}"), &alpha).await;
+        alpha_done += common::committed(&report).len();
+    }
+    eprintln!("beta's run took {took:?}; alpha had {alpha_done} of 48 steps done");
+    assert!(
+        alpha_done < 24,
+        "beta waited behind alpha's flood: {alpha_done} of 48 alpha steps done first"
+    );
+    for run in &flood {
+        let report = served.wait(&alpha, run, Duration::from_secs(300)).await;
+        assert_eq!(report["status"], "succeeded");
+    }
 }

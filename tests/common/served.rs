@@ -23,7 +23,7 @@ impl Served {
     /// (not the hostile ones: publishing one whose `describe()` never returns would cost
     /// every start its time limit).
     pub fn start(home: &Home, extra: &[&str]) -> Served {
-        let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--concurrency", "2"];
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--slots", "2"];
         args.extend_from_slice(extra);
         let steps = home.path().join("test-steps");
         std::fs::create_dir_all(&steps).expect("test-steps");

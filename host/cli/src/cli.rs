@@ -199,15 +199,18 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, env = "WEFT_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: std::net::SocketAddr,
-    /// Most steps of one run executing at once [default: the number of CPUs].
+    /// Most steps executing at once over every run of every tenant, shared fairly between
+    /// tenants [default: the number of CPUs].
     #[arg(long)]
-    pub concurrency: Option<usize>,
+    pub slots: Option<usize>,
     /// Largest artifact a tenant may upload.
     #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "1Gi")]
     pub max_upload_size: u64,
-    /// Largest component a tenant may publish.
-    #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "256Mi")]
-    pub max_component_size: u64,
+    /// A quota every tenant gets unless `weft tenant quota` overrides it: `NAME=VALUE`
+    /// (concurrent-steps, step-memory, step-timeout, step-fuel, run-output-bytes,
+    /// submissions-per-minute, component-size).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub quota: Vec<String>,
     /// Print the API's OpenAPI document and exit.
     #[arg(long)]
     pub openapi: bool,
@@ -387,6 +390,16 @@ pub enum TenantCommand {
     },
     /// List the tenants (never their tokens).
     List,
+    /// Show a tenant's quota overrides, or set them: `NAME=VALUE` (`NAME=default` drops
+    /// one); the server's `--quota` defaults apply to the rest.
+    Quota {
+        /// The tenant.
+        name: String,
+        /// Quotas to set: concurrent-steps, step-memory, step-timeout, step-fuel,
+        /// run-output-bytes, submissions-per-minute, component-size.
+        #[arg(value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+    },
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

@@ -124,7 +124,7 @@ pub struct Recovered {
 }
 
 /// The tables of the records, parents before children (foreign keys).
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "tenants",
     "runs",
     "run_inputs",
@@ -138,6 +138,7 @@ const TABLES: [&str; 13] = [
     "inline_blobs",
     "audit",
     "registry",
+    "tenant_quotas",
 ];
 
 /// Copies what is readable of the damaged records at `path` into a fresh file with the

@@ -127,6 +127,44 @@ impl Records {
     }
 }
 
+impl Records {
+    /// Tenant `name`'s quota overrides (a JSON object of quota name → value; empty when it
+    /// has none).
+    pub async fn tenant_quotas(&self, name: &str) -> Result<serde_json::Map<String, serde_json::Value>, RecordsError> {
+        let row: Option<(String,)> = self
+            .db
+            .first("SELECT quotas FROM tenant_quotas WHERE tenant = $1", vec![name.into()])
+            .await?;
+        match row {
+            None => Ok(serde_json::Map::new()),
+            Some((text,)) => serde_json::from_str(&text)
+                .map_err(|e| RecordsError::Corrupt(format!("the quotas of tenant `{name}`: {e}"))),
+        }
+    }
+
+    /// Replaces tenant `name`'s quota overrides.
+    pub async fn set_tenant_quotas(
+        &self,
+        name: &str,
+        quotas: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), RecordsError> {
+        if !self.list_tenants().await?.iter().any(|t| t.name == name) {
+            return Err(RecordsError::UnknownTenant(name.chars().take(80).collect()));
+        }
+        self.db
+            .execute(
+                "INSERT INTO tenant_quotas (tenant, quotas) VALUES ($1, $2) \
+                 ON CONFLICT (tenant) DO UPDATE SET quotas = excluded.quotas",
+                vec![
+                    name.into(),
+                    serde_json::Value::Object(quotas.clone()).to_string().into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

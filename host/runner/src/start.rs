@@ -37,7 +37,7 @@ pub struct Prepared {
 }
 
 /// How to execute a prepared run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunSettings {
     /// Most steps executing at once.
     pub concurrency: usize,
@@ -47,6 +47,9 @@ pub struct RunSettings {
     pub timeout: Option<Duration>,
     /// Stops the run when triggered.
     pub cancel: CancelSignal,
+    /// What admits each step before it executes (a server's fair share and quotas); `None`
+    /// executes every ready step at once, up to `concurrency`.
+    pub admission: Option<Arc<dyn weft_task::Admission>>,
 }
 
 impl Runner {
@@ -63,7 +66,8 @@ impl Runner {
 
     /// A new run of workflow text submitted under `name` (to a server): validated like a
     /// file (every problem at once), but its inputs are the artifacts `inputs` binds (each
-    /// already in this store) and its `uses:` are found by `components`, never as files.
+    /// already in this store) and its `uses:` are found by `components`, never as files;
+    /// then `policy` (the server's quotas) may refuse the plan, as (step id, problem)s.
     pub async fn submit(
         &self,
         name: &str,
@@ -71,6 +75,7 @@ impl Runner {
         overrides: &[(String, String)],
         inputs: &BTreeMap<String, Digest>,
         components: &dyn crate::Components,
+        policy: &(dyn Fn(&Plan) -> Vec<(String, String)> + Sync),
     ) -> Result<Prepared, LoadError> {
         let origin = Origin::Submitted {
             name,
@@ -78,6 +83,25 @@ impl Runner {
             components,
         };
         let loaded = load_source(&self.loader, &origin, Some(&self.store), text, overrides).await?;
+        let refused = policy(&loaded.plan);
+        if !refused.is_empty() {
+            // The plan is valid: these are the server's limits, with no position in the text.
+            let problems: Vec<weft_model::Diagnostic> = refused
+                .into_iter()
+                .map(|(step, problem)| {
+                    weft_model::Diagnostic::new(
+                        weft_model::Span { line: 1, col: 1 },
+                        format!("steps.{step}.limits"),
+                        problem,
+                    )
+                })
+                .collect();
+            let diagnostics = weft_model::Diagnostics(problems);
+            return Err(LoadError::Invalid(Invalid {
+                text: crate::render(name, &diagnostics),
+                problems: diagnostics.0,
+            }));
+        }
         Ok(self.record(name, overrides, loaded).await?)
     }
 
@@ -284,8 +308,16 @@ impl Runner {
             cancel: settings.cancel.clone(),
             ..RunOptions::new(&run_id)
         };
+        let local: Arc<dyn weft_task::Executor> = Arc::new(LocalExecutor::new(sandbox, self.store.clone(), components));
+        let executor = match &settings.admission {
+            Some(admission) => Arc::new(weft_task::Admitted {
+                inner: local,
+                admission: admission.clone(),
+            }),
+            None => local,
+        };
         let services = RunServices {
-            executor: Arc::new(LocalExecutor::new(sandbox, self.store.clone(), components)),
+            executor,
             store: self.store.clone(),
             journal: Arc::new(self.records.clone()),
         };

@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// For 429: when to try again.
+    retry_after: Option<std::time::Duration>,
 }
 
 /// The body of every error answer.
@@ -26,7 +28,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, for programs: `unauthorized`, `not_found`, `invalid_workflow`, `bad_request`,
-    /// `conflict`, `too_large`, `bad_range`, `internal`.
+    /// `conflict`, `too_large`, `bad_range`, `quota`, `internal`.
     pub code: &'static str,
     /// For people.
     pub message: String,
@@ -59,6 +61,7 @@ impl ApiError {
                     problems: Vec::new(),
                 },
             },
+            retry_after: None,
         }
     }
 
@@ -89,6 +92,13 @@ impl ApiError {
     /// 413: a body over its limit.
     pub fn too_large(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    /// 429: a rate quota is used up; try again after `wait`.
+    pub fn too_many(message: impl Into<String>, wait: std::time::Duration) -> ApiError {
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota", message);
+        e.retry_after = Some(wait);
+        e
     }
 
     /// 416: a `Range` outside the artifact.
@@ -146,7 +156,22 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // Refused before the body was read: the rest of it is still on its way, so the
+            // connection cannot carry another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -17,13 +17,16 @@ mod auth;
 mod compare;
 mod error;
 mod events;
+mod fair;
 mod health;
 mod hub;
 pub mod openapi;
+mod quota;
 mod runs;
 mod steps;
 
 pub use error::ApiError;
+pub use quota::{QUOTA_NAMES, Quotas};
 
 use axum::Router;
 use std::sync::Arc;
@@ -33,23 +36,23 @@ use weft_runner::Runner;
 /// How the server runs what it is given.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Most steps of one run executing at once.
-    pub concurrency: usize,
+    /// Most steps executing at once, over every run of every tenant (shared fairly).
+    pub slots: usize,
     /// Longest a run may take (the workflow's own limit applies too); `None`: no limit.
     pub run_timeout: Option<Duration>,
     /// Largest artifact a tenant may upload, in bytes.
     pub max_upload_bytes: u64,
-    /// Largest component a tenant may publish, in bytes.
-    pub max_component_bytes: u64,
+    /// Every tenant's quotas, unless the records hold overrides for it.
+    pub quotas: Quotas,
 }
 
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
-            concurrency: 4,
+            slots: 4,
             run_timeout: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            max_component_bytes: weft_runner::MAX_COMPONENT_BYTES,
+            quotas: Quotas::default(),
         }
     }
 }
@@ -72,6 +75,10 @@ pub(crate) struct State {
     pub(crate) config: ServerConfig,
     /// The runs executing in this process.
     pub(crate) hub: Arc<hub::Hub>,
+    /// The step slots, shared fairly between tenants.
+    pub(crate) fair: Arc<fair::Fair>,
+    /// Each tenant's recent submissions.
+    pub(crate) submissions: quota::SubmissionRate,
 }
 
 impl State {
@@ -85,6 +92,34 @@ impl State {
                 subject,
                 "cannot write the audit log: {e}"
             );
+        }
+    }
+
+    /// `tenant`'s quotas: the server's, with its overrides from the records.
+    pub(crate) async fn quotas(&self, tenant: &auth::Tenant) -> Result<Quotas, ApiError> {
+        let overrides = self.runner.records.tenant_quotas(tenant.name()).await?;
+        self.config
+            .quotas
+            .with_overrides(&overrides)
+            .map_err(ApiError::internal)
+    }
+
+    /// How a run of `tenant` executes: at most `slots` steps at once, each admitted to its
+    /// fair share under the tenant's quotas.
+    pub(crate) fn run_settings(&self, tenant: &auth::Tenant, quotas: &Quotas) -> weft_runner::RunSettings {
+        weft_runner::RunSettings {
+            concurrency: self.config.slots,
+            use_cache: true,
+            timeout: self.config.run_timeout,
+            // Replaced by the hub with the run's own.
+            cancel: weft_engine::CancelSignal::default(),
+            admission: Some(Arc::new(fair::RunAdmission {
+                fair: self.fair.clone(),
+                tenant: tenant.name().to_string(),
+                concurrent_steps: usize::try_from(quotas.concurrent_steps).unwrap_or(usize::MAX),
+                run_output_bytes: quotas.run_output_bytes,
+                produced: std::sync::atomic::AtomicU64::new(0),
+            })),
         }
     }
 
@@ -112,8 +147,10 @@ impl Server {
         Server {
             state: Arc::new(State {
                 runner,
+                fair: fair::Fair::new(config.slots),
                 config,
                 hub: Arc::new(hub::Hub::default()),
+                submissions: quota::SubmissionRate::default(),
             }),
         }
     }

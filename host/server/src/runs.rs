@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use weft_artifacts::Digest;
-use weft_engine::CancelSignal;
-use weft_runner::{LoadError, RunSettings};
+use weft_runner::LoadError;
 
 /// Most parameter overrides or bound inputs in one submission.
 const MAX_BINDINGS: usize = 1_000;
@@ -79,7 +78,8 @@ pub struct Submitted {
         (status = 201, description = "Validated, recorded and started", body = Submitted),
         (status = 400, description = "Not a submission", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
-        (status = 422, description = "An invalid workflow: every problem with its line and column; nothing ran", body = crate::error::ErrorBody),
+        (status = 422, description = "An invalid workflow (every problem with its line and column), or one whose steps exceed the tenant's step quotas; nothing ran", body = crate::error::ErrorBody),
+        (status = 429, description = "The tenant's submissions-per-minute quota is used up (`Retry-After` says when to try again)", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -88,6 +88,20 @@ pub(crate) async fn submit(
     tenant: Tenant,
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let quotas = state.quotas(&tenant).await?;
+    state
+        .submissions
+        .take(tenant.name(), quotas.submissions_per_minute)
+        .map_err(|wait| {
+            ApiError::too_many(
+                format!(
+                    "quota submissions-per-minute: at most {} submissions a minute; try again in {} s",
+                    quotas.submissions_per_minute,
+                    wait.as_secs() + 1
+                ),
+                wait,
+            )
+        })?;
     let Json(request) = body.map_err(ApiError::rejected_json)?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
@@ -117,8 +131,11 @@ pub(crate) async fn submit(
     let overrides: Vec<(String, String)> = request.params.into_iter().collect();
     let runner = state.runner(&tenant);
     let registry = state.registry(&tenant);
+    let sandbox = &runner.loader.sandbox;
+    let (default_memory, default_timeout) = (sandbox.default_memory, sandbox.default_timeout);
+    let within_quotas = |plan: &weft_model::Plan| quotas.check_plan(plan, default_memory, default_timeout);
     let prepared = match runner
-        .submit(&file, request.workflow, &overrides, &inputs, &registry)
+        .submit(&file, request.workflow, &overrides, &inputs, &registry, &within_quotas)
         .await
     {
         Ok(p) => p,
@@ -143,19 +160,8 @@ pub(crate) async fn submit(
             serde_json::json!({"workflow": submitted.workflow, "file": file, "params": overrides, "inputs": inputs, "components": components}),
         )
         .await;
-    state.hub.launch(runner, prepared, run_settings(&state));
+    state.hub.launch(runner, prepared, state.run_settings(&tenant, &quotas));
     Ok((StatusCode::CREATED, Json(submitted)))
-}
-
-/// How the server runs every run.
-fn run_settings(state: &State) -> RunSettings {
-    RunSettings {
-        concurrency: state.config.concurrency,
-        use_cache: true,
-        timeout: state.config.run_timeout,
-        // Replaced by the hub with the run's own.
-        cancel: CancelSignal::default(),
-    }
 }
 
 /// Which runs to list.
@@ -349,7 +355,8 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     state
         .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))
         .await;
-    state.hub.launch(runner, prepared, run_settings(state));
+    let quotas = state.quotas(tenant).await?;
+    state.hub.launch(runner, prepared, state.run_settings(tenant, &quotas));
     Ok(())
 }
 

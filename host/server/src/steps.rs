@@ -187,7 +187,7 @@ pub struct PublishQuery {
         (status = 200, description = "Published already with these very bytes: nothing changed", body = StepVersion),
         (status = 401, body = crate::error::ErrorBody),
         (status = 409, description = "The version is published with other bytes", body = crate::error::ErrorBody),
-        (status = 413, description = "Over the server's component size limit", body = crate::error::ErrorBody),
+        (status = 413, description = "Over the tenant's component-size quota", body = crate::error::ErrorBody),
         (status = 422, description = "Not a component of the Weft world, or its declaration disagrees with the path", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
@@ -200,14 +200,14 @@ pub(crate) async fn publish(
     body: Body,
 ) -> Result<(StatusCode, Json<StepVersion>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = state.config.max_component_bytes;
+    let limit = state.quotas(&tenant).await?.component_size;
     let mut bytes = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the component: {e}")))?;
         if (bytes.len() + chunk.len()) as u64 > limit {
             return Err(ApiError::too_large(format!(
-                "a component may be at most {limit} bytes on this server"
+                "quota component-size: a component may be at most {limit} bytes for you"
             )));
         }
         bytes.extend_from_slice(&chunk);
@@ -448,7 +448,12 @@ pub(crate) async fn publish_builtin(state: &State, dirs: &[PathBuf]) -> anyhow::
     let builtin = Tenant::trusted(weft_records::BUILTIN_TENANT.to_string());
     let runner = state.runner(&builtin);
     let mut published = 0;
+    let mut seen = std::collections::HashSet::new();
     for dir in dirs {
+        // A directory named twice (`dist/plugins` and its absolute path) is published once.
+        if !seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())) {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(dir) else {
             continue;
         };

@@ -24,6 +24,10 @@ pub enum StepFailure {
     /// tables, handles or output bytes; the message says which and its limit.
     #[error("resource limit: {0}")]
     ResourceLimit(String),
+    /// A quota of the tenant the run belongs to was exceeded (a shared server's limit on,
+    /// e.g., the artifact bytes of one run); the message names the quota and its value.
+    #[error("quota exceeded: {0}")]
+    Quota(String),
     /// One host call asked for more than a call may carry (a write chunk, a log message,
     /// a metric name).
     #[error("host call too large: {0}")]
@@ -71,6 +75,7 @@ impl StepFailure {
             F::Failed(m) => F::Failed(cut(m)),
             F::OutOfMemory(m) => F::OutOfMemory(cut(m)),
             F::ResourceLimit(m) => F::ResourceLimit(cut(m)),
+            F::Quota(m) => F::Quota(cut(m)),
             F::HostCallTooLarge(m) => F::HostCallTooLarge(cut(m)),
             F::Trapped(m) => F::Trapped(cut(m)),
             F::MissingOutput(m) => F::MissingOutput(cut(m)),

@@ -5,11 +5,13 @@
 //! The engine schedules with these types and the sandbox executes with them; neither has
 //! to know the other. This crate must not link wasmtime (checked by `tests/architecture.rs`).
 
+mod admission;
 mod executor;
 mod failure;
 mod log;
 mod provenance;
 
+pub use admission::{Admission, Admitted, Permit};
 pub use executor::{Executor, StepTask, TaskResult};
 pub use failure::StepFailure;
 pub use log::{LogLine, LogStream};

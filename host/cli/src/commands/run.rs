@@ -33,6 +33,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
         use_cache: !args.no_cache,
         timeout: args.timeout,
         cancel,
+        admission: None,
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ids = prepared.plan.steps.iter().map(|s| s.id.clone()).collect();

@@ -15,12 +15,23 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         return Ok(0);
     }
     let runner = settings.runner().await?;
+    let slots = args
+        .slots
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    let mut overrides = serde_json::Map::new();
+    for text in &args.quota {
+        let (name, value) = weft_server::Quotas::parse_setting(text).map_err(anyhow::Error::msg)?;
+        overrides.insert(name, value);
+    }
+    // A tenant may use every slot unless told otherwise.
+    let defaults = weft_server::Quotas {
+        concurrent_steps: slots as u64,
+        ..weft_server::Quotas::default()
+    };
     let config = ServerConfig {
-        concurrency: args
-            .concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get)),
+        slots,
         max_upload_bytes: args.max_upload_size,
-        max_component_bytes: args.max_component_size,
+        quotas: defaults.with_overrides(&overrides).map_err(anyhow::Error::msg)?,
         ..ServerConfig::default()
     };
     let store = weft_artifacts::shown_url(runner.store.url());

@@ -1,6 +1,6 @@
-//! `weft tenant create|token|list`: the tenants of a shared Weft and their API tokens, in
-//! the run records (`--records`). A token is printed once, alone on stdout (so a script can
-//! capture it); only its hash is kept.
+//! `weft tenant create|token|list|quota`: the tenants of a shared Weft, their API tokens
+//! and quota overrides, in the run records (`--records`). A token is printed once, alone on
+//! stdout (so a script can capture it); only its hash is kept.
 
 use crate::cli::TenantCommand;
 use crate::commands::runs::timestamp;
@@ -34,6 +34,29 @@ pub async fn tenant(cmd: TenantCommand, settings: &Settings) -> anyhow::Result<u
                     timestamp(t.created_at),
                     timestamp(t.token_created_at)
                 );
+            }
+        }
+        TenantCommand::Quota { name, settings } => {
+            let mut quotas = records.tenant_quotas(&name).await?;
+            for text in &settings {
+                match text.split_once('=') {
+                    Some((quota, "default")) if weft_server::QUOTA_NAMES.contains(&quota) => {
+                        quotas.remove(quota);
+                    }
+                    _ => {
+                        let (quota, value) = weft_server::Quotas::parse_setting(text).map_err(anyhow::Error::msg)?;
+                        quotas.insert(quota, value);
+                    }
+                }
+            }
+            if !settings.is_empty() {
+                records.set_tenant_quotas(&name, &quotas).await?;
+            }
+            if quotas.is_empty() {
+                println!("tenant `{name}` has the server's default quotas");
+            }
+            for (quota, value) in &quotas {
+                println!("{quota}={value}");
             }
         }
     }
