@@ -100,6 +100,13 @@ impl Served {
         self.call(reqwest::Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// Submits a workflow (`POST /api/v1/runs`), which must be accepted; returns the run id.
+    pub async fn submit(&self, token: &str, body: serde_json::Value) -> String {
+        let (status, submitted) = self.post("/api/v1/runs", token, body).await;
+        assert_eq!(status, 201, "{submitted}");
+        submitted["run_id"].as_str().expect("a run id").to_string()
+    }
+
     /// Uploads `bytes` for `token`'s tenant; returns the digest.
     pub async fn upload(&self, token: &str, bytes: &[u8]) -> String {
         use sha2::Digest as _;
