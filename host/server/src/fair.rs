@@ -196,7 +196,11 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(a1);
-        let b = waiting_b.await.expect("b");
+        // (Bounded: were a served first, b would wait for a slot this test still holds.)
+        let b = tokio::time::timeout(Duration::from_secs(5), waiting_b)
+            .await
+            .expect("b is served at the first freed slot")
+            .expect("b");
         assert_eq!(fair.running("b"), (2, 1));
         assert!(!waiting_a.is_finished(), "a waits behind b");
         drop(a2);
@@ -218,7 +222,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!blocked.is_finished(), "a is at its quota though slots are free");
         drop(a1);
-        let a2 = blocked.await.expect("a");
+        let a2 = tokio::time::timeout(Duration::from_secs(5), blocked)
+            .await
+            .expect("a's second step starts once its first is done")
+            .expect("a");
         assert_eq!(fair.running("a"), (2, 1));
         drop((a2, b));
     }

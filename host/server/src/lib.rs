@@ -57,6 +57,10 @@ impl Default for ServerConfig {
     }
 }
 
+/// Most steps of one run started at once (each then waits for a slot); bounds the tasks
+/// one run holds.
+const MAX_READY_STEPS_PER_RUN: usize = 256;
+
 /// Largest upload by default: 1 GiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 
@@ -108,7 +112,9 @@ impl State {
     /// fair share under the tenant's quotas.
     pub(crate) fn run_settings(&self, tenant: &auth::Tenant, quotas: &Quotas) -> weft_runner::RunSettings {
         weft_runner::RunSettings {
-            concurrency: self.config.slots,
+            // The admission below is what bounds executing steps: every ready step waits
+            // there, so a free slot can go to whichever tenant's turn it is.
+            concurrency: MAX_READY_STEPS_PER_RUN,
             use_cache: true,
             timeout: self.config.run_timeout,
             // Replaced by the hub with the run's own.
