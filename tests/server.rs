@@ -142,6 +142,13 @@ async fn a_tenant_submits_follows_and_downloads() {
             "no step_succeeded for {step}: {seen:?}"
         );
     }
+    // The summary steps' metrics came as events too.
+    assert!(
+        seen.iter().any(|(_, name, d)| name == "step_metrics"
+            && d["step"] == "train-stats"
+            && !d["metrics"].as_array().expect("metrics").is_empty()),
+        "no step_metrics for train-stats: {seen:?}"
+    );
     // A reconnect with Last-Event-ID gets only what came after it.
     let again = events(&served, &token, &run, Some(last_id - 2)).await;
     assert_eq!(
@@ -299,6 +306,34 @@ async fn a_tenant_submits_follows_and_downloads() {
     assert_eq!(none["runs"], json!([]));
     let (status, _) = served.get("/api/v1/runs?status=bogus", &token).await;
     assert_eq!(status, 400);
+
+    // What a Prometheus scraper sees (no token): the runs and steps above, counted.
+    let text = served
+        .http
+        .get(served.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let value = |line: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(line).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or_else(|| panic!("no `{line}` in /metrics:\n{text}")) as u64
+    };
+    assert_eq!(value("weft_runs_submitted_total "), 3);
+    assert_eq!(value("weft_runs_finished_total{status=\"succeeded\"} "), 3);
+    // 9 + 9 + 1 steps, of which the second iris run reused `load` and `check` (the seed
+    // changes only what follows them).
+    assert_eq!(value("weft_steps_finished_total{outcome=\"succeeded\"} "), 17);
+    assert_eq!(value("weft_steps_finished_total{outcome=\"cached\"} "), 2);
+    assert_eq!(value("weft_step_duration_seconds_count "), 17);
+    assert_eq!(value("weft_step_duration_seconds_bucket{le=\"+Inf\"} "), 17);
+    assert_eq!(value("weft_steps_executing "), 0);
+    assert_eq!(value("weft_steps_waiting "), 0);
+    assert!(value("weft_artifact_upload_bytes_total ") >= input.len() as u64);
+    assert!(value("weft_artifact_download_bytes_total ") > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -950,5 +985,74 @@ async fn a_tenant_flooding_the_server_does_not_starve_another() {
     for run in &flood {
         let report = served.wait(&alpha, run, Duration::from_secs(300)).await;
         assert_eq!(report["status"], "succeeded");
+    }
+}
+
+/// Several tenants submitting at once, bounded in count (4 × 25 runs) and time: every
+/// accepted run is recorded and finishes, each tenant sees exactly its own runs, and no run
+/// answers another tenant. Prints runs accepted per second and the submit latency
+/// percentiles (BENCHMARKS.md, "The server under load":
+/// `cargo test -p weft --test server several_tenants -- --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_tenants_submitting_at_once_lose_nothing_and_see_only_their_own() {
+    const TENANTS: usize = 4;
+    const RUNS: usize = 25;
+    let home = Home::new();
+    let tokens: Vec<String> = (0..TENANTS).map(|t| tenant(&home, &format!("load-{t}"))).collect();
+    let served = std::sync::Arc::new(Served::start(&home, &[]));
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for (t, token) in tokens.iter().enumerate() {
+        let (served, token) = (served.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let input = served.upload(&token, format!("tenant {t}").as_bytes()).await;
+            let mut submitted = Vec::new();
+            for i in 0..RUNS {
+                let body = json!({
+                    "workflow": format!("name: load-{t}\ninputs:\n  data: {{path: d.txt}}\nsteps:\n  work: {{uses: test-work, inputs: {{data: inputs.data}}, with: {{salt: {i}, rounds: 1000}}}}\n"),
+                    "inputs": {"data": input},
+                });
+                let sent = std::time::Instant::now();
+                let run = served.submit(&token, body).await;
+                submitted.push((run, sent.elapsed()));
+            }
+            submitted
+        }));
+    }
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let submitted = task.await.expect("a tenant's submissions");
+        latencies.extend(submitted.iter().map(|(_, latency)| *latency));
+        runs.push(submitted.into_iter().map(|(run, _)| run).collect());
+    }
+    let accepting = started.elapsed();
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    eprintln!(
+        "{} runs accepted in {accepting:?}: {:.1} runs/s; submit latency p50 {:?}, p99 {:?}",
+        TENANTS * RUNS,
+        (TENANTS * RUNS) as f64 / accepting.as_secs_f64(),
+        percentile(50),
+        percentile(99)
+    );
+    for (t, token) in tokens.iter().enumerate() {
+        for run in &runs[t] {
+            let report = served.wait(token, run, Duration::from_secs(300)).await;
+            assert_eq!(report["status"], "succeeded", "{run}");
+        }
+        let (_, list) = served.get("/api/v1/runs?limit=1000", token).await;
+        let mut listed: Vec<String> = list["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["run_id"].as_str().expect("id").to_string())
+            .collect();
+        listed.sort();
+        let mut mine = runs[t].clone();
+        mine.sort();
+        assert_eq!(listed, mine, "tenant {t} sees exactly its own runs");
+        let other = &runs[(t + 1) % TENANTS][t];
+        assert_eq!(served.get(&format!("/api/v1/runs/{other}"), token).await.0, 404);
     }
 }

@@ -40,4 +40,6 @@ pub struct RunEvent {
     pub step: String,
     /// Its new state.
     pub state: StepState,
+    /// The metrics it recorded, in order, when it succeeded or was reused (else empty).
+    pub metrics: Vec<(String, f64)>,
 }

@@ -209,9 +209,14 @@ impl<'p> Run<'p> {
 
     pub(crate) fn emit(&self, step: usize, state: StepState) {
         if let Some(tx) = &self.events {
+            let metrics = match state {
+                StepState::Succeeded(_) | StepState::Reused(_) => self.report.steps[step].metrics.clone(),
+                _ => Vec::new(),
+            };
             let _ = tx.send(RunEvent {
                 step: self.plan.steps[step].id.clone(),
                 state,
+                metrics,
             });
         }
     }

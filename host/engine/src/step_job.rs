@@ -51,6 +51,7 @@ pub(crate) async fn run_job(
         let _ = tx.send(RunEvent {
             step: job.task.step.clone(),
             state: StepState::Running,
+            metrics: Vec::new(),
         });
     }
     let mut attempts = Vec::new();
@@ -88,6 +89,7 @@ pub(crate) async fn run_job(
                     delay,
                     error: error.unwrap_or_default(),
                 },
+                metrics: Vec::new(),
             });
         }
         tokio::select! {

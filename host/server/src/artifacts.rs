@@ -100,6 +100,7 @@ pub(crate) async fn upload(
         .await
         .map_err(store_error)?;
     tracing::info!(tenant = tenant.name(), digest = %meta.digest, size = meta.size, "artifact uploaded");
+    state.hub.metrics.uploaded(meta.size);
     state
         .audit(
             &tenant,
@@ -197,6 +198,7 @@ pub(crate) async fn download(
         })?),
     };
     let (first, len) = range.unwrap_or((0, size));
+    state.hub.metrics.downloaded(len);
     state
         .audit(
             &tenant,

@@ -1,6 +1,7 @@
 //! A run's events as server-sent events (`GET /api/v1/runs/{id}/events`): one event per
 //! change of a step's state (`step_started`, `step_succeeded`, `step_failed`,
-//! `step_retrying`, `step_cached`, `step_skipped`, `step_blocked`, `step_cancelled`), then
+//! `step_retrying`, `step_cached`, `step_skipped`, `step_blocked`, `step_cancelled`), a
+//! `step_metrics` after a step that succeeded (or was reused) with metrics, then
 //! `run_finished`, after which the stream ends. Each event has an `id`; a client that
 //! reconnects with `Last-Event-ID` gets only what came after it. A run that no longer
 //! executes in this server (finished long ago, or before a restart) sends each step's
@@ -21,6 +22,14 @@ use weft_engine::{Reuse, RunEvent, StepState, StepStatus};
 
 /// The last event of every run's stream.
 pub(crate) const RUN_FINISHED: &str = "run_finished";
+
+/// The metrics a step recorded, sent after its `step_succeeded` or `step_cached`.
+pub(crate) const STEP_METRICS: &str = "step_metrics";
+
+/// `{"step", "metrics": [[name, value], ...]}` (in recording order; a name may repeat).
+pub(crate) fn metrics_json(step: &str, metrics: &[(String, f64)]) -> serde_json::Value {
+    json!({ "step": step, "metrics": metrics })
+}
 
 /// One numbered event of a run.
 #[derive(Debug, Clone)]
@@ -159,6 +168,9 @@ async fn recorded_events(
             _ => continue,
         };
         events.push((name, data));
+        if step.status == StepStatus::Succeeded && !step.metrics.is_empty() {
+            events.push((STEP_METRICS, metrics_json(&step.id, &step.metrics)));
+        }
     }
     if detail.summary.status != "running" {
         events.push((

@@ -120,6 +120,12 @@ impl Fair {
         }
     }
 
+    /// Steps holding a slot, and steps waiting for one, now.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        (slots.running, slots.tenants.values().map(|t| t.waiting.len()).sum())
+    }
+
     /// Steps executing now: in all, and of `tenant`.
     #[cfg(test)]
     fn running(&self, tenant: &str) -> (usize, usize) {

@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (and its run records answer), without a
-//! token: for load balancers and supervisors.
+//! `/healthz` (the process answers), `/readyz` (and its run records answer) and `/metrics`
+//! (Prometheus), without a token: for load balancers, supervisors and scrapers.
 
 use crate::State;
 use axum::Router;
@@ -12,6 +12,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// `GET /healthz`.
@@ -35,4 +36,19 @@ pub(crate) async fn readyz(AxumState(state): AxumState<Arc<State>>) -> (StatusCo
             (StatusCode::SERVICE_UNAVAILABLE, "the run records do not answer\n")
         }
     }
+}
+
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format: runs and steps by outcome, step durations, steps executing and waiting, artifact bytes", content_type = "text/plain", body = String))
+)]
+pub(crate) async fn metrics(
+    AxumState(state): AxumState<Arc<State>>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let (executing, waiting) = state.fair.load();
+    let text = state.hub.metrics.render(executing, waiting, state.hub.executing_runs());
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

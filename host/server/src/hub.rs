@@ -8,7 +8,7 @@ use crate::events::ServerEvent;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{broadcast, watch};
-use weft_engine::{CancelSignal, RunEvent};
+use weft_engine::{CancelSignal, RunEvent, StepState};
 use weft_runner::{Prepared, RunSettings, Runner};
 
 /// Finished runs whose events are kept.
@@ -22,6 +22,8 @@ const SUBSCRIBER_BUFFER: usize = 1024;
 pub(crate) struct Hub {
     runs: Mutex<Runs>,
     executing: watch::Sender<usize>,
+    /// What `/metrics` shows.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 #[derive(Default)]
@@ -35,6 +37,7 @@ impl Default for Hub {
         Hub {
             runs: Mutex::new(Runs::default()),
             executing: watch::channel(0).0,
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 }
@@ -124,11 +127,18 @@ impl Hub {
         tokio::spawn(async move {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
             let forward = {
-                let run = run.clone();
+                let (run, hub) = (run.clone(), hub.clone());
                 tokio::spawn(async move {
                     while let Some(event) = rx.recv().await {
+                        hub.count(&event.state);
                         if let Some((name, data)) = crate::events::step_event(&event) {
                             run.publish(name, data);
+                        }
+                        if !event.metrics.is_empty() {
+                            run.publish(
+                                crate::events::STEP_METRICS,
+                                crate::events::metrics_json(&event.step, &event.metrics),
+                            );
                         }
                     }
                 })
@@ -150,6 +160,8 @@ impl Hub {
                     })
                 }
             };
+            hub.metrics
+                .run_finished(data["status"].as_str().unwrap_or("interrupted"));
             run.publish(crate::events::RUN_FINISHED, data);
             hub.finished(&run);
         });
@@ -165,6 +177,25 @@ impl Hub {
             }
         }
         self.executing.send_modify(|n| *n -= 1);
+    }
+
+    /// Counts a step's end for `/metrics`.
+    fn count(&self, state: &StepState) {
+        let (outcome, seconds) = match state {
+            StepState::Succeeded(d) => ("succeeded", Some(d.as_secs_f64())),
+            StepState::Failed(_) => ("failed", None),
+            StepState::Reused(_) => ("cached", None),
+            StepState::Skipped(_) => ("skipped", None),
+            StepState::Blocked(_) => ("blocked", None),
+            StepState::Cancelled => ("cancelled", None),
+            StepState::Waiting | StepState::Running | StepState::Retrying { .. } => return,
+        };
+        self.metrics.step_finished(outcome, seconds);
+    }
+
+    /// Runs executing now.
+    pub(crate) fn executing_runs(&self) -> usize {
+        *self.executing.borrow()
     }
 
     /// Waits until no run executes.

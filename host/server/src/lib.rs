@@ -20,6 +20,7 @@ mod events;
 mod fair;
 mod health;
 mod hub;
+mod metrics;
 pub mod openapi;
 mod quota;
 mod runs;

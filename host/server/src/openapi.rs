@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         crate::audit::audit_log,
         crate::health::healthz,
         crate::health::readyz,
+        crate::health::metrics,
     ),
     modifiers(&TokenAuth)
 )]

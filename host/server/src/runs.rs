@@ -160,6 +160,7 @@ pub(crate) async fn submit(
             serde_json::json!({"workflow": submitted.workflow, "file": file, "params": overrides, "inputs": inputs, "components": components}),
         )
         .await;
+    state.hub.metrics.run_submitted();
     state.hub.launch(runner, prepared, state.run_settings(&tenant, &quotas));
     Ok((StatusCode::CREATED, Json(submitted)))
 }
