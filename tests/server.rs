@@ -1056,3 +1056,86 @@ async fn several_tenants_submitting_at_once_lose_nothing_and_see_only_their_own(
         assert_eq!(served.get(&format!("/api/v1/runs/{other}"), token).await.0, 404);
     }
 }
+
+/// `weft --server URL --token T`: `run` uploads the inputs it names (only once: the server
+/// keeps them by digest), follows the run, prints the same report as a local run with the
+/// same outputs, and exits as a local run does; `runs`, `logs` and `cancel` read the
+/// server; commands that only read local records refuse instead of answering locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_works_on_a_server_as_it_does_locally() {
+    let home = Home::new();
+    let token = tenant(&home, "alpha");
+    let served = Served::start(&home, &[]);
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--server", served.base.as_str(), "--token", token.as_str()];
+        all.extend_from_slice(args);
+        home.weft(&all)
+    };
+    let run = |seed: &str| {
+        remote(&[
+            "run",
+            "examples/iris-summary.yaml",
+            "--param",
+            seed,
+            "--json",
+            "--no-progress",
+        ])
+    };
+    let out = run("seed=7");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(report["status"], "succeeded");
+    let (code, local) = common::run_json(&home, "examples/iris-summary.yaml", &["--param", "seed=7"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        common::outputs(&report),
+        common::outputs(&local),
+        "the server computes what a local run does"
+    );
+    let out = run("seed=8");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let (_, audit) = served.get("/api/v1/audit", &token).await;
+    let uploads = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "artifact.upload")
+        .count();
+    assert_eq!(uploads, 1, "the input went up once: {audit}");
+
+    // The same table as locally, without --json.
+    let run_id = report["run_id"].as_str().expect("run id");
+    let out = remote(&["runs", "show", run_id]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stdout(&out).contains("train-stats"), "{}", common::stdout(&out));
+    let out = remote(&["runs", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    let out = remote(&["logs", run_id]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = remote(&["cancel", run_id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("is not running"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    // An invalid workflow: exit 2, every problem with its line and column.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: bad\nsteps:\n  a:\n    uses: no-such-step@1\n").expect("write");
+    let out = remote(&["run", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("4:11: steps.a.uses"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    let out = remote(&["artifact", "get", run_id, "load.table"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("--server"), "{}", common::stderr(&out));
+    let out = home.weft(&["--server", served.base.as_str(), "runs", "list"]);
+    assert!(common::stderr(&out).contains("--token"), "{}", common::stderr(&out));
+}

@@ -70,6 +70,19 @@ pub struct GlobalArgs {
     /// at a cost per commit.
     #[arg(long, global = true, env = "WEFT_DURABILITY", value_enum, default_value_t = Durability::Process)]
     pub durability: Durability,
+    /// A Weft server (`weft serve`) to work with instead of the local records and store:
+    /// `run`, `runs`, `logs` and `cancel` go there, e.g. `http://127.0.0.1:8080`.
+    #[arg(long, global = true, env = "WEFT_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The tenant token for `--server` (`weft tenant create` prints one).
+    #[arg(
+        long,
+        global = true,
+        env = "WEFT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 /// `--durability`.

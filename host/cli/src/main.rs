@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod progress;
+mod remote;
 mod settings;
 mod summary;
 mod text;
