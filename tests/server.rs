@@ -1138,4 +1138,7 @@ async fn the_cli_works_on_a_server_as_it_does_locally() {
     assert!(common::stderr(&out).contains("--server"), "{}", common::stderr(&out));
     let out = home.weft(&["--server", served.base.as_str(), "runs", "list"]);
     assert!(common::stderr(&out).contains("--token"), "{}", common::stderr(&out));
+    // What is local by nature still runs here.
+    let out = remote(&["tenant", "list"]);
+    assert!(out.status.success() && common::stdout(&out).contains("alpha"), "{}", common::stderr(&out));
 }

@@ -21,27 +21,26 @@ use crate::settings::Settings;
 use std::sync::Arc;
 use weft_sandbox::Sandbox;
 
-/// A command given `--server`: the ones a server answers go there; those that only make
-/// sense on this machine run here; the rest are refused rather than answered from the
-/// local records by surprise.
-async fn on_server(command: Command, server: &str, token: Option<&str>) -> anyhow::Result<u8> {
-    let remote = || crate::remote::Remote::new(server, token);
-    match command {
-        Command::Run(args) => remote::run(&args, &remote()?, server).await,
-        Command::Runs(cmd) => remote::runs(cmd, &remote()?, server).await,
-        Command::Logs { run, step } => remote::logs(&run, step.as_deref(), &remote()?).await,
-        Command::Cancel { run } => remote::cancel(&run, &remote()?).await,
-        _ => anyhow::bail!(
-            "with --server, weft runs `run`, `runs`, `logs` and `cancel` on the server; this command works on this \
-             machine's records and store (unset --server / WEFT_SERVER), or use the HTTP API"
-        ),
-    }
-}
-
 /// Runs the chosen command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    // With `--server`, what a server answers goes there; what reads this machine's records
+    // or store is refused rather than answered from the wrong place; what is local by
+    // nature (validate, plugin, step, tenant, serve, store, records, audit) runs here.
     if let Some(server) = cli.global.server.as_deref() {
-        return on_server(cli.command, server, cli.global.token.as_deref()).await;
+        let remote = || crate::remote::Remote::new(server, cli.global.token.as_deref());
+        match cli.command {
+            Command::Run(args) => return remote::run(&args, &remote()?, server).await,
+            Command::Runs(cmd) => return remote::runs(cmd, &remote()?, server).await,
+            Command::Logs { run, step } => return remote::logs(&run, step.as_deref(), &remote()?).await,
+            Command::Cancel { run } => return remote::cancel(&run, &remote()?).await,
+            Command::Artifact(_) | Command::Metrics { .. } | Command::Lineage { .. } | Command::Replay { .. } => {
+                anyhow::bail!(
+                    "this command reads this machine's records and store, not the server's (--server / WEFT_SERVER \
+                     is set): unset it, or use the server's HTTP API"
+                )
+            }
+            _ => {}
+        }
     }
     let settings = Settings::from_args(&cli.global)?;
     match cli.command {
