@@ -730,7 +730,8 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
         404
     );
 
-    // Public: beta uses it (by name, by `@latest`, by digest) but still cannot change it.
+    // Public: beta uses it by its digest (a name is not owned: by name beta gets only its
+    // own steps and the server's) but still cannot change it.
     let (status, _) = served
         .post("/api/v1/steps/test-copy/0.1.0/public", &alpha, json!({"public": true}))
         .await;
@@ -738,7 +739,14 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
     let (status, shown) = served.get("/api/v1/steps/test-copy", &beta).await;
     assert_eq!(status, 200);
     assert_eq!(shown["versions"][0]["owner"], "alpha");
-    for uses in ["test-copy@0.1", "test-copy@latest", digest.as_str()] {
+    for uses in ["test-copy@0.1", "test-copy@latest"] {
+        let (status, body) = served.post("/api/v1/runs", &beta, workflow(uses)).await;
+        assert_eq!(
+            status, 422,
+            "{uses}: another tenant's step is not found by name: {body}"
+        );
+    }
+    for uses in [digest.as_str()] {
         let (status, submitted) = served.post("/api/v1/runs", &beta, workflow(uses)).await;
         assert_eq!(status, 201, "{uses}: {submitted}");
         let run = submitted["run_id"].as_str().expect("run");
@@ -758,7 +766,7 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
         404
     );
 
-    // beta's own version of the name comes before the public one.
+    // beta may publish the same name: by name, beta's workflows get beta's own.
     let (status, _) = put(
         &served,
         "/api/v1/steps/test-copy/0.1.0",
@@ -822,11 +830,12 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
         "tenant",
         "quota",
         "alpha",
-        "submissions-per-minute=3",
+        "submissions-per-minute=4",
         "step-memory=64Mi",
         "run-output-bytes=10",
         "component-size=1Ki",
         "concurrent-steps=1",
+        "step-fuel=100000000000",
     ]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let out = home.weft(&["tenant", "quota", "alpha", "concurrent-steps=default"]);
@@ -850,11 +859,12 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
     assert_eq!(status, 422, "{body}");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("quota step-memory"), "{message}");
+    assert!(message.contains("quota step-fuel: set `limits.fuel`"), "{message}");
     let (status, body) = served
         .post(
             "/api/v1/runs",
             &alpha,
-            workflow(", limits: {memory: 32Mi, timeout: 1h}"),
+            workflow(", limits: {memory: 32Mi, timeout: 1h, fuel: 1000000000}"),
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -865,7 +875,9 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
             .contains("quota step-timeout")
     );
     // Within the step quotas, the run's outputs (22 bytes) pass run-output-bytes (10).
-    let run = served.submit(&alpha, workflow(", limits: {memory: 32Mi}")).await;
+    let run = served
+        .submit(&alpha, workflow(", limits: {memory: 32Mi, fuel: 1000000000}"))
+        .await;
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "failed");
     let error = report["steps"][0]["error"].as_str().expect("error");
@@ -875,7 +887,16 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
         Some(1),
         "not retried"
     );
-    // Three submissions a minute, valid or not: the fourth waits.
+    // A component over alpha's component-size (a publication counts as a submission).
+    let (status, body) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, guest("test-copy")).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("quota component-size")
+    );
+    // Four submissions a minute, valid or not: the fifth waits.
     let response = served
         .http
         .post(served.url("/api/v1/runs"))
@@ -892,15 +913,6 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
         .parse()
         .expect("seconds");
     assert!((1..=20).contains(&wait), "{wait}");
-    // A component over alpha's component-size.
-    let (status, body) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, guest("test-copy")).await;
-    assert_eq!(status, 413, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("quota component-size")
-    );
 
     // beta has the server's quotas.
     let input = served.upload(&beta, b"twenty bytes of data").await;
@@ -1140,5 +1152,9 @@ async fn the_cli_works_on_a_server_as_it_does_locally() {
     assert!(common::stderr(&out).contains("--token"), "{}", common::stderr(&out));
     // What is local by nature still runs here.
     let out = remote(&["tenant", "list"]);
-    assert!(out.status.success() && common::stdout(&out).contains("alpha"), "{}", common::stderr(&out));
+    assert!(
+        out.status.success() && common::stdout(&out).contains("alpha"),
+        "{}",
+        common::stderr(&out)
+    );
 }

@@ -1,6 +1,7 @@
 //! The step registry (migration 0007): components published by tenants as `NAME@VERSION`,
 //! immutable once published, private to their owner unless made public. A tenant sees its
-//! own versions and every public one; resolving a name prefers the tenant's own.
+//! own versions and every public one; a name resolves to its own versions, else the
+//! built-in tenant's; another tenant's public version is used by its digest.
 
 use crate::{Records, RecordsError, now_ms};
 use serde::Serialize;
@@ -186,24 +187,26 @@ impl Records {
 
     /// The version `uses: name@prefix` means for this tenant: the newest of its own
     /// versions matching the prefix (every version with `None`), else the newest such
-    /// public one of another tenant.
+    /// version of the built-in tenant. Another tenant's public version is never found by
+    /// name — a name is not owned, and any tenant could publish one to shadow it — only by
+    /// its digest ([`Records::step_by_digest`]).
     pub async fn resolve_step(&self, name: &str, prefix: Option<&str>) -> Result<Option<RegisteredStep>, RecordsError> {
         let candidates: Vec<RegisteredStep> = self
             .db
             .all(
-                format!("SELECT {COLUMNS} FROM registry WHERE name = $1 AND (tenant = $2 OR public)"),
-                vec![name.into(), self.tenant.as_str().into()],
+                format!("SELECT {COLUMNS} FROM registry WHERE name = $1 AND (tenant = $2 OR (tenant = $3 AND public))"),
+                vec![name.into(), self.tenant.as_str().into(), crate::BUILTIN_TENANT.into()],
             )
             .await?;
-        let newest = |own: bool| {
+        let newest = |owner: &str| {
             candidates
                 .iter()
-                .filter(|s| (s.owner == self.tenant) == own)
+                .filter(|s| s.owner == owner)
                 .filter(|s| prefix.is_none_or(|p| version_matches(&s.version, p)))
-                .max_by(|a, b| compare_versions(&a.version, &b.version).then_with(|| b.owner.cmp(&a.owner)))
+                .max_by(|a, b| compare_versions(&a.version, &b.version))
                 .cloned()
         };
-        Ok(newest(true).or_else(|| newest(false)))
+        Ok(newest(&self.tenant).or_else(|| newest(crate::BUILTIN_TENANT)))
     }
 
     /// A version this tenant may use with this component digest (its own first).

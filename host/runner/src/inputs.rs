@@ -202,7 +202,13 @@ pub(crate) async fn stored_input(
         Err(weft_artifacts::ArtifactError::NotFound(_)) => {
             Err(format!("no artifact {digest} has been uploaded: upload the file first"))
         }
-        Err(e) => Err(format!("artifact {digest}: {e}")),
+        Err(e) => {
+            // The store's own words may name its paths or hosts: logged, not answered.
+            tracing::error!("reading the bound input {digest} from the store: {e}");
+            Err(format!(
+                "artifact {digest} cannot be read from the store now; try again later"
+            ))
+        }
     }
 }
 

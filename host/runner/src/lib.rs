@@ -167,11 +167,17 @@ pub struct Inspected {
 }
 
 impl Loader {
-    /// Checks `bytes` the way `weft plugin inspect` does: compiled (or found compiled),
-    /// `describe()` called under its time bound, its declaration checked. The error lists
-    /// every problem.
+    /// Checks `bytes` the way `weft plugin inspect` does: compiled (or found in the compile
+    /// cache), `describe()` called under its time bound, its declaration checked. The error
+    /// lists every problem.
     pub async fn inspect(&self, bytes: &[u8], shown: &str) -> Result<Inspected, String> {
-        let sandbox = self.sandbox(false).map_err(|e| format!("{e:#}"))?;
+        // A sandbox of its own, dropped after: a component checked for publishing (perhaps
+        // refused) is not kept loaded in the one the runs share.
+        let sandbox = Sandbox::new(SandboxConfig {
+            fuel: false,
+            ..self.sandbox.clone()
+        })
+        .map_err(|e| format!("{e:#}"))?;
         let component = sandbox.load(bytes, shown).await.map_err(|e| e.to_string())?;
         let problems = component.info.problems();
         if !problems.is_empty() {

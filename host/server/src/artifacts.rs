@@ -191,11 +191,16 @@ pub(crate) async fn download(
     let size = reader.size();
     let range = match request.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(text) => Some(byte_range(text, size).ok_or_else(|| {
-            ApiError::range_not_satisfiable(format!(
-                "`{text}` is not one byte range inside the artifact's {size} bytes"
-            ))
-        })?),
+        Some(text) => match byte_range(text, size) {
+            Range::Whole => None,
+            Range::Part(first, len) => Some((first, len)),
+            Range::Unsatisfiable => {
+                return Err(ApiError::range_not_satisfiable(
+                    format!("`{text}` is outside the artifact's {size} bytes"),
+                    size,
+                ));
+            }
+        },
     };
     let (first, len) = range.unwrap_or((0, size));
     state.hub.metrics.downloaded(len);
@@ -219,6 +224,9 @@ pub(crate) async fn download(
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{digest}\"")) {
         headers.insert(header::ETAG, etag);
     }
+    // A guest chose the media type: a browser must save the bytes, never render them.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
     if range.is_some() {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let last = (first + len).saturating_sub(1);
@@ -272,20 +280,49 @@ fn broken(reader: &weft_artifacts::ArtifactReader, e: ArtifactError) -> std::io:
     std::io::Error::other(e.to_string())
 }
 
-/// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX` within `size` bytes, as (first
-/// byte, length); `None` for anything else (several ranges included) or an empty range.
-fn byte_range(text: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = text.trim().strip_prefix("bytes=")?;
-    let (first, last) = spec.split_once('-')?;
-    let (first, last) = match (first.trim(), last.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
-        }
-        (first, "") => (first.parse().ok()?, size.checked_sub(1)?),
-        (first, last) => (first.parse().ok()?, last.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+/// What a `Range` header asks of an artifact of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Range {
+    /// Nothing this server serves partly (another unit, several ranges, bad syntax): the
+    /// header is ignored and the whole artifact sent, as HTTP says.
+    Whole,
+    /// One range: first byte and length.
+    Part(u64, u64),
+    /// One byte range, but outside the artifact.
+    Unsatisfiable,
+}
+
+/// `bytes=FIRST-LAST`, `bytes=FIRST-` or `bytes=-SUFFIX`.
+fn byte_range(text: &str, size: u64) -> Range {
+    let Some(spec) = text.trim().strip_prefix("bytes=") else {
+        return Range::Whole;
     };
-    (first <= last && last < size).then(|| (first, last - first + 1))
+    let Some((first, last)) = spec.split_once('-') else {
+        return Range::Whole;
+    };
+    if spec.contains(',') {
+        return Range::Whole;
+    }
+    let number = |t: &str| t.trim().parse::<u64>().ok();
+    let bounds = match (first.trim(), last.trim()) {
+        ("", suffix) => match number(suffix) {
+            None => return Range::Whole,
+            Some(0) => None,
+            Some(n) => size.checked_sub(1).map(|last| (size - n.min(size), last)),
+        },
+        (first, "") => match number(first) {
+            None => return Range::Whole,
+            Some(first) => size.checked_sub(1).map(|last| (first, last)),
+        },
+        (first, last) => match (number(first), number(last)) {
+            (Some(first), Some(last)) if first <= last => size.checked_sub(1).map(|end| (first, last.min(end))),
+            _ => return Range::Whole,
+        },
+    };
+    match bounds {
+        Some((first, last)) if first <= last && last < size => Range::Part(first, last - first + 1),
+        _ => Range::Unsatisfiable,
+    }
 }
 
 /// An artifact's lineage.
@@ -319,22 +356,29 @@ mod tests {
 
     #[test]
     fn one_byte_range_inside_the_artifact() {
-        assert_eq!(byte_range("bytes=0-9", 100), Some((0, 10)));
-        assert_eq!(byte_range("bytes=90-", 100), Some((90, 10)));
-        assert_eq!(byte_range("bytes=-5", 100), Some((95, 5)));
-        assert_eq!(byte_range("bytes=-500", 100), Some((0, 100)));
-        assert_eq!(byte_range("bytes=50-1000", 100), Some((50, 50)));
-        for bad in [
-            "bytes=100-",
+        use super::Range::{Part, Unsatisfiable, Whole};
+        assert_eq!(byte_range("bytes=0-9", 100), Part(0, 10));
+        assert_eq!(byte_range("bytes=90-", 100), Part(90, 10));
+        assert_eq!(byte_range("bytes=-5", 100), Part(95, 5));
+        assert_eq!(byte_range("bytes=-500", 100), Part(0, 100));
+        assert_eq!(byte_range("bytes=50-1000", 100), Part(50, 50));
+        for outside in ["bytes=100-", "bytes=-0", "bytes=200-300"] {
+            assert_eq!(byte_range(outside, 100), Unsatisfiable, "{outside}");
+        }
+        assert_eq!(
+            byte_range("bytes=0-", 0),
+            Unsatisfiable,
+            "an empty artifact has no range"
+        );
+        for ignored in [
             "bytes=5-4",
             "bytes=0-1,4-5",
             "items=0-1",
             "bytes=x-",
-            "bytes=-0",
             "bytes=-",
+            "bytes",
         ] {
-            assert_eq!(byte_range(bad, 100), None, "{bad}");
+            assert_eq!(byte_range(ignored, 100), Whole, "{ignored}");
         }
-        assert_eq!(byte_range("bytes=0-", 0), None, "an empty artifact has no range");
     }
 }

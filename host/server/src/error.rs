@@ -15,6 +15,8 @@ pub struct ApiError {
     body: ErrorBody,
     /// For 429: when to try again.
     retry_after: Option<std::time::Duration>,
+    /// For 416: the artifact's size, sent as `Content-Range: bytes */SIZE`.
+    content_range: Option<u64>,
 }
 
 /// The body of every error answer.
@@ -62,6 +64,7 @@ impl ApiError {
                 },
             },
             retry_after: None,
+            content_range: None,
         }
     }
 
@@ -101,9 +104,11 @@ impl ApiError {
         e
     }
 
-    /// 416: a `Range` outside the artifact.
-    pub fn range_not_satisfiable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", message)
+    /// 416: a `Range` outside the artifact of `size` bytes.
+    pub fn range_not_satisfiable(message: impl Into<String>, size: u64) -> ApiError {
+        let mut e = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", message);
+        e.content_range = Some(size);
+        e
     }
 
     /// 422: an invalid workflow, every problem listed.
@@ -157,6 +162,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(size) = self.content_range
+            && let Ok(value) = axum::http::HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response.headers_mut().insert(axum::http::header::CONTENT_RANGE, value);
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         if self.status == StatusCode::PAYLOAD_TOO_LARGE {
             // Refused before the body was read: the rest of it is still on its way, so the
             // connection cannot carry another request.

@@ -178,6 +178,7 @@ async fn recorded_events(
             json!({ "run_id": run_id, "status": detail.summary.status, "error": detail.summary.error }),
         ));
     }
+    let total = events.len() as u64;
     Ok(events
         .into_iter()
         .enumerate()
@@ -186,6 +187,8 @@ async fn recorded_events(
             name,
             data,
         })
-        .filter(|e| e.id > after)
+        // The end is always sent: `after` may come from another numbering (the live
+        // stream of this run, before the server restarted).
+        .filter(|e| e.id > after || (e.id == total && e.name == RUN_FINISHED))
         .collect())
 }

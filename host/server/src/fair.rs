@@ -80,12 +80,27 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut slots = self.fair.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.running = slots.running.saturating_sub(1);
-        if let Some(t) = slots.tenants.get_mut(&self.tenant) {
-            t.running = t.running.saturating_sub(1);
+        self.fair.release(&self.tenant);
+    }
+}
+
+/// A waiter for a slot. Dropped before its slot became a [`Slot`] (its run was cancelled
+/// while the slot was on its way), it gives the slot back instead of losing it.
+struct Waiting {
+    rx: Option<oneshot::Receiver<()>>,
+    fair: Arc<Fair>,
+    tenant: String,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            // No slot can be sent after `close`; one sent before is still there to take.
+            rx.close();
+            if rx.try_recv().is_ok() {
+                self.fair.release(&self.tenant);
+            }
         }
-        slots.dispatch(self.fair.capacity);
     }
 }
 
@@ -98,7 +113,8 @@ impl Fair {
         })
     }
 
-    /// Waits for a slot for `tenant`, which may hold at most `cap` at once.
+    /// Waits for a slot for `tenant`, which may hold at most `cap` at once. Safe to drop
+    /// at any point: a slot handed over to a waiter that is gone is given back.
     async fn acquire(self: &Arc<Self>, tenant: &str, cap: usize) -> Slot {
         let rx = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -111,13 +127,31 @@ impl Fair {
             slots.dispatch(self.capacity);
             rx
         };
-        // The sender is dropped only after a send (the slot is ours) or never: the hub
-        // keeps `self` alive, so the channel cannot close otherwise.
-        let _ = rx.await;
+        let mut waiting = Waiting {
+            rx: Some(rx),
+            fair: self.clone(),
+            tenant: tenant.to_string(),
+        };
+        if let Some(rx) = waiting.rx.as_mut() {
+            // The sender is dropped only after a send (the slot is ours) or never: the
+            // hub keeps `self` alive, so the channel cannot close otherwise.
+            let _ = rx.await;
+        }
+        waiting.rx = None;
         Slot {
             fair: self.clone(),
             tenant: tenant.to_string(),
         }
+    }
+
+    /// Gives back a slot `tenant` held.
+    fn release(&self, tenant: &str) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.running = slots.running.saturating_sub(1);
+        if let Some(t) = slots.tenants.get_mut(tenant) {
+            t.running = t.running.saturating_sub(1);
+        }
+        slots.dispatch(self.capacity);
     }
 
     /// Steps holding a slot, and steps waiting for one, now.
@@ -153,6 +187,8 @@ impl Admission for RunAdmission {
         tokio::pin!(slot);
         loop {
             tokio::select! {
+                // A slot that arrived is taken before the cancel flag is looked at.
+                biased;
                 slot = &mut slot => return Ok(Box::new(slot)),
                 () = tokio::time::sleep(CANCEL_POLL) => {
                     if task.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
@@ -234,6 +270,23 @@ mod tests {
             .expect("a");
         assert_eq!(fair.running("a"), (2, 1));
         drop((a2, b));
+    }
+
+    /// A waiter dropped after its slot was sent, before it took it: the slot comes back.
+    #[tokio::test]
+    async fn a_slot_sent_to_a_waiter_that_is_dropped_comes_back() {
+        let fair = Fair::new(1);
+        let held = fair.acquire("a", 1).await;
+        let mut waiter = Box::pin(fair.acquire("b", 1));
+        // Polled once: b is queued.
+        assert!(futures::poll!(waiter.as_mut()).is_pending());
+        drop(held); // the slot is sent to b
+        assert_eq!(fair.running("b"), (1, 1));
+        drop(waiter); // b gives up before taking it
+        assert_eq!(fair.running("b"), (0, 0), "the slot came back");
+        let _again = tokio::time::timeout(Duration::from_secs(5), fair.acquire("c", 1))
+            .await
+            .expect("the slot is free");
     }
 
     #[tokio::test]

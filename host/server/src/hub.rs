@@ -90,7 +90,16 @@ impl LiveRun {
     /// finished: there are none).
     pub(crate) fn subscribe(&self, after: u64) -> (Vec<ServerEvent>, Option<broadcast::Receiver<ServerEvent>>) {
         let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let past = log.history.iter().filter(|e| e.id > after).cloned().collect();
+        let mut past: Vec<ServerEvent> = log.history.iter().filter(|e| e.id > after).cloned().collect();
+        // An id from another numbering (events replayed from the records, an earlier
+        // attempt of a resumed run) must not hide the end: a finished run always ends
+        // its stream with `run_finished`.
+        if log.finished
+            && past.is_empty()
+            && let Some(end) = log.history.last()
+        {
+            past.push(end.clone());
+        }
         let rx = (!log.finished).then(|| log.tx.subscribe());
         (past, rx)
     }

@@ -7,7 +7,7 @@
 //! | `concurrent-steps` | the tenant's steps executing at once, over all its runs | its steps wait (`fair.rs`) |
 //! | `step-memory` | the memory a step may use (its `limits.memory`, or the server's default) | 422 at submit |
 //! | `step-timeout` | the wall time a step may take (`limits.timeout`, or the default) | 422 at submit |
-//! | `step-fuel` | the fuel a step may set (`limits.fuel`); unset: no bound | 422 at submit |
+//! | `step-fuel` | the fuel a step may use (`limits.fuel`, which it must then set); unset: no bound | 422 at submit |
 //! | `run-output-bytes` | the bytes a run's steps may produce together | the step that passes it fails with `quota exceeded` |
 //! | `submissions-per-minute` | workflow submissions, valid or not | 429 with `Retry-After` |
 //! | `component-size` | a component the tenant publishes | 413 |
@@ -140,13 +140,16 @@ impl Quotas {
                     ),
                 ));
             }
-            if let (Some(fuel), Some(quota)) = (step.limits.fuel, self.step_fuel)
-                && fuel > quota
-            {
-                problems.push((
+            match (step.limits.fuel, self.step_fuel) {
+                (Some(fuel), Some(quota)) if fuel > quota => problems.push((
                     step.id.clone(),
                     format!("quota step-fuel: the step sets {fuel} fuel, more than the tenant's quota of {quota}"),
-                ));
+                )),
+                (None, Some(quota)) => problems.push((
+                    step.id.clone(),
+                    format!("quota step-fuel: set `limits.fuel` to at most the tenant's quota of {quota}"),
+                )),
+                _ => {}
             }
         }
         problems

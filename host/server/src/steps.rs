@@ -152,14 +152,14 @@ pub(crate) async fn show(
         .into_iter()
         .filter(|s| s.name == name)
         .collect();
-    let newest = records
-        .resolve_step(&name, None)
-        .await?
+    // Its own newest version first, else the newest visible one.
+    let newest = versions
+        .first()
         .ok_or_else(|| ApiError::not_found(format!("no step `{name}`")))?;
     Ok(Json(StepDetail {
         versions: versions.iter().map(StepVersion::of).collect(),
         contract: serde_json::from_str(&newest.info).unwrap_or_default(),
-        readme: newest.readme,
+        readme: newest.readme.clone(),
     }))
 }
 
@@ -200,7 +200,21 @@ pub(crate) async fn publish(
     body: Body,
 ) -> Result<(StatusCode, Json<StepVersion>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let limit = state.quotas(&tenant).await?.component_size;
+    let quotas = state.quotas(&tenant).await?;
+    // Publishing compiles a component: it counts against the submission rate.
+    state
+        .submissions
+        .take(tenant.name(), quotas.submissions_per_minute)
+        .map_err(|wait| {
+            ApiError::too_many(
+                format!(
+                    "quota submissions-per-minute: at most {} submissions and publications a minute",
+                    quotas.submissions_per_minute
+                ),
+                wait,
+            )
+        })?;
+    let limit = quotas.component_size;
     let mut bytes = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -447,6 +461,20 @@ async fn read_component(store: &ArtifactStore, digest: &weft_artifacts::Digest) 
 pub(crate) async fn publish_builtin(state: &State, dirs: &[PathBuf]) -> anyhow::Result<usize> {
     let builtin = Tenant::trusted(weft_records::BUILTIN_TENANT.to_string());
     let runner = state.runner(&builtin);
+    // Records from before the name was reserved may hold a tenant `weft`: its token would
+    // own (and could hide) the server's own steps.
+    if runner
+        .records
+        .list_tenants()
+        .await?
+        .iter()
+        .any(|t| t.name == weft_records::BUILTIN_TENANT)
+    {
+        anyhow::bail!(
+            "the records hold a tenant named `{}`, the name of the server's own steps: rename or remove it first",
+            weft_records::BUILTIN_TENANT
+        );
+    }
     let mut published = 0;
     let mut seen = std::collections::HashSet::new();
     for dir in dirs {
