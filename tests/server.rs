@@ -381,12 +381,7 @@ async fn an_invalid_workflow_answers_422_with_every_problem_and_runs_nothing() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("upload the file first")
-    );
+    assert!(message(&body).contains("upload the file first"));
     // Sizes and counts are bounded before anything is parsed.
     let huge = format!("name: big\n#{}\n", "x".repeat(1 << 20));
     let (status, body) = served.post("/api/v1/runs", &token, json!({"workflow": huge})).await;
@@ -608,6 +603,11 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
     );
 }
 
+/// The message of an error answer.
+fn message(body: &serde_json::Value) -> &str {
+    body["error"]["message"].as_str().expect("an error message")
+}
+
 /// The component bytes of a test guest.
 fn guest(name: &str) -> Vec<u8> {
     std::fs::read(common::testing().join(format!("{name}.wasm"))).expect("a test guest")
@@ -674,12 +674,7 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
     assert_eq!(status, 409, "a published version never changes: {body}");
     let (status, body) = put(&served, "/api/v1/steps/test-copy/0.2.0", &alpha, copy.clone()).await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("declares itself `test-copy@0.1.0`")
-    );
+    assert!(message(&body).contains("declares itself `test-copy@0.1.0`"));
     let (status, body) = put(
         &served,
         "/api/v1/steps/junk/1.0.0",
@@ -857,9 +852,9 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
     // applies to both.
     let (status, body) = served.post("/api/v1/runs", &alpha, workflow("")).await;
     assert_eq!(status, 422, "{body}");
-    let message = body["error"]["message"].as_str().expect("message");
-    assert!(message.contains("quota step-memory"), "{message}");
-    assert!(message.contains("quota step-fuel: set `limits.fuel`"), "{message}");
+    let refused = message(&body);
+    assert!(refused.contains("quota step-memory"), "{refused}");
+    assert!(refused.contains("quota step-fuel: set `limits.fuel`"), "{refused}");
     let (status, body) = served
         .post(
             "/api/v1/runs",
@@ -868,12 +863,7 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("quota step-timeout")
-    );
+    assert!(message(&body).contains("quota step-timeout"));
     // Within the step quotas, the run's outputs (22 bytes) pass run-output-bytes (10).
     let run = served
         .submit(&alpha, workflow(", limits: {memory: 32Mi, fuel: 1000000000}"))
@@ -890,12 +880,7 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
     // A component over alpha's component-size (a publication counts as a submission).
     let (status, body) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, guest("test-copy")).await;
     assert_eq!(status, 413, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("quota component-size")
-    );
+    assert!(message(&body).contains("quota component-size"));
     // Four submissions a minute, valid or not: the fifth waits.
     let response = served
         .http

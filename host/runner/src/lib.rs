@@ -20,7 +20,7 @@ pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
 pub use load::{Components, FoundComponent, Invalid, LoadError, LoadedWorkflow, render};
 pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
-pub use start::{Prepared, RunSettings};
+pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
 
 use std::path::{Path, PathBuf};

@@ -52,6 +52,28 @@ pub struct RunSettings {
     pub admission: Option<Arc<dyn weft_task::Admission>>,
 }
 
+/// A component kept in `store` (archived with a run, or published), read whole with every
+/// byte checked against `digest`; what sits in a store is not trusted, so its size is
+/// checked before it is read.
+pub async fn read_stored_component(store: &weft_artifacts::ArtifactStore, digest: &Digest) -> anyhow::Result<Vec<u8>> {
+    let mut reader = store.reader(digest).await?;
+    if reader.size() > crate::MAX_COMPONENT_BYTES {
+        anyhow::bail!(
+            "the stored component {digest} is {} bytes, more than a component may be",
+            reader.size()
+        );
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(reader.size()).unwrap_or(0));
+    loop {
+        // Each read is checked against the digest; the last one fails on a mismatch.
+        let chunk = reader.read(1 << 20).await?;
+        if chunk.is_empty() {
+            return Ok(bytes);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+}
+
 impl Runner {
     /// A new run of the workflow in `file`: loaded and validated (every problem at once),
     /// its inputs stored, its components archived in the store, its plan locked, and the
@@ -250,25 +272,9 @@ impl Runner {
         let mut loaded = Vec::with_capacity(locked.components.len());
         for c in &locked.components {
             let name = format!("{}@{}", c.info.name, c.info.version);
-            let reading = || format!("reading the archived component `{name}` ({}) from the store", c.digest);
-            // What sits in a store is not trusted: its size is checked before it is read.
-            let mut reader = self.store.reader(&c.digest).await.with_context(reading)?;
-            if reader.size() > crate::MAX_COMPONENT_BYTES {
-                anyhow::bail!(
-                    "the archived component `{name}` ({}) is {} bytes, more than a component may be",
-                    c.digest,
-                    reader.size()
-                );
-            }
-            let mut bytes = Vec::with_capacity(usize::try_from(reader.size()).unwrap_or(0));
-            loop {
-                // Each read is checked against the digest; the last one fails on a mismatch.
-                let chunk = reader.read(1 << 20).await.with_context(reading)?;
-                if chunk.is_empty() {
-                    break;
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = read_stored_component(&self.store, &c.digest)
+                .await
+                .with_context(|| format!("reading the archived component `{name}` ({}) from the store", c.digest))?;
             let component = sandbox.load(&bytes, &format!("archived `{name}`")).await?;
             if component.digest != c.digest {
                 anyhow::bail!(

@@ -61,7 +61,7 @@ pub(crate) async fn audit_log(
     tenant: Tenant,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     let entries = state
         .runner(&tenant)
         .records

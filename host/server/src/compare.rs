@@ -42,7 +42,7 @@ pub(crate) async fn compare(
     tenant: Tenant,
     query: Result<Query<CompareQuery>, QueryRejection>,
 ) -> Result<Json<weft_records::MetricsComparison>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     let ids: Vec<&str> = query.runs.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     if ids.is_empty() || ids.len() > MAX_RUNS {
         return Err(ApiError::bad_request(format!("name 1 to {MAX_RUNS} runs: `?runs=A,B`")));

@@ -137,6 +137,11 @@ impl ApiError {
         }
     }
 
+    /// 400: a query string the API could not take.
+    pub fn rejected_query(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::bad_request(rejection.body_text())
+    }
+
     /// 500: logged in full here, answered without details (they may name the server's
     /// paths or hosts).
     pub fn internal(error: impl std::fmt::Display) -> ApiError {

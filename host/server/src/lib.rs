@@ -130,6 +130,24 @@ impl State {
         }
     }
 
+    /// Takes one of `tenant`'s submissions (and publications) of the minute: 429 with
+    /// `Retry-After` when its quota is used up.
+    pub(crate) fn take_submission(&self, tenant: &auth::Tenant, quotas: &Quotas) -> Result<(), ApiError> {
+        self.submissions
+            .take(tenant.name(), quotas.submissions_per_minute)
+            .map_err(|wait| {
+                ApiError::too_many(
+                    format!(
+                        "quota submissions-per-minute: at most {} submissions and publications a minute; try again \
+                         in {} s",
+                        quotas.submissions_per_minute,
+                        wait.as_secs() + 1
+                    ),
+                    wait,
+                )
+            })
+    }
+
     /// The step registry as `tenant` sees it.
     pub(crate) fn registry(&self, tenant: &auth::Tenant) -> steps::Registry {
         steps::Registry {

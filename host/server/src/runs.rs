@@ -89,19 +89,7 @@ pub(crate) async fn submit(
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let quotas = state.quotas(&tenant).await?;
-    state
-        .submissions
-        .take(tenant.name(), quotas.submissions_per_minute)
-        .map_err(|wait| {
-            ApiError::too_many(
-                format!(
-                    "quota submissions-per-minute: at most {} submissions a minute; try again in {} s",
-                    quotas.submissions_per_minute,
-                    wait.as_secs() + 1
-                ),
-                wait,
-            )
-        })?;
+    state.take_submission(&tenant, &quotas)?;
     let Json(request) = body.map_err(ApiError::rejected_json)?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
@@ -218,7 +206,7 @@ pub(crate) async fn list(
     tenant: Tenant,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RunList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     if let Some(status) = &query.status
         && !["running", "succeeded", "failed", "cancelled"].contains(&status.as_str())
     {
@@ -422,7 +410,7 @@ pub(crate) async fn logs(
     Path(run_id): Path<String>,
     query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LogPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     let all = state
         .runner(&tenant)
         .records

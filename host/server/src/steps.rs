@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use weft_artifacts::ArtifactStore;
 use weft_model::ComponentRef;
 use weft_records::{Published, Records, RegisteredStep};
-use weft_runner::{Components, FoundComponent, Loader};
+use weft_runner::{Components, FoundComponent, Runner};
 
 /// Longest README kept.
 const MAX_README_BYTES: usize = 256 << 10;
@@ -107,7 +107,7 @@ pub(crate) async fn list(
     tenant: Tenant,
     query: Result<Query<StepQuery>, QueryRejection>,
 ) -> Result<Json<StepList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     let steps = state.runner(&tenant).records.visible_steps(query.q.as_deref()).await?;
     Ok(Json(StepList {
         steps: steps.iter().map(StepVersion::of).collect(),
@@ -199,21 +199,10 @@ pub(crate) async fn publish(
     query: Result<Query<PublishQuery>, QueryRejection>,
     body: Body,
 ) -> Result<(StatusCode, Json<StepVersion>), ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(ApiError::rejected_query)?;
     let quotas = state.quotas(&tenant).await?;
     // Publishing compiles a component: it counts against the submission rate.
-    state
-        .submissions
-        .take(tenant.name(), quotas.submissions_per_minute)
-        .map_err(|wait| {
-            ApiError::too_many(
-                format!(
-                    "quota submissions-per-minute: at most {} submissions and publications a minute",
-                    quotas.submissions_per_minute
-                ),
-                wait,
-            )
-        })?;
+    state.take_submission(&tenant, &quotas)?;
     let limit = quotas.component_size;
     let mut bytes = Vec::new();
     let mut stream = body.into_data_stream();
@@ -227,17 +216,14 @@ pub(crate) async fn publish(
         bytes.extend_from_slice(&chunk);
     }
     let runner = state.runner(&tenant);
-    let published = publish_bytes(
-        &runner.loader,
-        &runner.store,
-        &runner.records,
-        &name,
-        &version,
+    let (status, step) = publish_bytes(
+        &runner,
+        &format!("{name}@{version}"),
+        Some((&name, &version)),
         &bytes,
         query.public.unwrap_or(false),
     )
     .await?;
-    let (status, step) = published;
     state
         .audit(
             &tenant,
@@ -249,24 +235,24 @@ pub(crate) async fn publish(
     Ok((status, Json(StepVersion::of(&step))))
 }
 
-/// Checks and publishes `bytes` as `name@version` of the records' tenant.
+/// Checks `bytes` (shown as `shown`) and publishes them, for the runner's tenant, as the
+/// name and version its `describe()` declares — which must be `expected` when given.
 async fn publish_bytes(
-    loader: &Loader,
-    store: &ArtifactStore,
-    records: &Records,
-    name: &str,
-    version: &str,
+    runner: &Runner,
+    shown: &str,
+    expected: Option<(&str, &str)>,
     bytes: &[u8],
     public: bool,
 ) -> Result<(StatusCode, RegisteredStep), ApiError> {
-    let shown = format!("{name}@{version}");
-    let inspected = loader.inspect(bytes, &shown).await.map_err(|problem| {
+    let Runner { loader, store, records } = runner;
+    let inspected = loader.inspect(bytes, shown).await.map_err(|problem| {
         ApiError::invalid(weft_runner::Invalid {
             text: format!("{shown} cannot be published: {problem}"),
             problems: Vec::new(),
         })
     })?;
-    if inspected.info.name != name || inspected.info.version != version {
+    let (name, version) = (inspected.info.name.as_str(), inspected.info.version.as_str());
+    if expected.is_some_and(|wanted| wanted != (name, version)) {
         return Err(ApiError::invalid(weft_runner::Invalid {
             text: format!(
                 "the component declares itself `{}@{}`: publish it as that (PUT /api/v1/steps/{}/{})",
@@ -425,33 +411,13 @@ impl Components for Registry {
             format!("no step `{uses}` is published here for you (`GET /api/v1/steps` lists those you may use)")
         })?;
         let digest: weft_artifacts::Digest = step.digest.parse().map_err(|e: String| e)?;
-        let bytes = read_component(&self.store.for_tenant(&step.owner), &digest)
+        let bytes = weft_runner::read_stored_component(&self.store.for_tenant(&step.owner), &digest)
             .await
-            .map_err(|e| format!("{}@{}: {e}", step.name, step.version))?;
+            .map_err(|e| format!("{}@{}: {e:#}", step.name, step.version))?;
         Ok(FoundComponent {
             shown: format!("{}@{} ({})", step.name, step.version, step.digest),
             bytes,
         })
-    }
-}
-
-/// A published component's bytes, checked against its digest, of at most the size any
-/// component may be.
-async fn read_component(store: &ArtifactStore, digest: &weft_artifacts::Digest) -> Result<Vec<u8>, String> {
-    let mut reader = store.reader(digest).await.map_err(|e| e.to_string())?;
-    if reader.size() > weft_runner::MAX_COMPONENT_BYTES {
-        return Err(format!(
-            "the stored component is {} bytes, more than a component may be",
-            reader.size()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(reader.size()).unwrap_or(0));
-    loop {
-        let chunk = reader.read(1 << 20).await.map_err(|e| e.to_string())?;
-        if chunk.is_empty() {
-            return Ok(bytes);
-        }
-        bytes.extend_from_slice(&chunk);
     }
 }
 
@@ -500,24 +466,7 @@ pub(crate) async fn publish_builtin(state: &State, dirs: &[PathBuf]) -> anyhow::
                 }
             };
             let shown = file.display().to_string();
-            let info = match runner.loader.inspect(&bytes, &shown).await {
-                Ok(inspected) => inspected.info,
-                Err(e) => {
-                    tracing::warn!("not publishing {shown}: {e}");
-                    continue;
-                }
-            };
-            match publish_bytes(
-                &runner.loader,
-                &runner.store,
-                &runner.records,
-                &info.name,
-                &info.version,
-                &bytes,
-                true,
-            )
-            .await
-            {
+            match publish_bytes(&runner, &shown, None, &bytes, true).await {
                 Ok(_) => published += 1,
                 Err(e) => tracing::warn!("not publishing {shown}: {}", e.message()),
             }
