@@ -334,6 +334,7 @@ async fn a_tenant_submits_follows_and_downloads() {
     assert_eq!(value("weft_steps_waiting "), 0);
     assert!(value("weft_artifact_upload_bytes_total ") >= input.len() as u64);
     assert!(value("weft_artifact_download_bytes_total ") > 0);
+    assert!(!text.contains("alpha"), "no tenant is named: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
