@@ -1119,8 +1119,8 @@ async fn the_cli_works_on_a_server_as_it_does_locally() {
         common::stderr(&out)
     );
 
-    // An invalid workflow: exit 2, every problem with its line and column.
     let dir = tempfile::tempdir().expect("tempdir");
+    // An invalid workflow: exit 2, every problem with its line and column.
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "name: bad\nsteps:\n  a:\n    uses: no-such-step@1\n").expect("write");
     let out = remote(&["run", bad.to_str().expect("utf-8")]);
@@ -1131,7 +1131,133 @@ async fn the_cli_works_on_a_server_as_it_does_locally() {
         common::stderr(&out)
     );
 
-    let out = remote(&["artifact", "get", run_id, "load.table"]);
+    // Artifacts, metrics and lineage read from the server, printed as locally.
+    let local_id = local["run_id"].as_str().expect("run id");
+    let file = dir.path().join("stats.json");
+    let out = remote(&[
+        "artifact",
+        "get",
+        run_id,
+        "train-stats.summary",
+        "-o",
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let local_out = home.weft(&["artifact", "get", local_id, "train-stats.summary"]);
+    assert!(local_out.status.success(), "{}", common::stderr(&local_out));
+    assert_eq!(std::fs::read(&file).expect("downloaded"), local_out.stdout);
+    let digest = report["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["id"] == "train-stats"))
+        .and_then(|s| s["outputs"]["summary"]["digest"].as_str())
+        .expect("train-stats.summary")
+        .to_string();
+    let out = remote(&["artifact", "get", &digest]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(out.stdout, local_out.stdout, "by digest, to stdout");
+    let out = remote(&["metrics", "--last", "2"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let table = common::stdout(&out);
+    let local_table = common::stdout(&home.weft(&["metrics", local_id]));
+    let row = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("train-stats") && l.contains("sepal_length.mean"))
+            .map(str::to_string)
+    };
+    assert!(table.contains(run_id), "{table}");
+    let local_row = row(&local_table).expect("a train-stats metric locally");
+    // The last cell of `│ train-stats ┆ sepal_length.mean ┆ 5.8475 │`.
+    let value = local_row
+        .rsplit('┆')
+        .next()
+        .expect("a value")
+        .trim_matches(['│', ' '])
+        .to_string();
+    assert!(
+        row(&table).is_some_and(|r| r.contains(&value)),
+        "{table}\n{local_table}"
+    );
+    let out = remote(&["lineage", &digest]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let lineage = common::stdout(&out);
+    assert!(
+        lineage.contains("train-stats.summary of run") && lineage.contains("workflow input"),
+        "{lineage}"
+    );
+    let local_lineage = common::stdout(&home.weft(&["lineage", &digest]));
+    assert_eq!(
+        lineage.replace(run_id, "RUN"),
+        local_lineage.replace(local_id, "RUN"),
+        "the same tree as locally"
+    );
+    // Another tenant knows the digest and the run, and still gets nothing.
+    let other = tenant(&home, "beta");
+    let stranger = |args: &[&str]| {
+        let mut all = vec!["--server", served.base.as_str(), "--token", other.as_str()];
+        all.extend_from_slice(args);
+        home.weft(&all)
+    };
+    for args in [
+        vec!["artifact", "get", digest.as_str()],
+        vec!["artifact", "get", run_id, "train-stats.summary"],
+        vec!["lineage", digest.as_str()],
+        vec!["metrics", run_id],
+    ] {
+        let out = stranger(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            out.stdout.is_empty() && common::stderr(&out).contains("404"),
+            "{args:?}: {}",
+            common::stderr(&out)
+        );
+    }
+    // `run --resume` continues a stopped run on the server and follows it (here until it is
+    // cancelled again: it spins).
+    let workflow = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
+    let spins = served.submit(&token, json!({"workflow": workflow})).await;
+    served
+        .post(&format!("/api/v1/runs/{spins}/cancel"), &token, json!({}))
+        .await;
+    served.wait(&token, &spins, Duration::from_secs(60)).await;
+    let resumed = home
+        .command(&[
+            "--server",
+            served.base.as_str(),
+            "--token",
+            token.as_str(),
+            "run",
+            "--resume",
+            "last",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn weft");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while served.get(&format!("/api/v1/runs/{spins}"), &token).await.1["status"] != "running" {
+        assert!(std::time::Instant::now() < deadline, "the run was not resumed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    served
+        .post(&format!("/api/v1/runs/{spins}/cancel"), &token, json!({}))
+        .await;
+    let out = resumed.wait_with_output().expect("weft run --resume");
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(
+        (report["run_id"].as_str(), report["status"].as_str()),
+        (Some(spins.as_str()), Some("cancelled"))
+    );
+    let out = remote(&["run", "--resume", run_id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("nothing to resume"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    let out = remote(&["replay", run_id, "load"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(common::stderr(&out).contains("--server"), "{}", common::stderr(&out));
     let out = home.weft(&["--server", served.base.as_str(), "runs", "list"]);

@@ -93,18 +93,68 @@ impl Remote {
         Ok(digest)
     }
 
-    /// The run's server-sent events until `run_finished`, each as (event name, data).
-    pub async fn events(&self, run: &str, mut each: impl FnMut(&str, &serde_json::Value)) -> anyhow::Result<()> {
-        let mut response = self
+    /// GET `path` for its body to be read as it comes: the response if 200, else the
+    /// server's message as the error.
+    async fn streamed(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let response = self
             .http
-            .get(self.url(&format!("/runs/{run}/events")))
+            .get(self.url(path))
             .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| format!("cannot reach the Weft server at {}", self.base))?;
-        if response.status().as_u16() != 200 {
-            bail!("following run {run}: the server answered {}", response.status());
+        let status = response.status().as_u16();
+        if status == 200 {
+            return Ok(response);
         }
+        let body = response.bytes().await.unwrap_or_default();
+        ok(status, serde_json::from_slice(&body).unwrap_or_default())?;
+        bail!("the server answered {status}")
+    }
+
+    /// A run id as the server knows it: `last` is the tenant's newest run.
+    pub async fn resolve(&self, run: &str) -> anyhow::Result<String> {
+        if run != "last" {
+            return Ok(run.to_string());
+        }
+        let list = self.get("/runs?limit=1").await?;
+        match list["runs"][0]["run_id"].as_str() {
+            Some(id) => Ok(id.to_string()),
+            None => bail!("no runs on the server yet"),
+        }
+    }
+
+    /// Streams the artifact `digest` into `out`, hashing as it goes: an error (and whatever
+    /// was written kept out of sight by the caller) unless the bytes match the digest.
+    pub async fn download(
+        &self,
+        digest: &weft_artifacts::Digest,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+    ) -> anyhow::Result<u64> {
+        use sha2::Digest as _;
+        use tokio::io::AsyncWriteExt;
+        let mut response = self.streamed(&format!("/artifacts/{digest}")).await?;
+        let mut hasher = sha2::Sha256::new();
+        let mut copied = 0u64;
+        while let Some(chunk) = response.chunk().await.context("reading the artifact")? {
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.context("writing the artifact")?;
+            copied += chunk.len() as u64;
+        }
+        out.flush().await.context("writing the artifact")?;
+        let got = weft_artifacts::Digest::from_hasher(hasher);
+        if got != *digest {
+            bail!("the server sent {copied} bytes that are not {digest} (they hash to {got}): nothing kept");
+        }
+        Ok(copied)
+    }
+
+    /// The run's server-sent events until `run_finished`, each as (event name, data).
+    pub async fn events(&self, run: &str, mut each: impl FnMut(&str, &serde_json::Value)) -> anyhow::Result<()> {
+        let mut response = self
+            .streamed(&format!("/runs/{run}/events"))
+            .await
+            .with_context(|| format!("following run {run}"))?;
         let mut text = String::new();
         while let Some(chunk) = response.chunk().await.context("reading the run's events")? {
             text.push_str(&String::from_utf8_lossy(&chunk));

@@ -2,12 +2,12 @@
 //! per (step, metric) in the order first seen, one value per run — the experiment-tracking
 //! view of a sweep or of reruns with other parameters.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use weft_engine::RunReport;
 
 /// Runs and their metrics, aligned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsComparison {
     /// The runs, in the order asked.
     pub runs: Vec<ComparedRun>,
@@ -16,7 +16,7 @@ pub struct MetricsComparison {
 }
 
 /// A compared run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComparedRun {
     /// Run id.
     pub run_id: String,
@@ -27,7 +27,7 @@ pub struct ComparedRun {
 }
 
 /// One metric of one step across the runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRow {
     /// Step id.
     pub step: String,

@@ -31,7 +31,7 @@ pub use audit::{AuditEntry, MAX_AUDIT_PAGE};
 pub use compare::{ComparedRun, MetricRow, MetricsComparison, compare_metrics};
 pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
-pub use lineage::{LineageNode, Origin, lineage_json};
+pub use lineage::{LineageNode, Origin, lineage_from_json, lineage_json};
 pub use read::{RunDetail, RunFilter, RunListing, RunSummary, rfc3339};
 pub use registry::{NewStep, Published, RegisteredStep, compare_versions, version_matches};
 pub use tenants::{BUILTIN_TENANT, MAX_TENANT_NAME, Tenant, check_tenant_name};

@@ -230,3 +230,99 @@ pub fn lineage_json(nodes: &[LineageNode]) -> serde_json::Value {
         .collect();
     serde_json::Value::Array(items)
 }
+
+/// A lineage graph read back from [`lineage_json`] (what `weft lineage --server` receives):
+/// every field checked, every node index in range, so a rendering never indexes past it.
+pub fn lineage_from_json(value: &serde_json::Value) -> Result<Vec<LineageNode>, String> {
+    let items = value.as_array().ok_or("a lineage is a JSON array of nodes")?;
+    let text = |v: &serde_json::Value, key: &str| -> Result<String, String> {
+        v[key]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("a lineage node has no `{key}`"))
+    };
+    let mut nodes = Vec::with_capacity(items.len());
+    for item in items {
+        let digest = text(item, "digest")?.parse::<Digest>()?;
+        let o = &item["origin"];
+        let origin = match o["kind"].as_str() {
+            Some("input") => Origin::Input {
+                run_id: text(o, "run")?,
+                name: text(o, "name")?,
+            },
+            Some("step") => Origin::Step {
+                run_id: text(o, "run")?,
+                step: text(o, "step")?,
+                port: text(o, "port")?,
+                uses: text(o, "uses")?,
+                component: text(o, "component")?.parse::<Digest>()?,
+                params: serde_json::from_value(o["params"].clone()).map_err(|e| format!("a node's params: {e}"))?,
+            },
+            Some("unknown") => Origin::Unknown,
+            _ => return Err("a lineage node's origin is not input, step or unknown".to_string()),
+        };
+        let mut inputs = Vec::new();
+        for input in item["inputs"].as_array().ok_or("a lineage node has no `inputs`")? {
+            let node = input["node"]
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|i| *i < items.len())
+                .ok_or("a lineage node names a node that is not there")?;
+            inputs.push((text(input, "port")?, node));
+        }
+        nodes.push(LineageNode { digest, origin, inputs });
+    }
+    if nodes.is_empty() {
+        return Err("a lineage has at least its artifact's node".to_string());
+    }
+    Ok(nodes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reads_back_to_the_same_graph() {
+        let nodes = vec![
+            LineageNode {
+                digest: Digest::of(b"model"),
+                origin: Origin::Step {
+                    run_id: "r1".into(),
+                    step: "train".into(),
+                    port: "model".into(),
+                    uses: "builtin:train".into(),
+                    component: Digest::of(b"component"),
+                    params: BTreeMap::from([("depth".to_string(), serde_json::json!(3))]),
+                },
+                inputs: vec![("data".into(), 1)],
+            },
+            LineageNode {
+                digest: Digest::of(b"data"),
+                origin: Origin::Input {
+                    run_id: "r1".into(),
+                    name: "data".into(),
+                },
+                inputs: vec![],
+            },
+            LineageNode {
+                digest: Digest::of(b"x"),
+                origin: Origin::Unknown,
+                inputs: vec![],
+            },
+        ];
+        assert_eq!(lineage_from_json(&lineage_json(&nodes)).expect("reads back"), nodes);
+    }
+
+    #[test]
+    fn a_node_index_out_of_range_is_refused() {
+        let mut json = lineage_json(&[LineageNode {
+            digest: Digest::of(b"a"),
+            origin: Origin::Unknown,
+            inputs: vec![("p".into(), 0)],
+        }]);
+        json[0]["inputs"][0]["node"] = serde_json::json!(1);
+        assert!(lineage_from_json(&json).expect_err("refused").contains("not there"));
+        assert!(lineage_from_json(&serde_json::json!([])).is_err());
+    }
+}

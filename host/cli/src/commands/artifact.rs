@@ -5,7 +5,8 @@ use crate::cli::ArtifactCommand;
 use crate::settings::Settings;
 use anyhow::{Context, bail};
 use std::path::Path;
-use weft_artifacts::{ArtifactStore, Digest, WHOLE_LIMIT};
+use weft_artifacts::{Digest, WHOLE_LIMIT};
+use weft_engine::RunReport;
 
 pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Result<u8> {
     let ArtifactCommand::Get { what, output } = cmd;
@@ -13,44 +14,11 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     let (records, store) = settings.store_and_records().await?;
     let digest = match what.as_slice() {
         [single] => single.parse::<Digest>().map_err(anyhow::Error::msg)?,
-        [run, target] => {
-            let report = crate::commands::runs::recorded_report(&records, run).await?;
-            let run = &report.run_id;
-            let Some((step, port)) = target.split_once('.') else {
-                bail!("`{target}` is not STEP.PORT");
-            };
-            if step == "inputs" {
-                report.inputs.get(port).map(|m| m.digest).with_context(|| {
-                    format!(
-                        "run {run} has no input `{port}`; inputs: {}",
-                        report.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                })?
-            } else {
-                let s = report.step(step).with_context(|| {
-                    format!(
-                        "run {run} has no step `{step}`; steps: {}",
-                        report
-                            .steps
-                            .iter()
-                            .map(|s| s.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?;
-                s.outputs.get(port).map(|m| m.digest).with_context(|| {
-                    format!(
-                        "step `{step}` of run {run} has no output `{port}` ({:?}; outputs: {})",
-                        s.status,
-                        s.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                })?
-            }
-        }
+        [run, target] => digest_named(&crate::commands::runs::recorded_report(&records, run).await?, target)?,
         _ => bail!("give a digest, or a run id and STEP.PORT"),
     };
     let copied = match &output {
-        Some(path) => to_file(&store, &digest, path).await?,
+        Some(path) => to_file(path, async |file| Ok(store.copy_to(&digest, file).await?)).await?,
         None => {
             use std::io::IsTerminal;
             // An artifact's bytes are a guest's: raw on a terminal they could drive it.
@@ -71,9 +39,47 @@ pub async fn artifact(cmd: ArtifactCommand, settings: &Settings) -> anyhow::Resu
     Ok(0)
 }
 
-/// Writes the artifact to a temporary file beside `path` and renames it into place only
-/// once every byte matched the digest: a damaged artifact never lands at `path`.
-async fn to_file(store: &ArtifactStore, digest: &Digest, path: &Path) -> anyhow::Result<u64> {
+/// The digest a run's `STEP.PORT` (or `inputs.NAME`) names, or why there is none.
+pub(crate) fn digest_named(report: &RunReport, target: &str) -> anyhow::Result<Digest> {
+    let run = &report.run_id;
+    let Some((step, port)) = target.split_once('.') else {
+        bail!("`{target}` is not STEP.PORT");
+    };
+    if step == "inputs" {
+        return report.inputs.get(port).map(|m| m.digest).with_context(|| {
+            format!(
+                "run {run} has no input `{port}`; inputs: {}",
+                report.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        });
+    }
+    let s = report.step(step).with_context(|| {
+        format!(
+            "run {run} has no step `{step}`; steps: {}",
+            report
+                .steps
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    s.outputs.get(port).map(|m| m.digest).with_context(|| {
+        format!(
+            "step `{step}` of run {run} has no output `{port}` ({:?}; outputs: {})",
+            s.status,
+            s.outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Lets `write` fill a temporary file beside `path` and renames it into place only once
+/// `write` succeeded (it checks every byte against the digest): a damaged artifact never
+/// lands at `path`.
+pub(crate) async fn to_file(
+    path: &Path,
+    write: impl AsyncFnOnce(&mut tokio::fs::File) -> anyhow::Result<u64>,
+) -> anyhow::Result<u64> {
     let name = path.file_name().context("the output path names no file")?;
     let temp = path.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
     // A new file, never one already there (nor a symlink planted at this name).
@@ -84,7 +90,7 @@ async fn to_file(store: &ArtifactStore, digest: &Digest, path: &Path) -> anyhow:
         .await
         .with_context(|| format!("creating {}", temp.display()))?;
     let written = async {
-        let copied = store.copy_to(digest, &mut file).await?;
+        let copied = write(&mut file).await?;
         file.sync_all()
             .await
             .with_context(|| format!("writing {}", temp.display()))?;

@@ -23,7 +23,7 @@ pub async fn lineage(digest: &str, json: bool, settings: &Settings) -> anyhow::R
 }
 
 /// The tree, each node once; a node met again says so instead of repeating its subtree.
-fn render(nodes: &[LineageNode]) -> String {
+pub(crate) fn render(nodes: &[LineageNode]) -> String {
     let mut out = String::new();
     let mut shown = HashSet::new();
     // (node, depth, the consumer's port)

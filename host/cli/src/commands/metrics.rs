@@ -3,6 +3,7 @@
 use crate::settings::Settings;
 use anyhow::bail;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use weft_records::MetricsComparison;
 
 pub async fn metrics(
     runs: Vec<String>,
@@ -23,7 +24,12 @@ pub async fn metrics(
     for id in &ids {
         reports.push(crate::commands::runs::recorded_report(&records, id).await?);
     }
-    let compared = weft_records::compare_metrics(&reports, step_filter.as_deref());
+    print_table(&weft_records::compare_metrics(&reports, step_filter.as_deref()));
+    Ok(0)
+}
+
+/// The comparison as a table: a row per step and metric, a column per run.
+pub(crate) fn print_table(compared: &MetricsComparison) {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     let mut header = vec!["step".to_string(), "metric".to_string()];
@@ -40,7 +46,6 @@ pub async fn metrics(
         table.add_row(cells);
     }
     println!("{table}");
-    Ok(0)
 }
 
 /// Six decimals at most, trailing zeros dropped: `0.933333`, `120`.

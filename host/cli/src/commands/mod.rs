@@ -7,6 +7,7 @@ mod metrics;
 mod plugin;
 mod plugin_new;
 mod remote;
+mod remote_read;
 mod replay;
 mod run;
 mod runs;
@@ -23,9 +24,9 @@ use weft_sandbox::Sandbox;
 
 /// Runs the chosen command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    // With `--server`, what a server answers goes there; what reads this machine's records
-    // or store is refused rather than answered from the wrong place; what is local by
-    // nature (validate, plugin, step, tenant, serve, store, records, audit) runs here.
+    // With `--server`, what a server answers goes there; `replay`, which executes from this
+    // machine's records, is refused rather than answered from the wrong place; what is local
+    // by nature (validate, plugin, step, tenant, serve, store, records, audit) runs here.
     if let Some(server) = cli.global.server.as_deref() {
         let remote = || crate::remote::Remote::new(server, cli.global.token.as_deref());
         match cli.command {
@@ -33,10 +34,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             Command::Runs(cmd) => return remote::runs(cmd, &remote()?, server).await,
             Command::Logs { run, step } => return remote::logs(&run, step.as_deref(), &remote()?).await,
             Command::Cancel { run } => return remote::cancel(&run, &remote()?).await,
-            Command::Artifact(_) | Command::Metrics { .. } | Command::Lineage { .. } | Command::Replay { .. } => {
+            Command::Artifact(cmd) => return remote_read::artifact(cmd, &remote()?).await,
+            Command::Metrics { runs, last, step } => return remote_read::metrics(runs, last, step, &remote()?).await,
+            Command::Lineage { digest, json } => return remote_read::lineage(&digest, json, &remote()?).await,
+            Command::Replay { .. } => {
                 anyhow::bail!(
-                    "this command reads this machine's records and store, not the server's (--server / WEFT_SERVER \
-                     is set): unset it, or use the server's HTTP API"
+                    "`replay` executes a step on this machine from its local records, not the server's \
+                     (--server / WEFT_SERVER is set): unset it"
                 )
             }
             _ => {}

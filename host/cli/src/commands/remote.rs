@@ -1,19 +1,26 @@
-//! `run`, `runs`, `logs` and `cancel` against a server (`--server URL --token T`), with the
+//! `run` (and `run --resume`), `runs`, `logs` and `cancel` against a server (`--server URL --token T`), with the
 //! output and exit codes of the local commands: a run's inputs are uploaded (only the bytes
 //! the server does not hold for the tenant), its progress shown from the server's events,
 //! its summary printed from the server's report.
 
 use crate::cli::{RunArgs, RunsCommand};
 use crate::remote::{Remote, ok};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use weft_engine::{Reuse, RunEvent, RunReport, RunStatus, StepState};
 
 /// `weft --server URL run FILE`.
 pub async fn run(args: &RunArgs, remote: &Remote, server: &str) -> anyhow::Result<u8> {
-    if args.resume.is_some() {
-        bail!("`run --resume` is not available with --server yet: `curl -X POST .../api/v1/runs/RUN/resume`");
+    if let Some(run) = &args.resume {
+        let run_id = remote.resolve(run).await?;
+        let (status, body) = remote
+            .post(&format!("/runs/{run_id}/resume"), &serde_json::json!({}))
+            .await?;
+        if status != 202 {
+            ok(status, body)?;
+        }
+        return follow(args, remote, server, &run_id, "resuming").await;
     }
     let file = args.file.as_deref().context("a workflow file is required")?;
     let text = weft_runner::read_capped(file, weft_runner::MAX_WORKFLOW_BYTES)
@@ -45,15 +52,18 @@ pub async fn run(args: &RunArgs, remote: &Remote, server: &str) -> anyhow::Resul
         return Ok(crate::EXIT_INVALID);
     }
     let submitted = ok(status, body)?;
-    let run_id = submitted["run_id"]
-        .as_str()
-        .context("the server named no run")?
-        .to_string();
+    let run_id = submitted["run_id"].as_str().context("the server named no run")?;
+    follow(args, remote, server, run_id, "run").await
+}
+
+/// Shows a run's progress from its events until it finishes (Ctrl-C cancels it on the
+/// server), then its summary; the exit code of a local run.
+async fn follow(args: &RunArgs, remote: &Remote, server: &str, run_id: &str, verb: &str) -> anyhow::Result<u8> {
     let report: RunReport =
         serde_json::from_value(remote.get(&format!("/runs/{run_id}")).await?).context("reading the run's report")?;
     if !args.json {
         eprintln!(
-            "run {run_id} on {server}: workflow `{}`, {} steps",
+            "{verb} {run_id} on {server}: workflow `{}`, {} steps",
             crate::text::shown(&report.workflow),
             report.steps.len()
         );
@@ -61,13 +71,13 @@ pub async fn run(args: &RunArgs, remote: &Remote, server: &str) -> anyhow::Resul
     let ids = report.steps.iter().map(|s| s.id.clone()).collect();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let display = tokio::spawn(crate::progress::show(ids, rx, args.no_progress || args.json));
-    let follow = remote.events(&run_id, |name, data| {
+    let events = remote.events(run_id, |name, data| {
         if let Some(event) = as_run_event(name, data) {
             let _ = tx.send(event);
         }
     });
     tokio::select! {
-        followed = follow => followed?,
+        followed = events => followed?,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("\ncancelling run {run_id} on the server");
             remote.post(&format!("/runs/{run_id}/cancel"), &serde_json::json!({})).await?;
@@ -146,6 +156,7 @@ pub async fn runs(cmd: RunsCommand, remote: &Remote, server: &str) -> anyhow::Re
             Ok(0)
         }
         RunsCommand::Show { run, json } => {
+            let run = remote.resolve(&run).await?;
             let report: RunReport = serde_json::from_value(remote.get(&format!("/runs/{run}")).await?)
                 .context("reading the run's report")?;
             if json {
@@ -160,6 +171,7 @@ pub async fn runs(cmd: RunsCommand, remote: &Remote, server: &str) -> anyhow::Re
 
 /// `weft --server URL logs RUN [STEP]`.
 pub async fn logs(run: &str, step: Option<&str>, remote: &Remote) -> anyhow::Result<u8> {
+    let run = remote.resolve(run).await?;
     let mut offset = 0u64;
     loop {
         let mut path = format!("/runs/{run}/logs?offset={offset}");
@@ -181,6 +193,7 @@ pub async fn logs(run: &str, step: Option<&str>, remote: &Remote) -> anyhow::Res
 
 /// `weft --server URL cancel RUN`.
 pub async fn cancel(run: &str, remote: &Remote) -> anyhow::Result<u8> {
+    let run = remote.resolve(run).await?;
     let (status, body) = remote
         .post(&format!("/runs/{run}/cancel"), &serde_json::json!({}))
         .await?;
@@ -193,7 +206,7 @@ pub async fn cancel(run: &str, remote: &Remote) -> anyhow::Result<u8> {
 }
 
 /// A query value with everything but unreserved characters percent-encoded.
-fn url_escape(text: &str) -> String {
+pub(super) fn url_escape(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
