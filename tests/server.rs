@@ -919,6 +919,43 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
             .0,
         201
     );
+
+    // gamma may store 39 bytes in all: 20 uploaded, then a run whose step would write 20
+    // more fails at that write (and gives them back); bytes it holds already cost nothing;
+    // new ones past the quota are refused.
+    let gamma = tenant(&home, "gamma");
+    let out = home.weft(&["tenant", "quota", "gamma", "stored-bytes=39"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let input = served.upload(&gamma, b"twenty bytes of data").await;
+    let run = served
+        .submit(
+            &gamma,
+            json!({"workflow": "name: w\ninputs:\n  data: {path: d.txt}\nsteps:\n  work: {uses: test-work, inputs: {data: inputs.data}}\n",
+                   "inputs": {"data": input}}),
+        )
+        .await;
+    let report = served.wait(&gamma, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "failed", "{report}");
+    let error = report["steps"][0]["error"].as_str().expect("error");
+    assert!(error.contains("quota exceeded: stored-bytes: 40 bytes"), "{error}");
+    assert_eq!(
+        served.upload(&gamma, b"twenty bytes of data").await,
+        input,
+        "held already"
+    );
+    let upload = async |size: usize| {
+        let bytes = vec![7; size];
+        put(&served, &format!("/api/v1/artifacts/{}", sha256(&bytes)), &gamma, bytes).await
+    };
+    let (status, body) = upload(20).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(message(&body).contains("quota stored-bytes: 40 bytes"), "{body}");
+    let (status, body) = upload(19).await;
+    assert_eq!(status, 201, "exactly the quota: {body}");
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

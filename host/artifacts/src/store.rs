@@ -457,6 +457,17 @@ impl ArtifactStore {
             })?
     }
 
+    /// Bytes of the tenant's artifacts in the object store (small ones kept in the records
+    /// are the records' to count): one listing of its blobs.
+    pub async fn stored_bytes(&self) -> Result<u64, ArtifactError> {
+        let mut listing = self.inner.list(Some(&keys::blobs(&self.tenant)));
+        let mut total = 0u64;
+        while let Some(meta) = listing.next().await {
+            total = total.saturating_add(meta?.size);
+        }
+        Ok(total)
+    }
+
     /// Whether an artifact is published (a regular file at its key, for a local store: a
     /// symlink or special file there does not count). Says nothing of its bytes: see
     /// [`ArtifactStore::verify`].

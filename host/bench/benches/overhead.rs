@@ -142,6 +142,7 @@ async fn main() {
                         output_types: Vec::new(),
                         limits: Limits::default(),
                         interrupt: None,
+                        budget: Default::default(),
                         seed: StepSeed::default(),
                     },
                 )

@@ -220,7 +220,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "1Gi")]
     pub max_upload_size: u64,
     /// A quota every tenant gets unless `weft tenant quota` overrides it: `NAME=VALUE`
-    /// (concurrent-steps, step-memory, step-timeout, step-fuel, run-output-bytes,
+    /// (concurrent-steps, step-memory, step-timeout, step-fuel, run-output-bytes, stored-bytes,
     /// submissions-per-minute, component-size).
     #[arg(long, value_name = "NAME=VALUE")]
     pub quota: Vec<String>,
@@ -409,7 +409,7 @@ pub enum TenantCommand {
         /// The tenant.
         name: String,
         /// Quotas to set: concurrent-steps, step-memory, step-timeout, step-fuel,
-        /// run-output-bytes, submissions-per-minute, component-size.
+        /// run-output-bytes, stored-bytes, submissions-per-minute, component-size.
         #[arg(value_name = "NAME=VALUE")]
         settings: Vec<String>,
     },

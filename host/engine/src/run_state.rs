@@ -234,6 +234,7 @@ impl<'p> Run<'p> {
             limits: step.limits,
             interrupt: Some(cancel.interrupt()),
             attempt: 1,
+            budget: Arc::default(),
         }
     }
 

@@ -95,6 +95,18 @@ impl Records {
         Ok(())
     }
 
+    /// Bytes of the small artifacts the records hold for this tenant.
+    pub async fn inline_bytes(&self) -> Result<u64, RecordsError> {
+        let row = self
+            .db
+            .first::<(i64,)>(
+                "SELECT CAST(COALESCE(SUM(LENGTH(bytes)), 0) AS BIGINT) FROM inline_blobs WHERE tenant = $1",
+                vec![self.tenant.as_str().into()],
+            )
+            .await?;
+        Ok(row.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
+    }
+
     /// The stored bytes of a small artifact, unchecked.
     pub(crate) async fn inline_blob(&self, tenant: &str, digest: &Digest) -> Result<Option<Bytes>, RecordsError> {
         let row = self

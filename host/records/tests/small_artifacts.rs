@@ -1,6 +1,6 @@
 //! Small artifacts kept in the records, on SQLite and PostgreSQL alike: written with the
 //! commit of the step (or the run, for inputs) that produced them, read back by a fresh
-//! store, deduplicated, kept per tenant, and a damaged row refused and then repaired by
+//! store, deduplicated, kept and counted per tenant, and a damaged row refused and then repaired by
 //! producing the artifact again.
 
 mod support;
@@ -156,6 +156,17 @@ async fn small_artifacts_belong_to_one_tenant(backend: &Backend) {
     ));
     let (_, mine_again) = linked(backend, dir.path(), "mine").await;
     assert_eq!(read(&mine_again, &a.digest).await.expect("a"), b"mine only");
+    // What each tenant stores counts its own bytes (the `stored-bytes` quota's count).
+    let (theirs, _) = linked(backend, dir.path(), "theirs").await;
+    assert_eq!(mine.inline_bytes().await.expect("count"), 9);
+    assert_eq!(theirs.inline_bytes().await.expect("count"), 0);
+    assert_eq!(
+        my_store.stored_bytes().await.expect("count"),
+        0,
+        "small ones are the records'"
+    );
+    let big = my_store.put_bytes(&vec![1u8; 70_000], "x/y").await.expect("big");
+    assert_eq!(my_store.stored_bytes().await.expect("count"), big.size);
 }
 
 /// Overwrites the stored bytes of `digest` behind the records' back.

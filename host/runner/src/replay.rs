@@ -124,6 +124,7 @@ impl Runner {
                     output_types: planned.outputs.clone(),
                     limits: planned.limits,
                     interrupt: None,
+                    budget: Default::default(),
                     seed,
                 },
             )

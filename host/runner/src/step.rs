@@ -156,6 +156,7 @@ impl Loader {
                     output_types: Vec::new(),
                     limits: step.limits,
                     interrupt: None,
+                    budget: Default::default(),
                     seed: StepSeed::default(),
                 },
             )

@@ -26,8 +26,8 @@ use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime::{Store, UpdateDeadline};
 use weft_artifacts::ArtifactStore;
 use weft_model::{Limits, ParamValue};
-use weft_task::Provenance;
 use weft_task::{LogLine, LogStream, StepFailure};
+use weft_task::{Provenance, StepBudget};
 
 /// How long the wall-clock bound waits, once the deadline or a cancel is seen, for the
 /// epoch callback to stop the guest cleanly before dropping the call.
@@ -53,6 +53,9 @@ pub struct StepRequest {
     /// Set it to stop the step at the next epoch tick (within ~5 ms, or the grace period
     /// if it waits in a host call); it fails as [`StepFailure::Cancelled`].
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The byte quotas its writes count against (a shared server's): every write takes
+    /// its bytes first, and one that would pass a quota fails the step there.
+    pub budget: Arc<StepBudget>,
     /// Which step and attempt this is: picks the execution's random bytes.
     pub seed: StepSeed,
 }
@@ -63,6 +66,8 @@ pub(crate) struct Ports {
     pub inputs: Vec<(String, Arc<Provenance>)>,
     pub many: Vec<String>,
     pub outputs: Vec<(String, String)>,
+    /// The byte quotas writes take from.
+    pub budget: Arc<StepBudget>,
 }
 
 /// Why [`bounded`] stopped a call.
@@ -148,6 +153,7 @@ impl Sandbox {
                 writers: Vec::new(),
                 max_output_bytes: config.max_output_bytes,
                 written: 0,
+                budget: ports.budget,
                 max_open: config.max_open_artifacts,
                 open: 0,
                 readers: HashMap::new(),
@@ -212,6 +218,7 @@ impl Sandbox {
                 .iter()
                 .map(|p| (p.name.clone(), output_type(p, &request.output_types)))
                 .collect(),
+            budget: request.budget,
         };
         let timeout = request.limits.timeout.unwrap_or(config.default_timeout);
         // A time limit too far away to represent is no limit (validation bounds it).

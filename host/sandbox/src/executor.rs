@@ -55,6 +55,7 @@ impl Executor for LocalExecutor {
                     output_types: task.outputs,
                     limits: task.limits,
                     interrupt: task.interrupt,
+                    budget: task.budget,
                 },
             )
             .await;

@@ -14,8 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::Resource;
 use weft_artifacts::{ArtifactReader, ArtifactStore, StagedWriter};
-use weft_task::Provenance;
-use weft_task::StepFailure;
+use weft_task::{Provenance, StepBudget, StepFailure};
 
 /// Largest chunk moved by one `read` or `write` call.
 pub const MAX_CHUNK: usize = 1024 * 1024;
@@ -47,6 +46,8 @@ pub struct StepIo {
     /// Cap on the bytes of all outputs together.
     pub(crate) max_output_bytes: u64,
     pub(crate) written: u64,
+    /// The tenant's byte quotas (a shared server's), taken from before each write.
+    pub(crate) budget: Arc<StepBudget>,
     /// Cap on readers open plus outputs created.
     pub(crate) max_open: usize,
     /// Open inputs by handle id, with their source. No step result rests on bytes that
@@ -290,6 +291,14 @@ impl HostWriter for StepState {
             ))));
         }
         let port = self.table.get(&handle)?.port.clone();
+        if !self.io.writers.iter().any(|(p, _)| *p == port) {
+            return Ok(Err(format!("output `{port}` is not open")));
+        }
+        // Taken before the bytes go anywhere: a write that would pass a quota fails the
+        // step, and nothing of a failed step is published.
+        if let Err(failure) = self.io.budget.take(bytes.len() as u64) {
+            return Err(self.refuse(failure));
+        }
         let Some((_, writer)) = self.io.writers.iter_mut().find(|(p, _)| *p == port) else {
             return Ok(Err(format!("output `{port}` is not open")));
         };

@@ -35,6 +35,7 @@ fn request(store: &ArtifactStore, limits: Limits) -> StepRequest {
         output_types: Vec::new(),
         limits,
         interrupt: None,
+        budget: Default::default(),
         seed: StepSeed::default(),
     }
 }

@@ -44,6 +44,7 @@ fn request(store: &ArtifactStore, attack: &str, count: i64, limits: Limits) -> S
         output_types: Vec::new(),
         limits,
         interrupt: None,
+        budget: Default::default(),
         seed: StepSeed {
             step: "hostile".into(),
             attempt: 1,
@@ -368,6 +369,7 @@ async fn store_errors_reach_the_guest_without_host_paths() {
                 output_types: Vec::new(),
                 limits: Limits::default(),
                 interrupt: None,
+                budget: Default::default(),
                 seed: StepSeed::default(),
             },
         )

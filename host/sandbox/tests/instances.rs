@@ -134,6 +134,7 @@ async fn the_memory_limit_is_the_sum_of_all_memories() {
             ..Limits::default()
         },
         interrupt: None,
+        budget: Default::default(),
         seed: StepSeed::default(),
     };
     match sandbox.run(&hostile, run(64 << 20)).await.result {

@@ -27,6 +27,7 @@ fn partial_read(store: &ArtifactStore, input: ArtifactMeta, attack: &str) -> Ste
         output_types: Vec::new(),
         limits: Limits::default(),
         interrupt: None,
+        budget: Default::default(),
         seed: StepSeed {
             step: "open".into(),
             attempt: 1,

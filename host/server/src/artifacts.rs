@@ -63,6 +63,7 @@ pub struct Stored {
         (status = 400, description = "The body does not hash to the address", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
         (status = 413, description = "Over the server's upload limit", body = crate::error::ErrorBody),
+        (status = 422, description = "New bytes past the tenant's stored-bytes quota (code `quota`)", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -94,11 +95,14 @@ pub(crate) async fn upload(
             staged.digest()
         )));
     }
+    let quotas = state.quotas(&tenant).await?;
+    let reserved = state.reserve_stored(&tenant, &quotas, &digest, staged.size()).await?;
     // Always in the object store: an upload is durable before any run refers to it.
     let meta = store
         .publish_stored(staged, "application/octet-stream")
         .await
         .map_err(store_error)?;
+    reserved.keep();
     tracing::info!(tenant = tenant.name(), digest = %meta.digest, size = meta.size, "artifact uploaded");
     state.hub.metrics.uploaded(meta.size);
     state

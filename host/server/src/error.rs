@@ -97,6 +97,11 @@ impl ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 422: what was asked would pass a quota that waiting does not restore.
+    pub fn quota(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "quota", message)
+    }
+
     /// 429: a rate quota is used up; try again after `wait`.
     pub fn too_many(message: impl Into<String>, wait: std::time::Duration) -> ApiError {
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota", message);

@@ -5,15 +5,15 @@
 //! waits behind its own steps, never ahead of another tenant's first one.
 //!
 //! Each run gets a [`RunAdmission`] (the runner's `Admission`): it takes a slot before a step
-//! executes and gives it back after, and counts the bytes the run's steps produced against
-//! the tenant's `run-output-bytes` quota.
+//! executes and gives it back after, and hands each step the byte quotas its writes count
+//! against (the run's `run-output-bytes`, the tenant's `stored-bytes`).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::oneshot;
-use weft_task::{Admission, Permit, StepFailure, StepTask, TaskResult};
+use weft_task::{Admission, ByteBudget, Permit, StepFailure, StepTask};
 
 /// How often a waiting step looks at its run's cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(20);
@@ -174,10 +174,9 @@ pub(crate) struct RunAdmission {
     pub(crate) tenant: String,
     /// The tenant's `concurrent-steps` quota.
     pub(crate) concurrent_steps: usize,
-    /// The tenant's `run-output-bytes` quota.
-    pub(crate) run_output_bytes: u64,
-    /// What the run's steps published so far.
-    pub(crate) produced: AtomicU64,
+    /// The byte quotas its steps' writes count against: the run's `run-output-bytes`, the
+    /// tenant's `stored-bytes`.
+    pub(crate) budgets: Vec<Arc<ByteBudget>>,
 }
 
 #[async_trait::async_trait]
@@ -199,20 +198,8 @@ impl Admission for RunAdmission {
         }
     }
 
-    fn check(&self, _task: &StepTask, result: &TaskResult) -> Result<(), StepFailure> {
-        let bytes: u64 = result
-            .outputs
-            .as_ref()
-            .map_or(0, |outputs| outputs.iter().map(|(_, meta)| meta.size).sum());
-        let total = self.produced.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if total > self.run_output_bytes {
-            return Err(StepFailure::Quota(format!(
-                "run-output-bytes: the run's steps produced {total} bytes, more than the tenant's quota of {} \
-                 per run",
-                self.run_output_bytes
-            )));
-        }
-        Ok(())
+    fn budgets(&self) -> Vec<Arc<ByteBudget>> {
+        self.budgets.clone()
     }
 }
 

@@ -25,6 +25,7 @@ pub mod openapi;
 mod quota;
 mod runs;
 mod steps;
+mod usage;
 
 pub use error::ApiError;
 pub use quota::{QUOTA_NAMES, Quotas};
@@ -84,6 +85,8 @@ pub(crate) struct State {
     pub(crate) fair: Arc<fair::Fair>,
     /// Each tenant's recent submissions.
     pub(crate) submissions: quota::SubmissionRate,
+    /// Each tenant's stored bytes.
+    pub(crate) usage: usage::Usage,
 }
 
 impl State {
@@ -110,9 +113,17 @@ impl State {
     }
 
     /// How a run of `tenant` executes: at most `slots` steps at once, each admitted to its
-    /// fair share under the tenant's quotas.
-    pub(crate) fn run_settings(&self, tenant: &auth::Tenant, quotas: &Quotas) -> weft_runner::RunSettings {
-        weft_runner::RunSettings {
+    /// fair share under the tenant's quotas; `produced` bytes count already against its
+    /// `run-output-bytes` (a resumed run's committed steps).
+    pub(crate) async fn run_settings(
+        &self,
+        tenant: &auth::Tenant,
+        quotas: &Quotas,
+        produced: u64,
+    ) -> Result<weft_runner::RunSettings, ApiError> {
+        let run_output = weft_task::ByteBudget::new("run-output-bytes", "per run", quotas.run_output_bytes, produced);
+        let stored = self.stored(tenant, quotas.stored_bytes).await?;
+        Ok(weft_runner::RunSettings {
             // The admission below is what bounds executing steps: every ready step waits
             // there, so a free slot can go to whichever tenant's turn it is.
             concurrency: MAX_READY_STEPS_PER_RUN,
@@ -124,10 +135,9 @@ impl State {
                 fair: self.fair.clone(),
                 tenant: tenant.name().to_string(),
                 concurrent_steps: usize::try_from(quotas.concurrent_steps).unwrap_or(usize::MAX),
-                run_output_bytes: quotas.run_output_bytes,
-                produced: std::sync::atomic::AtomicU64::new(0),
+                budgets: vec![Arc::new(run_output), stored],
             })),
-        }
+        })
     }
 
     /// Takes one of `tenant`'s submissions (and publications) of the minute: 429 with
@@ -176,6 +186,7 @@ impl Server {
                 config,
                 hub: Arc::new(hub::Hub::default()),
                 submissions: quota::SubmissionRate::default(),
+                usage: usage::Usage::default(),
             }),
         }
     }

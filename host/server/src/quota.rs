@@ -8,7 +8,8 @@
 //! | `step-memory` | the memory a step may use (its `limits.memory`, or the server's default) | 422 at submit |
 //! | `step-timeout` | the wall time a step may take (`limits.timeout`, or the default) | 422 at submit |
 //! | `step-fuel` | the fuel a step may use (`limits.fuel`, which it must then set); unset: no bound | 422 at submit |
-//! | `run-output-bytes` | the bytes a run's steps may produce together | the step that passes it fails with `quota exceeded` |
+//! | `run-output-bytes` | the bytes a run's steps may produce together | the write that passes it fails its step with `quota exceeded` |
+//! | `stored-bytes` | the bytes of every artifact the tenant stores (`usage.rs`) | that write fails its step; an upload or a publication answers 422 |
 //! | `submissions-per-minute` | workflow submissions, valid or not | 429 with `Retry-After` |
 //! | `component-size` | a component the tenant publishes | 413 |
 
@@ -32,6 +33,8 @@ pub struct Quotas {
     pub step_fuel: Option<u64>,
     /// Most bytes one run's steps may produce together.
     pub run_output_bytes: u64,
+    /// Most bytes of artifacts the tenant may store in all.
+    pub stored_bytes: u64,
     /// Most workflow submissions per minute.
     pub submissions_per_minute: u64,
     /// Largest component the tenant may publish, bytes.
@@ -46,6 +49,7 @@ impl Default for Quotas {
             step_timeout: 3600,
             step_fuel: None,
             run_output_bytes: 64 << 30,
+            stored_bytes: 1 << 40,
             submissions_per_minute: 60,
             component_size: weft_runner::MAX_COMPONENT_BYTES,
         }
@@ -53,12 +57,13 @@ impl Default for Quotas {
 }
 
 /// The quota names, as written in `NAME=VALUE`.
-pub const QUOTA_NAMES: [&str; 7] = [
+pub const QUOTA_NAMES: [&str; 8] = [
     "concurrent-steps",
     "step-memory",
     "step-timeout",
     "step-fuel",
     "run-output-bytes",
+    "stored-bytes",
     "submissions-per-minute",
     "component-size",
 ];
@@ -80,7 +85,7 @@ impl Quotas {
             "concurrent-steps" | "submissions-per-minute" => serde_json::json!(count(value)?),
             "step-fuel" if value == "none" => serde_json::Value::Null,
             "step-fuel" => serde_json::json!(count(value)?),
-            "step-memory" | "run-output-bytes" | "component-size" => {
+            "step-memory" | "run-output-bytes" | "stored-bytes" | "component-size" => {
                 serde_json::json!(parse_bytes(value).map_err(|e| format!("`{name}`: {e}"))?)
             }
             "step-timeout" => serde_json::json!(

@@ -149,7 +149,8 @@ pub(crate) async fn submit(
         )
         .await;
     state.hub.metrics.run_submitted();
-    state.hub.launch(runner, prepared, state.run_settings(&tenant, &quotas));
+    let settings = state.run_settings(&tenant, &quotas, 0).await?;
+    state.hub.launch(runner, prepared, settings);
     Ok((StatusCode::CREATED, Json(submitted)))
 }
 
@@ -345,7 +346,17 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
         .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))
         .await;
     let quotas = state.quotas(tenant).await?;
-    state.hub.launch(runner, prepared, state.run_settings(tenant, &quotas));
+    // What its committed steps produced counts against the run's quota as before.
+    let produced = detail
+        .report()
+        .steps
+        .iter()
+        .filter(|s| s.status == weft_engine::StepStatus::Succeeded && s.reuse.is_none())
+        .flat_map(|s| s.outputs.values())
+        .map(|o| o.size)
+        .sum();
+    let settings = state.run_settings(tenant, &quotas, produced).await?;
+    state.hub.launch(runner, prepared, settings);
     Ok(())
 }
 

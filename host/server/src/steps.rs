@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
-use weft_artifacts::ArtifactStore;
+use weft_artifacts::{ArtifactStore, Digest};
 use weft_model::ComponentRef;
 use weft_records::{Published, Records, RegisteredStep};
 use weft_runner::{Components, FoundComponent, Runner};
@@ -188,7 +188,7 @@ pub struct PublishQuery {
         (status = 401, body = crate::error::ErrorBody),
         (status = 409, description = "The version is published with other bytes", body = crate::error::ErrorBody),
         (status = 413, description = "Over the tenant's component-size quota", body = crate::error::ErrorBody),
-        (status = 422, description = "Not a component of the Weft world, or its declaration disagrees with the path", body = crate::error::ErrorBody),
+        (status = 422, description = "Not a component of the Weft world, or its declaration disagrees with the path, or new bytes past the tenant's stored-bytes quota (code `quota`)", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -216,6 +216,9 @@ pub(crate) async fn publish(
         bytes.extend_from_slice(&chunk);
     }
     let runner = state.runner(&tenant);
+    let reserved = state
+        .reserve_stored(&tenant, &quotas, &Digest::of(&bytes), bytes.len() as u64)
+        .await?;
     let (status, step) = publish_bytes(
         &runner,
         &format!("{name}@{version}"),
@@ -224,6 +227,7 @@ pub(crate) async fn publish(
         query.public.unwrap_or(false),
     )
     .await?;
+    reserved.keep();
     state
         .audit(
             &tenant,

@@ -1,8 +1,8 @@
-//! Admission: who decides when a ready step may execute, and whether what it produced may
-//! stand — a shared server's fair share of its slots between tenants and its per-tenant
-//! quotas. The runner wraps its executor with one ([`Admitted`]); a local run has none.
+//! Admission: who decides when a ready step may execute, and which byte quotas its writes
+//! count against — a shared server's fair share of its slots between tenants and its
+//! per-tenant quotas. The runner wraps its executor with one ([`Admitted`]); a local run has none.
 
-use crate::{Executor, StepFailure, StepTask, TaskResult};
+use crate::{ByteBudget, Executor, StepBudget, StepFailure, StepTask, TaskResult};
 use std::sync::Arc;
 
 /// Held while an admitted step executes; dropping it gives the slot back.
@@ -15,8 +15,8 @@ pub trait Admission: Send + Sync {
     /// interrupted); the permit is held while it executes. An error fails the step.
     async fn admit(&self, task: &StepTask) -> Result<Permit, StepFailure>;
 
-    /// Whether the outputs of a step that succeeded may stand; an error fails it instead.
-    fn check(&self, task: &StepTask, result: &TaskResult) -> Result<(), StepFailure>;
+    /// The byte quotas the step's writes count against.
+    fn budgets(&self) -> Vec<Arc<ByteBudget>>;
 }
 
 /// An executor whose steps pass an [`Admission`] first.
@@ -29,17 +29,18 @@ pub struct Admitted {
 
 #[async_trait::async_trait]
 impl Executor for Admitted {
-    async fn execute(&self, task: StepTask) -> TaskResult {
+    async fn execute(&self, mut task: StepTask) -> TaskResult {
+        let budget = Arc::new(StepBudget::new(self.admission.budgets()));
+        task.budget = budget.clone();
         let permit = match self.admission.admit(&task).await {
             Ok(permit) => permit,
             Err(failure) => return TaskResult::failed(failure),
         };
-        let mut result = self.inner.execute(task.clone()).await;
+        let result = self.inner.execute(task).await;
         drop(permit);
-        if result.outputs.is_ok()
-            && let Err(failure) = self.admission.check(&task, &result)
-        {
-            result.outputs = Err(failure);
+        // Nothing of a failed attempt is kept: what it wrote no longer counts.
+        if result.outputs.is_err() {
+            budget.give_back();
         }
         result
     }

@@ -1,6 +1,6 @@
 //! The executor interface: the scheduler hands it one ready step at a time.
 
-use crate::{LogLine, Provenance, StepFailure};
+use crate::{LogLine, Provenance, StepBudget, StepFailure};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -29,6 +29,9 @@ pub struct StepTask {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Which attempt this is, from 1 (with the step id, it picks the step's random bytes).
     pub attempt: u32,
+    /// The quotas its writes count against (none unless an [`Admission`](crate::Admission)
+    /// gave some): the executor takes every byte written from it first.
+    pub budget: Arc<StepBudget>,
 }
 
 /// What executing a step produced.

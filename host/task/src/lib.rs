@@ -6,12 +6,14 @@
 //! to know the other. This crate must not link wasmtime (checked by `tests/architecture.rs`).
 
 mod admission;
+mod budget;
 mod executor;
 mod failure;
 mod log;
 mod provenance;
 
 pub use admission::{Admission, Admitted, Permit};
+pub use budget::{ByteBudget, StepBudget};
 pub use executor::{Executor, StepTask, TaskResult};
 pub use failure::StepFailure;
 pub use log::{LogLine, LogStream};
