@@ -235,6 +235,7 @@ impl<'p> Run<'p> {
             interrupt: Some(cancel.interrupt()),
             attempt: 1,
             budget: Arc::default(),
+            started: weft_task::Started::default(),
         }
     }
 

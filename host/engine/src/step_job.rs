@@ -9,12 +9,13 @@ use crate::scheduler::RunServices;
 use futures::FutureExt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use weft_artifacts::Digest;
 use weft_model::Retry;
 use weft_task::StepFailure;
-use weft_task::{StepTask, TaskResult};
+use weft_task::{Started, StepTask, TaskResult};
 
 /// A ready step and how to treat it.
 pub(crate) struct Job {
@@ -46,20 +47,30 @@ pub(crate) async fn run_job(
     {
         return hit;
     }
-    // Only now does the step run: a cache hit never shows as running.
-    if let Some(tx) = &events {
-        let _ = tx.send(RunEvent {
-            step: job.task.step.clone(),
-            state: StepState::Running,
-            metrics: Vec::new(),
-        });
-    }
+    // The step shows as running when the executor starts it (after any wait for a slot),
+    // once: a cache hit never shows as running, a retry as retrying.
+    let started = match &events {
+        Some(tx) => {
+            let (tx, step, shown) = (tx.clone(), job.task.step.clone(), AtomicBool::new(false));
+            Started::new(move || {
+                if !shown.swap(true, Ordering::Relaxed) {
+                    let _ = tx.send(RunEvent {
+                        step: step.clone(),
+                        state: StepState::Running,
+                        metrics: Vec::new(),
+                    });
+                }
+            })
+        }
+        None => Started::default(),
+    };
     let mut attempts = Vec::new();
     let mut number = 0;
     loop {
         number += 1;
         let mut task = job.task.clone();
         task.attempt = number;
+        task.started = started.clone();
         let mut result = execute(&services, task).await;
         let error = result.outputs.as_ref().err().map(ToString::to_string);
         attempts.push(AttemptReport {

@@ -39,6 +39,7 @@ struct HashExecutor {
 #[async_trait::async_trait]
 impl Executor for HashExecutor {
     async fn execute(&self, task: StepTask) -> TaskResult {
+        task.started.fire();
         self.executed.lock().expect("lock").push(task.step.clone());
         if let Some((step, records)) = &self.cancel_at
             && *step == task.step

@@ -40,6 +40,7 @@ impl Executor for LocalExecutor {
                 duration: std::time::Duration::ZERO,
             };
         };
+        task.started.fire();
         let outcome = self
             .sandbox
             .run(

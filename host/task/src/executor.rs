@@ -29,9 +29,41 @@ pub struct StepTask {
     pub interrupt: Option<Arc<AtomicBool>>,
     /// Which attempt this is, from 1 (with the step id, it picks the step's random bytes).
     pub attempt: u32,
+    /// Said by the executor when the step begins to execute, after any wait for a slot:
+    /// the step shows as running from then.
+    pub started: Started,
     /// The quotas its writes count against (none unless an [`Admission`](crate::Admission)
     /// gave some): the executor takes every byte written from it first.
     pub budget: Arc<StepBudget>,
+}
+
+/// What an executor calls when a step begins to execute ([`Started::fire`]); set by the
+/// engine to show the step as running.
+#[derive(Clone, Default)]
+pub struct Started(Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl Started {
+    /// Calls `f` when the step starts.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> Started {
+        Started(Some(Arc::new(f)))
+    }
+
+    /// The step begins to execute now.
+    pub fn fire(&self) {
+        if let Some(f) = &self.0 {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for Started {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Started(hook)"
+        } else {
+            "Started(none)"
+        })
+    }
 }
 
 /// What executing a step produced.
@@ -59,7 +91,8 @@ impl TaskResult {
     }
 }
 
-/// Runs steps. Implementations must report every failure in the result, never panic.
+/// Runs steps. Implementations must report every failure in the result, never panic,
+/// and call `task.started.fire()` when the step begins to execute.
 #[async_trait::async_trait]
 pub trait Executor: Send + Sync {
     /// Executes one step and publishes its outputs.

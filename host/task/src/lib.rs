@@ -14,7 +14,7 @@ mod provenance;
 
 pub use admission::{Admission, Admitted, Permit};
 pub use budget::{ByteBudget, StepBudget};
-pub use executor::{Executor, StepTask, TaskResult};
+pub use executor::{Executor, Started, StepTask, TaskResult};
 pub use failure::StepFailure;
 pub use log::{LogLine, LogStream};
 pub use provenance::{MadeBy, Provenance};
