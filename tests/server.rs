@@ -1307,3 +1307,109 @@ async fn the_cli_works_on_a_server_as_it_does_locally() {
         common::stderr(&out)
     );
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, a run and its steps reach the collector (here a
+/// loopback HTTP receiver that keeps what it is sent) as OTLP/HTTP JSON spans: one trace
+/// per run, each step a child of the run's span, a failed step marked as an error with its
+/// retry as an event, the configured headers and service name sent along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_and_steps_are_traced_over_otlp() {
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<(axum::http::HeaderMap, serde_json::Value)>();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((headers, serde_json::from_slice(&body).unwrap_or_default()));
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let home = Home::new();
+    let token = tenant(&home, "alpha");
+    let served = Served::start_with_env(
+        &home,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s%3Dcret"),
+            ("OTEL_SERVICE_NAME", "weft-test"),
+        ],
+    );
+    let input = served.upload(&token, b"traced").await;
+    let workflow = "name: traced\ninputs:\n  data: {path: d.txt}\nsteps:\n  a: {uses: test-work, inputs: {data: inputs.data}}\n  b: {uses: test-work, inputs: {data: a.data}, with: {fail: failed}, retry: {max: 1, backoff: 10ms}}\n";
+    let run = served
+        .submit(&token, json!({"workflow": workflow, "inputs": {"data": input}}))
+        .await;
+    assert_eq!(
+        served.wait(&token, &run, Duration::from_secs(60)).await["status"],
+        "failed"
+    );
+
+    let mut spans = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !spans.iter().any(|s: &serde_json::Value| s["name"] == "run traced") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (headers, body) = tokio::time::timeout(left, received.recv())
+            .await
+            .expect("the run's span within 30 s")
+            .expect("collector");
+        assert_eq!(headers["x-api-key"], "s=cret");
+        assert_eq!(headers["content-type"], "application/json");
+        let resource = &body["resourceSpans"][0];
+        assert_eq!(
+            resource["resource"]["attributes"][0]["value"]["stringValue"],
+            "weft-test"
+        );
+        spans.extend(
+            resource["scopeSpans"][0]["spans"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    let find = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no span `{name}` in {spans:?}"))
+    };
+    let attribute = |span: &serde_json::Value, key: &str| {
+        span["attributes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|kv| kv["key"] == key))
+            .map(|kv| kv["value"]["stringValue"].clone())
+            .unwrap_or_default()
+    };
+    let (root, a, b) = (find("run traced"), find("step a"), find("step b"));
+    assert_eq!(attribute(root, "weft.run_id"), run.as_str());
+    assert_eq!(root["status"]["code"], 2, "the run failed");
+    assert!(root.get("parentSpanId").is_none());
+    for step in [a, b] {
+        assert_eq!(step["traceId"], root["traceId"]);
+        assert_eq!(step["parentSpanId"], root["spanId"]);
+        let nanos = |k: &str| {
+            step[k]
+                .as_str()
+                .and_then(|n| n.parse::<u64>().ok())
+                .expect("nanoseconds")
+        };
+        assert!(nanos("startTimeUnixNano") <= nanos("endTimeUnixNano"));
+    }
+    assert_eq!(attribute(a, "weft.status"), "succeeded");
+    assert_eq!(a["status"]["code"], 1);
+    assert_eq!(attribute(b, "weft.status"), "failed");
+    assert_eq!(b["status"]["code"], 2);
+    assert!(
+        b["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("told to fail")),
+        "{b}"
+    );
+    assert_eq!(b["events"][0]["name"], "retry", "{b}");
+    assert_eq!(root["traceId"].as_str().map(str::len), Some(32));
+}

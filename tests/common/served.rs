@@ -23,6 +23,11 @@ impl Served {
     /// (not the hostile ones: publishing one whose `describe()` never returns would cost
     /// every start its time limit).
     pub fn start(home: &Home, extra: &[&str]) -> Served {
+        Served::start_with_env(home, extra, &[])
+    }
+
+    /// [`Served::start`] with these environment variables set for the server.
+    pub fn start_with_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Served {
         let mut args = vec!["serve", "--addr", "127.0.0.1:0", "--slots", "2"];
         args.extend_from_slice(extra);
         let steps = home.path().join("test-steps");
@@ -33,6 +38,7 @@ impl Served {
         }
         let mut child = home
             .command_with_plugins(&args, &Home::shared_cache(), &[super::plugins(), steps])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -24,6 +24,8 @@ pub(crate) struct Hub {
     executing: watch::Sender<usize>,
     /// What `/metrics` shows.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// Where run and step spans go, when traces are on.
+    tracer: Option<crate::traces::Tracer>,
 }
 
 #[derive(Default)]
@@ -32,12 +34,14 @@ struct Runs {
     recent: VecDeque<Arc<LiveRun>>,
 }
 
-impl Default for Hub {
-    fn default() -> Hub {
+impl Hub {
+    /// A hub sending spans to `tracer`, if any.
+    pub(crate) fn new(tracer: Option<crate::traces::Tracer>) -> Hub {
         Hub {
             runs: Mutex::new(Runs::default()),
             executing: watch::channel(0).0,
             metrics: crate::metrics::Metrics::default(),
+            tracer,
         }
     }
 }
@@ -127,6 +131,11 @@ impl Hub {
         let cancel = CancelSignal::default();
         settings.cancel = cancel.clone();
         let run = Arc::new(LiveRun::new(runner.records.tenant(), &prepared.run_id, cancel));
+        let trace = self
+            .tracer
+            .as_ref()
+            .map(|t| Arc::new(t.run(&run.tenant, &run.run_id, prepared.resumed)));
+        let workflow = prepared.plan.name.clone();
         {
             let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
             runs.live.insert(run.run_id.clone(), run.clone());
@@ -136,10 +145,13 @@ impl Hub {
         tokio::spawn(async move {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RunEvent>();
             let forward = {
-                let (run, hub) = (run.clone(), hub.clone());
+                let (run, hub, trace) = (run.clone(), hub.clone(), trace.clone());
                 tokio::spawn(async move {
                     while let Some(event) = rx.recv().await {
                         hub.count(&event.state);
+                        if let Some(trace) = &trace {
+                            trace.step(&event.step, &event.state);
+                        }
                         if let Some((name, data)) = crate::events::step_event(&event) {
                             run.publish(name, data);
                         }
@@ -169,8 +181,11 @@ impl Hub {
                     })
                 }
             };
-            hub.metrics
-                .run_finished(data["status"].as_str().unwrap_or("interrupted"));
+            let status = data["status"].as_str().unwrap_or("interrupted");
+            hub.metrics.run_finished(status);
+            if let Some(trace) = &trace {
+                trace.finished(&workflow, status, data["error"].as_str());
+            }
             run.publish(crate::events::RUN_FINISHED, data);
             hub.finished(&run);
         });

@@ -25,10 +25,12 @@ pub mod openapi;
 mod quota;
 mod runs;
 mod steps;
+mod traces;
 mod usage;
 
 pub use error::ApiError;
 pub use quota::{QUOTA_NAMES, Quotas};
+pub use traces::TraceConfig;
 
 use axum::Router;
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     /// Every tenant's quotas, unless the records hold overrides for it.
     pub quotas: Quotas,
+    /// Where to send traces (OTLP); `None`: no traces.
+    pub traces: Option<TraceConfig>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +59,7 @@ impl Default for ServerConfig {
             run_timeout: None,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             quotas: Quotas::default(),
+            traces: None,
         }
     }
 }
@@ -177,14 +182,16 @@ impl State {
 }
 
 impl Server {
-    /// A server over `runner`'s records, store and loader (their tenant is ignored).
+    /// A server over `runner`'s records, store and loader (their tenant is ignored). With
+    /// `config.traces`, it starts its span exporter on the current tokio runtime.
     pub fn new(runner: Runner, config: ServerConfig) -> Server {
+        let tracer = config.traces.clone().map(traces::Tracer::start);
         Server {
             state: Arc::new(State {
                 runner,
                 fair: fair::Fair::new(config.slots),
                 config,
-                hub: Arc::new(hub::Hub::default()),
+                hub: Arc::new(hub::Hub::new(tracer)),
                 submissions: quota::SubmissionRate::default(),
                 usage: usage::Usage::default(),
             }),

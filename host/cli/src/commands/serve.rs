@@ -6,8 +6,8 @@
 
 use crate::cli::ServeArgs;
 use crate::settings::Settings;
-use anyhow::Context;
-use weft_server::{Server, ServerConfig};
+use anyhow::{Context, bail};
+use weft_server::{Server, ServerConfig, TraceConfig};
 
 pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> {
     if args.openapi {
@@ -32,8 +32,15 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         slots,
         max_upload_bytes: args.max_upload_size,
         quotas: defaults.with_overrides(&overrides).map_err(anyhow::Error::msg)?,
+        traces: trace_config()?,
         ..ServerConfig::default()
     };
+    if let Some(traces) = &config.traces {
+        eprintln!(
+            "traces: OTLP http/json to {} as service `{}`",
+            traces.url, traces.service_name
+        );
+    }
     let store = weft_artifacts::shown_url(runner.store.url());
     let server = Server::new(runner, config);
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -77,4 +84,77 @@ async fn stopped() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Traces from the OpenTelemetry variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the URL)
+/// or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/traces`), `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`,
+/// `OTEL_SERVICE_NAME`; none without an endpoint, or with `OTEL_SDK_DISABLED=true` or
+/// `OTEL_TRACES_EXPORTER=none`. Weft speaks OTLP over HTTP with JSON bodies only.
+fn trace_config() -> anyhow::Result<Option<TraceConfig>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v == "none")
+    {
+        return Ok(None);
+    }
+    let url = match (
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ) {
+        (Some(url), _) => url,
+        (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
+        (None, None) => return Ok(None),
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("the OTLP endpoint `{url}` is not an http:// or https:// URL");
+    }
+    match var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL")) {
+        Some(p) if p == "grpc" => bail!(
+            "weft sends traces over OTLP/HTTP (JSON), not gRPC: point OTEL_EXPORTER_OTLP_ENDPOINT at the \
+             collector's HTTP port (4318 by default) and set OTEL_EXPORTER_OTLP_PROTOCOL=http/json"
+        ),
+        Some(p) if p != "http/json" => {
+            eprintln!(
+                "note: OTEL_EXPORTER_OTLP_PROTOCOL is `{p}`; weft sends http/json, which OTLP/HTTP receivers take too"
+            );
+        }
+        _ => {}
+    }
+    let mut headers = Vec::new();
+    if let Some(list) = var("OTEL_EXPORTER_OTLP_TRACES_HEADERS").or_else(|| var("OTEL_EXPORTER_OTLP_HEADERS")) {
+        for pair in list.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .with_context(|| "OTEL_EXPORTER_OTLP_HEADERS: write NAME=VALUE pairs separated by commas")?;
+            headers.push((name.trim().to_string(), percent_decoded(value.trim())));
+        }
+    }
+    // reqwest's TLS needs a provider chosen before the first client is made.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(Some(TraceConfig {
+        url,
+        headers,
+        service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "weft".to_string()),
+    }))
+}
+
+/// `%XX` escapes decoded (as the OpenTelemetry header list allows); others kept as written.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
