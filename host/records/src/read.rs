@@ -479,26 +479,53 @@ impl Records {
     /// Log lines of a run, of every step or of the steps whose id starts with `step`
     /// (`train` gives `train[0]`, `train[1]`, ...), in plan order.
     pub async fn logs(&self, run_id: &str, step: Option<&str>) -> Result<Vec<(String, LogRecord)>, RecordsError> {
+        Ok(self.logs_page(run_id, step, 0, u32::MAX).await?.0)
+    }
+
+    /// At most `limit` of those lines after the first `offset`, and how many there are in
+    /// all: one page read, never the whole log.
+    pub async fn logs_page(
+        &self,
+        run_id: &str,
+        step: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<(String, LogRecord)>, u64), RecordsError> {
         self.run_exists(run_id).await?;
+        // `train` covers `train[0]`, `train[1]`, ...: a prefix compared as text (not LIKE,
+        // whose `_`, `%` and case rules differ between backends).
+        const MATCHING: &str = "FROM logs l JOIN steps s ON s.run_id = l.run_id AND s.step = l.step \
+             WHERE l.run_id = $1 AND (s.step = $2 OR substr(s.step, 1, length($3)) = $3 OR $2 = '')";
+        let args = || -> Vec<crate::script::Val> {
+            vec![
+                run_id.into(),
+                step.unwrap_or("").into(),
+                format!("{}[", step.unwrap_or("")).into(),
+            ]
+        };
+        let mut page_args = args();
+        page_args.push(i64::from(limit).into());
+        page_args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
         let rows: Vec<(String, String, String)> = self
             .db
             .all(
-                "SELECT l.step, l.stream, l.message FROM logs l JOIN steps s ON s.run_id = l.run_id AND s.step = l.step \
-                 WHERE l.run_id = $1 AND (s.step = $2 OR substr(s.step, 1, length($3)) = $3 OR $2 = '') \
-                 ORDER BY s.position, l.position",
-                vec![
-                    run_id.into(),
-                    step.unwrap_or("").into(),
-                    // `train` covers `train[0]`, `train[1]`, ...: a prefix compared as text
-                    // (not LIKE, whose `_`, `%` and case rules differ between backends).
-                    format!("{}[", step.unwrap_or("")).into(),
-                ],
+                format!(
+                    "SELECT l.step, l.stream, l.message {MATCHING} ORDER BY s.position, l.position LIMIT $4 OFFSET $5"
+                ),
+                page_args,
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(step, stream, message)| (step, LogRecord { stream, message }))
-            .collect())
+        let total = self
+            .db
+            .first::<(i64,)>(format!("SELECT COUNT(*) {MATCHING}"), args())
+            .await?
+            .map_or(0, |(n,)| u64::try_from(n).unwrap_or(0));
+        Ok((
+            rows.into_iter()
+                .map(|(step, stream, message)| (step, LogRecord { stream, message }))
+                .collect(),
+            total,
+        ))
     }
 
     async fn run_exists(&self, run_id: &str) -> Result<(), RecordsError> {

@@ -446,6 +446,17 @@ async fn a_large_run_commits_whole(backend: &Backend) {
     assert_eq!(detail.summary.succeeded, 4000);
     assert_eq!(detail.steps[3999].outputs["data"], meta(b"s3999"));
     assert_eq!(records.logs("big", None).await.expect("logs").len(), 4000);
+    // A page of it, and the count of all.
+    let (page, total) = records.logs_page("big", None, 3990, 100).await.expect("page");
+    assert_eq!(total, 4000);
+    assert_eq!(page.len(), 10);
+    assert_eq!(page[0].0, "s3990");
+    let (page, total) = records.logs_page("big", Some("s12"), 1, 5).await.expect("page");
+    assert_eq!(
+        (page.len(), total),
+        (0, 1),
+        "s12 alone: not s120 (a prefix means `s12[`)"
+    );
 }
 
 /// Guest text may hold NUL, which PostgreSQL refuses in text: both backends record it the

@@ -14,6 +14,13 @@ use weft_runner::{Prepared, RunSettings, Runner};
 /// Finished runs whose events are kept.
 const RECENT_RUNS: usize = 256;
 
+/// Most events kept per executing run (the oldest go first: a client reconnecting from
+/// one of those reads the run's state with `GET /runs/{id}` instead).
+const LIVE_HISTORY: usize = 65_536;
+
+/// Most events kept per finished run, the newest (its end among them).
+const FINISHED_HISTORY: usize = 1024;
+
 /// Most events buffered per subscriber before it is dropped (it reconnects with
 /// `Last-Event-ID` and catches up from the history).
 const SUBSCRIBER_BUFFER: usize = 1024;
@@ -55,7 +62,9 @@ pub(crate) struct LiveRun {
 }
 
 struct EventLog {
-    history: Vec<ServerEvent>,
+    history: VecDeque<ServerEvent>,
+    /// Events published so far (the last one's id).
+    published: u64,
     tx: broadcast::Sender<ServerEvent>,
     finished: bool,
 }
@@ -67,7 +76,8 @@ impl LiveRun {
             run_id: run_id.to_string(),
             cancel,
             log: Mutex::new(EventLog {
-                history: Vec::new(),
+                history: VecDeque::new(),
+                published: 0,
                 tx: broadcast::channel(SUBSCRIBER_BUFFER).0,
                 finished: false,
             }),
@@ -77,15 +87,22 @@ impl LiveRun {
     /// Numbers `event` and sends it to every subscriber.
     fn publish(&self, name: &'static str, data: serde_json::Value) {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.published += 1;
         let event = ServerEvent {
-            id: log.history.len() as u64 + 1,
+            id: log.published,
             name,
             data,
         };
-        if name == crate::events::RUN_FINISHED {
+        log.history.push_back(event.clone());
+        let keep = if name == crate::events::RUN_FINISHED {
             log.finished = true;
+            FINISHED_HISTORY
+        } else {
+            LIVE_HISTORY
+        };
+        while log.history.len() > keep {
+            log.history.pop_front();
         }
-        log.history.push(event.clone());
         // No subscriber is not an error.
         let _ = log.tx.send(event);
     }
@@ -100,7 +117,7 @@ impl LiveRun {
         // its stream with `run_finished`.
         if log.finished
             && past.is_empty()
-            && let Some(end) = log.history.last()
+            && let Some(end) = log.history.back()
         {
             past.push(end.clone());
         }
@@ -226,5 +243,33 @@ impl Hub {
     pub(crate) async fn idle(&self) {
         let mut rx = self.executing.subscribe();
         let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_event_history_is_bounded_and_keeps_its_end() {
+        let run = LiveRun::new("t", "r", CancelSignal::default());
+        for _ in 0..LIVE_HISTORY + 10 {
+            run.publish("step_started", serde_json::json!({"step": "s"}));
+        }
+        let (past, rx) = run.subscribe(0);
+        assert_eq!(past.len(), LIVE_HISTORY);
+        assert_eq!(past.first().map(|e| e.id), Some(11), "the oldest went first");
+        assert!(rx.is_some());
+        run.publish(crate::events::RUN_FINISHED, serde_json::json!({"status": "succeeded"}));
+        let (past, rx) = run.subscribe(0);
+        assert_eq!(past.len(), FINISHED_HISTORY);
+        assert_eq!(
+            past.last().map(|e| (e.id, e.name)),
+            Some((LIVE_HISTORY as u64 + 11, crate::events::RUN_FINISHED))
+        );
+        assert!(rx.is_none());
+        // A client past the end still gets the end.
+        let (past, _) = run.subscribe(u64::MAX);
+        assert_eq!(past.len(), 1);
     }
 }

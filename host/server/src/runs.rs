@@ -388,7 +388,7 @@ pub struct LogPage {
     /// The lines, in plan order of their steps.
     pub lines: Vec<LogLine>,
     /// Lines in all (with the filter).
-    pub total: usize,
+    pub total: u64,
 }
 
 /// One log line.
@@ -422,17 +422,19 @@ pub(crate) async fn logs(
     query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LogPage>, ApiError> {
     let Query(query) = query.map_err(ApiError::rejected_query)?;
-    let all = state
+    let (skip, take) = query.page();
+    let (page, total) = state
         .runner(&tenant)
         .records
-        .logs(&run_id, query.step.as_deref())
+        .logs_page(
+            &run_id,
+            query.step.as_deref(),
+            skip as u64,
+            u32::try_from(take).unwrap_or(u32::MAX),
+        )
         .await?;
-    let total = all.len();
-    let (skip, take) = query.page();
-    let lines = all
+    let lines = page
         .into_iter()
-        .skip(skip)
-        .take(take)
         .map(|(step, record)| LogLine {
             step,
             stream: record.stream,
