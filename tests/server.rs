@@ -656,6 +656,16 @@ async fn a_published_step_is_its_owners_until_made_public_and_never_changes() {
     assert_eq!(list["steps"][0]["name"], "csv-to-table");
     assert_eq!(list["steps"][0]["owner"], "weft");
     assert_eq!(list["steps"][0]["public"], true);
+    // Paged: every built-in step, two at a time.
+    let (_, all) = served.get("/api/v1/steps", &alpha).await;
+    let total = all["total"].as_u64().expect("total");
+    assert!(total > 2, "{all}");
+    let (_, page) = served.get("/api/v1/steps?offset=1&limit=2", &alpha).await;
+    assert_eq!(
+        (page["total"].as_u64(), page["steps"].as_array().map(Vec::len)),
+        (Some(total), Some(2))
+    );
+    assert_eq!(page["steps"][0], all["steps"][1]);
 
     let copy = guest("test-copy");
     let (status, published) = put(&served, "/api/v1/steps/test-copy/0.1.0", &alpha, copy.clone()).await;

@@ -33,7 +33,7 @@ pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
 pub use lineage::{LineageNode, Origin, lineage_from_json, lineage_json};
 pub use read::{RunDetail, RunFilter, RunListing, RunSummary, rfc3339};
-pub use registry::{NewStep, Published, RegisteredStep, compare_versions, version_matches};
+pub use registry::{MAX_VERSIONS_PER_TENANT, NewStep, Published, RegisteredStep, compare_versions, version_matches};
 pub use tenants::{BUILTIN_TENANT, MAX_TENANT_NAME, Tenant, check_tenant_name};
 pub use write::NewRun;
 
@@ -105,6 +105,12 @@ pub enum RecordsError {
     /// No tenant of that name.
     #[error("no tenant `{0}` (`weft tenant list` shows them)")]
     UnknownTenant(String),
+    /// The tenant published as many versions as it may.
+    #[error("a tenant may publish at most {limit} step versions, and this one has as many")]
+    TooManyVersions {
+        /// The limit.
+        limit: i64,
+    },
     /// A published step version cannot change.
     #[error(
         "{step} is published already with other bytes ({digest}): a published version never changes; publish a new version"

@@ -63,6 +63,13 @@ pub struct RegisteredStep {
 
 const COLUMNS: &str = "tenant AS owner, name, version, digest, size, public, info, readme, published_at";
 
+/// [`COLUMNS`] without the README, for listings.
+const LISTED: &str =
+    "tenant AS owner, name, version, digest, size, public, info, CAST(NULL AS TEXT) AS readme, published_at";
+
+/// Most versions one tenant may publish: bounds what every listing of the registry reads.
+pub const MAX_VERSIONS_PER_TENANT: i64 = 10_000;
+
 /// Compares versions part by part, numerically where both parts are numbers (`0.10` after
 /// `0.9`).
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
@@ -95,6 +102,26 @@ impl Records {
     /// Publishes a version for this tenant. Publishing it again with the same bytes changes
     /// nothing; with other bytes it is refused ([`RecordsError::VersionTaken`]).
     pub async fn publish_step(&self, step: &NewStep<'_>) -> Result<Published, RecordsError> {
+        let published = self
+            .db
+            .first::<(i64,)>(
+                "SELECT COUNT(*) FROM registry WHERE tenant = $1",
+                vec![self.tenant.as_str().into()],
+            )
+            .await?
+            .map_or(0, |(n,)| n);
+        let taken = self
+            .db
+            .first::<(String,)>(
+                "SELECT digest FROM registry WHERE tenant = $1 AND name = $2 AND version = $3",
+                vec![self.tenant.as_str().into(), step.name.into(), step.version.into()],
+            )
+            .await?;
+        if published >= MAX_VERSIONS_PER_TENANT && taken.is_none() {
+            return Err(RecordsError::TooManyVersions {
+                limit: MAX_VERSIONS_PER_TENANT,
+            });
+        }
         let made = self
             .db
             .execute(
@@ -163,12 +190,13 @@ impl Records {
     }
 
     /// Every version this tenant may use — its own and every public one — whose name
-    /// contains `search` (all with `None`), by name then newest version first.
+    /// contains `search` (all with `None`), by name then newest version first; without
+    /// their READMEs.
     pub async fn visible_steps(&self, search: Option<&str>) -> Result<Vec<RegisteredStep>, RecordsError> {
         let mut steps: Vec<RegisteredStep> = self
             .db
             .all(
-                format!("SELECT {COLUMNS} FROM registry WHERE tenant = $1 OR public"),
+                format!("SELECT {LISTED} FROM registry WHERE tenant = $1 OR public"),
                 vec![self.tenant.as_str().into()],
             )
             .await?;
@@ -180,6 +208,23 @@ impl Records {
             a.name
                 .cmp(&b.name)
                 .then_with(|| (a.owner != self.tenant).cmp(&(b.owner != self.tenant)))
+                .then_with(|| compare_versions(&b.version, &a.version))
+        });
+        Ok(steps)
+    }
+
+    /// The versions named `name` this tenant may use, its own first, newest first.
+    pub async fn step_versions(&self, name: &str) -> Result<Vec<RegisteredStep>, RecordsError> {
+        let mut steps: Vec<RegisteredStep> = self
+            .db
+            .all(
+                format!("SELECT {COLUMNS} FROM registry WHERE name = $1 AND (tenant = $2 OR public)"),
+                vec![name.into(), self.tenant.as_str().into()],
+            )
+            .await?;
+        steps.sort_by(|a, b| {
+            (a.owner != self.tenant)
+                .cmp(&(b.owner != self.tenant))
                 .then_with(|| compare_versions(&b.version, &a.version))
         });
         Ok(steps)

@@ -488,7 +488,52 @@ async fn guest_text_with_nul_is_recorded_on_both_backends(backend: &Backend) {
     );
 }
 
+/// A tenant publishes at most `MAX_VERSIONS_PER_TENANT` versions (what a registry
+/// listing reads is bounded); the same version again with the same bytes is still fine.
+async fn a_tenant_publishes_at_most_so_many_versions(backend: &Backend) {
+    use weft_records::{MAX_VERSIONS_PER_TENANT, NewStep, Published, RecordsError};
+    let records = backend.open("alpha").await;
+    backend
+        .execute(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+             INSERT INTO registry (tenant, name, version, digest, size, public, info, readme, published_at) \
+             SELECT 'alpha', 'bulk', '0.' || i, 'sha256:00', 1, FALSE, '{{}}', NULL, 0 FROM n",
+            MAX_VERSIONS_PER_TENANT - 1
+        ))
+        .await;
+    let digest = Digest::of(b"component");
+    let step = |version| NewStep {
+        name: "last",
+        version,
+        digest: &digest,
+        size: 9,
+        info: &serde_json::Value::Null,
+        readme: None,
+        public: false,
+    };
+    let publish = |version| {
+        let records = records.clone();
+        async move { records.publish_step(&step(version)).await }
+    };
+    assert_eq!(publish("1.0").await.expect("the last one allowed"), Published::New);
+    assert!(matches!(
+        publish("1.1").await,
+        Err(RecordsError::TooManyVersions { limit }) if limit == MAX_VERSIONS_PER_TENANT
+    ));
+    assert_eq!(publish("1.0").await.expect("again"), Published::Unchanged);
+    assert_eq!(
+        backend
+            .open("beta")
+            .await
+            .publish_step(&step("1.1"))
+            .await
+            .expect("beta's first"),
+        Published::New
+    );
+}
+
 conformance!(
+    a_tenant_publishes_at_most_so_many_versions,
     guest_text_with_nul_is_recorded_on_both_backends,
     a_run_is_recorded_with_its_planned_steps,
     committed_steps_read_back_as_committed,

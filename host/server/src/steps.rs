@@ -84,13 +84,23 @@ impl StepVersion {
 pub struct StepQuery {
     /// Only steps whose name contains this.
     pub q: Option<String>,
+    /// Skip this many versions.
+    pub offset: Option<usize>,
+    /// At most this many versions (default 100, at most 1,000).
+    pub limit: Option<usize>,
 }
+
+/// Versions listed by default, and at most, per page.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
 
 /// Steps the tenant may use.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepList {
     /// By name; the tenant's own versions before public ones, newest first.
     pub steps: Vec<StepVersion>,
+    /// Versions in all (with the filter).
+    pub total: usize,
 }
 
 /// `GET /api/v1/steps`.
@@ -109,8 +119,15 @@ pub(crate) async fn list(
 ) -> Result<Json<StepList>, ApiError> {
     let Query(query) = query.map_err(ApiError::rejected_query)?;
     let steps = state.runner(&tenant).records.visible_steps(query.q.as_deref()).await?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
     Ok(Json(StepList {
-        steps: steps.iter().map(StepVersion::of).collect(),
+        steps: steps
+            .iter()
+            .skip(query.offset.unwrap_or(0))
+            .take(limit)
+            .map(StepVersion::of)
+            .collect(),
+        total: steps.len(),
     }))
 }
 
@@ -146,12 +163,7 @@ pub(crate) async fn show(
     Path(name): Path<String>,
 ) -> Result<Json<StepDetail>, ApiError> {
     let records = state.runner(&tenant).records;
-    let versions: Vec<RegisteredStep> = records
-        .visible_steps(Some(&name))
-        .await?
-        .into_iter()
-        .filter(|s| s.name == name)
-        .collect();
+    let versions = records.step_versions(&name).await?;
     // Its own newest version first, else the newest visible one.
     let newest = versions
         .first()
@@ -283,6 +295,7 @@ async fn publish_bytes(
         .await
         .map_err(|e| match e {
             weft_records::RecordsError::VersionTaken { .. } => ApiError::conflict(e.to_string()),
+            weft_records::RecordsError::TooManyVersions { .. } => ApiError::quota(e.to_string()),
             other => ApiError::from(other),
         })?;
     let step = records

@@ -34,6 +34,29 @@ impl Backend {
         }
     }
 
+    /// Executes `sql` behind the records' back (to damage or bulk-fill them).
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        match self.location() {
+            Location::Sqlite(path) => {
+                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("execute");
+            }
+            Location::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .expect("execute");
+            }
+        }
+    }
+
     pub async fn open(&self, tenant: &str) -> Records {
         Records::open(self.location(), tenant, Durability::Process)
             .await
