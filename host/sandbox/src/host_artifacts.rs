@@ -303,6 +303,8 @@ impl HostWriter for StepState {
             return Ok(Err(format!("output `{port}` is not open")));
         };
         if let Err(e) = writer.write(&bytes).await {
+            // Not written: it does not count against a quota.
+            self.io.budget.release(bytes.len() as u64);
             // The store's own limit (S3 cannot publish an object past 5 GiB), caught at the
             // write that crosses it: a limit no retry can fix.
             if let weft_artifacts::ArtifactError::TooLarge { limit } = e {

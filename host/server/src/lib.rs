@@ -121,7 +121,7 @@ impl State {
     /// fair share under the tenant's quotas; `produced` bytes count already against its
     /// `run-output-bytes` (a resumed run's committed steps).
     pub(crate) async fn run_settings(
-        &self,
+        self: &Arc<Self>,
         tenant: &auth::Tenant,
         quotas: &Quotas,
         produced: u64,

@@ -122,6 +122,8 @@ pub(crate) async fn submit(
     let sandbox = &runner.loader.sandbox;
     let (default_memory, default_timeout) = (sandbox.default_memory, sandbox.default_timeout);
     let within_quotas = |plan: &weft_model::Plan| quotas.check_plan(plan, default_memory, default_timeout);
+    // Before the run is recorded: a failure here leaves nothing behind.
+    let settings = state.run_settings(&tenant, &quotas, 0).await?;
     let prepared = match runner
         .submit(&file, request.workflow, &overrides, &inputs, &registry, &within_quotas)
         .await
@@ -149,7 +151,6 @@ pub(crate) async fn submit(
         )
         .await;
     state.hub.metrics.run_submitted();
-    let settings = state.run_settings(&tenant, &quotas, 0).await?;
     state.hub.launch(runner, prepared, settings);
     Ok((StatusCode::CREATED, Json(submitted)))
 }
@@ -334,6 +335,18 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
             "run {run_id} succeeded: there is nothing to resume"
         )));
     }
+    // Before the run is reopened: a failure here leaves it as it was. What its committed
+    // steps produced counts against the run's quota as before.
+    let quotas = state.quotas(tenant).await?;
+    let produced = detail
+        .report()
+        .steps
+        .iter()
+        .filter(|s| s.status == weft_engine::StepStatus::Succeeded && s.reuse.is_none())
+        .flat_map(|s| s.outputs.values())
+        .map(|o| o.size)
+        .sum();
+    let settings = state.run_settings(tenant, &quotas, produced).await?;
     let prepared = runner
         .resume(run_id)
         .await
@@ -345,17 +358,6 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     state
         .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))
         .await;
-    let quotas = state.quotas(tenant).await?;
-    // What its committed steps produced counts against the run's quota as before.
-    let produced = detail
-        .report()
-        .steps
-        .iter()
-        .filter(|s| s.status == weft_engine::StepStatus::Succeeded && s.reuse.is_none())
-        .flat_map(|s| s.outputs.values())
-        .map(|o| o.size)
-        .sum();
-    let settings = state.run_settings(tenant, &quotas, produced).await?;
     state.hub.launch(runner, prepared, settings);
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The bytes each tenant stores, against its `stored-bytes` quota: counted from the store
-//! (its blobs) and the records (its small artifacts) when first needed and again at most
-//! every [`RECOUNT`], and in between by every write — steps' outputs (taken as they are
-//! written, `weft_task::ByteBudget`), uploads and published components. Writes of bytes the
-//! tenant already held count until the next recount, so the count errs high, never low.
+//! (its blobs) and the records (its small artifacts) when first needed, and again in the
+//! background when the count is older than [`RECOUNT`]; in between, every write counts —
+//! steps' outputs (taken as they are written, `weft_task::ByteBudget`), uploads and
+//! published components. Writes of bytes the tenant already held count until the next
+//! recount. A recount replaces only the settled bytes: writes under way keep counting.
 
 use crate::auth::Tenant;
 use crate::{ApiError, Quotas, State};
@@ -15,10 +16,18 @@ use weft_task::ByteBudget;
 /// How long a count stands before the store is listed again.
 const RECOUNT: Duration = Duration::from_secs(300);
 
-/// Each tenant's count, and when it was last listed.
+/// Each tenant's count.
 #[derive(Default)]
 pub(crate) struct Usage {
-    tenants: Mutex<HashMap<String, (Arc<ByteBudget>, Instant)>>,
+    tenants: Mutex<HashMap<String, Count>>,
+}
+
+struct Count {
+    budget: Arc<ByteBudget>,
+    /// When the store was last listed.
+    at: Instant,
+    /// Whether a recount is under way.
+    recounting: bool,
 }
 
 /// Bytes taken from a tenant's `stored-bytes` for something about to be stored: given
@@ -31,13 +40,13 @@ pub(crate) struct Reserved {
 impl Reserved {
     /// It was stored: the bytes stay counted.
     pub(crate) fn keep(mut self) {
-        self.bytes = 0;
+        self.budget.settle(std::mem::take(&mut self.bytes));
     }
 }
 
 impl Drop for Reserved {
     fn drop(&mut self) {
-        self.budget.give_back(self.bytes);
+        self.budget.release(self.bytes);
     }
 }
 
@@ -45,7 +54,7 @@ impl State {
     /// Takes `size` bytes of `tenant`'s `stored-bytes` for the artifact `digest` (nothing
     /// if it holds that artifact already): 422 naming the quota when they do not fit.
     pub(crate) async fn reserve_stored(
-        &self,
+        self: &Arc<Self>,
         tenant: &Tenant,
         quotas: &Quotas,
         digest: &Digest,
@@ -63,38 +72,62 @@ impl State {
         Ok(Reserved { budget, bytes })
     }
 
-    /// `tenant`'s stored bytes under a quota of `limit`, listed again if the count is old.
-    pub(crate) async fn stored(&self, tenant: &Tenant, limit: u64) -> Result<Arc<ByteBudget>, ApiError> {
-        let fresh = {
-            let tenants = self.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-            tenants
-                .get(tenant.name())
-                .filter(|(budget, at)| at.elapsed() < RECOUNT && budget.limit() == limit)
-                .map(|(budget, _)| budget.clone())
+    /// `tenant`'s stored bytes under a quota of `limit`: counted now the first time, then
+    /// listed again in the background when the count is old (one recount at a time).
+    pub(crate) async fn stored(self: &Arc<Self>, tenant: &Tenant, limit: u64) -> Result<Arc<ByteBudget>, ApiError> {
+        let known = {
+            let mut tenants = self.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+            match tenants.get_mut(tenant.name()) {
+                Some(count) if count.budget.limit() == limit => {
+                    let stale = count.at.elapsed() >= RECOUNT && !count.recounting;
+                    count.recounting |= stale;
+                    Some((count.budget.clone(), stale))
+                }
+                _ => None,
+            }
         };
-        if let Some(budget) = fresh {
+        if let Some((budget, stale)) = known {
+            if stale {
+                let (state, tenant, budget) = (self.clone(), tenant.clone(), budget.clone());
+                tokio::spawn(async move {
+                    let counted = state.count_stored(&tenant).await;
+                    let mut tenants = state.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let Some(count) = tenants.get_mut(tenant.name()) {
+                        count.recounting = false;
+                        match counted {
+                            Ok(bytes) => {
+                                budget.set_settled(bytes);
+                                count.at = Instant::now();
+                            }
+                            Err(e) => tracing::warn!(tenant = tenant.name(), "cannot count stored bytes: {e:?}"),
+                        }
+                    }
+                });
+            }
             return Ok(budget);
         }
+        // First use, or a changed quota: runs already going keep the budget they were given.
+        let counted = self.count_stored(tenant).await?;
+        let budget = Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted));
+        let mut tenants = self.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        tenants.insert(
+            tenant.name().to_string(),
+            Count {
+                budget: budget.clone(),
+                at: Instant::now(),
+                recounting: false,
+            },
+        );
+        Ok(budget)
+    }
+
+    /// The bytes of `tenant`'s blobs in the store and small artifacts in the records.
+    async fn count_stored(&self, tenant: &Tenant) -> Result<u64, ApiError> {
         let runner = self.runner(tenant);
         let (blobs, inline) = tokio::try_join!(
             async { runner.store.stored_bytes().await.map_err(ApiError::internal) },
             async { runner.records.inline_bytes().await.map_err(ApiError::from) },
         )?;
-        let counted = blobs.saturating_add(inline);
-        let mut tenants = self.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = tenants.entry(tenant.name().to_string()).or_insert_with(|| {
-            (
-                Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted)),
-                Instant::now(),
-            )
-        });
-        if entry.0.limit() == limit {
-            entry.0.set_used(counted);
-        } else {
-            // The quota changed: runs already going keep the budget they were given.
-            entry.0 = Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted));
-        }
-        entry.1 = Instant::now();
-        Ok(entry.0.clone())
+        Ok(blobs.saturating_add(inline))
     }
 }

@@ -38,9 +38,10 @@ impl Executor for Admitted {
         };
         let result = self.inner.execute(task).await;
         drop(permit);
-        // Nothing of a failed attempt is kept: what it wrote no longer counts.
-        if result.outputs.is_err() {
-            budget.give_back();
+        // What a successful attempt wrote is kept; a failed one's is released when its
+        // budget is dropped (also if the executor panicked).
+        if result.outputs.is_ok() {
+            budget.settle();
         }
         result
     }

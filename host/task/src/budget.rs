@@ -4,67 +4,85 @@
 //! fails its step there, before the output is published.
 
 use crate::StepFailure;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// A quota of bytes and what has been taken from it.
+/// A quota of bytes and what counts against it: bytes `settled` (stored, or counted from
+/// the store) and bytes `pending` (taken by writes not finished yet). A recount of the
+/// store replaces only the settled bytes, so what is being written keeps counting.
 #[derive(Debug)]
 pub struct ByteBudget {
     /// The quota's name and scope as the error says it (`run-output-bytes … per run`).
     quota: &'static str,
     scope: &'static str,
     limit: u64,
-    used: AtomicU64,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    settled: u64,
+    pending: u64,
 }
 
 impl ByteBudget {
-    /// `used` of `limit` bytes already taken, e.g. by a run's committed steps before it
-    /// was resumed.
-    pub fn new(quota: &'static str, scope: &'static str, limit: u64, used: u64) -> ByteBudget {
+    /// `settled` of `limit` bytes already counted, e.g. by a run's committed steps before
+    /// it was resumed.
+    pub fn new(quota: &'static str, scope: &'static str, limit: u64, settled: u64) -> ByteBudget {
         ByteBudget {
             quota,
             scope,
             limit,
-            used: AtomicU64::new(used),
+            counts: Mutex::new(Counts { settled, pending: 0 }),
         }
     }
 
-    /// Takes `bytes`, or takes nothing and says which quota they would exceed.
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes `bytes` as pending, or takes nothing and says which quota they would exceed.
+    /// Nothing (0 bytes) always fits.
     pub fn take(&self, bytes: u64) -> Result<(), String> {
-        let mut used = self.used.load(Ordering::Relaxed);
-        loop {
-            let total = used.saturating_add(bytes);
-            if total > self.limit {
-                return Err(format!(
-                    "{}: {total} bytes, more than the tenant's quota of {} {}",
-                    self.quota, self.limit, self.scope
-                ));
-            }
-            match self
-                .used
-                .compare_exchange_weak(used, total, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return Ok(()),
-                Err(now) => used = now,
-            }
+        if bytes == 0 {
+            return Ok(());
         }
+        let mut counts = self.counts();
+        let total = counts.settled.saturating_add(counts.pending).saturating_add(bytes);
+        if total > self.limit {
+            return Err(format!(
+                "{}: {total} bytes, more than the tenant's quota of {} {}",
+                self.quota, self.limit, self.scope
+            ));
+        }
+        counts.pending += bytes;
+        Ok(())
     }
 
-    /// Returns bytes taken for something that was not kept.
-    pub fn give_back(&self, bytes: u64) {
-        let _ = self
-            .used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(bytes)));
+    /// Pending bytes that were not kept.
+    pub fn release(&self, bytes: u64) {
+        let mut counts = self.counts();
+        counts.pending = counts.pending.saturating_sub(bytes);
     }
 
-    /// Bytes taken.
+    /// Pending bytes that were kept.
+    pub fn settle(&self, bytes: u64) {
+        let mut counts = self.counts();
+        let moved = bytes.min(counts.pending);
+        counts.pending -= moved;
+        counts.settled = counts.settled.saturating_add(moved);
+    }
+
+    /// Bytes counted, settled and pending.
     pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Relaxed)
+        let counts = self.counts();
+        counts.settled.saturating_add(counts.pending)
     }
 
-    /// Sets what is taken to a fresh count (the store listed again).
-    pub fn set_used(&self, bytes: u64) {
-        self.used.store(bytes, Ordering::Relaxed);
+    /// Replaces the settled bytes with a fresh count (the store listed again); pending
+    /// bytes still count.
+    pub fn set_settled(&self, bytes: u64) {
+        self.counts().settled = bytes;
     }
 
     /// The quota in bytes.
@@ -73,8 +91,9 @@ impl ByteBudget {
     }
 }
 
-/// What one step attempt takes from its budgets, so that a step that fails gives back
-/// what it wrote (nothing of it is kept).
+/// What one step attempt takes from its budgets: settled when the attempt succeeds
+/// ([`StepBudget::settle`]); whatever it still holds is released when it is dropped —
+/// a failed attempt keeps nothing, and neither does one whose executor panicked.
 #[derive(Default, Debug)]
 pub struct StepBudget {
     budgets: Vec<Arc<ByteBudget>>,
@@ -95,7 +114,7 @@ impl StepBudget {
         for (i, budget) in self.budgets.iter().enumerate() {
             if let Err(message) = budget.take(bytes) {
                 for earlier in &self.budgets[..i] {
-                    earlier.give_back(bytes);
+                    earlier.release(bytes);
                 }
                 return Err(StepFailure::Quota(message));
             }
@@ -104,11 +123,30 @@ impl StepBudget {
         Ok(())
     }
 
-    /// Gives back everything this step took.
-    pub fn give_back(&self) {
+    /// Gives back `bytes` taken for a write that did not happen.
+    pub fn release(&self, bytes: u64) {
+        let _ = self
+            .taken
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| Some(t.saturating_sub(bytes)));
+        for budget in &self.budgets {
+            budget.release(bytes);
+        }
+    }
+
+    /// The attempt succeeded: what it took is kept.
+    pub fn settle(&self) {
         let taken = self.taken.swap(0, Ordering::Relaxed);
         for budget in &self.budgets {
-            budget.give_back(taken);
+            budget.settle(taken);
+        }
+    }
+}
+
+impl Drop for StepBudget {
+    fn drop(&mut self) {
+        let taken = self.taken.swap(0, Ordering::Relaxed);
+        for budget in &self.budgets {
+            budget.release(taken);
         }
     }
 }
@@ -128,7 +166,7 @@ mod tests {
         };
         assert!(message.starts_with("stored-bytes: 1030 bytes"), "{message}");
         assert_eq!((run.used(), stored.used()), (40, 990), "the refused write took nothing");
-        step.give_back();
+        drop(step);
         assert_eq!(
             (run.used(), stored.used()),
             (0, 950),
@@ -137,12 +175,32 @@ mod tests {
     }
 
     #[test]
+    fn a_recount_replaces_what_is_settled_and_what_is_written_still_counts() {
+        let stored = Arc::new(ByteBudget::new("stored-bytes", "in all", 1000, 950));
+        let step = StepBudget::new(vec![stored.clone()]);
+        step.take(30).expect("fits");
+        stored.set_settled(900);
+        assert_eq!(stored.used(), 930);
+        step.release(10);
+        step.settle();
+        drop(step);
+        assert_eq!(stored.used(), 920, "settled bytes stay when the step is dropped");
+        stored.set_settled(1000);
+        assert!(stored.take(0).is_ok(), "nothing always fits, even at the limit");
+        assert!(stored.take(1).is_err());
+    }
+
+    #[test]
     fn parallel_steps_together_never_pass_the_limit() {
         let run = Arc::new(ByteBudget::new("run-output-bytes", "per run", 1000, 0));
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let step = StepBudget::new(vec![run.clone()]);
-                std::thread::spawn(move || (0..100).filter(|_| step.take(7).is_ok()).count())
+                std::thread::spawn(move || {
+                    let granted = (0..100).filter(|_| step.take(7).is_ok()).count();
+                    step.settle();
+                    granted
+                })
             })
             .collect();
         let granted: usize = threads.into_iter().map(|t| t.join().expect("thread")).sum();

@@ -42,6 +42,9 @@ pub async fn artifact(cmd: ArtifactCommand, remote: &Remote) -> anyhow::Result<u
     Ok(0)
 }
 
+/// Most runs a server compares at once (its `GET /api/v1/compare` says so too).
+const MAX_COMPARED: usize = 100;
+
 /// `weft --server URL metrics RUN... [--last N] [--step PREFIX]`.
 pub async fn metrics(
     runs: Vec<String>,
@@ -66,7 +69,14 @@ pub async fn metrics(
     if ids.is_empty() {
         bail!("name runs to compare, or pass --last N");
     }
-    let mut path = format!("/compare?runs={}", ids.join(","));
+    if ids.len() > MAX_COMPARED {
+        bail!(
+            "{} runs named: a server compares at most {MAX_COMPARED} at once",
+            ids.len()
+        );
+    }
+    let escaped: Vec<String> = ids.iter().map(|id| super::remote::url_escape(id)).collect();
+    let mut path = format!("/compare?runs={}", escaped.join(","));
     if let Some(step) = &step {
         path.push_str(&format!("&step={}", super::remote::url_escape(step)));
     }

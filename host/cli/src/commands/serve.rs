@@ -126,7 +126,16 @@ fn trace_config() -> anyhow::Result<Option<TraceConfig>> {
             let (name, value) = pair
                 .split_once('=')
                 .with_context(|| "OTEL_EXPORTER_OTLP_HEADERS: write NAME=VALUE pairs separated by commas")?;
-            headers.push((name.trim().to_string(), percent_decoded(value.trim())));
+            let (name, value) = (name.trim(), percent_decoded(value.trim()));
+            // Checked here: a header the HTTP client refuses would fail every export.
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || reqwest::header::HeaderValue::from_str(&value).is_err()
+            {
+                bail!(
+                    "OTEL_EXPORTER_OTLP_HEADERS: `{name}` is not a valid HTTP header name, or its value not a valid value"
+                );
+            }
+            headers.push((name.to_string(), value));
         }
     }
     // reqwest's TLS needs a provider chosen before the first client is made.
