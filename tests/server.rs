@@ -930,6 +930,33 @@ async fn quotas_are_the_servers_unless_a_tenant_has_its_own() {
         201
     );
 
+    // delta may have one run going at a time: a second waits (429) until the first ends.
+    let delta = tenant(&home, "delta");
+    let out = home.weft(&["tenant", "quota", "delta", "concurrent-runs=1"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let spins = json!({"workflow": "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n"});
+    let first = served.submit(&delta, spins.clone()).await;
+    let (status, body) = served.post("/api/v1/runs", &delta, spins.clone()).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(message(&body).contains("quota concurrent-runs"), "{body}");
+    served
+        .post(&format!("/api/v1/runs/{first}/cancel"), &delta, json!({}))
+        .await;
+    served.wait(&delta, &first, Duration::from_secs(60)).await;
+    // The run leaves the server's count just after its end is recorded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        let (status, body) = served.post("/api/v1/runs", &delta, spins.clone()).await;
+        if status == 201 {
+            break body["run_id"].as_str().expect("run").to_string();
+        }
+        assert!(status == 429 && std::time::Instant::now() < deadline, "{status} {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    served
+        .post(&format!("/api/v1/runs/{second}/cancel"), &delta, json!({}))
+        .await;
+
     // gamma may store 39 bytes in all: 20 uploaded, then a run whose step would write 20
     // more fails at that write (and gives them back); bytes it holds already cost nothing;
     // new ones past the quota are refused.

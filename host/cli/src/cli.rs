@@ -220,8 +220,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SIZE", value_parser = weft_model::quantity::parse_bytes, default_value = "1Gi")]
     pub max_upload_size: u64,
     /// A quota every tenant gets unless `weft tenant quota` overrides it: `NAME=VALUE`
-    /// (concurrent-steps, step-memory, step-timeout, step-fuel, run-output-bytes, stored-bytes,
-    /// submissions-per-minute, component-size).
+    /// (concurrent-steps, concurrent-runs, step-memory, step-timeout, step-fuel,
+    /// run-output-bytes, stored-bytes, submissions-per-minute, component-size).
     #[arg(long, value_name = "NAME=VALUE")]
     pub quota: Vec<String>,
     /// Print the API's OpenAPI document and exit.
@@ -408,7 +408,7 @@ pub enum TenantCommand {
     Quota {
         /// The tenant.
         name: String,
-        /// Quotas to set: concurrent-steps, step-memory, step-timeout, step-fuel,
+        /// Quotas to set: concurrent-steps, concurrent-runs, step-memory, step-timeout, step-fuel,
         /// run-output-bytes, stored-bytes, submissions-per-minute, component-size.
         #[arg(value_name = "NAME=VALUE")]
         settings: Vec<String>,

@@ -143,6 +143,12 @@ impl Hub {
         runs.live.get(run_id).is_some_and(|r| r.tenant == tenant)
     }
 
+    /// How many of `tenant`'s runs execute here now.
+    pub(crate) fn executing_for(&self, tenant: &str) -> usize {
+        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        runs.live.values().filter(|r| r.tenant == tenant).count()
+    }
+
     /// Executes `prepared` on its own task; its events and end go to the hub.
     pub(crate) fn launch(self: &Arc<Self>, runner: Runner, prepared: Prepared, mut settings: RunSettings) {
         let cancel = CancelSignal::default();

@@ -163,6 +163,22 @@ impl State {
             })
     }
 
+    /// Whether `tenant` may start one more run: 429 when its `concurrent-runs` are going.
+    pub(crate) fn room_for_a_run(&self, tenant: &auth::Tenant, quotas: &Quotas) -> Result<(), ApiError> {
+        let going = self.hub.executing_for(tenant.name()) as u64;
+        if going >= quotas.concurrent_runs {
+            return Err(ApiError::too_many(
+                format!(
+                    "quota concurrent-runs: {going} of your runs are executing or waiting for slots, at most {} at \
+                     once; try again when one has finished",
+                    quotas.concurrent_runs
+                ),
+                std::time::Duration::from_secs(5),
+            ));
+        }
+        Ok(())
+    }
+
     /// The step registry as `tenant` sees it.
     pub(crate) fn registry(&self, tenant: &auth::Tenant) -> steps::Registry {
         steps::Registry {

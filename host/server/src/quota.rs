@@ -5,6 +5,7 @@
 //! | name | bounds | exceeded |
 //! |---|---|---|
 //! | `concurrent-steps` | the tenant's steps executing at once, over all its runs | its steps wait (`fair.rs`) |
+//! | `concurrent-runs` | the tenant's runs executing or waiting for slots at once | 429 at submit or resume |
 //! | `step-memory` | the memory a step may use (its `limits.memory`, or the server's default) | 422 at submit |
 //! | `step-timeout` | the wall time a step may take (`limits.timeout`, or the default) | 422 at submit |
 //! | `step-fuel` | the fuel a step may use (`limits.fuel`, which it must then set); unset: no bound | 422 at submit |
@@ -25,6 +26,8 @@ use weft_model::quantity::{parse_bytes, parse_timeout};
 pub struct Quotas {
     /// Steps executing at once over all the tenant's runs.
     pub concurrent_steps: u64,
+    /// Runs executing (or waiting for slots) at once.
+    pub concurrent_runs: u64,
     /// Most memory of one step, bytes.
     pub step_memory: u64,
     /// Longest wall time of one step, seconds.
@@ -45,6 +48,7 @@ impl Default for Quotas {
     fn default() -> Quotas {
         Quotas {
             concurrent_steps: 4,
+            concurrent_runs: 1000,
             step_memory: 4 << 30,
             step_timeout: 3600,
             step_fuel: None,
@@ -57,8 +61,9 @@ impl Default for Quotas {
 }
 
 /// The quota names, as written in `NAME=VALUE`.
-pub const QUOTA_NAMES: [&str; 8] = [
+pub const QUOTA_NAMES: [&str; 9] = [
     "concurrent-steps",
+    "concurrent-runs",
     "step-memory",
     "step-timeout",
     "step-fuel",
@@ -82,7 +87,7 @@ impl Quotas {
                 .ok_or_else(|| format!("`{name}`: `{v}` is not a positive whole number"))
         };
         let value = match name {
-            "concurrent-steps" | "submissions-per-minute" => serde_json::json!(count(value)?),
+            "concurrent-steps" | "concurrent-runs" | "submissions-per-minute" => serde_json::json!(count(value)?),
             "step-fuel" if value == "none" => serde_json::Value::Null,
             "step-fuel" => serde_json::json!(count(value)?),
             "step-memory" | "run-output-bytes" | "stored-bytes" | "component-size" => {

@@ -79,7 +79,7 @@ pub struct Submitted {
         (status = 400, description = "Not a submission", body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody),
         (status = 422, description = "An invalid workflow (every problem with its line and column), or one whose steps exceed the tenant's step quotas; nothing ran", body = crate::error::ErrorBody),
-        (status = 429, description = "The tenant's submissions-per-minute quota is used up (`Retry-After` says when to try again)", body = crate::error::ErrorBody),
+        (status = 429, description = "The tenant's submissions-per-minute quota is used up, or its concurrent-runs are going (`Retry-After` says when to try again)", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -90,6 +90,7 @@ pub(crate) async fn submit(
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let quotas = state.quotas(&tenant).await?;
     state.take_submission(&tenant, &quotas)?;
+    state.room_for_a_run(&tenant, &quotas)?;
     let Json(request) = body.map_err(ApiError::rejected_json)?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
@@ -304,6 +305,7 @@ pub(crate) async fn cancel(
         (status = 401, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody),
         (status = 409, description = "The run is running, or succeeded", body = crate::error::ErrorBody),
+        (status = 429, description = "The tenant's concurrent-runs are going", body = crate::error::ErrorBody),
     ),
     security(("token" = []))
 )]
@@ -338,6 +340,10 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     // Before the run is reopened: a failure here leaves it as it was. What its committed
     // steps produced counts against the run's quota as before.
     let quotas = state.quotas(tenant).await?;
+    // Runs the server resumes at start were going when it stopped: no new room is needed.
+    if by == "request" {
+        state.room_for_a_run(tenant, &quotas)?;
+    }
     let produced = detail
         .report()
         .steps
