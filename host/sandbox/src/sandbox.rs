@@ -65,6 +65,9 @@ pub struct SandboxConfig {
     pub max_open_artifacts: usize,
     /// Cap on the resource handles (artifacts, WASI streams and pollables) of one step.
     pub max_handles: usize,
+    /// Components kept loaded in memory; past it the least recently used is dropped (a
+    /// step executing it keeps its own reference) and loads again from the compile cache.
+    pub max_loaded_components: usize,
     /// Caps on what one step instantiates; the pooling allocator is sized from them.
     pub step_counts: StepCounts,
 }
@@ -111,6 +114,7 @@ impl Default for SandboxConfig {
             max_failure_bytes: 16 << 10,
             max_open_artifacts: 256,
             max_handles: 10_000,
+            max_loaded_components: 256,
             step_counts: StepCounts::default(),
         }
     }
@@ -129,12 +133,20 @@ pub struct LoadedComponent {
     pub(crate) pre: StepComponentPre<StepState>,
 }
 
+/// Components kept loaded, least recently used dropped first.
+#[derive(Default)]
+struct Loaded {
+    components: HashMap<Digest, (Arc<LoadedComponent>, u64)>,
+    uses: u64,
+}
+
 /// The process-wide sandbox.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<StepState>,
     cache: CompileCache,
-    loaded: Mutex<HashMap<Digest, Arc<LoadedComponent>>>,
+    /// Loaded components, each with when it was last used (a count of uses).
+    loaded: Mutex<Loaded>,
     config: SandboxConfig,
     stop_ticker: Arc<AtomicBool>,
     /// One permit per instance the pool holds: executions wait for one instead of failing.
@@ -242,7 +254,7 @@ impl Sandbox {
             engine,
             linker,
             cache,
-            loaded: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(Loaded::default()),
             slots: tokio::sync::Semaphore::new(config.max_instances.max(1) as usize),
             config,
             stop_ticker,
@@ -326,19 +338,30 @@ impl Sandbox {
             load_time,
             pre,
         });
-        self.loaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(digest, loaded.clone());
+        let mut kept = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.uses += 1;
+        let used = kept.uses;
+        kept.components.insert(digest, (loaded.clone(), used));
+        while kept.components.len() > self.config.max_loaded_components.max(1) {
+            let oldest = kept
+                .components
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(d, _)| *d);
+            if let Some(oldest) = oldest {
+                kept.components.remove(&oldest);
+            }
+        }
         Ok(loaded)
     }
 
     fn loaded_component(&self, digest: &Digest) -> Option<Arc<LoadedComponent>> {
-        self.loaded
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(digest)
-            .cloned()
+        let mut kept = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.uses += 1;
+        let used = kept.uses;
+        let (component, last) = kept.components.get_mut(digest)?;
+        *last = used;
+        Some(component.clone())
     }
 
     async fn describe(&self, pre: &StepComponentPre<StepState>, what: &str) -> Result<StepInfo, SandboxError> {

@@ -217,6 +217,24 @@ async fn second_load_comes_from_the_compile_cache() {
 }
 
 #[tokio::test]
+async fn the_least_recently_used_component_is_dropped_past_the_cap() {
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_loaded_components: 2,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let stats = load(&sandbox, "summary-stats").await;
+    let copy = load(&sandbox, "test-copy").await;
+    assert!(Arc::ptr_eq(&stats, &load(&sandbox, "summary-stats").await), "kept");
+    // A third: test-copy, used least recently, is dropped; summary-stats stays.
+    load(&sandbox, "test-noop").await;
+    assert!(Arc::ptr_eq(&stats, &load(&sandbox, "summary-stats").await));
+    let again = load(&sandbox, "test-copy").await;
+    assert!(!Arc::ptr_eq(&copy, &again), "loaded again");
+    assert_eq!(again.digest, copy.digest);
+}
+
+#[tokio::test]
 async fn not_a_component_is_a_clear_error() {
     let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
     let err = sandbox
