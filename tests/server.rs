@@ -334,6 +334,15 @@ async fn a_tenant_submits_follows_and_downloads() {
     assert_eq!(value("weft_steps_waiting "), 0);
     assert!(value("weft_artifact_upload_bytes_total ") >= input.len() as u64);
     assert!(value("weft_artifact_download_bytes_total ") > 0);
+    assert!(value("weft_stored_bytes ") >= input.len() as u64);
+    // The server loaded its steps once (compiled or from the compile cache); the runs
+    // found them loaded.
+    assert!(
+        value("weft_component_loads_total{source=\"cache\"} ")
+            + value("weft_component_loads_total{source=\"compiled\"} ")
+            > 0
+    );
+    assert!(value("weft_component_loads_total{source=\"memory\"} ") > 0);
     assert!(!text.contains("alpha"), "no tenant is named: {text}");
 }
 

@@ -22,6 +22,8 @@ pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan,
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
+/// Component loads by source, for a server's `/metrics`.
+pub use weft_sandbox::{LoadCounts, load_counts};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

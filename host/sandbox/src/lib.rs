@@ -32,4 +32,4 @@ pub use execution::StepRequest;
 pub use executor::LocalExecutor;
 pub use outcome::{StagedOutput, StepOutcome};
 pub use random::StepSeed;
-pub use sandbox::{LoadedComponent, Sandbox, SandboxConfig, StepCounts};
+pub use sandbox::{LoadCounts, LoadedComponent, Sandbox, SandboxConfig, StepCounts, load_counts};

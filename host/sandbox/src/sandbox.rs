@@ -11,7 +11,7 @@ use crate::state::StepState;
 use crate::{SandboxError, clock, convert};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
@@ -131,6 +131,30 @@ pub struct LoadedComponent {
     /// Time spent compiling or deserializing.
     pub load_time: Duration,
     pub(crate) pre: StepComponentPre<StepState>,
+}
+
+/// Component loads in this process, by where the code came from (for a server's
+/// `/metrics`): already loaded in memory, from the compile cache, or compiled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    /// Found loaded in a sandbox.
+    pub memory: u64,
+    /// Deserialized from the compile cache.
+    pub cache: u64,
+    /// Compiled.
+    pub compiled: u64,
+}
+
+static LOADS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Component loads of every sandbox in this process so far.
+pub fn load_counts() -> LoadCounts {
+    let get = |i: usize| LOADS[i].load(Ordering::Relaxed);
+    LoadCounts {
+        memory: get(0),
+        cache: get(1),
+        compiled: get(2),
+    }
 }
 
 /// Components kept loaded, least recently used dropped first.
@@ -301,6 +325,7 @@ impl Sandbox {
     pub async fn load(&self, bytes: &[u8], what: &str) -> Result<Arc<LoadedComponent>, SandboxError> {
         let digest = Digest::of(bytes);
         if let Some(c) = self.loaded_component(&digest) {
+            LOADS[0].fetch_add(1, Ordering::Relaxed);
             return Ok(c);
         }
         if bytes.len() as u64 > self.config.max_component_bytes {
@@ -324,6 +349,7 @@ impl Sandbox {
         .await
         .map_err(|e| SandboxError::Engine(format!("compilation task failed: {e}")))??;
         let load_time = started.elapsed();
+        LOADS[if from_cache { 1 } else { 2 }].fetch_add(1, Ordering::Relaxed);
         let not_a_step = |e: wasmtime::Error| SandboxError::NotAStep {
             what: what.to_string(),
             reason: format!("{e:#}"),

@@ -43,12 +43,18 @@ pub(crate) async fn readyz(AxumState(state): AxumState<Arc<State>>) -> (StatusCo
     get,
     path = "/metrics",
     tag = "health",
-    responses((status = 200, description = "Prometheus text format: runs and steps by outcome, step durations, steps executing and waiting, artifact bytes", content_type = "text/plain", body = String))
+    responses((status = 200, description = "Prometheus text format: runs and steps by outcome, step durations, steps executing and waiting, runs executing, stored bytes, artifact bytes uploaded and served, component loads by source", content_type = "text/plain", body = String))
 )]
 pub(crate) async fn metrics(
     AxumState(state): AxumState<Arc<State>>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let (executing, waiting) = state.fair.load();
-    let text = state.hub.metrics.render(executing, waiting, state.hub.executing_runs());
+    let text = state.hub.metrics.render(&crate::metrics::Now {
+        executing,
+        waiting,
+        runs: state.hub.executing_runs(),
+        stored_bytes: state.usage.total(),
+        loads: weft_runner::load_counts(),
+    });
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

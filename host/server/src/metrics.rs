@@ -63,9 +63,15 @@ impl Metrics {
         count(&self.downloaded_bytes, bytes);
     }
 
-    /// The text served at `/metrics`; `executing` and `waiting` are the steps holding and
-    /// waiting for a slot now, `runs` the runs executing.
-    pub(crate) fn render(&self, executing: usize, waiting: usize, runs: usize) -> String {
+    /// The text served at `/metrics`, with the gauges of the moment.
+    pub(crate) fn render(&self, now: &Now) -> String {
+        let Now {
+            executing,
+            waiting,
+            runs,
+            stored_bytes,
+            loads,
+        } = *now;
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         head(
@@ -114,13 +120,18 @@ impl Metrics {
         let _ = writeln!(out, "weft_step_duration_seconds_sum {sum}");
         let _ = writeln!(out, "weft_step_duration_seconds_count {cumulative}");
         for (name, help, value) in [
-            ("weft_steps_executing", "Steps holding a slot now.", executing),
+            ("weft_steps_executing", "Steps holding a slot now.", executing as u64),
             (
                 "weft_steps_waiting",
                 "Steps waiting for a slot now (the queue).",
-                waiting,
+                waiting as u64,
             ),
-            ("weft_runs_executing", "Runs executing in this server now.", runs),
+            ("weft_runs_executing", "Runs executing in this server now.", runs as u64),
+            (
+                "weft_stored_bytes",
+                "Bytes the tenants counted since the server started store (as their stored-bytes quotas count them).",
+                stored_bytes,
+            ),
         ] {
             head(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");
@@ -140,8 +151,35 @@ impl Metrics {
             head(&mut out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", get(counter));
         }
+        head(
+            &mut out,
+            "weft_component_loads_total",
+            "counter",
+            "Component loads, by where the code came from: memory (loaded already), cache (the compile cache), compiled.",
+        );
+        for (source, n) in [
+            ("memory", loads.memory),
+            ("cache", loads.cache),
+            ("compiled", loads.compiled),
+        ] {
+            let _ = writeln!(out, "weft_component_loads_total{{source=\"{source}\"}} {n}");
+        }
         out
     }
+}
+
+/// The gauges of the moment.
+pub(crate) struct Now {
+    /// Steps holding a slot.
+    pub executing: usize,
+    /// Steps waiting for one.
+    pub waiting: usize,
+    /// Runs executing.
+    pub runs: usize,
+    /// Bytes the counted tenants store.
+    pub stored_bytes: u64,
+    /// Component loads of the process.
+    pub loads: weft_runner::LoadCounts,
 }
 
 /// A metric family's `HELP` and `TYPE` lines.

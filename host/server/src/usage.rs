@@ -50,6 +50,14 @@ impl Drop for Reserved {
     }
 }
 
+impl Usage {
+    /// Bytes stored by the tenants counted so far.
+    pub(crate) fn total(&self) -> u64 {
+        let tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        tenants.values().map(|c| c.budget.used()).sum()
+    }
+}
+
 impl State {
     /// Takes `size` bytes of `tenant`'s `stored-bytes` for the artifact `digest` (nothing
     /// if it holds that artifact already): 422 naming the quota when they do not fit.
