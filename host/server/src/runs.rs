@@ -344,15 +344,9 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     if by == "request" {
         state.room_for_a_run(tenant, &quotas)?;
     }
-    let produced = detail
-        .report()
-        .steps
-        .iter()
-        .filter(|s| s.status == weft_engine::StepStatus::Succeeded && s.reuse.is_none())
-        .flat_map(|s| s.outputs.values())
-        .map(|o| o.size)
-        .sum();
-    let settings = state.run_settings(tenant, &quotas, produced).await?;
+    let settings = state
+        .run_settings(tenant, &quotas, produced(&detail.report().steps))
+        .await?;
     let prepared = runner
         .resume(run_id)
         .await
@@ -366,6 +360,17 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
         .await;
     state.hub.launch(runner, prepared, settings);
     Ok(())
+}
+
+/// The bytes a run's steps produced so far: the outputs of the steps it executed (not
+/// those it reused from the cache) that succeeded.
+fn produced(steps: &[weft_engine::StepReport]) -> u64 {
+    steps
+        .iter()
+        .filter(|s| s.status == weft_engine::StepStatus::Succeeded && s.reuse.is_none())
+        .flat_map(|s| s.outputs.values())
+        .map(|o| o.size)
+        .sum()
 }
 
 /// Which log lines.
@@ -455,6 +460,42 @@ pub(crate) async fn logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_run_counts_what_its_executed_steps_produced() {
+        use weft_engine::{Reuse, StepReport, StepStatus};
+        let step = |id: &str, status, reuse, size| StepReport {
+            id: id.into(),
+            uses: "x".into(),
+            instance: None,
+            component: Digest::of(b"c"),
+            params: BTreeMap::new(),
+            status,
+            reuse,
+            cache_key: None,
+            inputs: Vec::new(),
+            attempts: Vec::new(),
+            duration_ms: None,
+            outputs: BTreeMap::from([(
+                "out".to_string(),
+                weft_artifacts::ArtifactMeta {
+                    digest: Digest::of(id.as_bytes()),
+                    size,
+                    media_type: "text/plain".into(),
+                },
+            )]),
+            metrics: Vec::new(),
+            error: None,
+            log: Vec::new(),
+        };
+        let steps = [
+            step("a", StepStatus::Succeeded, None, 20),
+            step("b", StepStatus::Succeeded, Some(Reuse::Cached("old".into())), 300),
+            step("c", StepStatus::Failed, None, 4000),
+            step("d", StepStatus::Succeeded, None, 5),
+        ];
+        assert_eq!(produced(&steps), 25, "executed and succeeded only");
+    }
 
     #[test]
     fn pages_are_bounded_whatever_is_asked() {
