@@ -67,7 +67,8 @@ const COLUMNS: &str = "tenant AS owner, name, version, digest, size, public, inf
 const LISTED: &str =
     "tenant AS owner, name, version, digest, size, public, info, CAST(NULL AS TEXT) AS readme, published_at";
 
-/// Most versions one tenant may publish: bounds what every listing of the registry reads.
+/// Most versions one tenant may publish (checked before the insert, so publications at the
+/// same moment may pass it by a few): bounds what listing one tenant's steps reads.
 pub const MAX_VERSIONS_PER_TENANT: i64 = 10_000;
 
 /// Compares versions part by part, numerically where both parts are numbers (`0.10` after

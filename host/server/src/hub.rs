@@ -39,6 +39,27 @@ pub(crate) struct Hub {
 struct Runs {
     live: HashMap<String, Arc<LiveRun>>,
     recent: VecDeque<Arc<LiveRun>>,
+    /// Runs each tenant is starting (admitted by `reserve_run`, not launched yet).
+    starting: HashMap<String, usize>,
+}
+
+/// Room for one run of a tenant, taken before the run is recorded or reopened and given
+/// back when dropped (after [`Hub::launch`] counted the run itself).
+pub(crate) struct RunRoom {
+    hub: Arc<Hub>,
+    tenant: String,
+}
+
+impl Drop for RunRoom {
+    fn drop(&mut self) {
+        let mut runs = self.hub.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = runs.starting.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                runs.starting.remove(&self.tenant);
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -143,14 +164,31 @@ impl Hub {
         runs.live.get(run_id).is_some_and(|r| r.tenant == tenant)
     }
 
-    /// How many of `tenant`'s runs execute here now.
-    pub(crate) fn executing_for(&self, tenant: &str) -> usize {
-        let runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
-        runs.live.values().filter(|r| r.tenant == tenant).count()
+    /// Room for one more run of `tenant`, if fewer than `limit` of its runs execute here or
+    /// are being started; else how many there are.
+    pub(crate) fn reserve_run(self: &Arc<Self>, tenant: &str, limit: u64) -> Result<RunRoom, u64> {
+        let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
+        let live = runs.live.values().filter(|r| r.tenant == tenant).count();
+        let going = (live + runs.starting.get(tenant).copied().unwrap_or(0)) as u64;
+        if going >= limit {
+            return Err(going);
+        }
+        *runs.starting.entry(tenant.to_string()).or_insert(0) += 1;
+        Ok(RunRoom {
+            hub: self.clone(),
+            tenant: tenant.to_string(),
+        })
     }
 
-    /// Executes `prepared` on its own task; its events and end go to the hub.
-    pub(crate) fn launch(self: &Arc<Self>, runner: Runner, prepared: Prepared, mut settings: RunSettings) {
+    /// Executes `prepared` on its own task; its events and end go to the hub. `room`, the
+    /// room reserved for it, is given back once the run counts itself.
+    pub(crate) fn launch(
+        self: &Arc<Self>,
+        runner: Runner,
+        prepared: Prepared,
+        mut settings: RunSettings,
+        room: Option<RunRoom>,
+    ) {
         let cancel = CancelSignal::default();
         settings.cancel = cancel.clone();
         let run = Arc::new(LiveRun::new(runner.records.tenant(), &prepared.run_id, cancel));
@@ -163,6 +201,7 @@ impl Hub {
             let mut runs = self.runs.lock().unwrap_or_else(PoisonError::into_inner);
             runs.live.insert(run.run_id.clone(), run.clone());
         }
+        drop(room);
         self.executing.send_modify(|n| *n += 1);
         let hub = self.clone();
         tokio::spawn(async move {
@@ -255,6 +294,19 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn room_for_runs_is_taken_at_once_and_given_back() {
+        let hub = Arc::new(Hub::new(None));
+        let first = hub.reserve_run("t", 2).expect("room");
+        let second = hub.reserve_run("t", 2).expect("room");
+        assert_eq!(hub.reserve_run("t", 2).err(), Some(2), "both are starting");
+        assert!(hub.reserve_run("u", 2).is_ok(), "another tenant's room is its own");
+        drop(first);
+        let third = hub.reserve_run("t", 2).expect("room again");
+        drop((second, third));
+        assert!(hub.runs.lock().expect("lock").starting.is_empty());
+    }
 
     #[test]
     fn a_runs_event_history_is_bounded_and_keeps_its_end() {

@@ -163,20 +163,20 @@ impl State {
             })
     }
 
-    /// Whether `tenant` may start one more run: 429 when its `concurrent-runs` are going.
-    pub(crate) fn room_for_a_run(&self, tenant: &auth::Tenant, quotas: &Quotas) -> Result<(), ApiError> {
-        let going = self.hub.executing_for(tenant.name()) as u64;
-        if going >= quotas.concurrent_runs {
-            return Err(ApiError::too_many(
-                format!(
-                    "quota concurrent-runs: {going} of your runs are executing or waiting for slots, at most {} at \
-                     once; try again when one has finished",
-                    quotas.concurrent_runs
-                ),
-                std::time::Duration::from_secs(5),
-            ));
-        }
-        Ok(())
+    /// Room for one more run of `tenant`: 429 when its `concurrent-runs` are going.
+    pub(crate) fn room_for_a_run(&self, tenant: &auth::Tenant, quotas: &Quotas) -> Result<hub::RunRoom, ApiError> {
+        self.hub
+            .reserve_run(tenant.name(), quotas.concurrent_runs)
+            .map_err(|going| {
+                ApiError::too_many(
+                    format!(
+                        "quota concurrent-runs: {going} of your runs are executing, waiting for slots or starting, \
+                         at most {} at once; try again when one has finished",
+                        quotas.concurrent_runs
+                    ),
+                    std::time::Duration::from_secs(5),
+                )
+            })
     }
 
     /// The step registry as `tenant` sees it.

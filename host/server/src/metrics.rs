@@ -129,7 +129,7 @@ impl Metrics {
             ("weft_runs_executing", "Runs executing in this server now.", runs as u64),
             (
                 "weft_stored_bytes",
-                "Bytes the tenants counted since the server started store (as their stored-bytes quotas count them).",
+                "Bytes stored by the tenants this server counted since it started (as their stored-bytes quotas count them).",
                 stored_bytes,
             ),
         ] {

@@ -89,8 +89,9 @@ pub(crate) async fn submit(
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let quotas = state.quotas(&tenant).await?;
+    // Room first: a refusal for want of it costs no submission.
+    let room = state.room_for_a_run(&tenant, &quotas)?;
     state.take_submission(&tenant, &quotas)?;
-    state.room_for_a_run(&tenant, &quotas)?;
     let Json(request) = body.map_err(ApiError::rejected_json)?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
@@ -152,7 +153,7 @@ pub(crate) async fn submit(
         )
         .await;
     state.hub.metrics.run_submitted();
-    state.hub.launch(runner, prepared, settings);
+    state.hub.launch(runner, prepared, settings, Some(room));
     Ok((StatusCode::CREATED, Json(submitted)))
 }
 
@@ -341,9 +342,10 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     // steps produced counts against the run's quota as before.
     let quotas = state.quotas(tenant).await?;
     // Runs the server resumes at start were going when it stopped: no new room is needed.
-    if by == "request" {
-        state.room_for_a_run(tenant, &quotas)?;
-    }
+    let room = match by {
+        "request" => Some(state.room_for_a_run(tenant, &quotas)?),
+        _ => None,
+    };
     let settings = state
         .run_settings(tenant, &quotas, produced(&detail.report().steps))
         .await?;
@@ -358,7 +360,7 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     state
         .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))
         .await;
-    state.hub.launch(runner, prepared, settings);
+    state.hub.launch(runner, prepared, settings, room);
     Ok(())
 }
 

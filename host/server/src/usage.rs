@@ -97,17 +97,25 @@ impl State {
         if let Some((budget, stale)) = known {
             if stale {
                 let (state, tenant, budget) = (self.clone(), tenant.clone(), budget.clone());
+                budget.begin_recount();
                 tokio::spawn(async move {
                     let counted = state.count_stored(&tenant).await;
                     let mut tenants = state.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-                    if let Some(count) = tenants.get_mut(tenant.name()) {
+                    match &counted {
+                        Ok(bytes) => budget.set_settled(*bytes),
+                        Err(e) => {
+                            budget.abandon_recount();
+                            tracing::warn!(tenant = tenant.name(), "cannot count stored bytes: {e:?}");
+                        }
+                    }
+                    // Only the count this recount was for (the quota may have changed).
+                    if let Some(count) = tenants
+                        .get_mut(tenant.name())
+                        .filter(|c| Arc::ptr_eq(&c.budget, &budget))
+                    {
                         count.recounting = false;
-                        match counted {
-                            Ok(bytes) => {
-                                budget.set_settled(bytes);
-                                count.at = Instant::now();
-                            }
-                            Err(e) => tracing::warn!(tenant = tenant.name(), "cannot count stored bytes: {e:?}"),
+                        if counted.is_ok() {
+                            count.at = Instant::now();
                         }
                     }
                 });
@@ -116,8 +124,12 @@ impl State {
         }
         // First use, or a changed quota: runs already going keep the budget they were given.
         let counted = self.count_stored(tenant).await?;
-        let budget = Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted));
         let mut tenants = self.usage.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        // Another request may have counted meanwhile: everyone shares its budget.
+        if let Some(count) = tenants.get(tenant.name()).filter(|c| c.budget.limit() == limit) {
+            return Ok(count.budget.clone());
+        }
+        let budget = Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted));
         tenants.insert(
             tenant.name().to_string(),
             Count {

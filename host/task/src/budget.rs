@@ -23,6 +23,9 @@ pub struct ByteBudget {
 struct Counts {
     settled: u64,
     pending: u64,
+    /// Settled since a recount began, when one is under way: the listing may have missed
+    /// them.
+    since_recount: Option<u64>,
 }
 
 impl ByteBudget {
@@ -33,7 +36,11 @@ impl ByteBudget {
             quota,
             scope,
             limit,
-            counts: Mutex::new(Counts { settled, pending: 0 }),
+            counts: Mutex::new(Counts {
+                settled,
+                pending: 0,
+                since_recount: None,
+            }),
         }
     }
 
@@ -71,6 +78,9 @@ impl ByteBudget {
         let moved = bytes.min(counts.pending);
         counts.pending -= moved;
         counts.settled = counts.settled.saturating_add(moved);
+        if let Some(since) = &mut counts.since_recount {
+            *since = since.saturating_add(moved);
+        }
     }
 
     /// Bytes counted, settled and pending.
@@ -79,10 +89,24 @@ impl ByteBudget {
         counts.settled.saturating_add(counts.pending)
     }
 
-    /// Replaces the settled bytes with a fresh count (the store listed again); pending
-    /// bytes still count.
+    /// A recount begins: bytes settled from now on are added to its result, since its
+    /// listing may pass their keys before they are stored.
+    pub fn begin_recount(&self) {
+        self.counts().since_recount = Some(0);
+    }
+
+    /// The recount failed: the settled bytes stand as they are.
+    pub fn abandon_recount(&self) {
+        self.counts().since_recount = None;
+    }
+
+    /// Replaces the settled bytes with a fresh count (the store listed again), plus what
+    /// settled since [`ByteBudget::begin_recount`]; pending bytes still count. Errs high:
+    /// bytes the listing did see and settled meanwhile count twice until the next recount.
     pub fn set_settled(&self, bytes: u64) {
-        self.counts().settled = bytes;
+        let mut counts = self.counts();
+        let since = counts.since_recount.take().unwrap_or(0);
+        counts.settled = bytes.saturating_add(since);
     }
 
     /// The quota in bytes.
@@ -179,12 +203,18 @@ mod tests {
         let stored = Arc::new(ByteBudget::new("stored-bytes", "in all", 1000, 950));
         let step = StepBudget::new(vec![stored.clone()]);
         step.take(30).expect("fits");
-        stored.set_settled(900);
-        assert_eq!(stored.used(), 930);
+        stored.begin_recount();
         step.release(10);
         step.settle();
         drop(step);
+        // The listing missed the 20 bytes settled while it ran: they still count.
+        stored.set_settled(900);
         assert_eq!(stored.used(), 920, "settled bytes stay when the step is dropped");
+        let step = StepBudget::new(vec![stored.clone()]);
+        step.take(30).expect("fits");
+        stored.set_settled(900);
+        assert_eq!(stored.used(), 930, "pending bytes survive a recount");
+        drop(step);
         stored.set_settled(1000);
         assert!(stored.take(0).is_ok(), "nothing always fits, even at the limit");
         assert!(stored.take(1).is_err());
