@@ -124,7 +124,7 @@ pub struct Recovered {
 }
 
 /// The tables of the records, parents before children (foreign keys).
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "tenants",
     "runs",
     "run_inputs",
@@ -139,6 +139,7 @@ const TABLES: [&str; 14] = [
     "audit",
     "registry",
     "tenant_quotas",
+    "step_queue",
 ];
 
 /// Copies what is readable of the damaged records at `path` into a fresh file with the

@@ -1,0 +1,209 @@
+//! The step queue (migration 0009): steps ready to execute, claimed by workers that share
+//! the database. The primitives every worker and server uses, and the invariants they keep:
+//!
+//! - **Claim** ([`Queue::claim`]): one statement moves up to `n` ready rows to `leased` by
+//!   one worker, until a lease expiry, and increments each row's `fence`. On PostgreSQL the
+//!   candidates are locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
+//!   on each other nor take the same row; on SQLite the single writer serialises them.
+//!   Fair between tenants: each ready row's turn is its rank within its tenant (oldest
+//!   first) plus the steps its tenant has leased, lowest turns first, so a tenant with
+//!   10,000 ready steps does not starve one with 1. (The turns are computed over every
+//!   ready row a claim may take: a cost that grows with the queue.)
+//! - **Heartbeat** ([`Queue::heartbeat`]): one statement per worker extends every lease it
+//!   holds.
+//! - **Reap** ([`Queue::reap`]): leases past their expiry go back to `ready`; the claim that
+//!   follows is another attempt, with a higher fence.
+//! - **Fence** ([`Queue::release`]): a worker gives a row up (its result committed, or
+//!   failed) only with the fence it claimed with; a worker whose lease was reaped and whose
+//!   row was claimed again finds 0 rows and must not commit.
+//!
+//! Times are milliseconds since the epoch, passed in by the caller (tests set them).
+
+use crate::db::Db;
+use crate::{Records, RecordsError};
+
+/// A claimed step.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Claim {
+    /// The run.
+    pub run_id: String,
+    /// The step id.
+    pub step: String,
+    /// Whose run it is.
+    pub tenant: String,
+    /// The fence this claim holds; only it may release the row.
+    pub fence: i64,
+    /// Claims of this row so far, this one included (attempts, counting reaped ones).
+    pub claims: i64,
+}
+
+/// What a worker may claim.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    /// Only these tenants' steps (empty: every tenant's).
+    pub tenants: Vec<String>,
+    /// The labels the worker carries: it claims steps that ask for none or for one of these.
+    pub labels: Vec<String>,
+}
+
+/// The queue, over every tenant (workers are not one tenant's).
+#[derive(Clone)]
+pub struct Queue {
+    db: Db,
+}
+
+/// Candidates locked per claimed row on PostgreSQL: rows another claimer holds are skipped,
+/// and the rest taken in turn.
+const CANDIDATES_PER_CLAIM: i64 = 4;
+
+impl Records {
+    /// The step queue these records hold.
+    pub fn queue(&self) -> Queue {
+        Queue { db: self.db.clone() }
+    }
+
+    /// Queues steps of this tenant's run `run_id` as ready: (step id, label it runs on or
+    /// ''). A step queued already stays as it is.
+    pub async fn enqueue(&self, run_id: &str, steps: &[(&str, &str)], now_ms: i64) -> Result<(), RecordsError> {
+        for (step, runs_on) in steps {
+            self.db
+                .execute(
+                    "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at) \
+                     VALUES ($1, $2, $3, $4, 'ready', $5) ON CONFLICT (run_id, step) DO NOTHING",
+                    vec![
+                        run_id.into(),
+                        (*step).into(),
+                        self.tenant.as_str().into(),
+                        (*runs_on).into(),
+                        now_ms.into(),
+                    ],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `a,b,c` for a list matched with `LIKE` (labels and tenant names hold no `,`, `%` or `_`
+/// by their own rules; anything else is left out rather than matched loosely).
+fn listed(items: &[String]) -> String {
+    items
+        .iter()
+        .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Queue {
+    /// Claims up to `n` ready steps for `worker` until `now_ms + lease_ms`, fairly between
+    /// tenants (see the module's notes).
+    pub async fn claim(
+        &self,
+        worker: &str,
+        filter: &ClaimFilter,
+        n: u32,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Claim>, RecordsError> {
+        // Rows a worker may take: a label it carries (or none asked), a tenant it serves;
+        // each with its turn: its rank among its tenant's (oldest first) plus the steps the
+        // tenant has leased now. Lowest turns are taken first.
+        const TURNS: &str = "SELECT q.run_id, q.step, q.ready_at, \
+            ROW_NUMBER() OVER (PARTITION BY q.tenant ORDER BY q.ready_at, q.run_id, q.step) + COALESCE(l.n, 0) AS turn \
+            FROM step_queue q LEFT JOIN (SELECT tenant, COUNT(*) AS n FROM step_queue WHERE state = 'leased' \
+            GROUP BY tenant) l ON l.tenant = q.tenant \
+            WHERE q.state = 'ready' \
+            AND (q.runs_on = '' OR (',' || $3 || ',') LIKE ('%,' || q.runs_on || ',%')) \
+            AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || q.tenant || ',%'))";
+        let sql = match &self.db {
+            // The turns are read without locks; the best candidates are then locked,
+            // skipping any another claimer holds, and the best of those taken.
+            Db::Postgres { .. } => format!(
+                "WITH turns AS ({TURNS}), \
+                 candidates AS (SELECT * FROM turns ORDER BY turn, ready_at, run_id, step LIMIT $6), \
+                 locked AS (SELECT s.run_id, s.step FROM step_queue s JOIN candidates c \
+                 ON s.run_id = c.run_id AND s.step = c.step WHERE s.state = 'ready' FOR UPDATE OF s SKIP LOCKED), \
+                 picked AS (SELECT c.run_id, c.step FROM candidates c JOIN locked k \
+                 ON k.run_id = c.run_id AND k.step = c.step ORDER BY c.turn, c.ready_at, c.run_id, c.step LIMIT $5) \
+                 UPDATE step_queue s SET state = 'leased', worker = $1, fence = s.fence + 1, claims = s.claims + 1, \
+                 lease_expires_at = $2 FROM picked WHERE s.run_id = picked.run_id AND s.step = picked.step \
+                 RETURNING s.run_id, s.step, s.tenant, s.fence, s.claims"
+            ),
+            // One writer: the statement is atomic, no row locks to skip.
+            Db::Sqlite { .. } => format!(
+                "UPDATE step_queue SET state = 'leased', worker = $1, fence = fence + 1, claims = claims + 1, \
+                 lease_expires_at = $2 WHERE (run_id, step) IN (SELECT run_id, step FROM ({TURNS}) \
+                 ORDER BY turn, ready_at, run_id, step LIMIT MIN($5, $6)) \
+                 RETURNING run_id, step, tenant, fence, claims"
+            ),
+        };
+        let mut claims: Vec<Claim> = self
+            .db
+            .all(
+                sql,
+                vec![
+                    worker.into(),
+                    now_ms.saturating_add(lease_ms).into(),
+                    listed(&filter.labels).into(),
+                    listed(&filter.tenants).into(),
+                    i64::from(n).into(),
+                    i64::from(n).saturating_mul(CANDIDATES_PER_CLAIM).into(),
+                ],
+            )
+            .await?;
+        claims.sort_by(|a, b| (&a.run_id, &a.step).cmp(&(&b.run_id, &b.step)));
+        Ok(claims)
+    }
+
+    /// Extends every lease `worker` holds to `now_ms + lease_ms`; how many it holds.
+    pub async fn heartbeat(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<u64, RecordsError> {
+        Ok(self
+            .db
+            .execute(
+                "UPDATE step_queue SET lease_expires_at = $1 WHERE worker = $2 AND state = 'leased'",
+                vec![now_ms.saturating_add(lease_ms).into(), worker.into()],
+            )
+            .await?)
+    }
+
+    /// Returns every lease expired by `now_ms` to the ready steps; how many.
+    pub async fn reap(&self, now_ms: i64) -> Result<u64, RecordsError> {
+        Ok(self
+            .db
+            .execute(
+                "UPDATE step_queue SET state = 'ready', worker = NULL, lease_expires_at = NULL, ready_at = $1 \
+                 WHERE state = 'leased' AND lease_expires_at < $1",
+                vec![now_ms.into()],
+            )
+            .await?)
+    }
+
+    /// Gives up `claim`'s row (its result is committed, or it failed for good) — only if
+    /// the row still holds `claim`'s fence; `false` when another claim took it over.
+    pub async fn release(&self, claim: &Claim) -> Result<bool, RecordsError> {
+        let gone = self
+            .db
+            .execute(
+                "DELETE FROM step_queue WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'",
+                vec![
+                    claim.run_id.as_str().into(),
+                    claim.step.as_str().into(),
+                    claim.fence.into(),
+                ],
+            )
+            .await?;
+        Ok(gone == 1)
+    }
+
+    /// Ready and leased rows now (for `/metrics` and tests).
+    pub async fn depth(&self) -> Result<(u64, u64), RecordsError> {
+        let count = |state: &'static str| async move {
+            self.db
+                .first::<(i64,)>("SELECT COUNT(*) FROM step_queue WHERE state = $1", vec![state.into()])
+                .await
+                .map(|row| row.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
+        };
+        Ok((count("ready").await?, count("leased").await?))
+    }
+}
