@@ -7,6 +7,7 @@
 //! and returns the digests it published. [`LocalExecutor`] does that in-process through
 //! the sandbox; an executor on other machines can take its place without a rewrite.
 
+mod advance;
 mod cache_key;
 mod cancel;
 mod committer;
@@ -18,6 +19,7 @@ mod run_state;
 mod scheduler;
 mod step_job;
 
+pub use advance::{Advance, advance};
 pub use cache_key::cache_key;
 pub use cancel::CancelSignal;
 pub use events::{RunEvent, StepState};
