@@ -107,6 +107,9 @@ pub enum RecordsError {
     /// No tenant of that name.
     #[error("no tenant `{0}` (`weft tenant list` shows them)")]
     UnknownTenant(String),
+    /// A label (or tenant name) of the step queue that is not letters, digits and `-`.
+    #[error("`{0}` is not a label: use letters, digits and `-`")]
+    BadLabel(String),
     /// The tenant published as many versions as it may.
     #[error("a tenant may publish at most {limit} step versions, and this one has as many")]
     TooManyVersions {

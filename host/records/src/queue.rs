@@ -65,6 +65,9 @@ impl Records {
     /// Queues steps of this tenant's run `run_id` as ready: (step id, label it runs on or
     /// ''). A step queued already stays as it is.
     pub async fn enqueue(&self, run_id: &str, steps: &[(&str, &str)], now_ms: i64) -> Result<(), RecordsError> {
+        if let Some((_, label)) = steps.iter().find(|(_, label)| !plain(label)) {
+            return Err(RecordsError::BadLabel((*label).to_string()));
+        }
         for (step, runs_on) in steps {
             self.db
                 .execute(
@@ -84,15 +87,16 @@ impl Records {
     }
 }
 
-/// `a,b,c` for a list matched with `LIKE` (labels and tenant names hold no `,`, `%` or `_`
-/// by their own rules; anything else is left out rather than matched loosely).
-fn listed(items: &[String]) -> String {
-    items
-        .iter()
-        .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(",")
+/// Whether `text` is made of ASCII letters, digits and `-` only: what a label or tenant
+/// name is, and all that is ever matched with `LIKE` here (no `,`, `%` or `_`).
+fn plain(text: &str) -> bool {
+    text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// `a,b,c` for a list matched with `LIKE`; `None` when an item is not [`plain`] (it is
+/// never matched loosely).
+fn listed(items: &[String]) -> Option<String> {
+    items.iter().all(|s| !s.is_empty() && plain(s)).then(|| items.join(","))
 }
 
 impl Queue {
@@ -106,6 +110,17 @@ impl Queue {
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<Claim>, RecordsError> {
+        let (Some(labels), Some(tenants)) = (listed(&filter.labels), listed(&filter.tenants)) else {
+            return Err(RecordsError::BadLabel(
+                filter
+                    .labels
+                    .iter()
+                    .chain(&filter.tenants)
+                    .find(|s| s.is_empty() || !plain(s))
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+        };
         // Rows a worker may take: a label it carries (or none asked), a tenant it serves;
         // each with its turn: its rank among its tenant's (oldest first) plus the steps the
         // tenant has leased now. Lowest turns are taken first.
@@ -145,8 +160,8 @@ impl Queue {
                 vec![
                     worker.into(),
                     now_ms.saturating_add(lease_ms).into(),
-                    listed(&filter.labels).into(),
-                    listed(&filter.tenants).into(),
+                    labels.into(),
+                    tenants.into(),
                     i64::from(n).into(),
                     i64::from(n).saturating_mul(CANDIDATES_PER_CLAIM).into(),
                 ],

@@ -157,6 +157,13 @@ async fn labels_and_tenants_limit_what_a_worker_claims(backend: &Backend) {
         labels: vec!["gpus".into()],
     };
     assert!(queue.claim("w", &gpus, 5, 0, LEASE).await.expect("claim").is_empty());
+    // A name that is not one is refused, never read as "any tenant" or matched loosely.
+    let loose = ClaimFilter {
+        tenants: vec!["al_ha".into()],
+        labels: Vec::new(),
+    };
+    assert!(queue.claim("w", &loose, 5, 0, LEASE).await.is_err());
+    assert!(alpha.enqueue("r4", &[("t", "g_u")], 0).await.is_err());
 }
 
 async fn concurrent_claimers_never_take_the_same_step(backend: &Backend) {
