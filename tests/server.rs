@@ -1377,7 +1377,7 @@ async fn runs_and_steps_are_traced_over_otlp() {
 
     let home = Home::new();
     let token = tenant(&home, "alpha");
-    let served = Served::start_with_env(
+    let mut served = Served::start_with_env(
         &home,
         &[],
         &[
@@ -1458,4 +1458,35 @@ async fn runs_and_steps_are_traced_over_otlp() {
     );
     assert_eq!(b["events"][0]["name"], "retry", "{b}");
     assert_eq!(root["traceId"].as_str().map(str::len), Some(32));
+
+    // A stopping server sends what waits first: a run that ended just before SIGTERM
+    // (its span queued, the batch not due for a second) still reaches the collector.
+    let quick = served
+        .submit(
+            &token,
+            json!({"workflow": "name: quick\nsteps:\n  n: {uses: test-noop}\n"}),
+        )
+        .await;
+    events(&served, &token, &quick, None).await;
+    let pid = served.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    served.child.wait().expect("the server stops");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut names = Vec::new();
+    while !names.iter().any(|n| n == "run quick") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (_, body) = tokio::time::timeout(left, received.recv())
+            .await
+            .expect("the span of the run that ended before SIGTERM")
+            .expect("collector");
+        let spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        names.extend(spans.iter().filter_map(|s| s["name"].as_str().map(str::to_string)));
+    }
 }

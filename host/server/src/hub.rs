@@ -279,6 +279,13 @@ impl Hub {
         self.metrics.step_finished(outcome, seconds);
     }
 
+    /// Sends the spans waiting now to the collector, if traces are on (at most `limit`).
+    pub(crate) async fn flush_traces(&self, limit: std::time::Duration) {
+        if let Some(tracer) = &self.tracer {
+            tracer.flush(limit).await;
+        }
+    }
+
     /// Runs executing now.
     pub(crate) fn executing_runs(&self) -> usize {
         *self.executing.borrow()

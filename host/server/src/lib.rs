@@ -267,4 +267,9 @@ impl Server {
     pub async fn idle(&self) {
         self.state.hub.idle().await;
     }
+
+    /// Sends the spans not sent yet (the server is stopping), waiting at most 5 s.
+    pub async fn flush_traces(&self) {
+        self.state.hub.flush_traces(std::time::Duration::from_secs(5)).await;
+    }
 }

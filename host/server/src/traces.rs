@@ -3,7 +3,8 @@
 //! execute to its end (a cached step is an instant span; each retry an event on its step's
 //! span). Spans go to the collector as OTLP/HTTP JSON (`POST …/v1/traces`), in batches,
 //! from a task of their own: a slow or absent collector never holds a run back — spans
-//! that do not fit the queue are dropped and counted in the log.
+//! that do not fit the queue are dropped and counted in the log. A stopping server sends
+//! what is waiting first ([`Tracer::flush`]).
 //!
 //! A run's trace id is derived from its tenant and run id, so a resumed run's spans join
 //! the same trace and anyone holding the run id can find its trace.
@@ -56,10 +57,17 @@ struct Span {
     error: Option<String>,
 }
 
+/// What the exporting task is sent.
+enum Message {
+    Span(Span),
+    /// Send what is waiting now, then say so.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// Sends spans to a collector; cheap to clone into every run.
 #[derive(Clone)]
 pub(crate) struct Tracer {
-    tx: mpsc::Sender<Span>,
+    tx: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
     launches: Arc<AtomicU64>,
 }
@@ -95,9 +103,20 @@ impl Tracer {
     }
 
     fn send(&self, span: Span) {
-        if self.tx.try_send(span).is_err() {
+        if self.tx.try_send(Message::Span(span)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Sends the spans waiting now, waiting at most `limit` (the server is stopping).
+    pub(crate) async fn flush(&self, limit: Duration) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        let _ = tokio::time::timeout(limit, async {
+            if self.tx.send(Message::Flush(done)).await.is_ok() {
+                let _ = sent.await;
+            }
+        })
+        .await;
     }
 }
 
@@ -202,7 +221,7 @@ impl RunTrace {
 }
 
 /// Batches spans and posts them until the server stops.
-async fn export(config: TraceConfig, mut rx: mpsc::Receiver<Span>, dropped: Arc<AtomicU64>) {
+async fn export(config: TraceConfig, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
     let http = match reqwest::Client::builder().timeout(EXPORT_TIMEOUT).build() {
         Ok(http) => http,
         Err(e) => {
@@ -212,13 +231,25 @@ async fn export(config: TraceConfig, mut rx: mpsc::Receiver<Span>, dropped: Arc<
     };
     let mut failing = false;
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
+        let mut batch = Vec::new();
+        let mut flushed = None;
+        match first {
+            Message::Span(span) => batch.push(span),
+            Message::Flush(done) => flushed = Some(done),
+        }
         let deadline = tokio::time::Instant::now() + FLUSH;
-        while batch.len() < BATCH {
+        while batch.len() < BATCH && flushed.is_none() {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(span)) => batch.push(span),
+                Ok(Some(Message::Span(span))) => batch.push(span),
+                Ok(Some(Message::Flush(done))) => flushed = Some(done),
                 Ok(None) | Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            if let Some(done) = flushed {
+                let _ = done.send(());
+            }
+            continue;
         }
         let body = document(&config.service_name, &batch);
         let mut request = http
@@ -248,6 +279,9 @@ async fn export(config: TraceConfig, mut rx: mpsc::Receiver<Span>, dropped: Arc<
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
             tracing::warn!("{lost} spans dropped: the collector does not keep up");
+        }
+        if let Some(done) = flushed {
+            let _ = done.send(());
         }
     }
 }

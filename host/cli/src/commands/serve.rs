@@ -69,7 +69,10 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
     // ends; what it was running is resumed by the next start.
     tokio::select! {
         served = server.serve(listener, std::future::pending()) => served.context("serving")?,
-        () = stopped() => eprintln!("stopping"),
+        () = stopped() => {
+            eprintln!("stopping");
+            server.flush_traces().await;
+        }
     }
     Ok(0)
 }
