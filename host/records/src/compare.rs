@@ -1,7 +1,8 @@
-//! Metrics of several runs side by side (`weft metrics`, `GET /api/v1/metrics`): one row
+//! Metrics of several runs side by side (`weft metrics`, `GET /api/v1/compare`): one row
 //! per (step, metric) in the order first seen, one value per run — the experiment-tracking
 //! view of a sweep or of reruns with other parameters.
 
+use crate::{Records, RecordsError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use weft_engine::RunReport;
@@ -40,35 +41,97 @@ pub struct MetricRow {
 
 /// Aligns the metrics of `reports`, keeping only steps whose id starts with `step_prefix`.
 pub fn compare_metrics(reports: &[RunReport], step_prefix: Option<&str>) -> MetricsComparison {
+    let runs = reports
+        .iter()
+        .map(|r| {
+            let metrics = r
+                .steps
+                .iter()
+                .flat_map(|s| {
+                    s.metrics
+                        .iter()
+                        .map(|(name, value)| (s.id.clone(), name.clone(), *value))
+                })
+                .collect();
+            (
+                ComparedRun {
+                    run_id: r.run_id.clone(),
+                    workflow: r.workflow.clone(),
+                    params: r.params.clone(),
+                },
+                metrics,
+            )
+        })
+        .collect();
+    align(runs, step_prefix)
+}
+
+/// A run and its metrics as (step, name, value), in plan order.
+type RunMetrics = (ComparedRun, Vec<(String, String, f64)>);
+
+/// One row per (step, metric) in the order first seen, one column per run.
+fn align(runs: Vec<RunMetrics>, step_prefix: Option<&str>) -> MetricsComparison {
     let mut rows: Vec<MetricRow> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
-    for (col, report) in reports.iter().enumerate() {
-        for step in &report.steps {
-            if step_prefix.is_some_and(|p| !step.id.starts_with(p)) {
+    for (col, (_, metrics)) in runs.iter().enumerate() {
+        for (step, name, value) in metrics {
+            if step_prefix.is_some_and(|p| !step.starts_with(p)) {
                 continue;
             }
-            for (name, value) in &step.metrics {
-                let at = *index.entry((step.id.clone(), name.clone())).or_insert_with(|| {
-                    rows.push(MetricRow {
-                        step: step.id.clone(),
-                        metric: name.clone(),
-                        values: vec![None; reports.len()],
-                    });
-                    rows.len() - 1
+            let at = *index.entry((step.clone(), name.clone())).or_insert_with(|| {
+                rows.push(MetricRow {
+                    step: step.clone(),
+                    metric: name.clone(),
+                    values: vec![None; runs.len()],
                 });
-                rows[at].values[col] = Some(*value);
-            }
+                rows.len() - 1
+            });
+            rows[at].values[col] = Some(*value);
         }
     }
     MetricsComparison {
-        runs: reports
-            .iter()
-            .map(|r| ComparedRun {
-                run_id: r.run_id.clone(),
-                workflow: r.workflow.clone(),
-                params: r.params.clone(),
-            })
-            .collect(),
+        runs: runs.into_iter().map(|(run, _)| run).collect(),
         rows,
+    }
+}
+
+impl Records {
+    /// [`compare_metrics`] of this tenant's runs `ids`, reading only their parameters and
+    /// metrics (not whole runs): what `GET /api/v1/compare` answers.
+    pub async fn compare_runs(
+        &self,
+        ids: &[&str],
+        step_prefix: Option<&str>,
+    ) -> Result<MetricsComparison, RecordsError> {
+        let mut runs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (workflow, params) = self
+                .db
+                .first::<(String, String)>(
+                    "SELECT workflow, params FROM runs WHERE id = $1 AND tenant = $2",
+                    vec![(*id).into(), self.tenant.as_str().into()],
+                )
+                .await?
+                .ok_or_else(|| RecordsError::UnknownRun((*id).to_string()))?;
+            let metrics: Vec<(String, String, f64)> = self
+                .db
+                .all(
+                    "SELECT m.step, m.name, m.value FROM metrics m JOIN steps s ON s.run_id = m.run_id AND s.step = m.step \
+                     WHERE m.run_id = $1 ORDER BY s.position, m.position",
+                    vec![(*id).into()],
+                )
+                .await?;
+            let params = serde_json::from_str(&params)
+                .map_err(|e| RecordsError::Corrupt(format!("bad JSON in the records: {e}")))?;
+            runs.push((
+                ComparedRun {
+                    run_id: (*id).to_string(),
+                    workflow,
+                    params,
+                },
+                metrics,
+            ));
+        }
+        Ok(align(runs, step_prefix))
     }
 }

@@ -163,6 +163,23 @@ async fn committed_steps_read_back_as_committed(backend: &Backend) {
     assert_eq!(logs[0].0, "train[0]");
     assert_eq!(records.logs("r1", None).await.expect("logs").len(), 2);
     assert!(records.logs("nope", None).await.is_err());
+
+    // Metrics compared from the metrics alone, as from the whole run, per step prefix too.
+    for prefix in [None, Some("train")] {
+        assert_eq!(
+            records.compare_runs(&["r1"], prefix).await.expect("compare"),
+            weft_records::compare_metrics(&[detail.report()], prefix)
+        );
+    }
+    assert_eq!(
+        records.compare_runs(&["r1"], None).await.expect("compare").rows.len(),
+        4
+    );
+    assert!(records.compare_runs(&["r1", "nope"], None).await.is_err());
+    assert!(
+        backend.open("other").await.compare_runs(&["r1"], None).await.is_err(),
+        "another tenant's run"
+    );
 }
 
 async fn the_cache_and_cancel_requests_belong_to_one_tenant(backend: &Backend) {

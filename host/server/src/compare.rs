@@ -48,9 +48,5 @@ pub(crate) async fn compare(
         return Err(ApiError::bad_request(format!("name 1 to {MAX_RUNS} runs: `?runs=A,B`")));
     }
     let records = state.runner(&tenant).records;
-    let mut reports = Vec::with_capacity(ids.len());
-    for id in ids {
-        reports.push(records.run(id).await?.report());
-    }
-    Ok(Json(weft_records::compare_metrics(&reports, query.step.as_deref())))
+    Ok(Json(records.compare_runs(&ids, query.step.as_deref()).await?))
 }
