@@ -32,7 +32,7 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         slots,
         max_upload_bytes: args.max_upload_size,
         quotas: defaults.with_overrides(&overrides).map_err(anyhow::Error::msg)?,
-        traces: trace_config()?,
+        traces: trace_config(|name| std::env::var(name).ok())?,
         ..ServerConfig::default()
     };
     if let Some(traces) = &config.traces {
@@ -93,8 +93,8 @@ async fn stopped() {
 /// or `OTEL_EXPORTER_OTLP_ENDPOINT` (+ `/v1/traces`), `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS`,
 /// `OTEL_SERVICE_NAME`; none without an endpoint, or with `OTEL_SDK_DISABLED=true` or
 /// `OTEL_TRACES_EXPORTER=none`. Weft speaks OTLP over HTTP with JSON bodies only.
-fn trace_config() -> anyhow::Result<Option<TraceConfig>> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+fn trace_config(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<TraceConfig>> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
         || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v == "none")
     {
@@ -169,4 +169,67 @@ fn percent_decoded(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> anyhow::Result<Option<TraceConfig>> {
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        trace_config(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn traces_follow_the_opentelemetry_variables() {
+        assert!(config(&[]).expect("none").is_none(), "no endpoint, no traces");
+        let on = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%2Cb, x-team=ml"),
+        ])
+        .expect("valid")
+        .expect("on");
+        assert_eq!(on.url, "http://collector:4318/v1/traces");
+        assert_eq!(on.service_name, "weft");
+        assert_eq!(
+            on.headers,
+            [
+                ("api-key".to_string(), "a,b".to_string()),
+                ("x-team".to_string(), "ml".to_string())
+            ]
+        );
+        let exact = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c/traces"),
+            ("OTEL_SERVICE_NAME", "ml-weft"),
+        ])
+        .expect("valid")
+        .expect("on");
+        assert_eq!(
+            (exact.url.as_str(), exact.service_name.as_str()),
+            ("https://c/traces", "ml-weft")
+        );
+        for off in [("OTEL_SDK_DISABLED", "true"), ("OTEL_TRACES_EXPORTER", "none")] {
+            assert!(
+                config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"), off])
+                    .expect("valid")
+                    .is_none()
+            );
+        }
+        let grpc = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert!(grpc.expect_err("refused").to_string().contains("not gRPC"));
+        assert!(
+            config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).is_err(),
+            "not a URL"
+        );
+        let bad = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "bad name=x"),
+        ]);
+        assert!(bad.is_err(), "a header the HTTP client would refuse");
+    }
 }
