@@ -353,6 +353,33 @@ fn now() -> u64 {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_collector_that_does_not_answer_never_holds_a_run_back() {
+        // Accepts connections and never answers: every export waits its full timeout.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/v1/traces", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = listener.accept().await {
+                held.push(conn);
+            }
+        });
+        let tracer = Tracer::start(TraceConfig {
+            url,
+            headers: Vec::new(),
+            service_name: "weft".into(),
+        });
+        let started = std::time::Instant::now();
+        let run = tracer.run("t", "r", false);
+        for i in 0..QUEUE * 2 {
+            run.step(&format!("s{i}"), &StepState::Running);
+            run.step(&format!("s{i}"), &StepState::Succeeded(Duration::ZERO));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "spans are never waited for");
+        let dropped = tracer.dropped.load(Ordering::Relaxed);
+        assert!(dropped >= QUEUE as u64 - BATCH as u64, "{dropped} dropped");
+    }
+
     #[test]
     fn a_span_is_otlp_json() {
         let span = Span {
