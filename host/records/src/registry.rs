@@ -111,14 +111,8 @@ impl Records {
             )
             .await?
             .map_or(0, |(n,)| n);
-        let taken = self
-            .db
-            .first::<(String,)>(
-                "SELECT digest FROM registry WHERE tenant = $1 AND name = $2 AND version = $3",
-                vec![self.tenant.as_str().into(), step.name.into(), step.version.into()],
-            )
-            .await?;
-        if published >= MAX_VERSIONS_PER_TENANT && taken.is_none() {
+        // At the cap, only a version published already (the same bytes again) gets through.
+        if published >= MAX_VERSIONS_PER_TENANT && self.published_digest(step).await?.is_none() {
             return Err(RecordsError::TooManyVersions {
                 limit: MAX_VERSIONS_PER_TENANT,
             });
@@ -146,14 +140,7 @@ impl Records {
             }
             return Ok(Published::New);
         }
-        let existing = self
-            .db
-            .first::<(String,)>(
-                "SELECT digest FROM registry WHERE tenant = $1 AND name = $2 AND version = $3",
-                vec![self.tenant.as_str().into(), step.name.into(), step.version.into()],
-            )
-            .await?;
-        match existing {
+        match self.published_digest(step).await? {
             Some((digest,)) if digest == step.digest.to_string() => Ok(Published::Unchanged),
             Some((digest,)) => Err(RecordsError::VersionTaken {
                 step: format!("{}@{}", step.name, step.version),
@@ -161,6 +148,17 @@ impl Records {
             }),
             None => Err(RecordsError::Corrupt("a published version vanished".into())),
         }
+    }
+
+    /// The digest this tenant published `step`'s name and version with, if it did.
+    async fn published_digest(&self, step: &NewStep<'_>) -> Result<Option<(String,)>, RecordsError> {
+        Ok(self
+            .db
+            .first::<(String,)>(
+                "SELECT digest FROM registry WHERE tenant = $1 AND name = $2 AND version = $3",
+                vec![self.tenant.as_str().into(), step.name.into(), step.version.into()],
+            )
+            .await?)
     }
 
     /// Makes this tenant's `name@version` public (or private again); `false` when the

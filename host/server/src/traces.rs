@@ -179,7 +179,7 @@ impl RunTrace {
             start: end,
             retries: Vec::new(),
         });
-        let id = hash(&format!("weft-step\0{}\0{step}", hex(&self.span_id)));
+        let id = hash(&format!("weft-step\0{}\0{step}", hex::encode(self.span_id)));
         self.tracer.send(Span {
             trace_id: self.trace_id,
             span_id: id[..8].try_into().unwrap_or_default(),
@@ -297,8 +297,8 @@ fn document(service: &str, spans: &[Span]) -> serde_json::Value {
         .iter()
         .map(|s| {
             let mut span = serde_json::json!({
-                "traceId": hex(&s.trace_id),
-                "spanId": hex(&s.span_id),
+                "traceId": hex::encode(s.trace_id),
+                "spanId": hex::encode(s.span_id),
                 "name": s.name,
                 "kind": 1,
                 "startTimeUnixNano": s.start.to_string(),
@@ -313,7 +313,7 @@ fn document(service: &str, spans: &[Span]) -> serde_json::Value {
                 },
             });
             if let Some(parent) = &s.parent {
-                span["parentSpanId"] = serde_json::json!(hex(parent));
+                span["parentSpanId"] = serde_json::json!(hex::encode(parent));
             }
             span
         })
@@ -336,10 +336,6 @@ fn any_value(v: &serde_json::Value) -> serde_json::Value {
 
 fn hash(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Nanoseconds since the Unix epoch.
