@@ -5,7 +5,7 @@
 //! a run in the transaction that commits a step (issue 11), with no process holding the
 //! run's state in memory.
 
-use crate::report::{StepReport, StepStatus};
+use crate::report::StepStatus;
 use std::collections::HashMap;
 use weft_model::Plan;
 
@@ -24,18 +24,14 @@ pub struct Advance {
     pub finished: bool,
 }
 
-/// The decisions for `plan` whose steps stand as `steps` (`steps[i]` is `plan.steps[i]`,
-/// as the records hold them). Steps not finished are `Pending`; a cancelled step settles
+/// The decisions for `plan` whose steps stand as `status` (`status[i]` is `plan.steps[i]`'s,
+/// as the records hold it), with `metric(i, name)` the value step `i` recorded (read only
+/// by `when:` conditions). Steps not finished are `Pending`; a cancelled step settles
 /// nothing downstream (the run is being stopped).
-pub fn advance(plan: &Plan, steps: &[StepReport]) -> Advance {
-    let mut status: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
+pub fn advance(plan: &Plan, status: &[StepStatus], metric: impl Fn(usize, &str) -> Option<f64>) -> Advance {
+    let mut status: Vec<StepStatus> = status.to_vec();
     let index: HashMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
-    let metric = |step: &str, name: &str| {
-        index
-            .get(step)
-            .and_then(|&k| steps.get(k))
-            .and_then(|s| s.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
-    };
+    let metric = |step: &str, name: &str| index.get(step).and_then(|&k| metric(k, name));
     // The step a stop comes from: a failure or a false condition is its own origin; its
     // dependents, settled in the same pass (plan order reaches them all), share it.
     let mut origin: Vec<usize> = (0..plan.steps.len()).collect();

@@ -19,7 +19,10 @@ async fn agrees(yaml: &str) -> Vec<(String, StepStatus)> {
     loop {
         rounds += 1;
         assert!(rounds <= setup.plan.steps.len() + 2, "advance never finishes");
-        let next = advance(&setup.plan, &steps);
+        let status: Vec<StepStatus> = steps.iter().map(|s| s.status).collect();
+        let next = advance(&setup.plan, &status, |k, name| {
+            steps[k].metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        });
         for (i, status, reason) in &next.settled {
             steps[*i].status = *status;
             steps[*i].error = Some(reason.clone());

@@ -77,6 +77,8 @@ pub struct StepDecl {
     pub retry: Option<Spanned<Retry>>,
     /// `cache: false` keeps the step out of the cache.
     pub cache: Option<Spanned<bool>>,
+    /// The label a worker must carry to execute this step (`runs-on: gpu`).
+    pub runs_on: Option<Spanned<String>>,
 }
 
 /// One input port's binding as written: `port: source` or `port: [source, ...]`.
@@ -231,6 +233,9 @@ fn identifier(key: &Spanned<String>, what: &str, field: &str, diags: &mut Vec<Di
 /// Most instances of one step running at once; more than the largest plan has steps
 /// (`validate::MAX_PLANNED_STEPS`) would mean nothing.
 pub const MAX_CONCURRENCY: i64 = 10_000;
+
+/// Longest worker label `runs-on:` may name.
+pub const MAX_LABEL: usize = 63;
 
 /// Why a scalar cannot be a parameter value although it reads as a number: YAML reads
 /// `1e400` as infinity and `.nan` as not-a-number, which no step, record or comparison
@@ -445,6 +450,7 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
             "limits",
             "retry",
             "cache",
+            "runs-on",
         ],
         diags,
     );
@@ -576,6 +582,21 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         }
     });
     let when = step.string("when", false, body.span, diags);
+    let runs_on = step.string("runs-on", false, body.span, diags).filter(|label| {
+        let plain = label.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let fits = (1..=MAX_LABEL).contains(&label.value.len());
+        if !(plain && fits) {
+            diags.push(Diagnostic::new(
+                label.span,
+                step.sub("runs-on"),
+                format!(
+                    "a worker label is 1 to {MAX_LABEL} letters, digits and `-`, found `{}`",
+                    label.value
+                ),
+            ));
+        }
+        plain && fits
+    });
 
     let limits = step
         .get("limits")
@@ -608,6 +629,7 @@ fn parse_step(id: &Spanned<String>, body: &Node, field: &str, diags: &mut Vec<Di
         limits,
         retry,
         cache,
+        runs_on,
     })
 }
 

@@ -391,6 +391,7 @@ fn materialise(
                 }),
                 concurrency: c.decl.concurrency.as_ref().and_then(|s| usize::try_from(s.value).ok()),
                 condition: c.condition.clone(),
+                runs_on: c.decl.runs_on.as_ref().map(|l| l.value.clone()),
             });
         }
     }

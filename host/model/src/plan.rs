@@ -60,6 +60,8 @@ pub struct PlannedStep {
     pub concurrency: Option<usize>,
     /// Run only when this holds (evaluated when the step is ready); skip otherwise.
     pub condition: Option<Condition>,
+    /// The label a worker must carry to execute it (`runs-on:`); in-process runs ignore it.
+    pub runs_on: Option<String>,
 }
 
 /// One instance of a fanned-out step.

@@ -500,6 +500,27 @@ fn huge_durations_and_counts_are_errors() {
 }
 
 #[test]
+fn a_worker_label_is_short_and_plain() {
+    let long = "x".repeat(64);
+    let text = format!(
+        "name: w\nsteps:\n  a: {{uses: src, runs-on: gpu}}\n  b: {{uses: src, runs-on: 'gpu,cpu'}}\n  c: {{uses: src, runs-on: {long}}}\n  d: {{uses: src, runs-on: ''}}\n"
+    );
+    let err = weft_model::parse_and_validate(&text, &catalog(0), &[]).expect_err("invalid");
+    let shown = err.to_string();
+    for expected in [
+        "4:27: steps.b.runs-on: a worker label is 1 to 63 letters, digits and `-`, found `gpu,cpu`",
+        "5:27: steps.c.runs-on: a worker label is 1 to 63 letters, digits and `-`, found `xxxx",
+        "6:27: steps.d.runs-on: a worker label is 1 to 63",
+    ] {
+        assert!(shown.contains(expected), "missing {expected:?} in\n{shown}");
+    }
+    assert!(!shown.contains("steps.a."), "{shown}");
+    let plan = weft_model::parse_and_validate("name: w\nsteps:\n  a: {uses: src, runs-on: gpu-2}\n", &catalog(0), &[])
+        .expect("valid");
+    assert_eq!(plan.steps[0].runs_on.as_deref(), Some("gpu-2"));
+}
+
+#[test]
 fn figures_stay_small() {
     // Keeps the helper's fields used when a case asserts only on some of them.
     let f = measure("minimal", "name: w\nsteps:\n  a: {uses: src}\n", &catalog(0));

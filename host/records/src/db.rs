@@ -2,7 +2,7 @@
 //! whichever is open. Reads are written once, in SQL both understand (`$n` placeholders,
 //! which SQLite also takes), and decoded into `FromRow` types that serve both row kinds.
 
-use crate::script::Val;
+use crate::script::{Script, Val};
 use crate::{Durability, Location, RecordsError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
@@ -111,6 +111,116 @@ impl Db {
                 pool.close().await;
             }
             Db::Postgres { pool } => pool.close().await,
+        }
+    }
+}
+
+/// An open write transaction: reads through it see its own writes. SQLite's holds the one
+/// writer connection (`BEGIN IMMEDIATE`: the write lock from the start, so a read-then-
+/// write cannot fail on a lock upgrade); PostgreSQL's is a pooled connection's. End it with
+/// [`Tx::commit`] or [`Tx::rollback`] — [`Db::transaction`] does both.
+pub(crate) enum Tx<'a> {
+    Sqlite(tokio::sync::MutexGuard<'a, Option<SqliteConnection>>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Db {
+    /// Which backend this is (for the few statements written per backend).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres { .. })
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx<'_>, sqlx::Error> {
+        match self {
+            Db::Sqlite { writer, .. } => {
+                let mut guard = writer.lock().await;
+                match &mut *guard {
+                    Some(conn) => sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?,
+                    None => return Err(sqlx::Error::PoolClosed),
+                };
+                Ok(Tx::Sqlite(guard))
+            }
+            Db::Postgres { pool } => Ok(Tx::Postgres(pool.begin().await?)),
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Every row `sql` returns.
+    pub async fn all<T: AnyRow>(&mut self, sql: impl Into<String>, values: Vec<Val>) -> Result<Vec<T>, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.into());
+        match self {
+            Tx::Sqlite(guard) => {
+                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                bind_all!(sqlx::query_as::<Sqlite, T>(sql), values)
+                    .fetch_all(&mut *conn)
+                    .await
+            }
+            Tx::Postgres(tx) => {
+                bind_all!(sqlx::query_as::<Postgres, T>(sql), values)
+                    .fetch_all(&mut **tx)
+                    .await
+            }
+        }
+    }
+
+    /// Runs one statement; returns the rows it touched.
+    pub async fn execute(&mut self, sql: impl Into<String>, values: Vec<Val>) -> Result<u64, sqlx::Error> {
+        let sql = AssertSqlSafe(sql.into());
+        Ok(match self {
+            Tx::Sqlite(guard) => {
+                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                bind_all!(sqlx::query::<Sqlite>(sql), values)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected()
+            }
+            Tx::Postgres(tx) => bind_all!(sqlx::query::<Postgres>(sql), values)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Runs a script's statements inside this transaction.
+    pub async fn script(&mut self, script: Script) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(guard) => {
+                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                script.run_sqlite(conn).await
+            }
+            Tx::Postgres(tx) => crate::pipeline::commit(script, &mut **tx).await,
+        }
+    }
+
+    /// Makes the writes durable.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(mut guard) => {
+                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                if let Err(e) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Throws the writes away.
+    pub async fn rollback(self) {
+        match self {
+            Tx::Sqlite(mut guard) => {
+                if let Some(conn) = guard.as_mut() {
+                    // Whatever was left open must not leak into the connection's next use.
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                }
+            }
+            Tx::Postgres(tx) => {
+                let _ = tx.rollback().await;
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 //! opened. [`Records`] implements the engine's [`weft_engine::Journal`]: a finished step is
 //! committed in one transaction.
 
+mod advance;
 mod audit;
 mod compare;
 mod db;
@@ -28,6 +29,7 @@ mod tenants;
 pub mod testing;
 mod write;
 
+pub use advance::Committed;
 pub use audit::{AuditEntry, MAX_AUDIT_PAGE};
 pub use compare::{ComparedRun, MetricRow, MetricsComparison, compare_metrics};
 pub use health::{Recovered, check, recover};

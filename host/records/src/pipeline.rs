@@ -11,7 +11,7 @@
 
 use crate::script::{Op, Script, Val};
 use sqlx::postgres::PgArguments;
-use sqlx::{AssertSqlSafe, PgPool, Postgres};
+use sqlx::{AssertSqlSafe, Postgres};
 
 /// A value or a column of values, bound in order.
 enum Bind {
@@ -130,8 +130,12 @@ impl Statement {
     }
 }
 
-/// Runs `script` as one statement.
-pub(crate) async fn commit(script: Script, pool: &PgPool) -> Result<(), sqlx::Error> {
+/// Runs `script` as one statement on `conn` (a pool's: its own transaction; or inside an
+/// open one).
+pub(crate) async fn commit<'c>(
+    script: Script,
+    conn: impl sqlx::Executor<'c, Database = Postgres>,
+) -> Result<(), sqlx::Error> {
     let mut statement = Statement::default();
     let parts: Vec<String> = script.ops.into_iter().map(|op| statement.op(op)).collect();
     statement.sql = match parts.len() {
@@ -150,7 +154,7 @@ pub(crate) async fn commit(script: Script, pool: &PgPool) -> Result<(), sqlx::Er
     for b in statement.binds {
         query = bind(query, b);
     }
-    query.execute(pool).await?;
+    query.execute(conn).await?;
     Ok(())
 }
 

@@ -124,12 +124,7 @@ impl RunDetail {
 
     /// The run's status as the engine names it.
     pub fn status(&self) -> RunStatus {
-        match self.summary.status.as_str() {
-            "succeeded" => RunStatus::Succeeded,
-            "failed" => RunStatus::Failed,
-            "cancelled" => RunStatus::Cancelled,
-            _ => RunStatus::Running,
-        }
+        RunStatus::parse(&self.summary.status).unwrap_or(RunStatus::Running)
     }
 }
 

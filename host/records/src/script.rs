@@ -221,14 +221,25 @@ impl Script {
     }
 
     async fn commit_sqlite(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        self.sqlite_queries(conn, true).await
+    }
+
+    /// Runs the statements on `conn` inside a transaction the caller opened (and ends).
+    pub(crate) async fn run_sqlite(self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        self.sqlite_queries(conn, false).await
+    }
+
+    /// The queries, wrapped in `BEGIN IMMEDIATE` … `COMMIT` when `own_transaction`; on a
+    /// failure, whatever was open is rolled back.
+    async fn sqlite_queries(self, conn: &mut SqliteConnection, own_transaction: bool) -> Result<(), sqlx::Error> {
         let parts = self.sqlite_parts();
         let last = parts.len().saturating_sub(1);
         let mut result = Ok(());
         for (i, (mut sql, values)) in parts.into_iter().enumerate() {
-            if i == 0 {
+            if i == 0 && own_transaction {
                 sql.insert_str(0, "BEGIN IMMEDIATE;\n");
             }
-            if i == last {
+            if i == last && own_transaction {
                 sql.push_str("COMMIT;");
             }
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -245,8 +256,9 @@ impl Script {
                 break;
             }
         }
-        if result.is_err() {
-            // Whatever was left open must not leak into the connection's next use.
+        if result.is_err() && own_transaction {
+            // Whatever was left open must not leak into the connection's next use (the
+            // caller's own transaction is the caller's to roll back).
             let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
         }
         result

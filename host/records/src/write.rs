@@ -1,6 +1,7 @@
 //! Writing the records: a run's row when it starts, its steps' rows, each finished step in
 //! one transaction, and the final statuses.
 
+use crate::inline::PendingBlobs;
 use crate::script::{Script, Val};
 use crate::{Records, RecordsError, now_ms};
 use std::collections::BTreeMap;
@@ -108,13 +109,6 @@ impl Records {
     /// steps: the run must stop (its records no longer match what ran), and `--resume`
     /// runs them again.
     pub(crate) async fn commit_steps(&self, run_id: &str, steps: &[StepReport]) -> Result<(), RecordsError> {
-        let cleaned: Vec<StepReport>;
-        let steps = if steps.iter().all(|s| s.metrics.iter().all(|(_, v)| v.is_finite())) {
-            steps
-        } else {
-            cleaned = steps.iter().map(finite_metrics).collect();
-            &cleaned
-        };
         let batch_error = match self.commit_batch(run_id, steps).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
@@ -161,6 +155,23 @@ impl Records {
 
     /// One transaction for `steps`.
     async fn commit_batch(&self, run_id: &str, steps: &[StepReport]) -> Result<(), sqlx::Error> {
+        let (script, blobs) = self.step_script(run_id, steps);
+        script.commit(&self.db).await?;
+        self.blobs_committed(&blobs);
+        Ok(())
+    }
+
+    /// The statements that record finished `steps` (with any NaN or infinite metric left
+    /// out, see [`finite_metrics`]), and the small artifacts they make durable (to be
+    /// marked so once the statements are committed).
+    pub(crate) fn step_script(&self, run_id: &str, steps: &[StepReport]) -> (Script, PendingBlobs) {
+        let cleaned: Vec<StepReport>;
+        let steps = if steps.iter().all(|s| s.metrics.iter().all(|(_, v)| v.is_finite())) {
+            steps
+        } else {
+            cleaned = steps.iter().map(finite_metrics).collect();
+            &cleaned
+        };
         let mut script = Script::default();
         let finished = now_ms();
         script.update(
@@ -321,9 +332,7 @@ impl Records {
                 .map(|m| (&m.digest, m.size)),
         );
         blobs.write(&mut script);
-        script.commit(&self.db).await?;
-        self.blobs_committed(&blobs);
-        Ok(())
+        (script, blobs)
     }
 
     /// Records how the run ended and the final status of every step not committed.

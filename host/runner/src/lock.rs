@@ -85,6 +85,9 @@ pub struct LockedStep {
     /// The `when:` condition as written (parsed again, with the locked parameters, when
     /// the plan is unlocked: its parse tree is deeper than a JSON reader should nest).
     pub condition: Option<String>,
+    /// The label a worker must carry to execute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_on: Option<String>,
 }
 
 /// Why a recorded document cannot be used.
@@ -152,6 +155,7 @@ impl LockedPlan {
                     instance: s.instance.clone(),
                     concurrency: s.concurrency,
                     condition: s.condition.as_ref().map(|c| c.text.clone()),
+                    runs_on: s.runs_on.clone(),
                 }
             })
             .collect();
@@ -297,6 +301,7 @@ impl LockedPlan {
                 instance: s.instance.clone(),
                 concurrency: s.concurrency,
                 condition,
+                runs_on: s.runs_on.clone(),
             });
         }
         let plan = Plan {

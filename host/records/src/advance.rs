@@ -1,0 +1,335 @@
+//! Runs executed by workers that share the database (`weft worker`, issue 11): a claimed
+//! step's result is committed and its run advanced **in one transaction** — the run's row
+//! locked, the claim's fence checked, the step recorded, the steps it readies queued, the
+//! ones a failure or a false `when:` settles recorded, and the run finished when nothing is
+//! left. No process holds a run's state in memory, so any server or worker may die at any
+//! moment: a commit either happened whole or not at all, and a step whose worker died is
+//! claimed again from the queue (`queue.rs`).
+
+use crate::db::Tx;
+use crate::queue::Claim;
+use crate::script::Script;
+use crate::{Records, RecordsError, now_ms};
+use std::collections::HashMap;
+use weft_engine::{RunStatus, StepReport, StepStatus, advance};
+use weft_model::Plan;
+
+/// How a claimed step's commit went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Recorded, and the run advanced; `Some` when that finished the run, with its status.
+    Recorded(Option<RunStatus>),
+    /// The claim had lost its lease and the step was claimed again (or the run is gone):
+    /// nothing was recorded. The worker drops its result.
+    Fenced,
+}
+
+/// The reason recorded on steps a cancel settles.
+const CANCELLED: &str = "cancelled by `weft cancel`";
+
+/// A run's row as the advancing transaction reads it, locked.
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    status: String,
+    cancel_requested: bool,
+}
+
+impl Records {
+    /// Queues what a recorded run can execute now (a new run: its first steps; a resumed
+    /// or cancelled one: whatever its records say), in one transaction. `Some` when the
+    /// run is over with that, and its status.
+    pub async fn schedule_run(&self, run_id: &str, plan: &Plan) -> Result<Option<RunStatus>, RecordsError> {
+        let mut tx = self.db.begin().await?;
+        let result = async {
+            let Some(run) = self.lock_run(&mut tx, run_id).await? else {
+                return Err(RecordsError::UnknownRun(run_id.to_string()));
+            };
+            if run.status != "running" {
+                return Ok(RunStatus::parse(&run.status));
+            }
+            self.advance_in(&mut tx, run_id, plan, run.cancel_requested).await
+        }
+        .await;
+        finish(tx, result).await
+    }
+
+    /// Commits `step`, the result of `claim`, and advances its run — in one transaction,
+    /// and only while `claim` still holds the step's fence ([`Committed::Fenced`] when it
+    /// does not: nothing is written). `plan` is the run's plan.
+    pub async fn commit_claimed(
+        &self,
+        claim: &Claim,
+        plan: &Plan,
+        step: &StepReport,
+    ) -> Result<Committed, RecordsError> {
+        let mut tx = self.db.begin().await?;
+        let mut blobs = None;
+        let result = async {
+            // The run's row first: every commit of this run waits here for the one before,
+            // so each advances from what the other committed.
+            let Some(run) = self.lock_run(&mut tx, &claim.run_id).await? else {
+                return Ok(Committed::Fenced);
+            };
+            let released = tx
+                .execute(
+                    "DELETE FROM step_queue WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'",
+                    vec![
+                        claim.run_id.as_str().into(),
+                        claim.step.as_str().into(),
+                        claim.fence.into(),
+                    ],
+                )
+                .await?;
+            if released == 0 {
+                return Ok(Committed::Fenced);
+            }
+            let (script, pending) = self.step_script(&claim.run_id, std::slice::from_ref(step));
+            tx.script(script).await?;
+            blobs = Some(pending);
+            if run.status != "running" {
+                // Stopped while the step executed: its result is kept, nothing follows it.
+                return Ok(Committed::Recorded(None));
+            }
+            let finished = self
+                .advance_in(&mut tx, &claim.run_id, plan, run.cancel_requested)
+                .await?;
+            Ok(Committed::Recorded(finished))
+        }
+        .await;
+        let committed = finish(tx, result).await?;
+        if let Some(blobs) = &blobs
+            && committed != Committed::Fenced
+        {
+            self.blobs_committed(blobs);
+        }
+        Ok(committed)
+    }
+
+    /// Locks the run's row (PostgreSQL; SQLite's transaction holds the write lock already).
+    async fn lock_run(&self, tx: &mut Tx<'_>, run_id: &str) -> Result<Option<RunRow>, RecordsError> {
+        let lock = if self.db.is_postgres() { " FOR UPDATE" } else { "" };
+        let mut rows: Vec<RunRow> = tx
+            .all(
+                format!("SELECT status, cancel_requested FROM runs WHERE id = $1 AND tenant = $2{lock}"),
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?;
+        Ok(rows.pop())
+    }
+
+    /// Decides the run's next moves from its recorded statuses (`weft_engine::advance`)
+    /// and records them: ready steps queued, settled steps' statuses, the run's end. A
+    /// cancelled run queues nothing, and its steps not executing are cancelled.
+    async fn advance_in(
+        &self,
+        tx: &mut Tx<'_>,
+        run_id: &str,
+        plan: &Plan,
+        cancelled: bool,
+    ) -> Result<Option<RunStatus>, RecordsError> {
+        let rows: Vec<(String, String)> = tx
+            .all(
+                "SELECT step, status FROM steps WHERE run_id = $1 ORDER BY position",
+                vec![run_id.into()],
+            )
+            .await?;
+        if rows.len() != plan.steps.len() || rows.iter().zip(&plan.steps).any(|((id, _), s)| *id != s.id) {
+            return Err(RecordsError::Corrupt(format!(
+                "run {run_id}: its recorded steps are not its plan's"
+            )));
+        }
+        let status = rows
+            .iter()
+            .map(|(id, s)| {
+                StepStatus::parse(s).ok_or_else(|| RecordsError::Corrupt(format!("step `{id}`: unknown status `{s}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = now_ms();
+        if cancelled {
+            return self.cancel_in(tx, run_id, &rows, &status, now).await;
+        }
+        let mut script = Script::default();
+        let metrics = self.condition_metrics(tx, run_id, plan).await?;
+        let next = advance(plan, &status, |k, name| {
+            metrics
+                .get(&plan.steps[k].id)
+                .and_then(|m| m.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
+        });
+        script.rows(
+            "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at)",
+            next.ready
+                .iter()
+                .map(|&i| {
+                    vec![
+                        run_id.into(),
+                        plan.steps[i].id.as_str().into(),
+                        self.tenant.as_str().into(),
+                        plan.steps[i].runs_on.clone().unwrap_or_default().into(),
+                        "ready".into(),
+                        now.into(),
+                    ]
+                })
+                .collect(),
+            "ON CONFLICT (run_id, step) DO NOTHING",
+        );
+        script.update(
+            "steps",
+            &["status", "error", "finished_at"],
+            &["run_id", "step"],
+            " AND status = 'pending'",
+            next.settled
+                .iter()
+                .map(|(i, s, reason)| {
+                    vec![
+                        s.as_str().into(),
+                        reason.as_str().into(),
+                        now.into(),
+                        run_id.into(),
+                        plan.steps[*i].id.as_str().into(),
+                    ]
+                })
+                .collect(),
+        );
+        let finished = next.finished.then(|| {
+            let mut end = status.clone();
+            for (i, s, _) in &next.settled {
+                end[*i] = *s;
+            }
+            if end
+                .iter()
+                .all(|s| matches!(s, StepStatus::Succeeded | StepStatus::Skipped))
+            {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            }
+        });
+        if let Some(end) = finished {
+            script.add(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND tenant = ?",
+                vec![
+                    end.as_str().into(),
+                    now.into(),
+                    run_id.into(),
+                    self.tenant.as_str().into(),
+                ],
+            );
+        }
+        tx.script(script).await?;
+        if !next.ready.is_empty() && self.db.is_postgres() {
+            // Delivered when the transaction commits: idle workers wake up and claim.
+            tx.execute("NOTIFY weft_queue", vec![]).await?;
+        }
+        Ok(finished)
+    }
+
+    /// A cancelled run: its ready steps leave the queue and every step not executing is
+    /// cancelled; the run ends (cancelled) once no worker executes any of its steps.
+    async fn cancel_in(
+        &self,
+        tx: &mut Tx<'_>,
+        run_id: &str,
+        rows: &[(String, String)],
+        status: &[StepStatus],
+        now: i64,
+    ) -> Result<Option<RunStatus>, RecordsError> {
+        tx.execute(
+            "DELETE FROM step_queue WHERE run_id = $1 AND state = 'ready'",
+            vec![run_id.into()],
+        )
+        .await?;
+        let leased: Vec<(String,)> = tx
+            .all("SELECT step FROM step_queue WHERE run_id = $1", vec![run_id.into()])
+            .await?;
+        let executing: Vec<&str> = leased.iter().map(|(s,)| s.as_str()).collect();
+        let mut script = Script::default();
+        script.update(
+            "steps",
+            &["status", "error", "finished_at"],
+            &["run_id", "step"],
+            " AND status = 'pending'",
+            rows.iter()
+                .zip(status)
+                .filter(|((id, _), s)| **s == StepStatus::Pending && !executing.contains(&id.as_str()))
+                .map(|((id, _), _)| {
+                    vec![
+                        StepStatus::Cancelled.as_str().into(),
+                        CANCELLED.into(),
+                        now.into(),
+                        run_id.into(),
+                        id.as_str().into(),
+                    ]
+                })
+                .collect(),
+        );
+        let finished = executing.is_empty().then_some(RunStatus::Cancelled);
+        if finished.is_some() {
+            script.add(
+                "UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
+                vec![CANCELLED.into(), now.into(), run_id.into(), self.tenant.as_str().into()],
+            );
+        }
+        tx.script(script).await?;
+        Ok(finished)
+    }
+
+    /// The metrics `when:` conditions may read, by step id (none read when the plan has
+    /// no condition).
+    async fn condition_metrics(
+        &self,
+        tx: &mut Tx<'_>,
+        run_id: &str,
+        plan: &Plan,
+    ) -> Result<HashMap<String, Vec<(String, f64)>>, RecordsError> {
+        let mut by_step: HashMap<String, Vec<(String, f64)>> = HashMap::new();
+        if plan.steps.iter().all(|s| s.condition.is_none()) {
+            return Ok(by_step);
+        }
+        let rows: Vec<(String, String, f64)> = tx
+            .all(
+                "SELECT step, name, value FROM metrics WHERE run_id = $1 ORDER BY step, position",
+                vec![run_id.into()],
+            )
+            .await?;
+        for (step, name, value) in rows {
+            by_step.entry(step).or_default().push((name, value));
+        }
+        Ok(by_step)
+    }
+}
+
+/// Commits `tx` when `result` is a success (and not [`Committed::Fenced`]: a fenced commit
+/// wrote nothing and rolls back), rolls it back otherwise.
+async fn finish<T: PartialEq + FencedOr>(tx: Tx<'_>, result: Result<T, RecordsError>) -> Result<T, RecordsError> {
+    match result {
+        Ok(value) if !value.is_fenced() => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Ok(value) => {
+            tx.rollback().await;
+            Ok(value)
+        }
+        Err(e) => {
+            tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Whether a transaction's outcome means nothing may be kept.
+trait FencedOr {
+    fn is_fenced(&self) -> bool;
+}
+
+impl FencedOr for Committed {
+    fn is_fenced(&self) -> bool {
+        *self == Committed::Fenced
+    }
+}
+
+impl FencedOr for Option<RunStatus> {
+    fn is_fenced(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,311 @@
+//! Runs advanced by the commits of claimed steps (what workers do), on SQLite and
+//! PostgreSQL alike: a commit queues the steps it readies and finishes the run, a stale
+//! claim commits nothing, a failure or a false condition settles what follows, and a
+//! cancel empties the queue and ends the run once its executing steps are in.
+
+mod support;
+
+use std::collections::BTreeMap;
+use support::Backend;
+use weft_artifacts::{ArtifactMeta, Digest};
+use weft_engine::{RunStatus, StepReport, StepStatus, planned_steps};
+use weft_model::{Catalog, Plan, Port, StepInfo};
+use weft_records::{Claim, ClaimFilter, Committed, NewRun, Records};
+
+const LEASE: i64 = 60_000;
+
+/// `top` feeds `left` and `right`; `bottom` reads `left` after `right`; `gate` runs only
+/// when `top`'s metric is negative, and `after-gate` reads it.
+const WORKFLOW: &str = "name: adv
+inputs:
+  seed: {path: x.txt}
+steps:
+  top: {uses: work, inputs: {data: inputs.seed}}
+  left: {uses: work, inputs: {data: top.data}, runs-on: gpu}
+  right: {uses: work, inputs: {data: top.data}}
+  bottom: {uses: work, inputs: {data: left.data}, after: [right]}
+  gate: {uses: work, inputs: {data: top.data}, when: steps.top.metrics.value < 0}
+  after-gate: {uses: work, inputs: {data: gate.data}}
+";
+
+fn plan() -> Plan {
+    let (workflow, problems) = weft_model::parse(WORKFLOW).expect("yaml");
+    assert!(problems.is_empty(), "{problems:?}");
+    let port = |name: &str| Port {
+        name: name.into(),
+        media_type: "text/plain".into(),
+        description: String::new(),
+        many: false,
+    };
+    let info = StepInfo {
+        name: "work".into(),
+        version: "0.1.0".into(),
+        description: String::new(),
+        inputs: vec![port("data")],
+        outputs: vec![port("data")],
+        params: Vec::new(),
+    };
+    let catalog: Catalog = BTreeMap::from([("work".to_string(), Ok(info))]);
+    weft_model::validate(&workflow, &catalog, &[]).expect("valid")
+}
+
+async fn start(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> {
+    let digests = vec![Digest::of(b"work"); plan.steps.len()];
+    let steps = planned_steps(plan, &digests);
+    let seed = ArtifactMeta {
+        digest: Digest::of(b"seed"),
+        size: 4,
+        media_type: "text/plain".into(),
+    };
+    records
+        .create_run(&NewRun {
+            id: run_id,
+            workflow: "adv",
+            file: "adv.yaml",
+            plan: "{}",
+            source: WORKFLOW,
+            overrides: &[],
+            params: &BTreeMap::new(),
+            inputs: &BTreeMap::from([("seed".to_string(), seed)]),
+            steps: &steps,
+        })
+        .await
+        .expect("create");
+    assert_eq!(records.schedule_run(run_id, plan).await.expect("schedule"), None);
+    steps
+}
+
+/// `planned` as it ends: succeeded with metric `value`, or failed.
+fn outcome(planned: &StepReport, value: Option<f64>) -> StepReport {
+    let mut step = planned.clone();
+    match value {
+        Some(v) => {
+            step.status = StepStatus::Succeeded;
+            step.metrics = vec![("value".into(), v)];
+            let out = format!("{} out", step.id);
+            step.outputs = BTreeMap::from([(
+                "data".to_string(),
+                ArtifactMeta {
+                    digest: Digest::of(out.as_bytes()),
+                    size: out.len() as u64,
+                    media_type: "text/plain".into(),
+                },
+            )]);
+        }
+        None => {
+            step.status = StepStatus::Failed;
+            step.error = Some("it broke".into());
+        }
+    }
+    step
+}
+
+/// Claims whatever is ready for a worker with label `gpu`, sorted by step.
+async fn claim_all(records: &Records, worker: &str) -> Vec<Claim> {
+    let filter = ClaimFilter {
+        tenants: Vec::new(),
+        labels: vec!["gpu".into()],
+    };
+    records
+        .queue()
+        .claim(worker, &filter, 100, 0, LEASE)
+        .await
+        .expect("claim")
+}
+
+fn ids(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|c| c.step.as_str()).collect()
+}
+
+async fn statuses(records: &Records, run_id: &str) -> Vec<(String, StepStatus)> {
+    let detail = records.run(run_id).await.expect("run");
+    detail.steps.iter().map(|s| (s.id.clone(), s.status)).collect()
+}
+
+async fn commits_advance_the_run_to_its_end(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&records, &plan, "r1").await;
+    let step = |id: &str| planned.iter().find(|s| s.id == id).expect("planned");
+
+    let first = claim_all(&records, "w").await;
+    assert_eq!(ids(&first), ["top"], "only the first step is ready");
+    let done = records
+        .commit_claimed(&first[0], &plan, &outcome(step("top"), Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(None));
+    // `gate`'s condition is false: it and what reads it are skipped in the same commit.
+    let next = claim_all(&records, "w").await;
+    assert_eq!(ids(&next), ["left", "right"]);
+    let skipped = statuses(&records, "r1").await;
+    assert!(skipped.contains(&("gate".into(), StepStatus::Skipped)), "{skipped:?}");
+    assert!(
+        skipped.contains(&("after-gate".into(), StepStatus::Skipped)),
+        "{skipped:?}"
+    );
+
+    for claim in &next {
+        let done = records
+            .commit_claimed(claim, &plan, &outcome(step(&claim.step), Some(2.0)))
+            .await
+            .expect("commit");
+        assert_eq!(done, Committed::Recorded(None));
+    }
+    let last = claim_all(&records, "w").await;
+    assert_eq!(ids(&last), ["bottom"], "ready once both of its producers are in");
+    let done = records
+        .commit_claimed(&last[0], &plan, &outcome(step("bottom"), Some(3.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Succeeded)));
+    assert_eq!(records.run("r1").await.expect("run").status(), RunStatus::Succeeded);
+    assert_eq!(records.queue().depth().await.expect("depth"), (0, 0));
+    let detail = records.run("r1").await.expect("run");
+    let bottom = detail.steps.iter().find(|s| s.id == "bottom").expect("bottom");
+    assert_eq!(bottom.metrics, [("value".to_string(), 3.0)]);
+}
+
+async fn a_stale_claim_commits_nothing(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&records, &plan, "r1").await;
+    let queue = records.queue();
+    let stale = claim_all(&records, "paused").await.remove(0);
+    // The worker stops beating; the reaper gives the step back and another claims it.
+    assert_eq!(queue.reap(LEASE + 1).await.expect("reap"), 1);
+    let fresh = queue
+        .claim("other", &ClaimFilter::default(), 1, LEASE + 1, LEASE)
+        .await
+        .expect("claim")
+        .remove(0);
+    let late = records
+        .commit_claimed(&stale, &plan, &outcome(&planned[0], Some(-1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(late, Committed::Fenced);
+    let now = statuses(&records, "r1").await;
+    assert_eq!(
+        now[0],
+        ("top".into(), StepStatus::Pending),
+        "nothing of the stale result"
+    );
+    assert_eq!(
+        queue.depth().await.expect("depth"),
+        (0, 1),
+        "the fresh claim keeps its row"
+    );
+    let done = records
+        .commit_claimed(&fresh, &plan, &outcome(&planned[0], Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(None));
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(
+        detail.steps[0].metrics,
+        [("value".to_string(), 1.0)],
+        "the fresh result"
+    );
+    let again = records
+        .commit_claimed(&fresh, &plan, &outcome(&planned[0], Some(5.0)))
+        .await
+        .expect("commit");
+    assert_eq!(again, Committed::Fenced, "a claim commits once");
+}
+
+async fn a_failure_settles_what_follows_it(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&records, &plan, "r1").await;
+    let top = claim_all(&records, "w").await.remove(0);
+    records
+        .commit_claimed(&top, &plan, &outcome(&planned[0], Some(-1.0)))
+        .await
+        .expect("commit");
+    let next = claim_all(&records, "w").await;
+    assert_eq!(ids(&next), ["gate", "left", "right"], "the condition holds now");
+    let mut end = None;
+    for claim in &next {
+        let planned = planned.iter().find(|s| s.id == claim.step).expect("planned");
+        let value = (claim.step != "left").then_some(1.0);
+        match records
+            .commit_claimed(claim, &plan, &outcome(planned, value))
+            .await
+            .expect("commit")
+        {
+            Committed::Recorded(finished) => end = end.or(finished),
+            Committed::Fenced => panic!("fenced"),
+        }
+    }
+    // `after-gate` is ready, `bottom` blocked by `left`.
+    let rest = claim_all(&records, "w").await;
+    assert_eq!(ids(&rest), ["after-gate"]);
+    assert_eq!(end, None);
+    let planned_after = planned.iter().find(|s| s.id == "after-gate").expect("planned");
+    let done = records
+        .commit_claimed(&rest[0], &plan, &outcome(planned_after, Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Failed)));
+    let now = statuses(&records, "r1").await;
+    assert!(now.contains(&("bottom".into(), StepStatus::Blocked)), "{now:?}");
+}
+
+async fn a_cancel_empties_the_queue_and_ends_the_run_when_its_steps_are_in(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&records, &plan, "r1").await;
+    let top = claim_all(&records, "w").await.remove(0);
+    records
+        .commit_claimed(&top, &plan, &outcome(&planned[0], Some(1.0)))
+        .await
+        .expect("commit");
+    // One of the two ready steps is executing when the cancel comes.
+    let executing = records
+        .queue()
+        .claim("w", &ClaimFilter::default(), 1, 0, LEASE)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(executing.step, "right", "a worker without `gpu` takes `right`");
+    assert!(records.request_cancel("r1").await.expect("cancel"));
+    assert_eq!(records.schedule_run("r1", &plan).await.expect("advance"), None);
+    assert_eq!(
+        records.queue().depth().await.expect("depth"),
+        (0, 1),
+        "only the executing step"
+    );
+    let now = statuses(&records, "r1").await;
+    assert!(now.contains(&("left".into(), StepStatus::Cancelled)), "{now:?}");
+    assert!(now.contains(&("right".into(), StepStatus::Pending)), "{now:?}");
+    let right = planned.iter().find(|s| s.id == "right").expect("planned");
+    let done = records
+        .commit_claimed(&executing, &plan, &outcome(right, Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Cancelled)));
+    assert_eq!(records.run("r1").await.expect("run").status(), RunStatus::Cancelled);
+    assert!(claim_all(&records, "w").await.is_empty());
+}
+
+async fn another_tenant_cannot_commit_into_a_run(backend: &Backend) {
+    let alpha = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&alpha, &plan, "r1").await;
+    let claim = claim_all(&alpha, "w").await.remove(0);
+    let beta = backend.open("beta").await;
+    let done = beta
+        .commit_claimed(&claim, &plan, &outcome(&planned[0], Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Fenced, "beta's records hold no run r1");
+    assert_eq!(statuses(&alpha, "r1").await[0], ("top".into(), StepStatus::Pending));
+}
+
+conformance!(
+    commits_advance_the_run_to_its_end,
+    a_stale_claim_commits_nothing,
+    a_failure_settles_what_follows_it,
+    a_cancel_empties_the_queue_and_ends_the_run_when_its_steps_are_in,
+    another_tenant_cannot_commit_into_a_run,
+);
