@@ -144,6 +144,10 @@ pub enum Command {
     /// Serve the HTTP API on these records and this store: tenants submit workflows,
     /// follow their runs and download artifacts.
     Serve(ServeArgs),
+    /// Execute steps of runs handed to workers (`weft run --on-workers`, or a server on
+    /// PostgreSQL): claim them from the shared records, execute, commit, until Ctrl-C or
+    /// SIGTERM (the steps it holds are finished first).
+    Worker(WorkerArgs),
     /// Compare the metrics steps recorded, across runs.
     Metrics {
         /// Run ids.
@@ -227,6 +231,32 @@ pub struct ServeArgs {
     /// Print the API's OpenAPI document and exit.
     #[arg(long)]
     pub openapi: bool,
+}
+
+/// `weft worker`.
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Most steps executing at once [default: the number of CPUs].
+    #[arg(long)]
+    pub slots: Option<usize>,
+    /// Labels this worker carries: it also executes steps with `runs-on:` one of them
+    /// (comma-separated, e.g. `gpu,large-memory`).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Execute only these tenants' steps (comma-separated) [default: every tenant's].
+    #[arg(long, value_delimiter = ',')]
+    pub tenants: Vec<String>,
+    /// How long a claimed step stays this worker's without a heartbeat (a third of it
+    /// between heartbeats); a killed worker's steps run elsewhere after it.
+    #[arg(long, value_parser = weft_model::quantity::parse_timeout, default_value = "30s")]
+    pub lease: std::time::Duration,
+    /// Longest an idle worker waits before looking at the queue again (PostgreSQL wakes it
+    /// at once when steps are queued).
+    #[arg(long, value_parser = weft_model::quantity::parse_timeout, default_value = "5s")]
+    pub poll: std::time::Duration,
+    /// Its name in the queue [default: HOST-PID].
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// `weft runs ...`.
@@ -326,6 +356,10 @@ pub struct RunArgs {
     /// Print the run report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Queue the steps for `weft worker`s sharing these records (PostgreSQL) and this
+    /// store instead of executing them here, and follow the run until it ends.
+    #[arg(long, conflicts_with_all = ["resume", "concurrency", "timeout", "no_cache"])]
+    pub on_workers: bool,
 }
 
 /// `weft plugin ...`.

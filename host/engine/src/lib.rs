@@ -13,6 +13,7 @@ mod cancel;
 mod committer;
 mod events;
 mod journal;
+mod one_step;
 mod report;
 mod run_id;
 mod run_state;
@@ -24,6 +25,7 @@ pub use cache_key::cache_key;
 pub use cancel::CancelSignal;
 pub use events::{RunEvent, StepState};
 pub use journal::{CachedResult, Journal, JournalError, NoJournal};
+pub use one_step::{Executed, OneStep, ancestors, execute_one};
 pub use report::{
     AttemptReport, InputReport, InstanceReport, LogRecord, Reuse, RunReport, RunStatus, StepReport, StepStatus,
     param_json, planned_steps,

@@ -8,9 +8,11 @@
 
 use crate::db::Tx;
 use crate::queue::Claim;
+use crate::read::MetaRow;
 use crate::script::Script;
 use crate::{Records, RecordsError, now_ms};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use weft_artifacts::ArtifactMeta;
 use weft_engine::{RunStatus, StepReport, StepStatus, advance};
 use weft_model::Plan;
 
@@ -35,8 +37,9 @@ struct RunRow {
 }
 
 impl Records {
-    /// Queues what a recorded run can execute now (a new run: its first steps; a resumed
-    /// or cancelled one: whatever its records say), in one transaction. `Some` when the
+    /// Hands a recorded run to the workers (for good: no process owns it from now on) and
+    /// queues what it can execute now (a new run: its first steps; a cancelled one: none,
+    /// and its end once its executing steps are in), in one transaction. `Some` when the
     /// run is over with that, and its status.
     pub async fn schedule_run(&self, run_id: &str, plan: &Plan) -> Result<Option<RunStatus>, RecordsError> {
         let mut tx = self.db.begin().await?;
@@ -47,6 +50,11 @@ impl Records {
             if run.status != "running" {
                 return Ok(RunStatus::parse(&run.status));
             }
+            tx.execute(
+                "UPDATE runs SET on_workers = TRUE WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?;
             self.advance_in(&mut tx, run_id, plan, run.cancel_requested).await
         }
         .await;
@@ -103,6 +111,77 @@ impl Records {
             self.blobs_committed(blobs);
         }
         Ok(committed)
+    }
+
+    /// Ends a run workers cannot advance (its plan or a component cannot be read, claim
+    /// after claim) as failed with `reason`: its queued steps leave the queue, its steps
+    /// not finished are failed.
+    pub async fn abandon_run(&self, run_id: &str, reason: &str) -> Result<(), RecordsError> {
+        let mut tx = self.db.begin().await?;
+        let result = async {
+            if self.lock_run(&mut tx, run_id).await?.is_none() {
+                return Err(RecordsError::UnknownRun(run_id.to_string()));
+            }
+            let now = now_ms();
+            let mut script = Script::default();
+            script.add("DELETE FROM step_queue WHERE run_id = ?", vec![run_id.into()]);
+            script.add(
+                "UPDATE steps SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ? AND status = 'pending'",
+                vec![reason.into(), now.into(), run_id.into()],
+            );
+            script.add(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND tenant = ? \
+                 AND status = 'running'",
+                vec![reason.into(), now.into(), run_id.into(), self.tenant.as_str().into()],
+            );
+            tx.script(script).await?;
+            Ok(None)
+        }
+        .await;
+        finish(tx, result).await.map(|_: Option<RunStatus>| ())
+    }
+
+    /// The committed outputs of `steps` of run `run_id`, by step then port (what a
+    /// worker's task reads; see `weft_engine::ancestors`).
+    pub async fn outputs_of(
+        &self,
+        run_id: &str,
+        steps: &[&str],
+    ) -> Result<BTreeMap<String, BTreeMap<String, ArtifactMeta>>, RecordsError> {
+        let mut out: BTreeMap<String, BTreeMap<String, ArtifactMeta>> = BTreeMap::new();
+        if steps.is_empty() {
+            return Ok(out);
+        }
+        // One statement however many steps: their ids travel as one JSON array.
+        let listed = if self.db.is_postgres() {
+            "SELECT jsonb_array_elements_text($3::jsonb)"
+        } else {
+            "SELECT value FROM json_each($3)"
+        };
+        let rows: Vec<(String, String, String, i64, String)> = self
+            .db
+            .all(
+                format!(
+                    "SELECT o.step, o.port, o.digest, o.size, o.media_type FROM step_outputs o \
+                     JOIN runs r ON r.id = o.run_id WHERE o.run_id = $1 AND r.tenant = $2 AND o.step IN ({listed})"
+                ),
+                vec![
+                    run_id.into(),
+                    self.tenant.as_str().into(),
+                    serde_json::to_string(steps).unwrap_or_default().into(),
+                ],
+            )
+            .await?;
+        for (step, port, digest, size, media_type) in rows {
+            let row = MetaRow {
+                key: port,
+                digest,
+                size,
+                media_type,
+            };
+            out.entry(step).or_default().insert(row.key.clone(), row.meta()?);
+        }
+        Ok(out)
     }
 
     /// Locks the run's row (PostgreSQL; SQLite's transaction holds the write lock already).

@@ -35,7 +35,7 @@ pub use compare::{ComparedRun, MetricRow, MetricsComparison, compare_metrics};
 pub use health::{Recovered, check, recover};
 pub use inline::{BadInlineBlob, InlineCheck, share_small_artifacts};
 pub use lineage::{LineageNode, Origin, lineage_from_json, lineage_json};
-pub use queue::{Claim, ClaimFilter, Queue};
+pub use queue::{Claim, ClaimFilter, Queue, Wakeups};
 pub use read::{RunDetail, RunFilter, RunListing, RunSummary, rfc3339};
 pub use registry::{MAX_VERSIONS_PER_TENANT, NewStep, Published, RegisteredStep, compare_versions, version_matches};
 pub use tenants::{BUILTIN_TENANT, MAX_TENANT_NAME, Tenant, check_tenant_name};
@@ -95,6 +95,12 @@ pub enum RecordsError {
         /// Its process id there.
         pid: String,
     },
+    /// A run workers execute from the step queue is never taken over by one process.
+    #[error(
+        "run {0} is executed by workers (`weft worker`) from the step queue: it cannot be resumed in one process \
+         (a worker that stopped is replaced by another claiming its steps)"
+    )]
+    OnWorkers(String),
     /// A tenant name Weft cannot use.
     #[error(
         "`{0}` cannot name a tenant: use 1 to 63 lowercase letters, digits and `-`, starting with a letter or digit"

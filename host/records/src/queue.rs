@@ -128,7 +128,7 @@ impl Queue {
             ROW_NUMBER() OVER (PARTITION BY q.tenant ORDER BY q.ready_at, q.run_id, q.step) + COALESCE(l.n, 0) AS turn \
             FROM step_queue q LEFT JOIN (SELECT tenant, COUNT(*) AS n FROM step_queue WHERE state = 'leased' \
             GROUP BY tenant) l ON l.tenant = q.tenant \
-            WHERE q.state = 'ready' \
+            WHERE q.state = 'ready' AND q.ready_at <= $7 \
             AND (q.runs_on = '' OR (',' || $3 || ',') LIKE ('%,' || q.runs_on || ',%')) \
             AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || q.tenant || ',%'))";
         let sql = match &self.db {
@@ -164,6 +164,7 @@ impl Queue {
                     tenants.into(),
                     i64::from(n).into(),
                     i64::from(n).saturating_mul(CANDIDATES_PER_CLAIM).into(),
+                    now_ms.into(),
                 ],
             )
             .await?;
@@ -211,6 +212,60 @@ impl Queue {
         Ok(gone == 1)
     }
 
+    /// Gives `claim`'s step back to the queue, to be claimed again from `ready_at_ms` on
+    /// (its worker could not execute or commit it: the store or records failed) — only if
+    /// the row still holds `claim`'s fence.
+    pub async fn give_back(&self, claim: &Claim, ready_at_ms: i64) -> Result<bool, RecordsError> {
+        let done = self
+            .db
+            .execute(
+                "UPDATE step_queue SET state = 'ready', worker = NULL, lease_expires_at = NULL, ready_at = $4 \
+                 WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'",
+                vec![
+                    claim.run_id.as_str().into(),
+                    claim.step.as_str().into(),
+                    claim.fence.into(),
+                    ready_at_ms.into(),
+                ],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// The steps `worker` holds whose run someone asked to cancel: (run id, step).
+    pub async fn cancelled(&self, worker: &str) -> Result<Vec<(String, String)>, RecordsError> {
+        Ok(self
+            .db
+            .all(
+                "SELECT q.run_id, q.step FROM step_queue q JOIN runs r ON r.id = q.run_id \
+                 WHERE q.worker = $1 AND q.state = 'leased' AND r.cancel_requested",
+                vec![worker.into()],
+            )
+            .await?)
+    }
+
+    /// What wakes an idle worker: on PostgreSQL a `LISTEN` for the notifications a commit
+    /// that queues steps sends; on SQLite (or when listening fails) only the poll.
+    pub async fn wakeups(&self) -> Wakeups {
+        let listener = match &self.db {
+            Db::Postgres { pool } => match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(mut listener) => match listener.listen("weft_queue").await {
+                    Ok(()) => Some(listener),
+                    Err(e) => {
+                        tracing::warn!("cannot listen for queued steps, polling only: {e}");
+                        None
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!("cannot listen for queued steps, polling only: {e}");
+                    None
+                }
+            },
+            Db::Sqlite { .. } => None,
+        };
+        Wakeups { listener }
+    }
+
     /// Ready and leased rows now (for `/metrics` and tests).
     pub async fn depth(&self) -> Result<(u64, u64), RecordsError> {
         let count = |state: &'static str| async move {
@@ -220,5 +275,28 @@ impl Queue {
                 .map(|row| row.map_or(0, |(n,)| u64::try_from(n).unwrap_or(0)))
         };
         Ok((count("ready").await?, count("leased").await?))
+    }
+}
+
+/// Wakes an idle worker when steps are queued (see [`Queue::wakeups`]).
+pub struct Wakeups {
+    listener: Option<sqlx::postgres::PgListener>,
+}
+
+impl Wakeups {
+    /// Returns when steps may have been queued, or after `poll` at the latest. A lost
+    /// connection is opened again on the next wait; what was sent meanwhile is found by
+    /// the claim that follows anyway.
+    pub async fn wait(&mut self, poll: std::time::Duration) {
+        let Some(listener) = &mut self.listener else {
+            tokio::time::sleep(poll).await;
+            return;
+        };
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(poll, listener.recv()).await {
+            Ok(Ok(_)) | Err(_) => {}
+            // The server went away: wait out the rest of the poll rather than spin.
+            Ok(Err(_)) => tokio::time::sleep_until(started + poll).await,
+        }
     }
 }

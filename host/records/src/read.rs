@@ -32,6 +32,8 @@ pub struct RunSummary {
     pub failed: i64,
     /// Steps whose outputs were reused (cache hits and resumed steps).
     pub reused: i64,
+    /// Whether workers execute it from the step queue (`weft worker`), not one process.
+    pub on_workers: bool,
 }
 
 /// One run in full.
@@ -128,7 +130,7 @@ impl RunDetail {
     }
 }
 
-const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at, r.finished_at, r.host, r.pid, \
+const SUMMARY: &str = "SELECT r.id, r.workflow, r.status, r.error, r.started_at, r.finished_at, r.host, r.pid, r.on_workers, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.status = 'succeeded') AS succeeded, \
      (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.status = 'failed') AS failed, \
@@ -146,6 +148,7 @@ struct SummaryRow {
     finished_at: Option<i64>,
     host: Option<String>,
     pid: Option<i64>,
+    on_workers: bool,
     steps: i64,
     succeeded: i64,
     failed: i64,
@@ -155,7 +158,8 @@ struct SummaryRow {
 impl From<SummaryRow> for RunSummary {
     fn from(row: SummaryRow) -> RunSummary {
         let mut status = row.status;
-        if status == "running" && crate::owner::is_gone(row.host.as_deref(), row.pid) {
+        // A run workers execute belongs to no process: it goes on whoever recorded it.
+        if status == "running" && !row.on_workers && crate::owner::is_gone(row.host.as_deref(), row.pid) {
             status = "interrupted".into();
         }
         RunSummary {
@@ -169,6 +173,7 @@ impl From<SummaryRow> for RunSummary {
             succeeded: row.succeeded,
             failed: row.failed,
             reused: row.reused,
+            on_workers: row.on_workers,
         }
     }
 }
@@ -198,7 +203,7 @@ pub(crate) struct MetaRow {
 }
 
 impl MetaRow {
-    fn meta(&self) -> Result<ArtifactMeta, RecordsError> {
+    pub(crate) fn meta(&self) -> Result<ArtifactMeta, RecordsError> {
         Ok(ArtifactMeta {
             digest: digest(&self.digest)?,
             size: u64::try_from(self.size).unwrap_or_default(),
@@ -274,7 +279,8 @@ impl Records {
         let rows: Vec<(String, String, Option<String>, Option<i64>)> = self
             .db
             .all(
-                "SELECT tenant, id, host, pid FROM runs WHERE status = 'running' ORDER BY started_at, id",
+                "SELECT tenant, id, host, pid FROM runs WHERE status = 'running' AND NOT on_workers \
+                 ORDER BY started_at, id",
                 vec![],
             )
             .await?;

@@ -382,14 +382,17 @@ impl Records {
     /// on this machine is gone. The update is conditional on the owner read, so of two
     /// processes resuming one run at once, one wins and the other is refused.
     pub async fn reopen_run(&self, run_id: &str) -> Result<(), RecordsError> {
-        let (status, host, pid): (String, Option<String>, Option<i64>) = self
+        let (status, host, pid, on_workers): (String, Option<String>, Option<i64>, bool) = self
             .db
             .first(
-                "SELECT status, host, pid FROM runs WHERE id = $1 AND tenant = $2",
+                "SELECT status, host, pid, on_workers FROM runs WHERE id = $1 AND tenant = $2",
                 vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?
             .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        if on_workers {
+            return Err(RecordsError::OnWorkers(run_id.to_string()));
+        }
         let refused = || RecordsError::StillRunning {
             run: run_id.to_string(),
             host: host.clone().unwrap_or_else(|| "an unknown machine".into()),

@@ -14,6 +14,12 @@ use weft_records::{Claim, ClaimFilter, Committed, NewRun, Records};
 
 const LEASE: i64 = 60_000;
 
+/// Milliseconds since the epoch: commits queue steps as ready from now on.
+fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    i64::try_from(since.expect("clock").as_millis()).expect("ms")
+}
+
 /// `top` feeds `left` and `right`; `bottom` reads `left` after `right`; `gate` runs only
 /// when `top`'s metric is negative, and `after-gate` reads it.
 const WORKFLOW: &str = "name: adv
@@ -108,7 +114,7 @@ async fn claim_all(records: &Records, worker: &str) -> Vec<Claim> {
     };
     records
         .queue()
-        .claim(worker, &filter, 100, 0, LEASE)
+        .claim(worker, &filter, 100, now(), LEASE)
         .await
         .expect("claim")
 }
@@ -173,9 +179,10 @@ async fn a_stale_claim_commits_nothing(backend: &Backend) {
     let queue = records.queue();
     let stale = claim_all(&records, "paused").await.remove(0);
     // The worker stops beating; the reaper gives the step back and another claims it.
-    assert_eq!(queue.reap(LEASE + 1).await.expect("reap"), 1);
+    let later = now() + LEASE + 1;
+    assert_eq!(queue.reap(later).await.expect("reap"), 1);
     let fresh = queue
-        .claim("other", &ClaimFilter::default(), 1, LEASE + 1, LEASE)
+        .claim("other", &ClaimFilter::default(), 1, later, LEASE)
         .await
         .expect("claim")
         .remove(0);
@@ -263,7 +270,7 @@ async fn a_cancel_empties_the_queue_and_ends_the_run_when_its_steps_are_in(backe
     // One of the two ready steps is executing when the cancel comes.
     let executing = records
         .queue()
-        .claim("w", &ClaimFilter::default(), 1, 0, LEASE)
+        .claim("w", &ClaimFilter::default(), 1, now(), LEASE)
         .await
         .expect("claim")
         .remove(0);

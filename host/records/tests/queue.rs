@@ -197,7 +197,29 @@ async fn concurrent_claimers_never_take_the_same_step(backend: &Backend) {
     assert_eq!(all, names, "every step claimed exactly once");
 }
 
+async fn a_step_given_back_waits_out_its_delay_and_keeps_its_fence(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    records.enqueue("r1", &[("a", "")], 0).await.expect("enqueue");
+    let queue = records.queue();
+    let any = ClaimFilter::default();
+    let claim = queue.claim("w1", &any, 1, 0, LEASE).await.expect("claim").remove(0);
+    assert!(queue.give_back(&claim, 500).await.expect("give back"));
+    assert!(!queue.give_back(&claim, 500).await.expect("give back"), "once");
+    assert!(
+        queue.claim("w2", &any, 1, 499, LEASE).await.expect("claim").is_empty(),
+        "not before 500"
+    );
+    let again = queue.claim("w2", &any, 1, 500, LEASE).await.expect("claim").remove(0);
+    assert_eq!((again.fence, again.claims), (2, 2));
+    assert!(
+        !queue.release(&claim).await.expect("release"),
+        "the first claim is fenced out"
+    );
+    assert!(queue.release(&again).await.expect("release"));
+}
+
 conformance!(
+    a_step_given_back_waits_out_its_delay_and_keeps_its_fence,
     a_ready_step_is_claimed_once,
     an_expired_lease_is_claimed_again_and_the_old_claim_is_fenced_out,
     a_tenant_with_many_ready_steps_does_not_starve_one_with_few,

@@ -11,9 +11,11 @@ mod files;
 mod inputs;
 mod load;
 mod lock;
+mod queued;
 mod replay;
 mod start;
 mod step;
+mod worker;
 
 pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
 pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
@@ -24,6 +26,7 @@ pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
 /// Component loads by source, for a server's `/metrics`.
 pub use weft_sandbox::{LoadCounts, load_counts};
+pub use worker::{MAX_CLAIMS, WorkerSettings};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

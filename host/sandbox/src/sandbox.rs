@@ -294,7 +294,7 @@ impl Sandbox {
     /// compiled code in the cache): lets a caller announce a compile that takes seconds.
     pub fn is_compiled(&self, bytes: &[u8]) -> bool {
         let digest = Digest::of(bytes);
-        self.loaded_component(&digest).is_some() || self.cache.contains(&digest.hex())
+        self.loaded(&digest).is_some() || self.cache.contains(&digest.hex())
     }
 
     /// Reads, compiles (or loads from cache), links and describes a component file. Only
@@ -324,7 +324,7 @@ impl Sandbox {
     /// the component in errors. Loading the same bytes again returns the same component.
     pub async fn load(&self, bytes: &[u8], what: &str) -> Result<Arc<LoadedComponent>, SandboxError> {
         let digest = Digest::of(bytes);
-        if let Some(c) = self.loaded_component(&digest) {
+        if let Some(c) = self.loaded(&digest) {
             LOADS[0].fetch_add(1, Ordering::Relaxed);
             return Ok(c);
         }
@@ -381,7 +381,8 @@ impl Sandbox {
         Ok(loaded)
     }
 
-    fn loaded_component(&self, digest: &Digest) -> Option<Arc<LoadedComponent>> {
+    /// The component with this digest if it is loaded (spares reading its bytes).
+    pub fn loaded(&self, digest: &Digest) -> Option<Arc<LoadedComponent>> {
         let mut kept = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.uses += 1;
         let used = kept.uses;

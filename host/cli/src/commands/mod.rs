@@ -16,6 +16,7 @@ mod step;
 mod store;
 mod tenant;
 mod validate;
+mod worker;
 
 use crate::cli::{Cli, Command, PluginCommand};
 use crate::settings::Settings;
@@ -69,6 +70,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             json,
         } => audit::audit(&tenant, after, limit, json, &settings).await,
         Command::Serve(args) => serve::serve(&args, &settings).await,
+        Command::Worker(args) => worker::worker(&args, &settings).await,
         Command::Metrics { runs, last, step } => metrics::metrics(runs, last, step, &settings).await,
         Command::Step(cmd) => step::step(cmd, &settings).await,
         Command::Runs(cmd) => runs::runs(cmd, &settings).await,

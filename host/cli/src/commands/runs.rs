@@ -120,7 +120,13 @@ pub async fn cancel(run: &str, settings: &Settings) -> anyhow::Result<u8> {
     if records.run(&run).await?.summary.status == "interrupted" {
         bail!("run {run} is not running: its process is gone (continue it with `weft run --resume {run}`)");
     }
-    if records.request_cancel(&run).await? {
+    let on_workers = records.run(&run).await?.summary.on_workers;
+    let asked = if on_workers {
+        settings.runner().await?.cancel_queued(&run).await?
+    } else {
+        records.request_cancel(&run).await?
+    };
+    if asked {
         println!("asked run {run} to stop; it stops within a second and is recorded as cancelled");
         Ok(0)
     } else {

@@ -1,0 +1,82 @@
+//! `weft worker`: claims steps of runs handed to workers from the shared records and
+//! executes them until Ctrl-C or SIGTERM (then finishes the steps it holds; a second
+//! signal ends it at once, and its leases expire for other workers to take over).
+
+use crate::cli::WorkerArgs;
+use crate::settings::Settings;
+use weft_engine::CancelSignal;
+use weft_records::ClaimFilter;
+use weft_runner::WorkerSettings;
+
+pub async fn worker(args: &WorkerArgs, settings: &Settings) -> anyhow::Result<u8> {
+    let runner = settings.runner().await?;
+    let slots = args
+        .slots
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => format!(
+            "{}-{}",
+            gethostname().unwrap_or_else(|| "worker".into()),
+            std::process::id()
+        ),
+    };
+    let worker = WorkerSettings {
+        name: name.clone(),
+        filter: ClaimFilter {
+            tenants: args.tenants.clone(),
+            labels: args.labels.clone(),
+        },
+        slots,
+        lease: args.lease,
+        poll: args.poll,
+    };
+    // A bad label or tenant name is refused now, not at the first claim.
+    runner.records.queue().claim(&name, &worker.filter, 0, 0, 0).await?;
+    let stop = CancelSignal::default();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    eprintln!(
+        "weft worker {name}: {slots} slots, labels [{}], tenants [{}] (records: {}, store: {})",
+        args.labels.join(", "),
+        if args.tenants.is_empty() {
+            "all".to_string()
+        } else {
+            args.tenants.join(", ")
+        },
+        settings.records,
+        weft_artifacts::shown_url(runner.store.url()),
+    );
+    runner.work(worker, stop).await?;
+    eprintln!("weft worker {name}: stopped");
+    Ok(0)
+}
+
+/// The machine's name, for the worker's default name.
+fn gethostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// The first Ctrl-C or SIGTERM stops claiming (the steps held are finished); a second
+/// one ends the process at once.
+async fn stop_on_signal(stop: CancelSignal) {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        return;
+    };
+    let signal = async {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    signal.await;
+    eprintln!("stopping: finishing the steps this worker holds (Ctrl-C again to quit at once)");
+    stop.cancel("stopping");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    std::process::exit(130);
+}

@@ -1,0 +1,79 @@
+//! Runs executed by workers, seen from the process that submits them: handing a recorded
+//! run to the queue, and following it from its records until it ends (the workers'
+//! commits are the only news: this process executes nothing).
+
+use crate::Runner;
+use crate::start::Prepared;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use weft_engine::{RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
+
+impl Runner {
+    /// Hands a recorded run to the workers: its first steps are queued (in one
+    /// transaction with marking the run as theirs). Returns `Some` when the run is over
+    /// already (nothing to execute).
+    pub async fn queue(&self, prepared: &Prepared) -> anyhow::Result<Option<RunStatus>> {
+        Ok(self.records.schedule_run(&prepared.run_id, &prepared.plan).await?)
+    }
+
+    /// Asks a run workers execute to stop: its queued steps leave the queue at once, its
+    /// executing steps are interrupted by their workers; the run ends cancelled when the
+    /// last of them is in. `false` when the run is not running.
+    pub async fn cancel_queued(&self, run_id: &str) -> anyhow::Result<bool> {
+        if !self.records.request_cancel(run_id).await? {
+            return Ok(false);
+        }
+        let (plan, _) = self.locked_plan(run_id).await?.unlock()?;
+        self.records.schedule_run(run_id, &plan).await?;
+        Ok(true)
+    }
+
+    /// Follows a run from its records, looking every `poll`, until it ends; sends what
+    /// changed to `events`. Returns the run's report as recorded.
+    pub async fn follow(
+        &self,
+        run_id: &str,
+        poll: Duration,
+        events: Option<UnboundedSender<RunEvent>>,
+    ) -> anyhow::Result<RunReport> {
+        let mut seen: HashMap<String, StepStatus> = HashMap::new();
+        loop {
+            let detail = self.records.run(run_id).await?;
+            if let Some(tx) = &events {
+                for step in &detail.steps {
+                    if seen.get(&step.id) != Some(&step.status) {
+                        seen.insert(step.id.clone(), step.status);
+                        if let Some(state) = state_of(step) {
+                            let _ = tx.send(RunEvent {
+                                step: step.id.clone(),
+                                state,
+                                metrics: step.metrics.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+            if detail.status() != RunStatus::Running {
+                return Ok(detail.report());
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+/// What a recorded step's status says to a live display (`None`: nothing new).
+fn state_of(step: &StepReport) -> Option<StepState> {
+    let why = || step.error.clone().unwrap_or_default();
+    Some(match step.status {
+        StepStatus::Pending => return None,
+        StepStatus::Succeeded => match &step.reuse {
+            Some(reuse) => StepState::Reused(reuse.clone()),
+            None => StepState::Succeeded(Duration::from_secs_f64(step.duration_ms.unwrap_or(0.0).max(0.0) / 1e3)),
+        },
+        StepStatus::Failed => StepState::Failed(why()),
+        StepStatus::Blocked => StepState::Blocked(why()),
+        StepStatus::Skipped => StepState::Skipped(why()),
+        StepStatus::Cancelled => StepState::Cancelled,
+    })
+}
