@@ -175,6 +175,7 @@ async fn keep_leases(shared: Arc<Shared>) {
 /// the store failed around it.
 async fn take(shared: Arc<Shared>, claim: Claim) {
     let runner = shared.runner.for_tenant(&claim.tenant);
+    tracing::info!(run = %claim.run_id, step = %claim.step, claim = claim.claims, "executing");
     let key = (claim.run_id.clone(), claim.step.clone());
     let cancel = CancelSignal::default();
     shared

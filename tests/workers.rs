@@ -1,0 +1,346 @@
+//! Workers sharing PostgreSQL records and an S3 store (a real PostgreSQL and SeaweedFS on
+//! loopback; `weft_test_programs::services`), as real `weft worker` processes:
+//!
+//! - a run on workers gives the outputs of a run in one process, and a step asking for a
+//!   label waits for a worker that carries it;
+//! - workers killed with SIGKILL mid-step, again and again, lose nothing: the run finishes,
+//!   every step is committed exactly once (the workers' own logs say which committed
+//!   what), every artifact reads back whole, and the outputs are an undisturbed run's;
+//! - a worker paused (SIGSTOP) past its lease and resumed cannot commit its stale result.
+
+mod common;
+
+use common::{Home, outputs, stderr};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weft_records::testing::ScratchDatabase;
+use weft_test_programs::services::{S3Service, postgres, s3, unique};
+
+/// The shared records and store of one test, and a home for each process.
+struct Cluster {
+    /// Dropped with the cluster (the database with it).
+    _db: ScratchDatabase,
+    store: String,
+    s3: S3Service,
+    logs: tempfile::TempDir,
+    home: Home,
+}
+
+impl Cluster {
+    /// `None` when the services are not configured (and not required).
+    async fn new() -> Option<Cluster> {
+        let (admin, s3) = (postgres()?, s3()?);
+        let db = ScratchDatabase::create(&admin).await.expect("a test database");
+        Some(Cluster {
+            home: Home::with_records(db.url()),
+            _db: db,
+            store: format!("s3://{}/workers-{}", s3.bucket, unique()),
+            s3,
+            logs: tempfile::tempdir().expect("tempdir"),
+        })
+    }
+
+    /// `weft ARGS` on the shared records and store; every artifact goes to the store
+    /// (none kept in the records), so S3 carries every output.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.home.command(args);
+        for v in [
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_DEFAULT_REGION",
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.env("WEFT_STORE", &self.store)
+            .env("WEFT_INLINE_MAX", "0")
+            .env("AWS_ENDPOINT_URL", &self.s3.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", &self.s3.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.s3.secret)
+            .env("AWS_ALLOW_HTTP", "true");
+        cmd
+    }
+
+    /// A worker named `name`, logging to `LOGS/name.log`.
+    fn worker(&self, name: &str, extra: &[&str]) -> Child {
+        let log = std::fs::File::create(self.log(name)).expect("log file");
+        let mut args = vec![
+            "worker", "--name", name, "--slots", "2", "--lease", "2s", "--poll", "1s",
+        ];
+        args.extend_from_slice(extra);
+        self.command(&args)
+            .env("WEFT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start a worker")
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.logs.path().join(format!("{name}.log"))
+    }
+
+    /// `weft run --on-workers --json FILE`, started.
+    fn submit(&self, file: &Path) -> Submitted {
+        let args = vec!["run", "--on-workers", "--json", file.to_str().expect("utf-8")];
+        // Its output goes to files: a pipe nobody reads while it runs would fill up and
+        // stop it.
+        let base = self.logs.path().join(format!("submit-{}", unique()));
+        let (out, err) = (base.with_extension("json"), base.with_extension("txt"));
+        let child = self
+            .command(&args)
+            .stdout(std::fs::File::create(&out).expect("stdout"))
+            .stderr(std::fs::File::create(&err).expect("stderr"))
+            .spawn()
+            .expect("submit");
+        Submitted { child, out, err }
+    }
+
+    /// Which worker committed each step of any run, from every worker's log: (step, worker).
+    fn commits(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.logs.path()).expect("logs") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "log") {
+                continue;
+            }
+            let worker = path.file_stem().expect("stem").to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).expect("log");
+            for line in text.lines().filter(|l| l.contains("committed")) {
+                if let Some(step) = field(line, "step") {
+                    out.push((step, worker.clone()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// `name=value` of a tracing line.
+fn field(line: &str, name: &str) -> Option<String> {
+    let start = line.find(&format!(" {name}="))? + name.len() + 2;
+    Some(line[start..].split_whitespace().next()?.to_string())
+}
+
+/// A `weft run --on-workers` going on, writing to files.
+struct Submitted {
+    child: Child,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+/// Waits for a submitted run; its report.
+fn report(mut run: Submitted) -> serde_json::Value {
+    let status = run.child.wait().expect("wait");
+    let err = std::fs::read_to_string(&run.err).unwrap_or_default();
+    assert!(status.success(), "the run failed: {err}");
+    let out = std::fs::read(&run.out).expect("report");
+    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("no report ({e}): {err}"))
+}
+
+fn stop(mut workers: Vec<Child>) {
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+}
+
+/// A workflow of `1 + 2n` steps: `root`, `n` instances of `fan` reading it (each mixing
+/// `rounds` times: CPU time), and `n` of `tail`, each following its `fan` instance.
+fn fan_out(dir: &Path, n: usize, rounds: u64) -> PathBuf {
+    std::fs::write(dir.join("seed.txt"), "seed bytes\n").expect("seed");
+    let salts: Vec<String> = (0..n).map(|k| k.to_string()).collect();
+    let yaml = format!(
+        "name: fan-out\ninputs:\n  seed: {{path: seed.txt}}\nsteps:\n  root: {{uses: test-work, inputs: {{data: inputs.seed}}}}\n  fan:\n    uses: test-work\n    inputs: {{data: root.data}}\n    with: {{rounds: {rounds}}}\n    matrix: {{salt: [{}]}}\n  tail: {{uses: test-work, inputs: {{data: fan.data}}, with: {{rounds: {rounds}}}}}\n",
+        salts.join(", ")
+    );
+    let file = dir.join("fan-out.yaml");
+    std::fs::write(&file, yaml).expect("workflow");
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_give_the_outputs_of_one_process_and_honour_labels() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let local = Home::new();
+    let (code, expected) = common::run_json(&local, "examples/iris-sweep.yaml", &["--no-cache"]);
+    assert_eq!(code, 0, "{expected:#}");
+
+    let workers = vec![cluster.worker("w1", &[]), cluster.worker("w2", &[])];
+    let example = common::root().join("examples/iris-sweep.yaml");
+    let got = report(cluster.submit(&example));
+    assert_eq!(
+        outputs(&got),
+        outputs(&expected),
+        "the outputs of one process, bit for bit"
+    );
+    let commits = cluster.commits();
+    assert_eq!(
+        commits.len(),
+        got["steps"].as_array().expect("steps").len() - 2,
+        "{commits:?}"
+    );
+
+    // A step asking for `gpu` waits until a worker carrying it comes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("seed.txt"), "x\n").expect("seed");
+    let file = dir.path().join("gpu.yaml");
+    std::fs::write(
+        &file,
+        "name: gpu\ninputs:\n  seed: {path: seed.txt}\nsteps:\n  plain: {uses: test-work, inputs: {data: inputs.seed}}\n  fast: {uses: test-work, inputs: {data: plain.data}, runs-on: gpu}\n",
+    )
+    .expect("workflow");
+    let run = cluster.submit(&file);
+    std::thread::sleep(Duration::from_secs(3));
+    let gpu_commits = |c: &Cluster| c.commits().into_iter().filter(|(s, _)| s == "fast").count();
+    assert_eq!(gpu_commits(&cluster), 0, "no worker carries `gpu` yet");
+    let gpu = cluster.worker("gpu-1", &["--labels", "gpu,large-memory"]);
+    let got = report(run);
+    assert_eq!(got["status"], "succeeded");
+    let fast: Vec<(String, String)> = cluster.commits().into_iter().filter(|(s, _)| s == "fast").collect();
+    assert_eq!(fast, [("fast".to_string(), "gpu-1".to_string())]);
+    let mut workers = workers;
+    workers.push(gpu);
+    stop(workers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_killed_mid_step_lose_nothing() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = fan_out(dir.path(), 200, 30_000_000);
+    let local = Home::new();
+    let (code, expected) = common::run_json(&local, file.to_str().expect("utf-8"), &["--no-cache"]);
+    assert_eq!(code, 0, "{expected:#}");
+
+    let mut next = 0;
+    let mut start = |c: &Cluster| {
+        next += 1;
+        (format!("w{next}"), c.worker(&format!("w{next}"), &[]))
+    };
+    let mut workers: Vec<(String, Child)> = (0..3).map(|_| start(&cluster)).collect();
+    let mut run = cluster.submit(&file);
+    let mut kills = 0;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let started = Instant::now();
+    // Kill a worker while it executes, replace it, repeat.
+    while run.child.try_wait().expect("poll").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(600), "the run never finished");
+        std::thread::sleep(Duration::from_millis(700));
+        if kills >= 12 {
+            continue;
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let k = (seed % workers.len() as u64) as usize;
+        let (name, mut child) = workers.swap_remove(k);
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        kills += 1;
+        eprintln!("killed {name} ({kills})");
+        workers.push(start(&cluster));
+    }
+    let got = report(run);
+    assert!(kills >= 10, "only {kills} kills before the run ended: make it longer");
+    assert_eq!(got["status"], "succeeded", "{got:#}");
+    assert_eq!(outputs(&got), outputs(&expected), "the outputs of an undisturbed run");
+
+    // Exactly once: each step committed by one worker, once.
+    let commits = cluster.commits();
+    let mut per_step: BTreeMap<&str, usize> = BTreeMap::new();
+    for (step, _) in &commits {
+        *per_step.entry(step).or_default() += 1;
+    }
+    assert_eq!(per_step.len(), 401, "every step committed");
+    assert!(
+        per_step.values().all(|n| *n == 1),
+        "a step committed twice: {per_step:?}"
+    );
+    // Some steps were lost with their workers and show it among their attempts.
+    let retried = got["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["attempts"].as_array().is_some_and(|a| a.len() > 1))
+        .count();
+    assert!(
+        retried > 0,
+        "no step was lost by a killed worker: the kills came between steps"
+    );
+    eprintln!("{kills} workers killed; {retried} steps executed again elsewhere");
+
+    // Every artifact reads back whole from S3.
+    let verify = cluster.command(&["store", "verify"]).output().expect("verify");
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    stop(workers.into_iter().map(|(_, c)| c).collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_paused_past_its_lease_cannot_commit_its_stale_result() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("seed.txt"), "x\n").expect("seed");
+    let file = dir.path().join("slow.yaml");
+    std::fs::write(
+        &file,
+        "name: slow\ninputs:\n  seed: {path: seed.txt}\nsteps:\n  slow: {uses: test-work, inputs: {data: inputs.seed}, with: {rounds: 1500000000}}\n",
+    )
+    .expect("workflow");
+    let paused = cluster.worker("paused", &[]);
+    let run = cluster.submit(&file);
+    // Wait until `paused` executes the step, then stop it for longer than its lease.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(cluster.log("paused"))
+        .expect("log")
+        .contains("executing")
+    {
+        assert!(Instant::now() < deadline, "the worker never took the step");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&paused, "STOP");
+    let other = cluster.worker("other", &[]);
+    let got = report(run);
+    assert_eq!(got["status"], "succeeded");
+    let attempts = got["steps"][0]["attempts"].as_array().expect("attempts").clone();
+    assert_eq!(attempts.len(), 2, "the paused claim counts as an attempt: {attempts:?}");
+    signal(&paused, "CONT");
+    // The paused worker finishes the step and tries to commit: fenced out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let log = std::fs::read_to_string(cluster.log("paused")).expect("log");
+        if log.contains("result dropped") {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "the paused worker never finished: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!log.contains("committed"), "{log}");
+    assert_eq!(cluster.commits(), [("slow".to_string(), "other".to_string())]);
+    let again = cluster.home.show(got["run_id"].as_str().expect("id"));
+    assert_eq!(
+        again["steps"][0]["attempts"].as_array().expect("attempts").len(),
+        2,
+        "unchanged"
+    );
+    stop(vec![paused, other]);
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
