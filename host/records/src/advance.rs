@@ -34,28 +34,53 @@ const CANCELLED: &str = "cancelled by `weft cancel`";
 struct RunRow {
     status: String,
     cancel_requested: bool,
+    step_limit: i64,
 }
 
 impl Records {
-    /// Hands a recorded run to the workers (for good: no process owns it from now on) and
-    /// queues what it can execute now (a new run: its first steps; a cancelled one: none,
-    /// and its end once its executing steps are in), in one transaction. `Some` when the
-    /// run is over with that, and its status.
-    pub async fn schedule_run(&self, run_id: &str, plan: &Plan) -> Result<Option<RunStatus>, RecordsError> {
+    /// Hands a recorded run to the workers — for good: no process owns it from now on —
+    /// with at most `step_limit` steps of its tenant executing at once over every worker
+    /// (0: no limit), and queues its first steps, in one transaction. `Some` when the run
+    /// is over with that (nothing to execute), and its status.
+    pub async fn queue_run(
+        &self,
+        run_id: &str,
+        plan: &Plan,
+        step_limit: u64,
+    ) -> Result<Option<RunStatus>, RecordsError> {
+        self.advance_run_with(run_id, plan, Some(step_limit)).await
+    }
+
+    /// Advances a run workers execute from its records: what is ready is queued, what is
+    /// settled recorded; a cancelled run's queued steps leave the queue, and it ends once
+    /// its executing steps are in. `Some` when the run is over, and its status.
+    pub async fn advance_run(&self, run_id: &str, plan: &Plan) -> Result<Option<RunStatus>, RecordsError> {
+        self.advance_run_with(run_id, plan, None).await
+    }
+
+    async fn advance_run_with(
+        &self,
+        run_id: &str,
+        plan: &Plan,
+        hand_over: Option<u64>,
+    ) -> Result<Option<RunStatus>, RecordsError> {
         let mut tx = self.db.begin().await?;
         let result = async {
-            let Some(run) = self.lock_run(&mut tx, run_id).await? else {
+            let Some(mut run) = self.lock_run(&mut tx, run_id).await? else {
                 return Err(RecordsError::UnknownRun(run_id.to_string()));
             };
             if run.status != "running" {
                 return Ok(RunStatus::parse(&run.status));
             }
-            tx.execute(
-                "UPDATE runs SET on_workers = TRUE WHERE id = $1 AND tenant = $2",
-                vec![run_id.into(), self.tenant.as_str().into()],
-            )
-            .await?;
-            self.advance_in(&mut tx, run_id, plan, run.cancel_requested).await
+            if let Some(limit) = hand_over {
+                run.step_limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                tx.execute(
+                    "UPDATE runs SET on_workers = TRUE, step_limit = $3 WHERE id = $1 AND tenant = $2",
+                    vec![run_id.into(), self.tenant.as_str().into(), run.step_limit.into()],
+                )
+                .await?;
+            }
+            self.advance_in(&mut tx, run_id, plan, &run).await
         }
         .await;
         finish(tx, result).await
@@ -98,9 +123,7 @@ impl Records {
                 // Stopped while the step executed: its result is kept, nothing follows it.
                 return Ok(Committed::Recorded(None));
             }
-            let finished = self
-                .advance_in(&mut tx, &claim.run_id, plan, run.cancel_requested)
-                .await?;
+            let finished = self.advance_in(&mut tx, &claim.run_id, plan, &run).await?;
             Ok(Committed::Recorded(finished))
         }
         .await;
@@ -189,7 +212,7 @@ impl Records {
         let lock = if self.db.is_postgres() { " FOR UPDATE" } else { "" };
         let mut rows: Vec<RunRow> = tx
             .all(
-                format!("SELECT status, cancel_requested FROM runs WHERE id = $1 AND tenant = $2{lock}"),
+                format!("SELECT status, cancel_requested, step_limit FROM runs WHERE id = $1 AND tenant = $2{lock}"),
                 vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?;
@@ -204,7 +227,7 @@ impl Records {
         tx: &mut Tx<'_>,
         run_id: &str,
         plan: &Plan,
-        cancelled: bool,
+        run: &RunRow,
     ) -> Result<Option<RunStatus>, RecordsError> {
         let rows: Vec<(String, String)> = tx
             .all(
@@ -224,7 +247,7 @@ impl Records {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let now = now_ms();
-        if cancelled {
+        if run.cancel_requested {
             return self.cancel_in(tx, run_id, &rows, &status, now).await;
         }
         let mut script = Script::default();
@@ -235,7 +258,7 @@ impl Records {
                 .and_then(|m| m.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
         });
         script.rows(
-            "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at)",
+            "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at, tenant_limit)",
             next.ready
                 .iter()
                 .map(|&i| {
@@ -246,6 +269,7 @@ impl Records {
                         plan.steps[i].runs_on.clone().unwrap_or_default().into(),
                         "ready".into(),
                         now.into(),
+                        run.step_limit.into(),
                     ]
                 })
                 .collect(),

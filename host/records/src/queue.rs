@@ -123,14 +123,17 @@ impl Queue {
         };
         // Rows a worker may take: a label it carries (or none asked), a tenant it serves;
         // each with its turn: its rank among its tenant's (oldest first) plus the steps the
-        // tenant has leased now. Lowest turns are taken first.
-        const TURNS: &str = "SELECT q.run_id, q.step, q.ready_at, \
+        // tenant has leased now. Lowest turns are taken first, and none past the tenant's
+        // limit of steps executing at once (`tenant_limit`, 0 for none).
+        const TURNS: &str = "SELECT run_id, step, ready_at, turn FROM (SELECT q.run_id, q.step, q.ready_at, \
+            q.tenant_limit, \
             ROW_NUMBER() OVER (PARTITION BY q.tenant ORDER BY q.ready_at, q.run_id, q.step) + COALESCE(l.n, 0) AS turn \
             FROM step_queue q LEFT JOIN (SELECT tenant, COUNT(*) AS n FROM step_queue WHERE state = 'leased' \
             GROUP BY tenant) l ON l.tenant = q.tenant \
             WHERE q.state = 'ready' AND q.ready_at <= $7 \
             AND (q.runs_on = '' OR (',' || $3 || ',') LIKE ('%,' || q.runs_on || ',%')) \
-            AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || q.tenant || ',%'))";
+            AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || q.tenant || ',%'))) t \
+            WHERE tenant_limit = 0 OR turn <= tenant_limit";
         let sql = match &self.db {
             // The turns are read without locks; the best candidates are then locked,
             // skipping any another claimer holds, and the best of those taken.
@@ -153,8 +156,14 @@ impl Queue {
                  RETURNING run_id, step, tenant, fence, claims"
             ),
         };
-        let mut claims: Vec<Claim> = self
-            .db
+        // Claims take turns: each sees the leased counts the one before left, so the turns
+        // and the tenants' limits hold over every worker (SQLite's single writer does the
+        // same on its own).
+        let mut tx = self.db.begin().await?;
+        if self.db.is_postgres() {
+            tx.execute("SELECT pg_advisory_xact_lock(7474, 1)", vec![]).await?;
+        }
+        let claimed: Result<Vec<Claim>, sqlx::Error> = tx
             .all(
                 sql,
                 vec![
@@ -167,7 +176,17 @@ impl Queue {
                     now_ms.into(),
                 ],
             )
-            .await?;
+            .await;
+        let mut claims = match claimed {
+            Ok(claims) => {
+                tx.commit().await?;
+                claims
+            }
+            Err(e) => {
+                tx.rollback().await;
+                return Err(e.into());
+            }
+        };
         claims.sort_by(|a, b| (&a.run_id, &a.step).cmp(&(&b.run_id, &b.step)));
         Ok(claims)
     }

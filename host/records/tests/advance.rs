@@ -35,7 +35,11 @@ steps:
 ";
 
 fn plan() -> Plan {
-    let (workflow, problems) = weft_model::parse(WORKFLOW).expect("yaml");
+    plan_of(WORKFLOW)
+}
+
+fn plan_of(yaml: &str) -> Plan {
+    let (workflow, problems) = weft_model::parse(yaml).expect("yaml");
     assert!(problems.is_empty(), "{problems:?}");
     let port = |name: &str| Port {
         name: name.into(),
@@ -56,6 +60,10 @@ fn plan() -> Plan {
 }
 
 async fn start(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> {
+    start_limited(records, plan, run_id, 0).await
+}
+
+async fn start_limited(records: &Records, plan: &Plan, run_id: &str, limit: u64) -> Vec<StepReport> {
     let digests = vec![Digest::of(b"work"); plan.steps.len()];
     let steps = planned_steps(plan, &digests);
     let seed = ArtifactMeta {
@@ -77,7 +85,7 @@ async fn start(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> 
         })
         .await
         .expect("create");
-    assert_eq!(records.schedule_run(run_id, plan).await.expect("schedule"), None);
+    assert_eq!(records.queue_run(run_id, plan, limit).await.expect("schedule"), None);
     steps
 }
 
@@ -276,7 +284,7 @@ async fn a_cancel_empties_the_queue_and_ends_the_run_when_its_steps_are_in(backe
         .remove(0);
     assert_eq!(executing.step, "right", "a worker without `gpu` takes `right`");
     assert!(records.request_cancel("r1").await.expect("cancel"));
-    assert_eq!(records.schedule_run("r1", &plan).await.expect("advance"), None);
+    assert_eq!(records.advance_run("r1", &plan).await.expect("advance"), None);
     assert_eq!(
         records.queue().depth().await.expect("depth"),
         (0, 1),
@@ -309,7 +317,41 @@ async fn another_tenant_cannot_commit_into_a_run(backend: &Backend) {
     assert_eq!(statuses(&alpha, "r1").await[0], ("top".into(), StepStatus::Pending));
 }
 
+async fn a_tenants_step_limit_holds_over_every_claimer(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan_of(
+        "name: wide\ninputs:\n  seed: {path: x.txt}\nsteps:\n  a: {uses: work, inputs: {data: inputs.seed}}\n  b: {uses: work, inputs: {data: inputs.seed}}\n  c: {uses: work, inputs: {data: inputs.seed}}\n  d: {uses: work, inputs: {data: inputs.seed}}\n",
+    );
+    let planned = start_limited(&records, &plan, "r1", 2).await;
+    // Another tenant's steps have a limit of their own.
+    let beta = backend.open("beta").await;
+    start_limited(&beta, &plan, "r2", 0).await;
+    let queue = records.queue();
+    let only_alpha = ClaimFilter {
+        tenants: vec!["alpha".into()],
+        labels: Vec::new(),
+    };
+    let first = queue.claim("w1", &only_alpha, 10, now(), LEASE).await.expect("claim");
+    assert_eq!(first.len(), 2, "at most 2 of alpha's steps at once");
+    let second = queue.claim("w2", &only_alpha, 10, now(), LEASE).await.expect("claim");
+    assert!(second.is_empty(), "another worker gets none of alpha's: {second:?}");
+    let betas = queue
+        .claim("w2", &ClaimFilter::default(), 10, now(), LEASE)
+        .await
+        .expect("claim");
+    assert_eq!(betas.len(), 4, "beta has no limit: {betas:?}");
+    assert!(betas.iter().all(|c| c.tenant == "beta"));
+    let planned_a = planned.iter().find(|s| s.id == first[0].step).expect("planned");
+    records
+        .commit_claimed(&first[0], &plan, &outcome(planned_a, Some(1.0)))
+        .await
+        .expect("commit");
+    let third = queue.claim("w2", &only_alpha, 10, now(), LEASE).await.expect("claim");
+    assert_eq!(third.len(), 1, "room for one more once one is in");
+}
+
 conformance!(
+    a_tenants_step_limit_holds_over_every_claimer,
     commits_advance_the_run_to_its_end,
     a_stale_claim_commits_nothing,
     a_failure_settles_what_follows_it,

@@ -10,11 +10,15 @@ use tokio::sync::mpsc::UnboundedSender;
 use weft_engine::{RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
 
 impl Runner {
-    /// Hands a recorded run to the workers: its first steps are queued (in one
-    /// transaction with marking the run as theirs). Returns `Some` when the run is over
+    /// Hands a recorded run to the workers, with at most `step_limit` steps of this tenant
+    /// executing at once over all of them (0: no limit): its first steps are queued, in one
+    /// transaction with marking the run as theirs. Returns `Some` when the run is over
     /// already (nothing to execute).
-    pub async fn queue(&self, prepared: &Prepared) -> anyhow::Result<Option<RunStatus>> {
-        Ok(self.records.schedule_run(&prepared.run_id, &prepared.plan).await?)
+    pub async fn queue(&self, prepared: &Prepared, step_limit: u64) -> anyhow::Result<Option<RunStatus>> {
+        Ok(self
+            .records
+            .queue_run(&prepared.run_id, &prepared.plan, step_limit)
+            .await?)
     }
 
     /// Asks a run workers execute to stop: its queued steps leave the queue at once, its
@@ -25,7 +29,7 @@ impl Runner {
             return Ok(false);
         }
         let (plan, _) = self.locked_plan(run_id).await?.unlock()?;
-        self.records.schedule_run(run_id, &plan).await?;
+        self.records.advance_run(run_id, &plan).await?;
         Ok(true)
     }
 

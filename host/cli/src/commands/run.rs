@@ -69,7 +69,7 @@ async fn on_workers(args: &RunArgs, runner: &Runner, prepared: Prepared) -> anyh
             prepared.plan.steps.len()
         );
     }
-    runner.queue(&prepared).await?;
+    runner.queue(&prepared, 0).await?;
     let run_id = prepared.run_id.clone();
     let canceller = {
         let runner = runner.clone();

@@ -1,5 +1,9 @@
--- Run records, version 10: a run whose steps workers execute from the step queue
--- (`weft worker`), not the process that recorded it. No process owns such a run: it is
+-- Run records, version 10: runs whose steps workers execute from the step queue
+-- (`weft worker`), not the process that recorded them. No process owns such a run: it is
 -- never resumed in-process after a restart, and its commits advance it (records'
--- `advance.rs`).
+-- `advance.rs`). `step_limit` is the most steps of the run's tenant executing at once over
+-- every worker (0: no limit), copied to each queued step as `tenant_limit`, which claims
+-- respect.
 ALTER TABLE runs ADD COLUMN on_workers BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE runs ADD COLUMN step_limit BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE step_queue ADD COLUMN tenant_limit BIGINT NOT NULL DEFAULT 0;
