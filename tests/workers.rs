@@ -6,11 +6,16 @@
 //! - workers killed with SIGKILL mid-step, again and again, lose nothing: the run finishes,
 //!   every step is committed exactly once (the workers' own logs say which committed
 //!   what), every artifact reads back whole, and the outputs are an undisturbed run's;
-//! - a worker paused (SIGSTOP) past its lease and resumed cannot commit its stale result.
+//! - a worker paused (SIGSTOP) past its lease and resumed cannot commit its stale result;
+//! - `weft serve` on PostgreSQL hands runs to the workers: submitted, followed, cancelled
+//!   (the worker stops the executing step) and resumed through the API, and a server
+//!   killed and started again goes on following what the workers do.
 
 mod common;
 
+use common::served::{Served, tenant};
 use common::{Home, outputs, stderr};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,14 +59,21 @@ impl Cluster {
         ] {
             cmd.env_remove(v);
         }
-        cmd.env("WEFT_STORE", &self.store)
-            .env("WEFT_INLINE_MAX", "0")
-            .env("AWS_ENDPOINT_URL", &self.s3.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", &self.s3.access_key)
-            .env("AWS_SECRET_ACCESS_KEY", &self.s3.secret)
-            .env("AWS_ALLOW_HTTP", "true");
+        cmd.envs(self.store_env());
         cmd
+    }
+
+    /// The environment that points a process at the shared store.
+    fn store_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("WEFT_STORE", self.store.clone()),
+            ("WEFT_INLINE_MAX", "0".into()),
+            ("AWS_ENDPOINT_URL", self.s3.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", self.s3.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.s3.secret.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
     }
 
     /// A worker named `name`, logging to `LOGS/name.log`.
@@ -343,4 +355,75 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("kill");
     assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_postgres_hands_runs_to_workers() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let token = tenant(&cluster.home, "alpha");
+    let env = cluster.store_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = Served::start_with_env(&cluster.home, &[], &env);
+    let worker = cluster.worker("w1", &[]);
+
+    let workflow = std::fs::read_to_string(common::root().join("examples/iris-sweep.yaml")).expect("example");
+    let iris = std::fs::read(common::root().join("examples/data/iris.csv")).expect("iris");
+    let digest = served.upload(&token, &iris).await;
+    let run = served
+        .submit(&token, json!({"workflow": workflow, "inputs": {"iris": digest}}))
+        .await;
+    let report = served.wait(&token, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert!(
+        cluster.commits().iter().any(|(step, w)| step == "pick" && w == "w1"),
+        "the worker executed the run: {:?}",
+        cluster.commits()
+    );
+
+    // Cancelled while its step executes on the worker; resumed, it executes again.
+    let spin = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
+    let run = served.submit(&token, json!({"workflow": spin})).await;
+    let executing = || {
+        std::fs::read_to_string(cluster.log("w1"))
+            .expect("log")
+            .matches("step=spin")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while executing() == 0 {
+        assert!(Instant::now() < deadline, "the worker never took the step");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, body) = served
+        .post(&format!("/api/v1/runs/{run}/cancel"), &token, json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let report = served.wait(&token, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "cancelled", "{report:#}");
+    assert_eq!(report["steps"][0]["status"], "cancelled", "{report:#}");
+    let (status, body) = served
+        .post(&format!("/api/v1/runs/{run}/resume"), &token, json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let (_, shown) = served.get(&format!("/api/v1/runs/{run}"), &token).await;
+    assert_eq!(shown["status"], "running");
+    let before = executing();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while executing() == before {
+        assert!(Instant::now() < deadline, "the resumed step never executed again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A server killed while the workers go on: started again, it follows the run to its end.
+    drop(served);
+    let served = Served::start_with_env(&cluster.home, &[], &env);
+    let (status, body) = served
+        .post(&format!("/api/v1/runs/{run}/cancel"), &token, json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let report = served.wait(&token, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "cancelled", "{report:#}");
+    stop(vec![worker]);
 }

@@ -231,6 +231,11 @@ pub struct ServeArgs {
     /// Print the API's OpenAPI document and exit.
     #[arg(long)]
     pub openapi: bool,
+    /// Where steps execute: `here`, in this process (up to --slots at once), or `workers`,
+    /// by `weft worker`s sharing these records and this store [default: workers when the
+    /// records are PostgreSQL, else here].
+    #[arg(long, value_parser = ["here", "workers"])]
+    pub execute: Option<String>,
 }
 
 /// `weft worker`.

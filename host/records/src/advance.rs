@@ -136,6 +136,50 @@ impl Records {
         Ok(committed)
     }
 
+    /// Reopens a run workers execute (`--resume`, or a server's resume): its steps that did
+    /// not succeed are pending again, with their attempts, outputs, metrics and logs
+    /// forgotten; succeeded steps are kept. A running run stays as it is. The caller then
+    /// queues it again ([`Records::queue_run`]).
+    pub async fn reopen_on_workers(&self, run_id: &str) -> Result<(), RecordsError> {
+        let mut tx = self.db.begin().await?;
+        let result = async {
+            let Some(run) = self.lock_run(&mut tx, run_id).await? else {
+                return Err(RecordsError::UnknownRun(run_id.to_string()));
+            };
+            if run.status == "running" {
+                return Ok(None);
+            }
+            let mut script = Script::default();
+            for table in ["attempts", "step_inputs", "step_outputs", "metrics", "logs"] {
+                script.add(
+                    &format!(
+                        "DELETE FROM {table} WHERE run_id = ? AND step IN \
+                         (SELECT step FROM steps WHERE run_id = ? AND status <> 'succeeded')"
+                    ),
+                    vec![run_id.into(), run_id.into()],
+                );
+            }
+            script.add("DELETE FROM step_queue WHERE run_id = ?", vec![run_id.into()]);
+            tx.script(script).await?;
+            // After the deletes, which find the steps by their old status.
+            let mut script = Script::default();
+            script.add(
+                "UPDATE steps SET status = 'pending', error = NULL, finished_at = NULL, duration_ms = NULL, \
+                 reuse = NULL, reused_from = NULL, cache_key = NULL WHERE run_id = ? AND status <> 'succeeded'",
+                vec![run_id.into()],
+            );
+            script.add(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE \
+                 WHERE id = ? AND tenant = ?",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            );
+            tx.script(script).await?;
+            Ok(None)
+        }
+        .await;
+        finish(tx, result).await.map(|_: Option<RunStatus>| ())
+    }
+
     /// Ends a run workers cannot advance (its plan or a component cannot be read, claim
     /// after claim) as failed with `reason`: its queued steps leave the queue, its steps
     /// not finished are failed.

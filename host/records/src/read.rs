@@ -291,6 +291,17 @@ impl Records {
             .collect())
     }
 
+    /// Every tenant's runs that workers execute and that have not ended: (tenant, run id).
+    pub async fn runs_on_workers(&self) -> Result<Vec<(String, String)>, RecordsError> {
+        Ok(self
+            .db
+            .all(
+                "SELECT tenant, id FROM runs WHERE status = 'running' AND on_workers ORDER BY started_at, id",
+                vec![],
+            )
+            .await?)
+    }
+
     /// The media type an artifact of this tenant was recorded with (as a workflow input or
     /// a step's output), if any run recorded it.
     pub async fn media_type(&self, digest: &Digest) -> Result<Option<String>, RecordsError> {

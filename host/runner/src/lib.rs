@@ -21,6 +21,7 @@ pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, r
 pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
 pub use load::{Components, FoundComponent, Invalid, LoadError, LoadedWorkflow, render};
 pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
+pub use queued::OnWorkers;
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};

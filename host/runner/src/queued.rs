@@ -7,9 +7,39 @@ use crate::start::Prepared;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
-use weft_engine::{RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
+use weft_engine::{CancelSignal, RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
+
+/// How a run is handed to workers.
+#[derive(Debug, Clone)]
+pub struct OnWorkers {
+    /// Most steps of the run's tenant executing at once over every worker (0: no limit).
+    pub step_limit: u64,
+    /// How often the records are looked at while following the run.
+    pub poll: Duration,
+}
 
 impl Runner {
+    /// Hands `prepared` to the workers and follows it until it ends; `cancel` cancels it
+    /// (its queued steps leave the queue, its workers stop its executing ones).
+    pub(crate) async fn run_on_workers(
+        &self,
+        prepared: &Prepared,
+        workers: &OnWorkers,
+        cancel: &CancelSignal,
+        events: Option<UnboundedSender<RunEvent>>,
+    ) -> anyhow::Result<RunReport> {
+        let run_id = &prepared.run_id;
+        self.queue(prepared, workers.step_limit).await?;
+        let follow = self.follow(run_id, workers.poll, events);
+        tokio::pin!(follow);
+        tokio::select! {
+            report = &mut follow => return report,
+            () = cancel.cancelled() => {}
+        }
+        self.cancel_queued(run_id).await?;
+        follow.await
+    }
+
     /// Hands a recorded run to the workers, with at most `step_limit` steps of this tenant
     /// executing at once over all of them (0: no limit): its first steps are queued, in one
     /// transaction with marking the run as theirs. Returns `Some` when the run is over

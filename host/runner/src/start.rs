@@ -30,6 +30,8 @@ pub struct Prepared {
     pub inputs: BTreeMap<String, ArtifactMeta>,
     /// Whether this continues an interrupted run.
     pub resumed: bool,
+    /// Whether workers execute its steps already (a run handed to them is theirs for good).
+    pub on_workers: bool,
     /// What an earlier attempt at this run recorded (empty for a new run).
     recorded: Vec<StepReport>,
     sandbox: Arc<Sandbox>,
@@ -50,6 +52,9 @@ pub struct RunSettings {
     /// What admits each step before it executes (a server's fair share and quotas); `None`
     /// executes every ready step at once, up to `concurrency`.
     pub admission: Option<Arc<dyn weft_task::Admission>>,
+    /// Hand the steps to `weft worker`s sharing the records and store instead of executing
+    /// them here (`concurrency` and `admission` then do not apply).
+    pub on_workers: Option<crate::OnWorkers>,
 }
 
 /// A component kept in `store` (archived with a run, or published), read whole with every
@@ -210,6 +215,7 @@ impl Runner {
             digests,
             inputs,
             resumed: false,
+            on_workers: false,
             recorded: Vec::new(),
             sandbox: loaded.sandbox,
             components: loaded.components,
@@ -232,8 +238,24 @@ impl Runner {
                 "run {run_id}: its locked plan has steps {planned:?}, its records {recorded:?}: cannot resume"
             );
         }
-        self.sweep_staging().await;
         let sandbox = self.loader.sandbox(locked.needs_fuel())?;
+        if detail.summary.on_workers {
+            // The workers load the components; this process only hands the run back to them.
+            self.records.reopen_on_workers(run_id).await?;
+            return Ok(Prepared {
+                run_id: run_id.to_string(),
+                inputs: locked.input_artifacts(),
+                locked,
+                plan,
+                digests,
+                resumed: true,
+                on_workers: true,
+                recorded: Vec::new(),
+                sandbox,
+                components: Vec::new(),
+            });
+        }
+        self.sweep_staging().await;
         let components = self.archived_components(&locked, &sandbox).await?;
         let components = digests
             .iter()
@@ -248,6 +270,7 @@ impl Runner {
             plan,
             digests,
             resumed: true,
+            on_workers: false,
             recorded: detail.steps,
             sandbox,
             components,
@@ -296,6 +319,15 @@ impl Runner {
         settings: &RunSettings,
         events: Option<UnboundedSender<RunEvent>>,
     ) -> anyhow::Result<RunReport> {
+        if let Some(workers) = &settings.on_workers {
+            return self.run_on_workers(&prepared, workers, &settings.cancel, events).await;
+        }
+        if prepared.on_workers {
+            anyhow::bail!(
+                "run {} is executed by workers: it cannot be run in this process",
+                prepared.run_id
+            );
+        }
         let Prepared {
             run_id,
             plan,

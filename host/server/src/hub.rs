@@ -164,6 +164,19 @@ impl Hub {
         runs.live.get(run_id).is_some_and(|r| r.tenant == tenant)
     }
 
+    /// Waits at most `limit` for `tenant`'s run `run_id` to leave the executing runs;
+    /// whether it did.
+    pub(crate) async fn let_go(&self, tenant: &str, run_id: &str, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.is_executing(tenant, run_id) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Room for one more run of `tenant`, if fewer than `limit` of its runs execute here or
     /// are being started; else how many there are.
     pub(crate) fn reserve_run(self: &Arc<Self>, tenant: &str, limit: u64) -> Result<RunRoom, u64> {

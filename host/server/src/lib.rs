@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub quotas: Quotas,
     /// Where to send traces (OTLP); `None`: no traces.
     pub traces: Option<TraceConfig>,
+    /// Hand every run's steps to `weft worker`s sharing the records and store instead of
+    /// executing them here (`slots` then does not apply; a tenant's `concurrent-steps`
+    /// holds over all the workers).
+    pub on_workers: bool,
 }
 
 impl Default for ServerConfig {
@@ -60,9 +64,13 @@ impl Default for ServerConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             quotas: Quotas::default(),
             traces: None,
+            on_workers: false,
         }
     }
 }
+
+/// How often the records of a run on workers are looked at for its events.
+pub(crate) const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
 /// Most steps of one run started at once (each then waits for a slot); bounds the tasks
 /// one run holds.
@@ -142,6 +150,10 @@ impl State {
                 concurrent_steps: usize::try_from(quotas.concurrent_steps).unwrap_or(usize::MAX),
                 budgets: vec![Arc::new(run_output), stored],
             })),
+            on_workers: self.config.on_workers.then(|| weft_runner::OnWorkers {
+                step_limit: quotas.concurrent_steps,
+                poll: FOLLOW_POLL,
+            }),
         })
     }
 
@@ -242,10 +254,12 @@ impl Server {
     }
 
     /// Resumes every tenant's run that a stopped server (or a killed `weft run`) left
-    /// running; returns how many were resumed. One that cannot be resumed is logged and
-    /// left as it is.
+    /// running, and follows the runs workers execute (for their events); returns how many.
+    /// One that cannot be resumed is logged and left as it is.
     pub async fn resume_interrupted(&self) -> anyhow::Result<usize> {
-        let interrupted = self.state.runner.records.interrupted_runs().await?;
+        let records = &self.state.runner.records;
+        let mut interrupted = records.interrupted_runs().await?;
+        interrupted.extend(records.runs_on_workers().await?);
         let mut resumed = 0;
         for (tenant, run_id) in interrupted {
             let tenant = auth::Tenant::trusted(tenant);

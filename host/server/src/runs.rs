@@ -328,11 +328,16 @@ pub(crate) async fn resume(
 /// Resumes `run_id` of `tenant` in this server; `by` says why in the audit log (`request`,
 /// `server start`).
 pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str, by: &str) -> Result<(), ApiError> {
-    if state.hub.is_executing(tenant.name(), run_id) {
-        return Err(ApiError::conflict(format!("run {run_id} is running in this server")));
-    }
     let runner = state.runner(tenant);
     let detail = runner.records.run(run_id).await?;
+    // A run whose end is recorded leaves the hub a moment later (at once for a run executing
+    // here; at the next look for one on workers, followed from the records).
+    let ended = detail.status() != weft_engine::RunStatus::Running;
+    if state.hub.is_executing(tenant.name(), run_id)
+        && !(ended && state.hub.let_go(tenant.name(), run_id, 2 * crate::FOLLOW_POLL).await)
+    {
+        return Err(ApiError::conflict(format!("run {run_id} is running in this server")));
+    }
     if detail.status() == weft_engine::RunStatus::Succeeded {
         return Err(ApiError::conflict(format!(
             "run {run_id} succeeded: there is nothing to resume"
@@ -346,7 +351,7 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
         "request" => Some(state.room_for_a_run(tenant, &quotas)?),
         _ => None,
     };
-    let settings = state
+    let mut settings = state
         .run_settings(tenant, &quotas, produced(&detail.report().steps))
         .await?;
     let prepared = runner
@@ -356,6 +361,14 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
             Ok(e) => ApiError::from(e),
             Err(e) => ApiError::internal(format!("{e:#}")),
         })?;
+    if prepared.on_workers && settings.on_workers.is_none() {
+        // Handed to workers (`weft run --on-workers`): theirs for good, whatever this
+        // server does with its own runs.
+        settings.on_workers = Some(weft_runner::OnWorkers {
+            step_limit: quotas.concurrent_steps,
+            poll: crate::FOLLOW_POLL,
+        });
+    }
     tracing::info!(tenant = tenant.name(), run = %run_id, "run resumed");
     state
         .audit(tenant, "run.resume", run_id, serde_json::json!({ "by": by }))

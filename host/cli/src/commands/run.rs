@@ -5,7 +5,7 @@ use crate::cli::RunArgs;
 use crate::settings::Settings;
 use anyhow::Context;
 use weft_engine::{CancelSignal, RunReport, RunStatus};
-use weft_runner::{LoadError, Prepared, RunSettings, Runner};
+use weft_runner::{LoadError, OnWorkers, RunSettings, Runner};
 
 pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
     let runner = settings.runner().await?;
@@ -24,9 +24,6 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
         }
     }?;
 
-    if args.on_workers {
-        return on_workers(args, &runner, prepared).await;
-    }
     let cancel = CancelSignal::default();
     tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
     let run_settings = RunSettings {
@@ -37,13 +34,23 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
         timeout: args.timeout,
         cancel,
         admission: None,
+        // A run handed to workers stays theirs, resumed or not.
+        on_workers: (args.on_workers || prepared.on_workers).then(|| OnWorkers {
+            step_limit: 0,
+            poll: FOLLOW_POLL,
+        }),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ids = prepared.plan.steps.iter().map(|s| s.id.clone()).collect();
     if !args.json {
         let verb = if prepared.resumed { "resuming" } else { "run" };
+        let place = if run_settings.on_workers.is_some() {
+            ", queued for workers"
+        } else {
+            ""
+        };
         eprintln!(
-            "{verb} {}: workflow `{}`, {} steps",
+            "{verb} {}: workflow `{}`, {} steps{place}",
             prepared.run_id,
             prepared.plan.name,
             prepared.plan.steps.len()
@@ -57,44 +64,6 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
 
 /// How often a run on workers is looked at in the records.
 const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// `weft run --on-workers`: queues the run's steps and follows its records until it ends;
-/// Ctrl-C cancels it (the workers stop its steps).
-async fn on_workers(args: &RunArgs, runner: &Runner, prepared: Prepared) -> anyhow::Result<u8> {
-    if !args.json {
-        eprintln!(
-            "run {}: workflow `{}`, {} steps, queued for workers",
-            prepared.run_id,
-            prepared.plan.name,
-            prepared.plan.steps.len()
-        );
-    }
-    runner.queue(&prepared, 0).await?;
-    let run_id = prepared.run_id.clone();
-    let canceller = {
-        let runner = runner.clone();
-        let run_id = run_id.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ncancelling (Ctrl-C again to stop following; the run is cancelled all the same)");
-                if let Err(e) = runner.cancel_queued(&run_id).await {
-                    eprintln!("cannot cancel run {run_id}: {e:#}");
-                }
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        })
-    };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let ids = prepared.plan.steps.iter().map(|s| s.id.clone()).collect();
-    let display = tokio::spawn(crate::progress::show(ids, rx, args.no_progress || args.json));
-    let report = runner.follow(&run_id, FOLLOW_POLL, Some(tx)).await;
-    canceller.abort();
-    let report = report?;
-    let _ = display.await;
-    finish(args, runner, &report)
-}
 
 /// Prints the report; the exit code.
 fn finish(args: &RunArgs, runner: &Runner, report: &RunReport) -> anyhow::Result<u8> {

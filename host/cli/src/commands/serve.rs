@@ -28,7 +28,16 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         concurrent_steps: slots as u64,
         ..weft_server::Quotas::default()
     };
+    let shared = matches!(runner.records.location(), weft_records::Location::Postgres(_));
+    let on_workers = match args.execute.as_deref() {
+        Some("workers") if !shared => {
+            bail!("--execute workers needs records that workers share: a PostgreSQL database (--records postgres://…)")
+        }
+        Some(place) => place == "workers",
+        None => shared,
+    };
     let config = ServerConfig {
+        on_workers,
         slots,
         max_upload_bytes: args.max_upload_size,
         quotas: defaults.with_overrides(&overrides).map_err(anyhow::Error::msg)?,
@@ -58,6 +67,12 @@ pub async fn serve(args: &ServeArgs, settings: &Settings) -> anyhow::Result<u8> 
         Ok(0) => {}
         Ok(n) => eprintln!("resumed {n} interrupted run(s)"),
         Err(e) => eprintln!("warning: cannot look for interrupted runs: {e:#}"),
+    }
+    if on_workers {
+        eprintln!(
+            "steps execute on workers: start at least one with `weft worker` on these records and this store \
+             (or serve with `--execute here`)"
+        );
     }
     // Said once everything above is done: a client that waits for this line finds the
     // built-in steps published.
