@@ -150,7 +150,7 @@ impl State {
                 concurrent_steps: usize::try_from(quotas.concurrent_steps).unwrap_or(usize::MAX),
                 budgets: vec![Arc::new(run_output), stored],
             })),
-            on_workers: self.config.on_workers.then(|| weft_runner::OnWorkers {
+            on_workers: self.config.on_workers.then_some(weft_runner::OnWorkers {
                 step_limit: quotas.concurrent_steps,
                 poll: FOLLOW_POLL,
             }),
