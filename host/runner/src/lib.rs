@@ -27,7 +27,7 @@ pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
 /// Component loads by source, for a server's `/metrics`.
 pub use weft_sandbox::{LoadCounts, load_counts};
-pub use worker::{MAX_CLAIMS, WorkerSettings};
+pub use worker::{MAX_CLAIMS, WorkerSettings, WorkerStats};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -48,6 +48,27 @@ pub struct WorkerSettings {
     pub poll: Duration,
 }
 
+/// Claim durations a worker keeps for its report (the first ones, at most).
+const KEPT_CLAIM_TIMES: usize = 100_000;
+
+/// What a worker did, for its operator and the benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStats {
+    /// Claim statements that took at least one step.
+    pub claims: u64,
+    /// Claim statements that found nothing.
+    pub empty_claims: u64,
+    /// Steps committed.
+    pub committed: u64,
+    /// Results dropped: the claim had been taken over.
+    pub fenced: u64,
+    /// Steps given back to the queue after a failure of the store or records.
+    pub given_back: u64,
+    /// How long each claim statement took (the first [`KEPT_CLAIM_TIMES`]), with or
+    /// without steps.
+    pub claim_times: Vec<Duration>,
+}
+
 /// A run's plan as workers execute it, parsed once per worker.
 struct RunPlan {
     plan: Plan,
@@ -65,17 +86,25 @@ struct Shared {
     plans: Mutex<HashMap<(String, String), Arc<RunPlan>>>,
     /// Claims executing now → what stops them.
     executing: Mutex<HashMap<(String, String), CancelSignal>>,
+    stats: Mutex<WorkerStats>,
+}
+
+impl Shared {
+    fn count(&self, f: impl FnOnce(&mut WorkerStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
 }
 
 impl Runner {
     /// Works until `stop` is triggered: claims steps while it has free slots, executes and
-    /// commits them; then finishes the steps it holds and returns.
-    pub async fn work(&self, settings: WorkerSettings, stop: CancelSignal) -> anyhow::Result<()> {
+    /// commits them; then finishes the steps it holds and returns what it did.
+    pub async fn work(&self, settings: WorkerSettings, stop: CancelSignal) -> anyhow::Result<WorkerStats> {
         let shared = Arc::new(Shared {
             runner: self.clone(),
             settings,
             plans: Mutex::new(HashMap::new()),
             executing: Mutex::new(HashMap::new()),
+            stats: Mutex::new(WorkerStats::default()),
         });
         let keeper = tokio::spawn(keep_leases(shared.clone()));
         let queue = self.records.queue();
@@ -94,11 +123,25 @@ impl Runner {
             }
             let n = u32::try_from(free).unwrap_or(u32::MAX);
             let lease = millis(shared.settings.lease);
-            let claims = match queue
+            let asked = std::time::Instant::now();
+            let claimed = queue
                 .claim(&shared.settings.name, &shared.settings.filter, n, now_ms(), lease)
-                .await
-            {
-                Ok(claims) => claims,
+                .await;
+            let took = asked.elapsed();
+            let claims = match claimed {
+                Ok(claims) => {
+                    shared.count(|s| {
+                        if claims.is_empty() {
+                            s.empty_claims += 1;
+                        } else {
+                            s.claims += 1;
+                        }
+                        if s.claim_times.len() < KEPT_CLAIM_TIMES {
+                            s.claim_times.push(took);
+                        }
+                    });
+                    claims
+                }
                 Err(e) => {
                     tracing::warn!("cannot claim steps (trying again in a second): {e}");
                     tokio::select! {
@@ -123,7 +166,12 @@ impl Runner {
         tracing::info!("stopping: finishing the {} steps this worker holds", tasks.len());
         while tasks.join_next().await.is_some() {}
         keeper.abort();
-        Ok(())
+        let stats = shared
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        Ok(stats)
     }
 
     /// The same runner over `tenant`'s records and store.
@@ -192,6 +240,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
     let report = match outcome {
         Ok(Some((plan, report))) => match runner.records.commit_claimed(&claim, &plan.plan, &report).await {
             Ok(Committed::Recorded(end)) => {
+                shared.count(|s| s.committed += 1);
                 tracing::info!(run = %claim.run_id, step = %claim.step, status = %report.status.as_str(), "committed");
                 if let Some(end) = end {
                     tracing::info!(run = %claim.run_id, "run {}", end.as_str());
@@ -199,6 +248,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
                 return;
             }
             Ok(Committed::Fenced) => {
+                shared.count(|s| s.fenced += 1);
                 tracing::warn!(
                     run = %claim.run_id, step = %claim.step,
                     "result dropped: the lease was lost and the step claimed again"
@@ -220,6 +270,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
         }
         Err(e) => format!("{e:#}"),
     };
+    shared.count(|s| s.given_back += 1);
     give_back(&runner, &claim, &report).await;
 }
 

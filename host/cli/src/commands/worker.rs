@@ -46,8 +46,24 @@ pub async fn worker(args: &WorkerArgs, settings: &Settings) -> anyhow::Result<u8
         settings.records,
         weft_artifacts::shown_url(runner.store.url()),
     );
-    runner.work(worker, stop).await?;
-    eprintln!("weft worker {name}: stopped");
+    let stats = runner.work(worker, stop).await?;
+    let mut times = stats.claim_times.clone();
+    times.sort_unstable();
+    let at = |q: f64| {
+        let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len().max(1)) - 1;
+        times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    eprintln!(
+        "weft worker {name}: stopped; {} steps committed, {} results fenced out, {} given back; {} claims \
+         ({} empty), p50 {:.2} ms, p99 {:.2} ms",
+        stats.committed,
+        stats.fenced,
+        stats.given_back,
+        stats.claims + stats.empty_claims,
+        stats.empty_claims,
+        at(0.5),
+        at(0.99)
+    );
     Ok(0)
 }
 
