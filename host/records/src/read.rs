@@ -291,6 +291,19 @@ impl Records {
             .collect())
     }
 
+    /// A run's recorded status alone (one row: cheap to poll).
+    pub async fn run_status(&self, run_id: &str) -> Result<RunStatus, RecordsError> {
+        let (status,): (String,) = self
+            .db
+            .first(
+                "SELECT status FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?
+            .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        Ok(RunStatus::parse(&status).unwrap_or(RunStatus::Running))
+    }
+
     /// Every tenant's runs that workers execute and that have not ended: (tenant, run id).
     pub async fn runs_on_workers(&self) -> Result<Vec<(String, String)>, RecordsError> {
         Ok(self
