@@ -29,26 +29,70 @@ pub enum Committed {
 /// The reason recorded on steps a cancel settles.
 const CANCELLED: &str = "cancelled by `weft cancel`";
 
+/// The reason recorded on a run (and its steps) stopped by its time limit.
+const TIMED_OUT: &str = "the run's time limit passed";
+
 /// A run's row as the advancing transaction reads it, locked.
 #[derive(sqlx::FromRow)]
 struct RunRow {
     status: String,
     cancel_requested: bool,
     step_limit: i64,
+    timed_out: bool,
 }
 
 impl Records {
     /// Hands a recorded run to the workers — for good: no process owns it from now on —
     /// with at most `step_limit` steps of its tenant executing at once over every worker
-    /// (0: no limit), and queues its first steps, in one transaction. `Some` when the run
-    /// is over with that (nothing to execute), and its status.
+    /// (0: no limit), to end within `time_limit` (from now) or fail, and queues its first
+    /// steps, in one transaction. `Some` when the run is over with that (nothing to
+    /// execute), and its status.
     pub async fn queue_run(
         &self,
         run_id: &str,
         plan: &Plan,
         step_limit: u64,
+        time_limit: Option<std::time::Duration>,
     ) -> Result<Option<RunStatus>, RecordsError> {
-        self.advance_run_with(run_id, plan, Some(step_limit)).await
+        let deadline = time_limit.map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
+        self.advance_run_with(run_id, plan, Some((step_limit, deadline))).await
+    }
+
+    /// Stops every tenant's run on workers whose time limit passed by `now_ms`: its queued
+    /// steps leave the queue, its executing ones are interrupted by their workers, and it
+    /// fails once they are in. How many runs it stopped.
+    pub async fn expire_runs(&self, now_ms: i64) -> Result<usize, RecordsError> {
+        let overdue: Vec<(String, String)> = self
+            .db
+            .all(
+                "SELECT tenant, id FROM runs WHERE status = 'running' AND on_workers AND NOT cancel_requested \
+                 AND deadline_at < $1",
+                vec![now_ms.into()],
+            )
+            .await?;
+        for (tenant, run_id) in &overdue {
+            let records = self.for_tenant(tenant);
+            let mut tx = records.db.begin().await?;
+            let result = async {
+                let Some(mut run) = records.lock_run(&mut tx, run_id).await? else {
+                    return Ok(None);
+                };
+                if run.status != "running" || run.cancel_requested {
+                    return Ok(None);
+                }
+                tx.execute(
+                    "UPDATE runs SET cancel_requested = TRUE, timed_out = TRUE WHERE id = $1 AND tenant = $2",
+                    vec![run_id.as_str().into(), tenant.as_str().into()],
+                )
+                .await?;
+                run.timed_out = true;
+                let rows = records.step_rows(&mut tx, run_id).await?;
+                records.cancel_in(&mut tx, run_id, &rows, &run, now_ms).await
+            }
+            .await;
+            finish(tx, result).await?;
+        }
+        Ok(overdue.len())
     }
 
     /// Advances a run workers execute from its records: what is ready is queued, what is
@@ -62,7 +106,7 @@ impl Records {
         &self,
         run_id: &str,
         plan: &Plan,
-        hand_over: Option<u64>,
+        hand_over: Option<(u64, Option<i64>)>,
     ) -> Result<Option<RunStatus>, RecordsError> {
         let mut tx = self.db.begin().await?;
         let result = async {
@@ -72,11 +116,16 @@ impl Records {
             if run.status != "running" {
                 return Ok(RunStatus::parse(&run.status));
             }
-            if let Some(limit) = hand_over {
+            if let Some((limit, deadline)) = hand_over {
                 run.step_limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 tx.execute(
-                    "UPDATE runs SET on_workers = TRUE, step_limit = $3 WHERE id = $1 AND tenant = $2",
-                    vec![run_id.into(), self.tenant.as_str().into(), run.step_limit.into()],
+                    "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = $4 WHERE id = $1 AND tenant = $2",
+                    vec![
+                        run_id.into(),
+                        self.tenant.as_str().into(),
+                        run.step_limit.into(),
+                        deadline.into(),
+                    ],
                 )
                 .await?;
             }
@@ -169,8 +218,8 @@ impl Records {
                 vec![run_id.into()],
             );
             script.add(
-                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE \
-                 WHERE id = ? AND tenant = ?",
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
+                 timed_out = FALSE WHERE id = ? AND tenant = ?",
                 vec![run_id.into(), self.tenant.as_str().into()],
             );
             tx.script(script).await?;
@@ -256,7 +305,7 @@ impl Records {
         let lock = if self.db.is_postgres() { " FOR UPDATE" } else { "" };
         let mut rows: Vec<RunRow> = tx
             .all(
-                format!("SELECT status, cancel_requested, step_limit FROM runs WHERE id = $1 AND tenant = $2{lock}"),
+                format!("SELECT status, cancel_requested, step_limit, timed_out FROM runs WHERE id = $1 AND tenant = $2{lock}"),
                 vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?;
@@ -273,26 +322,16 @@ impl Records {
         plan: &Plan,
         run: &RunRow,
     ) -> Result<Option<RunStatus>, RecordsError> {
-        let rows: Vec<(String, String)> = tx
-            .all(
-                "SELECT step, status FROM steps WHERE run_id = $1 ORDER BY position",
-                vec![run_id.into()],
-            )
-            .await?;
+        let rows = self.step_rows(tx, run_id).await?;
         if rows.len() != plan.steps.len() || rows.iter().zip(&plan.steps).any(|((id, _), s)| *id != s.id) {
             return Err(RecordsError::Corrupt(format!(
                 "run {run_id}: its recorded steps are not its plan's"
             )));
         }
-        let status = rows
-            .iter()
-            .map(|(id, s)| {
-                StepStatus::parse(s).ok_or_else(|| RecordsError::Corrupt(format!("step `{id}`: unknown status `{s}`")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let status: Vec<StepStatus> = rows.iter().map(|(_, s)| *s).collect();
         let now = now_ms();
         if run.cancel_requested {
-            return self.cancel_in(tx, run_id, &rows, &status, now).await;
+            return self.cancel_in(tx, run_id, &rows, run, now).await;
         }
         let mut script = Script::default();
         let metrics = self.condition_metrics(tx, run_id, plan).await?;
@@ -370,16 +409,34 @@ impl Records {
         Ok(finished)
     }
 
-    /// A cancelled run: its ready steps leave the queue and every step not executing is
-    /// cancelled; the run ends (cancelled) once no worker executes any of its steps.
+    /// The run's steps in plan order with their recorded status.
+    async fn step_rows(&self, tx: &mut Tx<'_>, run_id: &str) -> Result<Vec<(String, StepStatus)>, RecordsError> {
+        let rows: Vec<(String, String)> = tx
+            .all(
+                "SELECT step, status FROM steps WHERE run_id = $1 ORDER BY position",
+                vec![run_id.into()],
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(id, s)| match StepStatus::parse(&s) {
+                Some(status) => Ok((id, status)),
+                None => Err(RecordsError::Corrupt(format!("step `{id}`: unknown status `{s}`"))),
+            })
+            .collect()
+    }
+
+    /// A cancelled run (or one out of time): its ready steps leave the queue and every
+    /// step not executing is cancelled; the run ends once no worker executes any of its
+    /// steps — cancelled, or failed when its time limit passed.
     async fn cancel_in(
         &self,
         tx: &mut Tx<'_>,
         run_id: &str,
-        rows: &[(String, String)],
-        status: &[StepStatus],
+        rows: &[(String, StepStatus)],
+        run: &RunRow,
         now: i64,
     ) -> Result<Option<RunStatus>, RecordsError> {
+        let reason = if run.timed_out { TIMED_OUT } else { CANCELLED };
         tx.execute(
             "DELETE FROM step_queue WHERE run_id = $1 AND state = 'ready'",
             vec![run_id.into()],
@@ -396,12 +453,11 @@ impl Records {
             &["run_id", "step"],
             " AND status = 'pending'",
             rows.iter()
-                .zip(status)
-                .filter(|((id, _), s)| **s == StepStatus::Pending && !executing.contains(&id.as_str()))
-                .map(|((id, _), _)| {
+                .filter(|(id, s)| *s == StepStatus::Pending && !executing.contains(&id.as_str()))
+                .map(|(id, _)| {
                     vec![
                         StepStatus::Cancelled.as_str().into(),
-                        CANCELLED.into(),
+                        reason.into(),
                         now.into(),
                         run_id.into(),
                         id.as_str().into(),
@@ -409,11 +465,22 @@ impl Records {
                 })
                 .collect(),
         );
-        let finished = executing.is_empty().then_some(RunStatus::Cancelled);
+        let end = if run.timed_out {
+            RunStatus::Failed
+        } else {
+            RunStatus::Cancelled
+        };
+        let finished = executing.is_empty().then_some(end);
         if finished.is_some() {
             script.add(
-                "UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
-                vec![CANCELLED.into(), now.into(), run_id.into(), self.tenant.as_str().into()],
+                "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
+                vec![
+                    end.as_str().into(),
+                    reason.into(),
+                    now.into(),
+                    run_id.into(),
+                    self.tenant.as_str().into(),
+                ],
             );
         }
         tx.script(script).await?;

@@ -64,6 +64,16 @@ async fn start(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> 
 }
 
 async fn start_limited(records: &Records, plan: &Plan, run_id: &str, limit: u64) -> Vec<StepReport> {
+    let steps = record(records, plan, run_id).await;
+    assert_eq!(
+        records.queue_run(run_id, plan, limit, None).await.expect("schedule"),
+        None
+    );
+    steps
+}
+
+/// Records a run of `plan` with its planned steps (not queued yet).
+async fn record(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> {
     let digests = vec![Digest::of(b"work"); plan.steps.len()];
     let steps = planned_steps(plan, &digests);
     let seed = ArtifactMeta {
@@ -85,7 +95,6 @@ async fn start_limited(records: &Records, plan: &Plan, run_id: &str, limit: u64)
         })
         .await
         .expect("create");
-    assert_eq!(records.queue_run(run_id, plan, limit).await.expect("schedule"), None);
     steps
 }
 
@@ -350,7 +359,43 @@ async fn a_tenants_step_limit_holds_over_every_claimer(backend: &Backend) {
     assert_eq!(third.len(), 1, "room for one more once one is in");
 }
 
+async fn a_run_past_its_time_limit_fails_once_its_executing_steps_are_in(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = record(&records, &plan, "r1").await;
+    let limit = std::time::Duration::from_secs(60);
+    records.queue_run("r1", &plan, 0, Some(limit)).await.expect("queue");
+    let top = claim_all(&records, "w").await.remove(0);
+    assert_eq!(records.expire_runs(now()).await.expect("expire"), 0, "not yet");
+    assert_eq!(records.expire_runs(now() + 61_000).await.expect("expire"), 1);
+    assert_eq!(records.expire_runs(now() + 62_000).await.expect("expire"), 0, "once");
+    assert_eq!(
+        records.run("r1").await.expect("run").status(),
+        RunStatus::Running,
+        "`top` executes"
+    );
+    let cancelled = records.queue().cancelled("w").await.expect("cancelled");
+    assert_eq!(
+        cancelled,
+        [("r1".to_string(), "top".to_string())],
+        "its worker is told to stop it"
+    );
+    let mut stopped = outcome(&planned[0], None);
+    stopped.status = StepStatus::Cancelled;
+    let done = records.commit_claimed(&top, &plan, &stopped).await.expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Failed)));
+    let detail = records.run("r1").await.expect("run");
+    assert_eq!(detail.summary.error.as_deref(), Some("the run's time limit passed"));
+    assert!(
+        detail.steps[1..].iter().all(|s| s.status == StepStatus::Cancelled),
+        "{:?}",
+        detail.steps
+    );
+    assert_eq!(records.queue().depth().await.expect("depth"), (0, 0));
+}
+
 conformance!(
+    a_run_past_its_time_limit_fails_once_its_executing_steps_are_in,
     a_tenants_step_limit_holds_over_every_claimer,
     commits_advance_the_run_to_its_end,
     a_stale_claim_commits_nothing,

@@ -26,10 +26,11 @@ impl Runner {
         prepared: &Prepared,
         workers: &OnWorkers,
         cancel: &CancelSignal,
+        time_limit: Option<Duration>,
         events: Option<UnboundedSender<RunEvent>>,
     ) -> anyhow::Result<RunReport> {
         let run_id = &prepared.run_id;
-        self.queue(prepared, workers.step_limit).await?;
+        self.queue(prepared, workers.step_limit, time_limit).await?;
         let follow = self.follow(run_id, workers.poll, events);
         tokio::pin!(follow);
         tokio::select! {
@@ -41,13 +42,18 @@ impl Runner {
     }
 
     /// Hands a recorded run to the workers, with at most `step_limit` steps of this tenant
-    /// executing at once over all of them (0: no limit): its first steps are queued, in one
-    /// transaction with marking the run as theirs. Returns `Some` when the run is over
-    /// already (nothing to execute).
-    pub async fn queue(&self, prepared: &Prepared, step_limit: u64) -> anyhow::Result<Option<RunStatus>> {
+    /// executing at once over all of them (0: no limit), to end within `time_limit` or
+    /// fail: its first steps are queued, in one transaction with marking the run as
+    /// theirs. Returns `Some` when the run is over already (nothing to execute).
+    pub async fn queue(
+        &self,
+        prepared: &Prepared,
+        step_limit: u64,
+        time_limit: Option<Duration>,
+    ) -> anyhow::Result<Option<RunStatus>> {
         Ok(self
             .records
-            .queue_run(&prepared.run_id, &prepared.plan, step_limit)
+            .queue_run(&prepared.run_id, &prepared.plan, step_limit, time_limit)
             .await?)
     }
 

@@ -320,7 +320,10 @@ impl Runner {
         events: Option<UnboundedSender<RunEvent>>,
     ) -> anyhow::Result<RunReport> {
         if let Some(workers) = &settings.on_workers {
-            return self.run_on_workers(&prepared, workers, &settings.cancel, events).await;
+            let time_limit = settings.timeout.or(prepared.plan.timeout);
+            return self
+                .run_on_workers(&prepared, workers, &settings.cancel, time_limit, events)
+                .await;
         }
         if prepared.on_workers {
             anyhow::bail!(

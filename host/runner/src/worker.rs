@@ -202,6 +202,11 @@ async fn keep_leases(shared: Arc<Shared>) {
             Ok(n) => tracing::info!("returned {n} steps of lost workers to the queue"),
             Err(e) => tracing::warn!("reaping expired leases failed: {e}"),
         }
+        match shared.runner.records.expire_runs(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("stopped {n} runs past their time limit"),
+            Err(e) => tracing::warn!("stopping runs past their time limit failed: {e}"),
+        }
         match queue.cancelled(&shared.settings.name).await {
             Ok(cancelled) => {
                 let executing = shared

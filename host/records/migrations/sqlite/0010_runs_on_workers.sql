@@ -7,3 +7,7 @@
 ALTER TABLE runs ADD COLUMN on_workers BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE runs ADD COLUMN step_limit BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE step_queue ADD COLUMN tenant_limit BIGINT NOT NULL DEFAULT 0;
+-- `deadline_at` (ms since the epoch, NULL for none) is when a run on workers must have
+-- ended: past it, any worker stops the run and it fails (`timed_out`).
+ALTER TABLE runs ADD COLUMN deadline_at BIGINT;
+ALTER TABLE runs ADD COLUMN timed_out BOOLEAN NOT NULL DEFAULT FALSE;
