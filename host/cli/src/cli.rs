@@ -259,7 +259,7 @@ pub struct WorkerArgs {
     /// at once when steps are queued).
     #[arg(long, value_parser = weft_model::quantity::parse_timeout, default_value = "5s")]
     pub poll: std::time::Duration,
-    /// Its name in the queue [default: HOST-PID].
+    /// Its name in the queue, unique among the workers [default: HOST-PID-RANDOM].
     #[arg(long)]
     pub name: Option<String>,
 }

@@ -71,28 +71,35 @@ impl Records {
             )
             .await?;
         for (tenant, run_id) in &overdue {
-            let records = self.for_tenant(tenant);
-            let mut tx = records.db.begin().await?;
-            let result = async {
-                let Some(mut run) = records.lock_run(&mut tx, run_id).await? else {
-                    return Ok(None);
-                };
-                if run.status != "running" || run.cancel_requested {
-                    return Ok(None);
-                }
-                tx.execute(
-                    "UPDATE runs SET cancel_requested = TRUE, timed_out = TRUE WHERE id = $1 AND tenant = $2",
-                    vec![run_id.as_str().into(), tenant.as_str().into()],
-                )
-                .await?;
-                run.timed_out = true;
-                let rows = records.step_rows(&mut tx, run_id).await?;
-                records.cancel_in(&mut tx, run_id, &rows, &run, now_ms).await
+            if let Err(e) = self.for_tenant(tenant).expire_run(run_id, now_ms).await {
+                // One run that cannot be stopped must not keep the others going.
+                tracing::warn!(run = %run_id, "cannot stop the run past its time limit: {e}");
             }
-            .await;
-            finish(tx, result).await?;
         }
         Ok(overdue.len())
+    }
+
+    /// Stops one run past its time limit (see [`Records::expire_runs`]).
+    async fn expire_run(&self, run_id: &str, now_ms: i64) -> Result<(), RecordsError> {
+        let mut tx = self.db.begin().await?;
+        let result = async {
+            let Some(mut run) = self.lock_run(&mut tx, run_id).await? else {
+                return Ok(None);
+            };
+            if run.status != "running" || run.cancel_requested {
+                return Ok(None);
+            }
+            tx.execute(
+                "UPDATE runs SET cancel_requested = TRUE, timed_out = TRUE WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?;
+            run.timed_out = true;
+            let rows = self.step_rows(&mut tx, run_id).await?;
+            self.cancel_in(&mut tx, run_id, &rows, &run, now_ms).await
+        }
+        .await;
+        finish(tx, result).await.map(|_| ())
     }
 
     /// Advances a run workers execute from its records: what is ready is queued, what is
@@ -119,7 +126,9 @@ impl Records {
             if let Some((limit, deadline)) = hand_over {
                 run.step_limit = i64::try_from(limit).unwrap_or(i64::MAX);
                 tx.execute(
-                    "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = $4 WHERE id = $1 AND tenant = $2",
+                    // A run handed over again (a server restarting) keeps its deadline.
+                    "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = COALESCE(deadline_at, $4) \
+                     WHERE id = $1 AND tenant = $2",
                     vec![
                         run_id.into(),
                         self.tenant.as_str().into(),
@@ -172,7 +181,17 @@ impl Records {
                 // Stopped while the step executed: its result is kept, nothing follows it.
                 return Ok(Committed::Recorded(None));
             }
-            let finished = self.advance_in(&mut tx, &claim.run_id, plan, &run).await?;
+            let quick = match step.status {
+                StepStatus::Succeeded if !run.cancel_requested => {
+                    self.advance_after_success(&mut tx, &claim.run_id, plan, &run, &step.id)
+                        .await?
+                }
+                _ => None,
+            };
+            let finished = match quick {
+                Some(finished) => finished,
+                None => self.advance_in(&mut tx, &claim.run_id, plan, &run).await?,
+            };
             Ok(Committed::Recorded(finished))
         }
         .await;
@@ -219,7 +238,7 @@ impl Records {
             );
             script.add(
                 "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
-                 timed_out = FALSE WHERE id = ? AND tenant = ?",
+                 timed_out = FALSE, deadline_at = NULL WHERE id = ? AND tenant = ?",
                 vec![run_id.into(), self.tenant.as_str().into()],
             );
             tx.script(script).await?;
@@ -240,14 +259,16 @@ impl Records {
             }
             let now = now_ms();
             let mut script = Script::default();
+            // Steps executing elsewhere are stopped by their workers (the cancel flag), and
+            // their commits find no row: the run is over.
             script.add("DELETE FROM step_queue WHERE run_id = ?", vec![run_id.into()]);
             script.add(
                 "UPDATE steps SET status = 'failed', error = ?, finished_at = ? WHERE run_id = ? AND status = 'pending'",
                 vec![reason.into(), now.into(), run_id.into()],
             );
             script.add(
-                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND tenant = ? \
-                 AND status = 'running'",
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ?, cancel_requested = TRUE \
+                 WHERE id = ? AND tenant = ? AND status = 'running'",
                 vec![reason.into(), now.into(), run_id.into(), self.tenant.as_str().into()],
             );
             tx.script(script).await?;
@@ -269,11 +290,7 @@ impl Records {
             return Ok(out);
         }
         // One statement however many steps: their ids travel as one JSON array.
-        let listed = if self.db.is_postgres() {
-            "SELECT jsonb_array_elements_text($3::jsonb)"
-        } else {
-            "SELECT value FROM json_each($3)"
-        };
+        let listed = self.json_list(3);
         let rows: Vec<(String, String, String, i64, String)> = self
             .db
             .all(
@@ -333,31 +350,14 @@ impl Records {
         if run.cancel_requested {
             return self.cancel_in(tx, run_id, &rows, run, now).await;
         }
-        let mut script = Script::default();
         let metrics = self.condition_metrics(tx, run_id, plan).await?;
         let next = advance(plan, &status, |k, name| {
             metrics
                 .get(&plan.steps[k].id)
                 .and_then(|m| m.iter().find(|(n, _)| n == name).map(|(_, v)| *v))
         });
-        script.rows(
-            "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at, tenant_limit)",
-            next.ready
-                .iter()
-                .map(|&i| {
-                    vec![
-                        run_id.into(),
-                        plan.steps[i].id.as_str().into(),
-                        self.tenant.as_str().into(),
-                        plan.steps[i].runs_on.clone().unwrap_or_default().into(),
-                        "ready".into(),
-                        now.into(),
-                        run.step_limit.into(),
-                    ]
-                })
-                .collect(),
-            "ON CONFLICT (run_id, step) DO NOTHING",
-        );
+        self.enqueue_in(tx, run_id, plan, run, &next.ready, now).await?;
+        let mut script = Script::default();
         script.update(
             "steps",
             &["status", "error", "finished_at"],
@@ -402,11 +402,145 @@ impl Records {
             );
         }
         tx.script(script).await?;
-        if !next.ready.is_empty() && self.db.is_postgres() {
+        Ok(finished)
+    }
+
+    /// Advances a run after step `done` succeeded, reading only what that can change: its
+    /// dependents and their producers, and (when it readies nothing) whether any step is
+    /// left — not every step of the run, which would make a fan-out's commits quadratic.
+    /// `None` when the full `advance_in` must decide (a dependent has a `when:`, whose
+    /// metrics and whose skip may reach further).
+    async fn advance_after_success(
+        &self,
+        tx: &mut Tx<'_>,
+        run_id: &str,
+        plan: &Plan,
+        run: &RunRow,
+        done: &str,
+    ) -> Result<Option<Option<RunStatus>>, RecordsError> {
+        let Some(i) = plan.steps.iter().position(|s| s.id == done) else {
+            return Ok(None);
+        };
+        let dependents: Vec<usize> = (i + 1..plan.steps.len())
+            .filter(|&d| plan.steps[d].deps.contains(&i))
+            .collect();
+        if dependents.iter().any(|&d| plan.steps[d].condition.is_some()) {
+            return Ok(None);
+        }
+        let mut needed: Vec<&str> = Vec::new();
+        for &d in &dependents {
+            needed.push(plan.steps[d].id.as_str());
+            needed.extend(plan.steps[d].deps.iter().map(|&p| plan.steps[p].id.as_str()));
+        }
+        needed.sort_unstable();
+        needed.dedup();
+        let rows: Vec<(String, String)> = if needed.is_empty() {
+            Vec::new()
+        } else {
+            tx.all(
+                format!(
+                    "SELECT step, status FROM steps WHERE run_id = $1 AND step IN ({})",
+                    self.json_list(2)
+                ),
+                vec![run_id.into(), serde_json::to_string(&needed).unwrap_or_default().into()],
+            )
+            .await?
+        };
+        let status: HashMap<&str, &str> = rows.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
+        let ready: Vec<usize> = dependents
+            .into_iter()
+            .filter(|&d| {
+                status.get(plan.steps[d].id.as_str()) == Some(&"pending")
+                    && plan.steps[d]
+                        .deps
+                        .iter()
+                        .all(|&p| status.get(plan.steps[p].id.as_str()) == Some(&"succeeded"))
+            })
+            .collect();
+        let now = now_ms();
+        if !ready.is_empty() {
+            self.enqueue_in(tx, run_id, plan, run, &ready, now).await?;
+            return Ok(Some(None));
+        }
+        // Nothing readied: the run is over if no step is pending.
+        let (pending, unsuccessful): (i64, i64) = tx
+            .all(
+                "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN status IN ('succeeded', 'skipped') THEN 0 ELSE 1 END), 0) \
+                 FROM steps WHERE run_id = $1",
+                vec![run_id.into()],
+            )
+            .await?
+            .pop()
+            .unwrap_or((1, 0));
+        if pending > 0 {
+            return Ok(Some(None));
+        }
+        let end = if unsuccessful == 0 {
+            RunStatus::Succeeded
+        } else {
+            RunStatus::Failed
+        };
+        tx.execute(
+            "UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3 AND tenant = $4",
+            vec![
+                end.as_str().into(),
+                now.into(),
+                run_id.into(),
+                self.tenant.as_str().into(),
+            ],
+        )
+        .await?;
+        Ok(Some(Some(end)))
+    }
+
+    /// Queues steps `ready` of the run (a step queued already stays as it is) and wakes
+    /// the idle workers when the transaction commits (PostgreSQL).
+    async fn enqueue_in(
+        &self,
+        tx: &mut Tx<'_>,
+        run_id: &str,
+        plan: &Plan,
+        run: &RunRow,
+        ready: &[usize],
+        now: i64,
+    ) -> Result<(), RecordsError> {
+        let mut script = Script::default();
+        script.rows(
+            "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at, tenant_limit, fence)",
+            ready
+                .iter()
+                .map(|&i| {
+                    vec![
+                        run_id.into(),
+                        plan.steps[i].id.as_str().into(),
+                        self.tenant.as_str().into(),
+                        plan.steps[i].runs_on.clone().unwrap_or_default().into(),
+                        "ready".into(),
+                        now.into(),
+                        run.step_limit.into(),
+                        crate::queue::first_fence().into(),
+                    ]
+                })
+                .collect(),
+            "ON CONFLICT (run_id, step) DO NOTHING",
+        );
+        tx.script(script).await?;
+        if !ready.is_empty() && self.db.is_postgres() {
             // Delivered when the transaction commits: idle workers wake up and claim.
             tx.execute("NOTIFY weft_queue", vec![]).await?;
         }
-        Ok(finished)
+        Ok(())
+    }
+
+    /// `(SELECT …)` spreading the JSON array of texts bound as parameter `$n` into rows:
+    /// a list of any length in one bound value.
+    fn json_list(&self, n: usize) -> String {
+        if self.db.is_postgres() {
+            format!("SELECT jsonb_array_elements_text(${n}::jsonb)")
+        } else {
+            format!("SELECT value FROM json_each(${n})")
+        }
     }
 
     /// The run's steps in plan order with their recorded status.

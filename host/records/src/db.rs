@@ -21,12 +21,35 @@ pub(crate) enum Db {
     Sqlite {
         pool: SqlitePool,
         /// The one connection writes go through: no pool hand-off per commit, and commits
-        /// queue here rather than on SQLite's write lock. `None` once closed.
-        writer: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+        /// queue here rather than on SQLite's write lock.
+        writer: Arc<tokio::sync::Mutex<Writer>>,
     },
     Postgres {
         pool: PgPool,
     },
+}
+
+/// SQLite's writer connection (`None` once closed), and whether a transaction is open on
+/// it: one a [`Tx`] dropped unfinished (its task cancelled, a panic) left open is rolled
+/// back before the connection's next use, so it can never hold the write lock or leak
+/// its writes into the next transaction.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    conn: Option<SqliteConnection>,
+    open: bool,
+}
+
+impl Writer {
+    /// The connection, with any transaction left open rolled back.
+    pub(crate) async fn conn(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
+        let left_open = std::mem::take(&mut self.open);
+        let conn = self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+        if left_open {
+            tracing::warn!("rolling back a records transaction that was left unfinished");
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+        }
+        Ok(conn)
+    }
 }
 
 /// A row type both backends can decode.
@@ -103,7 +126,7 @@ impl Db {
             Db::Sqlite { pool, writer } => {
                 // The writer is outside the pool: closed here too, and waited for, so the
                 // file is let go of when this returns (`recover` renames it next).
-                if let Some(conn) = writer.lock().await.take()
+                if let Some(conn) = writer.lock().await.conn.take()
                     && let Err(e) = conn.close().await
                 {
                     tracing::warn!("closing the records' writer connection: {e}");
@@ -120,7 +143,7 @@ impl Db {
 /// write cannot fail on a lock upgrade); PostgreSQL's is a pooled connection's. End it with
 /// [`Tx::commit`] or [`Tx::rollback`] — [`Db::transaction`] does both.
 pub(crate) enum Tx<'a> {
-    Sqlite(tokio::sync::MutexGuard<'a, Option<SqliteConnection>>),
+    Sqlite(tokio::sync::MutexGuard<'a, Writer>),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -135,10 +158,8 @@ impl Db {
         match self {
             Db::Sqlite { writer, .. } => {
                 let mut guard = writer.lock().await;
-                match &mut *guard {
-                    Some(conn) => sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?,
-                    None => return Err(sqlx::Error::PoolClosed),
-                };
+                sqlx::raw_sql("BEGIN IMMEDIATE").execute(guard.conn().await?).await?;
+                guard.open = true;
                 Ok(Tx::Sqlite(guard))
             }
             Db::Postgres { pool } => Ok(Tx::Postgres(pool.begin().await?)),
@@ -152,7 +173,7 @@ impl Tx<'_> {
         let sql = AssertSqlSafe(sql.into());
         match self {
             Tx::Sqlite(guard) => {
-                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                let conn = guard.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 bind_all!(sqlx::query_as::<Sqlite, T>(sql), values)
                     .fetch_all(&mut *conn)
                     .await
@@ -170,7 +191,7 @@ impl Tx<'_> {
         let sql = AssertSqlSafe(sql.into());
         Ok(match self {
             Tx::Sqlite(guard) => {
-                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                let conn = guard.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 bind_all!(sqlx::query::<Sqlite>(sql), values)
                     .execute(&mut *conn)
                     .await?
@@ -187,7 +208,7 @@ impl Tx<'_> {
     pub async fn script(&mut self, script: Script) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(guard) => {
-                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                let conn = guard.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 script.run_sqlite(conn).await
             }
             Tx::Postgres(tx) => crate::pipeline::commit(script, &mut **tx).await,
@@ -198,7 +219,8 @@ impl Tx<'_> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(mut guard) => {
-                let conn = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+                guard.open = false;
+                let conn = guard.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
                 if let Err(e) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                     return Err(e);
@@ -213,7 +235,8 @@ impl Tx<'_> {
     pub async fn rollback(self) {
         match self {
             Tx::Sqlite(mut guard) => {
-                if let Some(conn) = guard.as_mut() {
+                guard.open = false;
+                if let Some(conn) = guard.conn.as_mut() {
                     // Whatever was left open must not leak into the connection's next use.
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                 }
@@ -265,7 +288,10 @@ async fn open_sqlite(path: &Path, durability: Durability) -> Result<Db, RecordsE
         tracing::debug!("migration raced another process ({e}); trying again");
         tokio::time::sleep(Duration::from_millis(50 * tries)).await;
     }
-    let writer = Arc::new(tokio::sync::Mutex::new(Some(pool.acquire().await?.detach())));
+    let writer = Arc::new(tokio::sync::Mutex::new(Writer {
+        conn: Some(pool.acquire().await?.detach()),
+        open: false,
+    }));
     Ok(Db::Sqlite { pool, writer })
 }
 
@@ -323,6 +349,32 @@ mod tests {
             assert_eq!(level, expected, "{durability:?}");
             db.close().await;
         }
+    }
+
+    /// A transaction dropped unfinished (its task cancelled) leaves nothing behind: the
+    /// next one starts, and the dropped one's writes are gone.
+    #[tokio::test]
+    async fn a_sqlite_transaction_dropped_unfinished_is_rolled_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = open_sqlite(&dir.path().join("r.db"), Durability::Process)
+            .await
+            .expect("open");
+        let insert = "INSERT INTO step_queue (run_id, step, tenant, ready_at) VALUES ('r', 's', 't', 0)";
+        let mut tx = db.begin().await.expect("begin");
+        tx.execute(insert, vec![]).await.expect("insert");
+        drop(tx);
+        let mut tx = db.begin().await.expect("a new transaction");
+        let rows: Vec<(String,)> = tx.all("SELECT step FROM step_queue", vec![]).await.expect("read");
+        assert!(rows.is_empty(), "the dropped transaction's row is gone");
+        tx.execute(insert, vec![]).await.expect("insert again");
+        tx.commit().await.expect("commit");
+        let (n,): (i64,) = db
+            .first("SELECT COUNT(*) FROM step_queue", vec![])
+            .await
+            .expect("count")
+            .expect("a row");
+        assert_eq!(n, 1);
+        db.close().await;
     }
 
     /// On PostgreSQL, `Power` keeps the server's own `synchronous_commit` (`on` here); `Process`

@@ -71,20 +71,33 @@ impl Records {
         for (step, runs_on) in steps {
             self.db
                 .execute(
-                    "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at) \
-                     VALUES ($1, $2, $3, $4, 'ready', $5) ON CONFLICT (run_id, step) DO NOTHING",
+                    "INSERT INTO step_queue (run_id, step, tenant, runs_on, state, ready_at, fence) \
+                     VALUES ($1, $2, $3, $4, 'ready', $5, $6) ON CONFLICT (run_id, step) DO NOTHING",
                     vec![
                         run_id.into(),
                         (*step).into(),
                         self.tenant.as_str().into(),
                         (*runs_on).into(),
                         now_ms.into(),
+                        first_fence().into(),
                     ],
                 )
                 .await?;
         }
         Ok(())
     }
+}
+
+/// The fence a newly queued step starts from: random (below 2^52), not 0. A step's row
+/// is deleted when its result is committed and made again when the run is resumed; a
+/// worker still holding a claim on the old row must not find its fence on the new one.
+pub(crate) fn first_fence() -> i64 {
+    let mut bytes = [0u8; 8];
+    // Without randomness, the clock: still far from any fence an old row reached.
+    if getrandom::fill(&mut bytes).is_err() {
+        return crate::now_ms().rem_euclid(1 << 52);
+    }
+    i64::from_le_bytes(bytes).rem_euclid(1 << 52)
 }
 
 /// Whether `text` is made of ASCII letters, digits and `-` only: what a label or tenant
@@ -131,6 +144,7 @@ impl Queue {
             FROM step_queue q LEFT JOIN (SELECT tenant, COUNT(*) AS n FROM step_queue WHERE state = 'leased' \
             GROUP BY tenant) l ON l.tenant = q.tenant \
             WHERE q.state = 'ready' AND q.ready_at <= $7 \
+            AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = q.run_id AND r.cancel_requested) \
             AND (q.runs_on = '' OR (',' || $3 || ',') LIKE ('%,' || q.runs_on || ',%')) \
             AND ($4 = '' OR (',' || $4 || ',') LIKE ('%,' || q.tenant || ',%'))) t \
             WHERE tenant_limit = 0 OR turn <= tenant_limit";
@@ -191,13 +205,43 @@ impl Queue {
         Ok(claims)
     }
 
-    /// Extends every lease `worker` holds to `now_ms + lease_ms`; how many it holds.
-    pub async fn heartbeat(&self, worker: &str, now_ms: i64, lease_ms: i64) -> Result<u64, RecordsError> {
+    /// Extends the leases of `held`, the claims `worker` still works on, to
+    /// `now_ms + lease_ms`; how many it extended. A claim the worker let go of (its
+    /// give-back failed, its task ended) is not in `held` and expires. On PostgreSQL rows
+    /// another transaction holds (a commit deleting one) are skipped, never waited for.
+    pub async fn heartbeat(
+        &self,
+        worker: &str,
+        held: &[&Claim],
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<u64, RecordsError> {
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<(&str, &str, i64)> = held
+            .iter()
+            .map(|c| (c.run_id.as_str(), c.step.as_str(), c.fence))
+            .collect();
+        let keys = serde_json::to_string(&keys).unwrap_or_default();
+        let sql = match &self.db {
+            Db::Postgres { .. } => {
+                "UPDATE step_queue SET lease_expires_at = $1 WHERE (run_id, step) IN (SELECT s.run_id, s.step \
+                 FROM step_queue s JOIN (SELECT x->>0 AS r, x->>1 AS st, (x->>2)::int8 AS f \
+                 FROM jsonb_array_elements($3::jsonb) x) h ON s.run_id = h.r AND s.step = h.st AND s.fence = h.f \
+                 WHERE s.worker = $2 AND s.state = 'leased' FOR UPDATE OF s SKIP LOCKED)"
+            }
+            Db::Sqlite { .. } => {
+                "UPDATE step_queue SET lease_expires_at = $1 WHERE worker = $2 AND state = 'leased' \
+                 AND (run_id, step, fence) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                 json_extract(value, '$[2]') FROM json_each($3))"
+            }
+        };
         Ok(self
             .db
             .execute(
-                "UPDATE step_queue SET lease_expires_at = $1 WHERE worker = $2 AND state = 'leased'",
-                vec![now_ms.saturating_add(lease_ms).into(), worker.into()],
+                sql,
+                vec![now_ms.saturating_add(lease_ms).into(), worker.into(), keys.into()],
             )
             .await?)
     }
@@ -207,8 +251,18 @@ impl Queue {
         Ok(self
             .db
             .execute(
-                "UPDATE step_queue SET state = 'ready', worker = NULL, lease_expires_at = NULL, ready_at = $1 \
-                 WHERE state = 'leased' AND lease_expires_at < $1",
+                match &self.db {
+                    // Rows another transaction holds (a commit) are left for the next look.
+                    Db::Postgres { .. } => {
+                        "UPDATE step_queue SET state = 'ready', worker = NULL, lease_expires_at = NULL, ready_at = $1 \
+                         WHERE (run_id, step) IN (SELECT run_id, step FROM step_queue \
+                         WHERE state = 'leased' AND lease_expires_at < $1 FOR UPDATE SKIP LOCKED)"
+                    }
+                    Db::Sqlite { .. } => {
+                        "UPDATE step_queue SET state = 'ready', worker = NULL, lease_expires_at = NULL, ready_at = $1 \
+                         WHERE state = 'leased' AND lease_expires_at < $1"
+                    }
+                },
                 vec![now_ms.into()],
             )
             .await?)

@@ -159,10 +159,7 @@ impl Script {
     /// Runs the statements in one transaction; nothing of them stays on failure.
     pub async fn commit(self, db: &Db) -> Result<(), sqlx::Error> {
         match db {
-            Db::Sqlite { writer, .. } => match &mut *writer.lock().await {
-                Some(conn) => self.commit_sqlite(conn).await,
-                None => Err(sqlx::Error::PoolClosed),
-            },
+            Db::Sqlite { writer, .. } => self.commit_sqlite(writer.lock().await.conn().await?).await,
             Db::Postgres { pool, .. } => crate::pipeline::commit(self, pool).await,
         }
     }

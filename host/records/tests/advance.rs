@@ -394,7 +394,43 @@ async fn a_run_past_its_time_limit_fails_once_its_executing_steps_are_in(backend
     assert_eq!(records.queue().depth().await.expect("depth"), (0, 0));
 }
 
+async fn a_claim_from_before_a_resume_cannot_commit_into_the_resumed_run(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = start(&records, &plan, "r1").await;
+    let queue = records.queue();
+    let stale = claim_all(&records, "paused").await.remove(0);
+    let later = now() + LEASE + 1;
+    assert_eq!(queue.reap(later).await.expect("reap"), 1);
+    let fresh = queue
+        .claim("other", &ClaimFilter::default(), 1, later, LEASE)
+        .await
+        .expect("claim")
+        .remove(0);
+    let done = records
+        .commit_claimed(&fresh, &plan, &outcome(&planned[0], None))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Failed)));
+    // Resumed: `top` is queued again, in a new row, and claimed.
+    records.reopen_on_workers("r1").await.expect("reopen");
+    records.queue_run("r1", &plan, 0, None).await.expect("queue");
+    let newest = claim_all(&records, "third").await.remove(0);
+    assert_eq!(newest.step, "top");
+    let late = records
+        .commit_claimed(&stale, &plan, &outcome(&planned[0], Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(late, Committed::Fenced, "the first claim's fence is not the new row's");
+    let done = records
+        .commit_claimed(&newest, &plan, &outcome(&planned[0], Some(2.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(None));
+}
+
 conformance!(
+    a_claim_from_before_a_resume_cannot_commit_into_the_resumed_run,
     a_run_past_its_time_limit_fails_once_its_executing_steps_are_in,
     a_tenants_step_limit_holds_over_every_claimer,
     commits_advance_the_run_to_its_end,

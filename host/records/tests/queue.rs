@@ -36,7 +36,7 @@ async fn a_ready_step_is_claimed_once(backend: &Backend) {
         first
             .iter()
             .chain(&second)
-            .all(|c| c.fence == 1 && c.claims == 1 && c.tenant == "alpha")
+            .all(|c| c.fence > 1 && c.claims == 1 && c.tenant == "alpha")
     );
     assert!(queue.claim("w3", &any, 2, 10, LEASE).await.expect("claim").is_empty());
     assert_eq!(queue.depth().await.expect("depth"), (0, 3));
@@ -53,7 +53,18 @@ async fn an_expired_lease_is_claimed_again_and_the_old_claim_is_fenced_out(backe
     let any = ClaimFilter::default();
     let stale = queue.claim("paused", &any, 1, 0, LEASE).await.expect("claim").remove(0);
     // Heartbeats keep it: at 900 the lease runs to 1,900.
-    assert_eq!(queue.heartbeat("paused", 900, LEASE).await.expect("heartbeat"), 1);
+    assert_eq!(
+        queue
+            .heartbeat("paused", &[&stale], 900, LEASE)
+            .await
+            .expect("heartbeat"),
+        1
+    );
+    assert_eq!(
+        queue.heartbeat("paused", &[], 900, LEASE).await.expect("heartbeat"),
+        0,
+        "only the claims the worker names"
+    );
     assert_eq!(queue.reap(1_500).await.expect("reap"), 0);
     // The worker stops beating; past its lease the reaper gives the step back.
     assert_eq!(queue.reap(2_000).await.expect("reap"), 1);
@@ -64,14 +75,20 @@ async fn an_expired_lease_is_claimed_again_and_the_old_claim_is_fenced_out(backe
         .remove(0);
     assert_eq!(
         (fresh.fence, fresh.claims),
-        (2, 2),
+        (stale.fence + 1, 2),
         "another attempt, with a higher fence"
     );
     assert!(
         !queue.release(&stale).await.expect("release"),
         "the stale claim cannot give it up"
     );
-    assert_eq!(queue.heartbeat("paused", 2_100, LEASE).await.expect("heartbeat"), 0);
+    assert_eq!(
+        queue
+            .heartbeat("paused", &[&stale], 2_100, LEASE)
+            .await
+            .expect("heartbeat"),
+        0
+    );
     assert!(queue.release(&fresh).await.expect("release"));
     assert!(!queue.release(&fresh).await.expect("release"), "once only");
 }
@@ -210,7 +227,7 @@ async fn a_step_given_back_waits_out_its_delay_and_keeps_its_fence(backend: &Bac
         "not before 500"
     );
     let again = queue.claim("w2", &any, 1, 500, LEASE).await.expect("claim").remove(0);
-    assert_eq!((again.fence, again.claims), (2, 2));
+    assert_eq!((again.fence, again.claims), (claim.fence + 1, 2));
     assert!(
         !queue.release(&claim).await.expect("release"),
         "the first claim is fenced out"

@@ -84,8 +84,9 @@ struct Shared {
     settings: WorkerSettings,
     /// (tenant, run) → its plan.
     plans: Mutex<HashMap<(String, String), Arc<RunPlan>>>,
-    /// Claims executing now → what stops them.
-    executing: Mutex<HashMap<(String, String), CancelSignal>>,
+    /// The claims this worker works on (executing or committing), by run, step and fence,
+    /// with what stops each: heartbeats keep exactly these alive.
+    held: Mutex<HashMap<(String, String, i64), (Claim, CancelSignal)>>,
     stats: Mutex<WorkerStats>,
 }
 
@@ -103,7 +104,7 @@ impl Runner {
             runner: self.clone(),
             settings,
             plans: Mutex::new(HashMap::new()),
-            executing: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
         });
         let keeper = tokio::spawn(keep_leases(shared.clone()));
@@ -194,7 +195,15 @@ async fn keep_leases(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let now = now_ms();
-        if let Err(e) = queue.heartbeat(&shared.settings.name, now, lease).await {
+        let held: Vec<Claim> = shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .map(|(claim, _)| claim.clone())
+            .collect();
+        let held: Vec<&Claim> = held.iter().collect();
+        if let Err(e) = queue.heartbeat(&shared.settings.name, &held, now, lease).await {
             tracing::warn!("heartbeat failed: {e}");
         }
         match queue.reap(now).await {
@@ -209,12 +218,9 @@ async fn keep_leases(shared: Arc<Shared>) {
         }
         match queue.cancelled(&shared.settings.name).await {
             Ok(cancelled) => {
-                let executing = shared
-                    .executing
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for key in cancelled {
-                    if let Some(signal) = executing.get(&key) {
+                let held = shared.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                for ((run, step, _), (_, signal)) in held.iter() {
+                    if cancelled.iter().any(|(r, s)| r == run && s == step) {
                         signal.cancel("cancelled by `weft cancel`");
                     }
                 }
@@ -229,19 +235,10 @@ async fn keep_leases(shared: Arc<Shared>) {
 async fn take(shared: Arc<Shared>, claim: Claim) {
     let runner = shared.runner.for_tenant(&claim.tenant);
     tracing::info!(run = %claim.run_id, step = %claim.step, claim = claim.claims, "executing");
-    let key = (claim.run_id.clone(), claim.step.clone());
     let cancel = CancelSignal::default();
-    shared
-        .executing
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(key.clone(), cancel.clone());
+    // Held (and heartbeated) until this task is done with the claim, however it ends.
+    let _held = Held::new(&shared, &claim, &cancel);
     let outcome = execute(&shared, &runner, &claim, &cancel).await;
-    shared
-        .executing
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&key);
     let report = match outcome {
         Ok(Some((plan, report))) => match runner.records.commit_claimed(&claim, &plan.plan, &report).await {
             Ok(Committed::Recorded(end)) => {
@@ -263,20 +260,52 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
             Err(e) => format!("cannot commit: {e}"),
         },
         Ok(None) => "the store failed around the step (it runs again)".to_string(),
-        Err(e) if claim.claims >= MAX_CLAIMS => {
-            // What the step needs (its plan, its component) cannot be read, again and again:
-            // nothing can advance the run, so it ends here rather than wait forever.
-            let reason = format!("step `{}` could not be executed: {e:#}", claim.step);
-            tracing::error!(run = %claim.run_id, "failing the run: {reason}");
-            if let Err(e) = runner.records.abandon_run(&claim.run_id, &reason).await {
-                tracing::warn!(run = %claim.run_id, "cannot record the run as failed: {e}");
-            }
-            return;
-        }
         Err(e) => format!("{e:#}"),
     };
+    if claim.claims >= MAX_CLAIMS {
+        // What the step needs (its plan, its component) cannot be read, or its result
+        // cannot be committed, again and again: nothing can advance the run, so it ends
+        // here rather than wait forever.
+        let reason = format!("step `{}` could not be executed: {report}", claim.step);
+        tracing::error!(run = %claim.run_id, "failing the run: {reason}");
+        if let Err(e) = runner.records.abandon_run(&claim.run_id, &reason).await {
+            tracing::warn!(run = %claim.run_id, "cannot record the run as failed: {e}");
+        }
+        return;
+    }
     shared.count(|s| s.given_back += 1);
     give_back(&runner, &claim, &report).await;
+}
+
+/// A claim this worker holds, from its claim until its task is done with it.
+struct Held {
+    shared: Arc<Shared>,
+    key: (String, String, i64),
+}
+
+impl Held {
+    fn new(shared: &Arc<Shared>, claim: &Claim, cancel: &CancelSignal) -> Held {
+        let key = (claim.run_id.clone(), claim.step.clone(), claim.fence);
+        shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), (claim.clone(), cancel.clone()));
+        Held {
+            shared: shared.clone(),
+            key,
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.shared
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
 }
 
 /// Returns `claim` to the queue after a failure that is not the step's, to be tried again
@@ -289,7 +318,8 @@ async fn give_back(runner: &Runner, claim: &Claim, why: &str) {
         "giving the step back to the queue for {} s: {why}", delay.as_secs()
     );
     if let Err(e) = runner.records.queue().give_back(claim, now_ms() + millis(delay)).await {
-        // Its lease expires and the reaper gives it back instead.
+        // Its lease expires (no longer heartbeated once this task lets go of it) and the
+        // reaper gives it back instead.
         tracing::warn!(run = %claim.run_id, step = %claim.step, "cannot give the step back: {e}");
     }
 }

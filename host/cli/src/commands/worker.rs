@@ -15,10 +15,15 @@ pub async fn worker(args: &WorkerArgs, settings: &Settings) -> anyhow::Result<u8
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get));
     let name = match &args.name {
         Some(name) => name.clone(),
+        // The pid alone repeats (a container's is often 1): a random suffix keeps a new
+        // process from taking over the heartbeats of a dead one's leases.
         None => format!(
-            "{}-{}",
+            "{}-{}-{:04x}",
             gethostname().unwrap_or_else(|| "worker".into()),
-            std::process::id()
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos() & 0xffff)
         ),
     };
     let worker = WorkerSettings {
