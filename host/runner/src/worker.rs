@@ -78,6 +78,9 @@ struct RunPlan {
     fuel: bool,
 }
 
+/// A claim by run, step and fence.
+type HeldKey = (String, String, i64);
+
 /// The state the worker's tasks share.
 struct Shared {
     runner: Runner,
@@ -86,7 +89,7 @@ struct Shared {
     plans: Mutex<HashMap<(String, String), Arc<RunPlan>>>,
     /// The claims this worker works on (executing or committing), by run, step and fence,
     /// with what stops each: heartbeats keep exactly these alive.
-    held: Mutex<HashMap<(String, String, i64), (Claim, CancelSignal)>>,
+    held: Mutex<HashMap<HeldKey, (Claim, CancelSignal)>>,
     stats: Mutex<WorkerStats>,
 }
 
@@ -280,7 +283,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
 /// A claim this worker holds, from its claim until its task is done with it.
 struct Held {
     shared: Arc<Shared>,
-    key: (String, String, i64),
+    key: HeldKey,
 }
 
 impl Held {
