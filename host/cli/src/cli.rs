@@ -363,7 +363,7 @@ pub struct RunArgs {
     pub json: bool,
     /// Queue the steps for `weft worker`s sharing these records (PostgreSQL) and this
     /// store instead of executing them here, and follow the run until it ends.
-    #[arg(long, conflicts_with_all = ["resume", "concurrency", "timeout", "no_cache"])]
+    #[arg(long, conflicts_with_all = ["resume", "concurrency", "no_cache"])]
     pub on_workers: bool,
 }
 
