@@ -76,19 +76,22 @@ impl Cluster {
         ]
     }
 
-    /// A worker named `name`, logging to `LOGS/name.log`.
-    fn worker(&self, name: &str, extra: &[&str]) -> Child {
+    /// A worker named `name`, logging to `LOGS/name.log`; killed when dropped (a failing
+    /// test leaves no worker behind).
+    fn worker(&self, name: &str, extra: &[&str]) -> Worker {
         let log = std::fs::File::create(self.log(name)).expect("log file");
         let mut args = vec![
             "worker", "--name", name, "--slots", "2", "--lease", "2s", "--poll", "1s",
         ];
         args.extend_from_slice(extra);
-        self.command(&args)
-            .env("WEFT_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start a worker")
+        Worker(
+            self.command(&args)
+                .env("WEFT_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start a worker"),
+        )
     }
 
     fn log(&self, name: &str) -> PathBuf {
@@ -132,6 +135,16 @@ impl Cluster {
     }
 }
 
+/// A worker process, killed (SIGKILL, which also ends a stopped one) when dropped.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `name=value` of a tracing line.
 fn field(line: &str, name: &str) -> Option<String> {
     let start = line.find(&format!(" {name}="))? + name.len() + 2;
@@ -145,6 +158,13 @@ struct Submitted {
     err: PathBuf,
 }
 
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Waits for a submitted run; its report.
 fn report(mut run: Submitted) -> serde_json::Value {
     let status = run.child.wait().expect("wait");
@@ -154,11 +174,8 @@ fn report(mut run: Submitted) -> serde_json::Value {
     serde_json::from_slice(&out).unwrap_or_else(|e| panic!("no report ({e}): {err}"))
 }
 
-fn stop(mut workers: Vec<Child>) {
-    for w in &mut workers {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
+fn stop(workers: Vec<Worker>) {
+    drop(workers);
 }
 
 /// A workflow of `1 + 2n` steps: `root`, `n` instances of `fan` reading it (each mixing
@@ -238,7 +255,7 @@ async fn workers_killed_mid_step_lose_nothing() {
         next += 1;
         (format!("w{next}"), c.worker(&format!("w{next}"), &[]))
     };
-    let mut workers: Vec<(String, Child)> = (0..3).map(|_| start(&cluster)).collect();
+    let mut workers: Vec<(String, Worker)> = (0..3).map(|_| start(&cluster)).collect();
     let mut run = cluster.submit(&file);
     let mut kills = 0;
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
@@ -255,8 +272,8 @@ async fn workers_killed_mid_step_lose_nothing() {
         seed ^= seed << 17;
         let k = (seed % workers.len() as u64) as usize;
         let (name, mut child) = workers.swap_remove(k);
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        child.0.kill().expect("SIGKILL");
+        let _ = child.0.wait();
         kills += 1;
         eprintln!("killed {name} ({kills})");
         workers.push(start(&cluster));
@@ -348,10 +365,10 @@ async fn a_worker_paused_past_its_lease_cannot_commit_its_stale_result() {
     stop(vec![paused, other]);
 }
 
-fn signal(child: &Child, name: &str) {
+fn signal(worker: &Worker, name: &str) {
     let ok = Command::new("kill")
         .arg(format!("-{name}"))
-        .arg(child.id().to_string())
+        .arg(worker.0.id().to_string())
         .status()
         .expect("kill");
     assert!(ok.success());

@@ -307,9 +307,16 @@ async fn open_postgres(location: &Location, url: &str, durability: Durability) -
     // `weft` being killed (the server has it), not the server losing power (its last few
     // commits may go, never out of order). `Power` keeps the server's own setting (`on`
     // by default, or a stronger `remote_apply` on a replicated server).
+    //
+    // A process stopped inside a transaction (SIGSTOP, a partition) would hold its locks —
+    // a run's row, the claims' advisory lock — for as long as its connection lives: the
+    // server ends such a session after 10 s idle in a transaction. Weft's transactions
+    // never wait on anything but the database between their statements.
+    let mut settings = vec![("idle_in_transaction_session_timeout", "10s")];
     if durability == Durability::Process {
-        options = options.options([("synchronous_commit", "off")]);
+        settings.push(("synchronous_commit", "off"));
     }
+    options = options.options(settings);
     // One connection first, alone: a pool retries a refused connection until its timeout
     // and then says only that it timed out; this says why, at once.
     PgConnection::connect_with(&options)
@@ -395,6 +402,12 @@ mod tests {
                 .expect("setting")
                 .expect("a row");
             assert_eq!(level, expected, "{durability:?}");
+            let (idle,): (String,) = db
+                .first("SELECT current_setting('idle_in_transaction_session_timeout')", vec![])
+                .await
+                .expect("setting")
+                .expect("a row");
+            assert_eq!(idle, "10s", "a stopped process holds no lock for long");
             db.close().await;
         }
     }
