@@ -45,7 +45,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
     if !args.json {
         let verb = if prepared.resumed { "resuming" } else { "run" };
         let place = if run_settings.on_workers.is_some() {
-            ", queued for workers"
+            ", queued for workers (`weft worker` on these records and this store executes it)"
         } else {
             ""
         };
