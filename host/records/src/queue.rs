@@ -1,21 +1,26 @@
-//! The step queue (migration 0009): steps ready to execute, claimed by workers that share
-//! the database. The primitives every worker and server uses, and the invariants they keep:
+//! The step queue (migrations 0009, 0010): steps ready to execute, claimed by workers
+//! that share the database. The primitives every worker and server uses, and the
+//! invariants they keep (committing a claim and advancing its run: `advance.rs`):
 //!
 //! - **Claim** ([`Queue::claim`]): one statement moves up to `n` ready rows to `leased` by
-//!   one worker, until a lease expiry, and increments each row's `fence`. On PostgreSQL the
-//!   candidates are locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
-//!   on each other nor take the same row; on SQLite the single writer serialises them.
+//!   one worker, until a lease expiry, and increments each row's `fence`. Claims take
+//!   turns under a transaction-level advisory lock on PostgreSQL (SQLite's single writer
+//!   serialises them), so the leased counts each reads are exact; candidates are locked
+//!   with `FOR UPDATE SKIP LOCKED`, so a claim never waits on a row a commit holds.
 //!   Fair between tenants: each ready row's turn is its rank within its tenant (oldest
 //!   first) plus the steps its tenant has leased, lowest turns first, so a tenant with
-//!   10,000 ready steps does not starve one with 1. (The turns are computed over every
-//!   ready row a claim may take: a cost that grows with the queue.)
-//! - **Heartbeat** ([`Queue::heartbeat`]): one statement per worker extends every lease it
-//!   holds.
+//!   10,000 ready steps does not starve one with 1; no turn past the tenant's limit of
+//!   executing steps (`tenant_limit`) is taken. Steps of runs asked to stop are skipped.
+//!   (The turns are computed over every ready row a claim may take: a cost that grows
+//!   with the queue.)
+//! - **Heartbeat** ([`Queue::heartbeat`]): one statement per worker extends the leases of
+//!   the claims it names (those it still works on).
 //! - **Reap** ([`Queue::reap`]): leases past their expiry go back to `ready`; the claim that
 //!   follows is another attempt, with a higher fence.
-//! - **Fence** ([`Queue::release`]): a worker gives a row up (its result committed, or
-//!   failed) only with the fence it claimed with; a worker whose lease was reaped and whose
-//!   row was claimed again finds 0 rows and must not commit.
+//! - **Fence** ([`Queue::release`], [`Queue::give_back`]): a worker gives a row up only with
+//!   the fence it claimed with; a worker whose lease was reaped and whose row was claimed
+//!   again finds 0 rows and must not commit. A new row starts from a random fence
+//!   ([`first_fence`]), so a row made again (a resumed run) never matches an old claim.
 //!
 //! Times are milliseconds since the epoch, passed in by the caller (tests set them).
 
