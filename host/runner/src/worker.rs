@@ -6,7 +6,8 @@
 //!
 //! The worker holds nothing another cannot rebuild: killed at any moment, its leases
 //! expire, any worker's reaper returns its steps to the queue, and they run again
-//! elsewhere, counted as attempts. One heartbeat per worker keeps all its leases alive.
+//! elsewhere, counted as attempts. One heartbeat per worker keeps the leases of the claims
+//! it works on alive.
 
 use crate::Runner;
 use crate::lock::LockedPlan;
