@@ -304,6 +304,24 @@ impl Records {
         Ok(RunStatus::parse(&status).unwrap_or(RunStatus::Running))
     }
 
+    /// A run's recorded status and how many of its steps are no longer pending (one row:
+    /// what someone following the run looks at before reading it whole).
+    pub async fn progress(&self, run_id: &str) -> Result<(RunStatus, u64), RecordsError> {
+        let (status, settled): (String, i64) = self
+            .db
+            .first(
+                "SELECT r.status, (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id AND s.status <> 'pending') \
+                 FROM runs r WHERE r.id = $1 AND r.tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?
+            .ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        Ok((
+            RunStatus::parse(&status).unwrap_or(RunStatus::Running),
+            u64::try_from(settled).unwrap_or(0),
+        ))
+    }
+
     /// Every tenant's runs that workers execute and that have not ended: (tenant, run id).
     pub async fn runs_on_workers(&self) -> Result<Vec<(String, String)>, RecordsError> {
         Ok(self

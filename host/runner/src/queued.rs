@@ -69,8 +69,9 @@ impl Runner {
         Ok(true)
     }
 
-    /// Follows a run from its records, looking every `poll`, until it ends; sends what
-    /// changed to `events`. Returns the run's report as recorded.
+    /// Follows a run from its records, looking every `poll` (one row; the whole run only
+    /// when something moved on), until it ends; sends what changed to `events`. Returns
+    /// the run's report as recorded.
     pub async fn follow(
         &self,
         run_id: &str,
@@ -78,7 +79,15 @@ impl Runner {
         events: Option<UnboundedSender<RunEvent>>,
     ) -> anyhow::Result<RunReport> {
         let mut seen: HashMap<String, StepStatus> = HashMap::new();
+        let mut last = None;
         loop {
+            // The whole run is read only when a step or the run moved on since the last look.
+            let progress = self.records.progress(run_id).await?;
+            if last == Some(progress) {
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+            last = Some(progress);
             let detail = self.records.run(run_id).await?;
             if let Some(tx) = &events {
                 for step in &detail.steps {
