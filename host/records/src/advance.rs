@@ -161,16 +161,7 @@ impl Records {
             let Some(run) = self.lock_run(&mut tx, &claim.run_id).await? else {
                 return Ok(Committed::Fenced);
             };
-            let released = tx
-                .execute(
-                    "DELETE FROM step_queue WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'",
-                    vec![
-                        claim.run_id.as_str().into(),
-                        claim.step.as_str().into(),
-                        claim.fence.into(),
-                    ],
-                )
-                .await?;
+            let released = tx.execute(crate::queue::RELEASE, claim.key()).await?;
             if released == 0 {
                 return Ok(Committed::Fenced);
             }
@@ -391,15 +382,7 @@ impl Records {
             }
         });
         if let Some(end) = finished {
-            script.add(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE id = ? AND tenant = ?",
-                vec![
-                    end.as_str().into(),
-                    now.into(),
-                    run_id.into(),
-                    self.tenant.as_str().into(),
-                ],
-            );
+            self.end_run(&mut script, run_id, end, None, now);
         }
         tx.script(script).await?;
         Ok(finished)
@@ -481,16 +464,9 @@ impl Records {
         } else {
             RunStatus::Failed
         };
-        tx.execute(
-            "UPDATE runs SET status = $1, finished_at = $2 WHERE id = $3 AND tenant = $4",
-            vec![
-                end.as_str().into(),
-                now.into(),
-                run_id.into(),
-                self.tenant.as_str().into(),
-            ],
-        )
-        .await?;
+        let mut script = Script::default();
+        self.end_run(&mut script, run_id, end, None, now);
+        tx.script(script).await?;
         Ok(Some(Some(end)))
     }
 
@@ -606,19 +582,25 @@ impl Records {
         };
         let finished = executing.is_empty().then_some(end);
         if finished.is_some() {
-            script.add(
-                "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
-                vec![
-                    end.as_str().into(),
-                    reason.into(),
-                    now.into(),
-                    run_id.into(),
-                    self.tenant.as_str().into(),
-                ],
-            );
+            self.end_run(&mut script, run_id, end, Some(reason), now);
         }
         tx.script(script).await?;
         Ok(finished)
+    }
+
+    /// Adds the statement recording the run's end: its status, why (if it stopped early)
+    /// and when.
+    fn end_run(&self, script: &mut Script, run_id: &str, end: RunStatus, error: Option<&str>, now: i64) {
+        script.add(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND tenant = ?",
+            vec![
+                end.as_str().into(),
+                error.map(str::to_string).into(),
+                now.into(),
+                run_id.into(),
+                self.tenant.as_str().into(),
+            ],
+        );
     }
 
     /// The metrics `when:` conditions may read, by step id (none read when the plan has

@@ -42,6 +42,22 @@ pub struct Claim {
     pub claims: i64,
 }
 
+/// Deletes a claimed row, only with the claim's fence ([`Claim::key`] binds it): releasing
+/// it, and the first statement of committing its result.
+pub(crate) const RELEASE: &str =
+    "DELETE FROM step_queue WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'";
+
+impl Claim {
+    /// Run id, step and fence, bound in that order.
+    pub(crate) fn key(&self) -> Vec<crate::script::Val> {
+        vec![
+            self.run_id.as_str().into(),
+            self.step.as_str().into(),
+            self.fence.into(),
+        ]
+    }
+}
+
 /// What a worker may claim.
 #[derive(Debug, Clone, Default)]
 pub struct ClaimFilter {
@@ -276,17 +292,7 @@ impl Queue {
     /// Gives up `claim`'s row (its result is committed, or it failed for good) — only if
     /// the row still holds `claim`'s fence; `false` when another claim took it over.
     pub async fn release(&self, claim: &Claim) -> Result<bool, RecordsError> {
-        let gone = self
-            .db
-            .execute(
-                "DELETE FROM step_queue WHERE run_id = $1 AND step = $2 AND fence = $3 AND state = 'leased'",
-                vec![
-                    claim.run_id.as_str().into(),
-                    claim.step.as_str().into(),
-                    claim.fence.into(),
-                ],
-            )
-            .await?;
+        let gone = self.db.execute(RELEASE, claim.key()).await?;
         Ok(gone == 1)
     }
 
