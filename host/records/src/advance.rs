@@ -209,15 +209,7 @@ impl Records {
                 return Ok(None);
             }
             let mut script = Script::default();
-            for table in ["attempts", "step_inputs", "step_outputs", "metrics", "logs"] {
-                script.add(
-                    &format!(
-                        "DELETE FROM {table} WHERE run_id = ? AND step IN \
-                         (SELECT step FROM steps WHERE run_id = ? AND status <> 'succeeded')"
-                    ),
-                    vec![run_id.into(), run_id.into()],
-                );
-            }
+            crate::write::forget_unsucceeded(&mut script, run_id);
             script.add("DELETE FROM step_queue WHERE run_id = ?", vec![run_id.into()]);
             tx.script(script).await?;
             // After the deletes, which find the steps by their old status.
@@ -349,23 +341,13 @@ impl Records {
         });
         self.enqueue_in(tx, run_id, plan, run, &next.ready, now).await?;
         let mut script = Script::default();
-        script.update(
-            "steps",
-            &["status", "error", "finished_at"],
-            &["run_id", "step"],
-            " AND status = 'pending'",
+        settle(
+            &mut script,
+            run_id,
             next.settled
                 .iter()
-                .map(|(i, s, reason)| {
-                    vec![
-                        s.as_str().into(),
-                        reason.as_str().into(),
-                        now.into(),
-                        run_id.into(),
-                        plan.steps[*i].id.as_str().into(),
-                    ]
-                })
-                .collect(),
+                .map(|(i, s, reason)| (plan.steps[*i].id.as_str(), *s, reason.as_str())),
+            now,
         );
         let finished = next.finished.then(|| {
             let mut end = status.clone();
@@ -557,23 +539,13 @@ impl Records {
             .await?;
         let executing: Vec<&str> = leased.iter().map(|(s,)| s.as_str()).collect();
         let mut script = Script::default();
-        script.update(
-            "steps",
-            &["status", "error", "finished_at"],
-            &["run_id", "step"],
-            " AND status = 'pending'",
+        settle(
+            &mut script,
+            run_id,
             rows.iter()
                 .filter(|(id, s)| *s == StepStatus::Pending && !executing.contains(&id.as_str()))
-                .map(|(id, _)| {
-                    vec![
-                        StepStatus::Cancelled.as_str().into(),
-                        reason.into(),
-                        now.into(),
-                        run_id.into(),
-                        id.as_str().into(),
-                    ]
-                })
-                .collect(),
+                .map(|(id, _)| (id.as_str(), StepStatus::Cancelled, reason)),
+            now,
         );
         let end = if run.timed_out {
             RunStatus::Failed
@@ -626,6 +598,33 @@ impl Records {
         }
         Ok(by_step)
     }
+}
+
+/// Adds the update settling pending steps without executing them: (step, its new status,
+/// why).
+fn settle<'a>(
+    script: &mut Script,
+    run_id: &str,
+    steps: impl Iterator<Item = (&'a str, StepStatus, &'a str)>,
+    now: i64,
+) {
+    script.update(
+        "steps",
+        &["status", "error", "finished_at"],
+        &["run_id", "step"],
+        " AND status = 'pending'",
+        steps
+            .map(|(step, status, reason)| {
+                vec![
+                    status.as_str().into(),
+                    reason.into(),
+                    now.into(),
+                    run_id.into(),
+                    step.into(),
+                ]
+            })
+            .collect(),
+    );
 }
 
 /// Commits `tx` when `result` is a success (and not [`Committed::Fenced`]: a fenced commit

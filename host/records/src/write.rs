@@ -88,15 +88,7 @@ impl Records {
     /// steps that did not succeed (they run again).
     pub(crate) async fn insert_steps(&self, report: &RunReport) -> Result<(), RecordsError> {
         let mut script = Script::default();
-        for table in ["attempts", "step_inputs", "step_outputs", "metrics", "logs"] {
-            script.add(
-                &format!(
-                    "DELETE FROM {table} WHERE run_id = ? AND step IN \
-                     (SELECT step FROM steps WHERE run_id = ? AND status <> 'succeeded')"
-                ),
-                vec![report.run_id.as_str().into(), report.run_id.as_str().into()],
-            );
-        }
+        forget_unsucceeded(&mut script, &report.run_id);
         step_rows(&mut script, &report.run_id, &report.steps);
         script.commit(&self.db).await?;
         Ok(())
@@ -432,6 +424,20 @@ impl Records {
             )
             .await?;
         Ok(done > 0)
+    }
+}
+
+/// Adds the deletes of what the run's steps that did not succeed recorded (attempts,
+/// inputs, outputs, metrics, logs): they run again.
+pub(crate) fn forget_unsucceeded(script: &mut Script, run_id: &str) {
+    for table in ["attempts", "step_inputs", "step_outputs", "metrics", "logs"] {
+        script.add(
+            &format!(
+                "DELETE FROM {table} WHERE run_id = ? AND step IN \
+                 (SELECT step FROM steps WHERE run_id = ? AND status <> 'succeeded')"
+            ),
+            vec![run_id.into(), run_id.into()],
+        );
     }
 }
 
