@@ -7,6 +7,10 @@
 //!   every step is committed exactly once (the workers' own logs say which committed
 //!   what), every artifact reads back whole, and the outputs are an undisturbed run's;
 //! - a worker paused (SIGSTOP) past its lease and resumed cannot commit its stale result;
+//! - PostgreSQL stopped and started again mid-run (a server of the test's own): workers
+//!   and the process following the run wait it out, and the run completes;
+//! - the S3 server stopped and started again mid-run: the steps it failed are given back
+//!   to the queue, run again, and the run completes with every artifact whole;
 //! - `weft serve` on PostgreSQL hands runs to the workers: submitted, followed, cancelled
 //!   (the worker stops the executing step) and resumed through the API, and a server
 //!   killed and started again goes on following what the workers do.
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use weft_records::testing::ScratchDatabase;
-use weft_test_programs::services::{S3Service, postgres, s3, unique};
+use weft_test_programs::services::{S3Service, postgres, s3, unique, weed};
 
 /// The shared records and store of one test, and a home for each process.
 struct Cluster {
@@ -37,14 +41,71 @@ impl Cluster {
     /// `None` when the services are not configured (and not required).
     async fn new() -> Option<Cluster> {
         let (admin, s3) = (postgres()?, s3()?);
-        let db = ScratchDatabase::create(&admin).await.expect("a test database");
-        Some(Cluster {
+        Some(Cluster::on(&admin, s3).await)
+    }
+
+    /// A cluster on the PostgreSQL server of this admin URL and on this S3 service.
+    async fn on(admin: &str, s3: S3Service) -> Cluster {
+        let db = ScratchDatabase::create(admin).await.expect("a test database");
+        Cluster {
             home: Home::with_records(db.url()),
             _db: db,
             store: format!("s3://{}/workers-{}", s3.bucket, unique()),
             s3,
             logs: tempfile::tempdir().expect("tempdir"),
-        })
+        }
+    }
+
+    /// Waits until the workers committed `n` steps.
+    fn wait_for_commits(&self, n: usize) {
+        let started = Instant::now();
+        while self.commits().len() < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "no {n} commits in 2 minutes"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The lines of every worker's log that hold `text`.
+    fn log_lines(&self, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.logs.path()).expect("logs") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let log = std::fs::read_to_string(&path).expect("log");
+                out.extend(log.lines().filter(|l| l.contains(text)).map(str::to_string));
+            }
+        }
+        out
+    }
+
+    /// Every step of the run's report committed exactly once: none has two commit lines,
+    /// and a step with none is one `excused` says why (its worker killed between commit
+    /// and log line, its commit's answer lost with the connection). Returns those.
+    fn committed_once(&self, got: &serde_json::Value, excused: impl Fn(&str) -> bool) -> Vec<String> {
+        let commits = self.commits();
+        let mut per_step: BTreeMap<&str, usize> = BTreeMap::new();
+        for (step, _) in &commits {
+            *per_step.entry(step).or_default() += 1;
+        }
+        assert!(
+            per_step.values().all(|n| *n == 1),
+            "a step committed twice: {per_step:?}"
+        );
+        let silent: Vec<String> = got["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .filter(|id| !per_step.contains_key(id))
+            .map(str::to_string)
+            .collect();
+        for step in &silent {
+            assert!(excused(step), "step {step} succeeded with no worker committing it");
+        }
+        silent
     }
 
     /// `weft ARGS` on the shared records and store; every artifact goes to the store
@@ -170,6 +231,16 @@ impl Drop for Submitted {
     }
 }
 
+/// How many steps of a run's report took more than one attempt.
+fn retried(report: &serde_json::Value) -> usize {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["attempts"].as_array().is_some_and(|a| a.len() > 1))
+        .count()
+}
+
 /// Waits for a submitted run; its report.
 fn report(mut run: Submitted) -> serde_json::Value {
     let status = run.child.wait().expect("wait");
@@ -290,41 +361,17 @@ async fn workers_killed_mid_step_lose_nothing() {
     assert_eq!(got["status"], "succeeded", "{got:#}");
     assert_eq!(outputs(&got), outputs(&expected), "the outputs of an undisturbed run");
 
-    // Exactly once: each step committed by one worker, once. The report says every step
-    // succeeded (committed at least once); the logs say none was committed twice. A worker
-    // killed between its commit and its log line leaves a step without a line: then that
-    // step must have been executing on a killed worker.
-    let commits = cluster.commits();
-    let mut per_step: BTreeMap<&str, usize> = BTreeMap::new();
-    for (step, _) in &commits {
-        *per_step.entry(step).or_default() += 1;
-    }
-    assert!(
-        per_step.values().all(|n| *n == 1),
-        "a step committed twice: {per_step:?}"
-    );
+    // Exactly once: the report says every step succeeded (committed at least once); the
+    // logs say none was committed twice. A worker killed between its commit and its log
+    // line leaves a step without a line: then that step was executing on a killed worker.
     let executing = cluster.logged("executing");
-    let steps = got["steps"].as_array().expect("steps");
-    let silent: Vec<&str> = steps
-        .iter()
-        .filter_map(|s| s["id"].as_str())
-        .filter(|id| !per_step.contains_key(id))
-        .collect();
-    for step in &silent {
-        assert!(
-            executing.iter().any(|(s, w)| s == step && killed.contains(w)),
-            "step {step} succeeded with no worker committing it"
-        );
-    }
+    let silent = cluster.committed_once(&got, |step| {
+        executing.iter().any(|(s, w)| s == step && killed.contains(w))
+    });
     assert!(silent.len() <= kills, "{silent:?} have no commit line");
-    assert_eq!(steps.len(), 401);
+    assert_eq!(got["steps"].as_array().map(Vec::len), Some(401));
     // Some steps were lost with their workers and show it among their attempts.
-    let retried = got["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter(|s| s["attempts"].as_array().is_some_and(|a| a.len() > 1))
-        .count();
+    let retried = retried(&got);
     assert!(
         retried > 0,
         "no step was lost by a killed worker: the kills came between steps"
@@ -472,4 +519,97 @@ async fn a_server_on_postgres_hands_runs_to_workers() {
     let report = served.wait(&token, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "cancelled", "{report:#}");
     stop(vec![worker]);
+}
+
+/// Three workers on a fan-out of `1 + 2n` steps: the run, started, and the outputs of the
+/// same workflow in one process.
+fn fan_out_on(cluster: &Cluster, dir: &Path, n: usize) -> (Vec<Worker>, Submitted, serde_json::Value) {
+    let file = fan_out(dir, n, 30_000_000);
+    let local = Home::new();
+    let (code, expected) = common::run_json(&local, file.to_str().expect("utf-8"), &["--no-cache"]);
+    assert_eq!(code, 0, "{expected:#}");
+    let workers = (1..=3).map(|k| cluster.worker(&format!("w{k}"), &[])).collect();
+    (workers, cluster.submit(&file), expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_their_runs_ride_out_a_postgres_restart() {
+    // A PostgreSQL of this test's own, to stop under the workers (the shared one serves
+    // other tests meanwhile).
+    let (Some(_), Some(s3)) = (postgres(), s3()) else {
+        return;
+    };
+    let mut server = tokio::task::spawn_blocking(weft_test_services::postgres::start)
+        .await
+        .expect("join")
+        .expect("a PostgreSQL of the test's own");
+    let cluster = Cluster::on(&server.url, s3).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (workers, run, expected) = fan_out_on(&cluster, dir.path(), 40);
+
+    cluster.wait_for_commits(10);
+    server.stop().expect("stop PostgreSQL");
+    let before = cluster.commits().len();
+    assert!(before < 81, "the run ended before PostgreSQL stopped: make it longer");
+    // Down for longer than a lease (2 s): heartbeats fail, leases run out meanwhile.
+    std::thread::sleep(Duration::from_secs(4));
+    server.start_again().expect("start PostgreSQL again");
+
+    let got = report(run);
+    assert_eq!(got["status"], "succeeded", "{got:#}");
+    assert_eq!(outputs(&got), outputs(&expected), "the outputs of an undisturbed run");
+    // A commit whose answer was lost with the connection leaves no line.
+    let lost_answers = cluster.log_lines("cannot commit");
+    cluster.committed_once(&got, |step| {
+        lost_answers.iter().any(|l| field(l, "step").as_deref() == Some(step))
+    });
+    // The workers went on after the restart, on new connections (a call waits for one up
+    // to the pool's timeout, so few calls fail outright).
+    let after = cluster.commits().len() - before;
+    assert!(after > 0, "no commit after the restart");
+    let failed_calls = ["cannot claim steps", "heartbeat failed", "cannot commit"]
+        .iter()
+        .map(|t| cluster.log_lines(t).len())
+        .sum::<usize>();
+    eprintln!("{before} steps committed before PostgreSQL stopped, {after} after; {failed_calls} calls failed");
+    stop(workers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_the_store_fails_mid_run_are_given_back_and_the_run_completes() {
+    // A SeaweedFS of this test's own, to stop under the workers.
+    let (Some(admin), Some(_), Some(weed)) = (postgres(), s3(), weed()) else {
+        return;
+    };
+    let mut server = tokio::task::spawn_blocking(move || weft_test_services::seaweedfs::start_weed(weed))
+        .await
+        .expect("join")
+        .expect("a SeaweedFS of the test's own");
+    let service = S3Service::parse(&server.url).expect("its URL");
+    let cluster = Cluster::on(&admin, service).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (workers, run, expected) = fan_out_on(&cluster, dir.path(), 40);
+
+    cluster.wait_for_commits(10);
+    server.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    server.start_again().expect("start SeaweedFS again");
+
+    let got = report(run);
+    assert_eq!(got["status"], "succeeded", "{got:#}");
+    assert_eq!(outputs(&got), outputs(&expected), "the outputs of an undisturbed run");
+    cluster.committed_once(&got, |_| false);
+    // Steps met the outage: their store calls failed, they went back to the queue (a retry
+    // of the same claim, not a failed run) and ran again.
+    let given_back = cluster.log_lines("giving the step back");
+    assert!(!given_back.is_empty(), "no step met the outage");
+    let retried = retried(&got);
+    assert!(retried > 0, "{given_back:?}");
+    eprintln!(
+        "{} steps given back while S3 was down; {retried} ran again",
+        given_back.len()
+    );
+    let verify = cluster.command(&["store", "verify"]).output().expect("verify");
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    stop(workers);
 }

@@ -7,8 +7,6 @@
 mod c_plugins;
 mod fuzz;
 mod plugins;
-mod postgres;
-mod seaweedfs;
 mod tally;
 mod templates;
 mod tools;
@@ -16,6 +14,7 @@ mod tools;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use weft_test_services::{postgres, seaweedfs};
 
 fn main() {
     if let Err(e) = dispatch() {
@@ -71,14 +70,7 @@ fn cargo() -> String {
 }
 
 /// Runs a command, echoing it; fails if it fails.
-pub(crate) fn run(cmd: &mut Command) -> Result<()> {
-    eprintln!("+ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
-    if !status.success() {
-        bail!("command failed: {cmd:?}");
-    }
-    Ok(())
-}
+pub(crate) use weft_test_services::run;
 
 /// The plugin toolchains that come from package registries, at pinned versions:
 /// clang and wasi-libc (Debian), componentize-py (PyPI, plugins/python/requirements.txt)

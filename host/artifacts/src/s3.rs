@@ -9,7 +9,24 @@ use crate::ArtifactError;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::prefix::PrefixStore;
+use object_store::{BackoffConfig, RetryConfig};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How a request the service fails (refused connection, 5xx, timeout) is retried: 4 times
+/// within about 3 s (object_store's default keeps trying for 3 minutes). An outage longer
+/// than that fails the step as a host error (`StepFailure::Host`) rather than stall it
+/// against its time limit: a worker gives it back to the queue, to run again after a
+/// backoff; in one process its `retry:` applies.
+const RETRY: RetryConfig = RetryConfig {
+    backoff: BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        base: 2.0,
+    },
+    max_retries: 4,
+    retry_timeout: Duration::from_secs(10),
+};
 
 /// Where an S3-compatible service is and how to sign requests to it. Empty fields take
 /// S3's defaults: AWS's endpoint for the region, region `us-east-1`, and credentials from
@@ -98,7 +115,8 @@ pub(crate) fn open(url: &str, config: &S3Config) -> Result<Arc<dyn ObjectStore>,
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(config.region.as_deref().unwrap_or(DEFAULT_REGION))
-        .with_allow_http(config.allow_http);
+        .with_allow_http(config.allow_http)
+        .with_retry(RETRY);
     if let Some(endpoint) = &config.endpoint {
         builder = builder.with_endpoint(endpoint);
     }

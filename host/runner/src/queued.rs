@@ -5,9 +5,13 @@
 use crate::Runner;
 use crate::start::Prepared;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use weft_engine::{CancelSignal, RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
+use weft_records::{RecordsError, RunDetail};
+
+/// How long following a run waits out records that do not answer before it gives up.
+const FOLLOW_OUTAGE: Duration = Duration::from_secs(600);
 
 /// How a run is handed to workers.
 #[derive(Debug, Clone)]
@@ -71,7 +75,8 @@ impl Runner {
 
     /// Follows a run from its records, looking every `poll` (one row; the whole run only
     /// when something moved on), until it ends; sends what changed to `events`. Returns
-    /// the run's report as recorded.
+    /// the run's report as recorded. The records failing (PostgreSQL restarting) is waited
+    /// out for up to 10 minutes: the workers go on meanwhile.
     pub async fn follow(
         &self,
         run_id: &str,
@@ -80,15 +85,32 @@ impl Runner {
     ) -> anyhow::Result<RunReport> {
         let mut seen: HashMap<String, StepStatus> = HashMap::new();
         let mut last = None;
+        let mut outage: Option<Instant> = None;
         loop {
-            // The whole run is read only when a step or the run moved on since the last look.
-            let progress = self.records.progress(run_id).await?;
-            if last == Some(progress) {
-                tokio::time::sleep(poll).await;
-                continue;
+            let detail = match self.look(run_id, &mut last).await {
+                Ok(Some(detail)) => detail,
+                Ok(None) => {
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+                Err(e) => {
+                    let since = *outage.get_or_insert_with(|| {
+                        tracing::warn!("cannot read the run's records (trying again until they answer): {e}");
+                        Instant::now()
+                    });
+                    if since.elapsed() >= FOLLOW_OUTAGE {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "the records did not answer for {} s; run {run_id} goes on on the workers",
+                            FOLLOW_OUTAGE.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
+                    continue;
+                }
+            };
+            if outage.take().is_some() {
+                tracing::info!("the run's records answer again");
             }
-            last = Some(progress);
-            let detail = self.records.run(run_id).await?;
             if let Some(tx) = &events {
                 for step in &detail.steps {
                     if seen.get(&step.id) != Some(&step.status) {
@@ -108,6 +130,17 @@ impl Runner {
             }
             tokio::time::sleep(poll).await;
         }
+    }
+
+    /// The whole run when it moved on since `last` (which is updated), else `None`.
+    async fn look(&self, run_id: &str, last: &mut Option<(RunStatus, u64)>) -> Result<Option<RunDetail>, RecordsError> {
+        let progress = self.records.progress(run_id).await?;
+        if *last == Some(progress) {
+            return Ok(None);
+        }
+        let detail = self.records.run(run_id).await?;
+        *last = Some(progress);
+        Ok(Some(detail))
     }
 }
 

@@ -171,6 +171,7 @@ impl Sandbox {
             interrupted: false,
             time,
             cause: None,
+            store_trouble: None,
         };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -270,6 +271,7 @@ impl Sandbox {
         };
         let duration = started.elapsed();
         let state = store.into_data();
+        let result = result.map_err(|f| crate::state::blame(f, state.store_trouble.as_deref()));
         StepOutcome {
             result: result.map_err(|f| f.capped(config.max_failure_bytes)),
             log: collect_log(

@@ -37,6 +37,10 @@ pub struct StepState {
     /// Why a host call trapped the guest (a limit it hit, a request too large): the
     /// failure reported instead of the bare trap.
     pub(crate) cause: Option<StepFailure>,
+    /// The first failure of the store this step met (an input that could not be opened
+    /// or read, an output that could not be written): a failure the step reports after it
+    /// is the store's doing, not the step's ([`StepState::blame`]).
+    pub(crate) store_trouble: Option<String>,
 }
 
 impl StepState {
@@ -52,12 +56,37 @@ impl StepState {
     /// keeps is traced, so a guest repeating a failing call cannot flood the host's log.
     pub(crate) fn host_problem(&mut self, what: &str, detail: &dyn std::fmt::Display) {
         let message = format!("{what}: {detail}");
+        if self.store_trouble.is_none() {
+            // Which call, not the store's words: those (paths, hosts) stay in the log.
+            self.store_trouble = Some(what.to_string());
+        }
         if self.log.push(LogLine {
             stream: LogStream::Host,
             message: message.clone(),
         }) {
             tracing::warn!(target: "weft::step", "{message}");
         }
+    }
+}
+
+/// The failure to report for a step that ended in `failure` after meeting `store_trouble`:
+/// what the step did next (failed, said its input is bad, crashed, exited, left an output
+/// unwritten) is taken for the store's doing, a host failure, so it is tried again
+/// (elsewhere, on workers) instead of failing the run. Limits, cancels and damaged bytes
+/// keep their own class.
+pub(crate) fn blame(failure: StepFailure, store_trouble: Option<&str>) -> StepFailure {
+    let Some(trouble) = store_trouble else {
+        return failure;
+    };
+    match failure {
+        StepFailure::Failed(_)
+        | StepFailure::BadInput(_)
+        | StepFailure::Trapped(_)
+        | StepFailure::Exited(_)
+        | StepFailure::MissingOutput(_) => StepFailure::Host(format!(
+            "the store failed under the step ({trouble}; the details are in the step's log); the step then ended with: {failure}"
+        )),
+        other => other,
     }
 }
 
@@ -126,6 +155,7 @@ impl StepLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn line(text: &str) -> LogLine {
         LogLine {
@@ -152,5 +182,32 @@ mod tests {
             by_bytes.push(line(""));
         }
         assert_eq!(by_bytes.finish().len(), 11);
+    }
+    #[test]
+    fn what_a_step_does_after_the_store_failed_is_the_store_s_doing() {
+        let trouble = Some("artifact-open: input `data` (inputs.data)");
+        for failure in [
+            StepFailure::Failed("no input".into()),
+            StepFailure::BadInput("no input".into()),
+            StepFailure::Trapped("panicked".into()),
+            StepFailure::Exited(1),
+            StepFailure::MissingOutput("out".into()),
+        ] {
+            let blamed = blame(failure.clone(), trouble);
+            assert!(
+                matches!(&blamed, StepFailure::Host(m) if m.ends_with(&failure.to_string())),
+                "{blamed:?}"
+            );
+            // Without trouble in the store the step's own failure stands.
+            assert_eq!(blame(failure.clone(), None), failure);
+        }
+        for own in [
+            StepFailure::TimedOut(Duration::from_secs(1)),
+            StepFailure::Cancelled,
+            StepFailure::DamagedInput("bad bytes".into()),
+            StepFailure::OutOfFuel(5),
+        ] {
+            assert_eq!(blame(own.clone(), trouble), own);
+        }
     }
 }

@@ -374,12 +374,17 @@ async fn store_errors_reach_the_guest_without_host_paths() {
             },
         )
         .await;
-    // `test-copy` fails with what `open` told it.
-    let told = outcome.result.expect_err("no input").to_string();
+    // `test-copy` fails with what `open` told it; that failure is the store's doing (a host
+    // failure, tried again rather than failing the run), and says so without the path.
+    let failure = outcome.result.expect_err("no input");
+    assert!(matches!(failure, StepFailure::Host(_)), "{failure:?}");
     assert_eq!(
-        told,
-        "failed: input `data` could not be opened (host error `artifact-open`; the details are in the step's log)"
+        failure.to_string(),
+        "host error: the store failed under the step (artifact-open: input `data` (inputs.data); the details are in \
+         the step's log); the step then ended with: failed: input `data` could not be opened (host error \
+         `artifact-open`; the details are in the step's log)"
     );
+    assert!(!failure.to_string().contains(&root), "{failure}");
     let host_lines: Vec<_> = outcome.log.iter().filter(|l| l.stream == LogStream::Host).collect();
     assert!(
         host_lines

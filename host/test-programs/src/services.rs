@@ -3,6 +3,8 @@
 //! `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`), as `cargo xtask services` and
 //! `cargo xtask ci` start them on loopback.
 //!
+//! `WEFT_TEST_WEED` names the `weed` binary behind the S3 service ([`weed`]).
+//!
 //! A test asks with [`postgres`] or [`s3`]: unset, the service's tests say so in one line
 //! and pass — unless `WEFT_TEST_SERVICES=required` (CI), where a missing service fails the
 //! test instead of skipping it silently. A benchmark asks with [`postgres_if_set`] or
@@ -64,6 +66,19 @@ pub fn postgres() -> Option<String> {
 /// `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`.
 pub fn s3() -> Option<S3Service> {
     s3_if_set().or_else(|| skip("WEFT_TEST_S3"))
+}
+
+/// The `weed` binary the S3 service runs (`WEFT_TEST_WEED`), for a test that starts a
+/// SeaweedFS of its own (to stop and start it again), or `None` after saying the test is
+/// skipped.
+///
+/// # Panics
+/// When it is unset and `WEFT_TEST_SERVICES=required`.
+pub fn weed() -> Option<std::path::PathBuf> {
+    std::env::var_os("WEFT_TEST_WEED")
+        .filter(|w| !w.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| skip("WEFT_TEST_WEED"))
 }
 
 /// `WEFT_TEST_POSTGRES`, if set (for benchmarks, which leave a configuration out).

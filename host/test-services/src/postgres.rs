@@ -7,10 +7,14 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::run;
+
 /// A running server; dropping it stops it and removes its files.
 pub struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
+    port: u16,
+    running: bool,
     /// Admin URL (superuser `postgres` with a random password: TCP connections must
     /// authenticate with SCRAM, as on a real server, so the password's path through
     /// Weft — and its absence from every message — is exercised).
@@ -37,19 +41,21 @@ pub fn start() -> Result<Postgres> {
     // The server refuses to run as root: the cluster belongs to `postgres` (a root-owned
     // directory fails), unless this is not root anyway.
     if is_root() {
-        crate::run(Command::new("chown").arg("postgres:").arg(&dir))?;
+        run(Command::new("chown").arg("postgres:").arg(&dir))?;
     }
     let port = free_port()?;
     let d = dir.display();
     let password = random_hex(12)?;
     std::fs::write(dir.join("pw"), &password).context("writing the password file")?;
     if is_root() {
-        crate::run(Command::new("chown").arg("postgres:").arg(dir.join("pw")))?;
+        run(Command::new("chown").arg("postgres:").arg(dir.join("pw")))?;
     }
-    let guard = Postgres {
+    let mut guard = Postgres {
         url: format!("postgres://postgres:{password}@127.0.0.1:{port}/postgres"),
         dir: dir.clone(),
         bin: bin.clone(),
+        port,
+        running: false,
     };
     as_postgres(&format!(
         "{}/initdb -D {d}/data -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile={d}/pw -E UTF8 \
@@ -57,23 +63,43 @@ pub fn start() -> Result<Postgres> {
         bin.display()
     ))
     .with_context(|| format!("initdb failed (see {d}/initdb.log)"))?;
-    // pg_ctl's chatter goes to stderr: stdout is for the `export` lines of `services`.
-    as_postgres(&format!(
-        "{}/pg_ctl -D {d}/data -l {d}/pg.log -w start -o '-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off' >&2",
-        bin.display()
-    ))
-    .with_context(|| format!("PostgreSQL did not start (see {d}/pg.log)"))?;
+    guard.start_again()?;
     eprintln!("PostgreSQL on 127.0.0.1:{port} ({d})");
     Ok(guard)
 }
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
+impl Postgres {
+    /// Stops the server (`pg_ctl stop -m fast`: sessions are ended, as in a restart for
+    /// maintenance); its data stays for [`Postgres::start_again`].
+    pub fn stop(&mut self) -> Result<()> {
         let d = self.dir.display();
-        if let Err(e) = as_postgres(&format!(
+        as_postgres(&format!(
             "{}/pg_ctl -D {d}/data -m fast -w stop >/dev/null",
             self.bin.display()
-        )) {
+        ))?;
+        self.running = false;
+        Ok(())
+    }
+
+    /// Starts the stopped server again, on the same port with the same data.
+    pub fn start_again(&mut self) -> Result<()> {
+        let (d, port) = (self.dir.display(), self.port);
+        // pg_ctl's chatter goes to stderr: stdout is for the `export` lines of `services`.
+        as_postgres(&format!(
+            "{}/pg_ctl -D {d}/data -l {d}/pg.log -w -s start -o '-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off' >&2",
+            self.bin.display()
+        ))
+        .with_context(|| format!("PostgreSQL did not start (see {d}/pg.log)"))?;
+        self.running = true;
+        Ok(())
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if self.running
+            && let Err(e) = self.stop()
+        {
             eprintln!("stopping PostgreSQL: {e:#}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -109,20 +135,18 @@ fn install() -> Result<()> {
     if !is_root() {
         bail!("the tests need PostgreSQL: `sudo apt-get install postgresql postgresql-client`");
     }
-    crate::run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    crate::run(
-        Command::new("apt-get")
-            .args([
-                "install",
-                "-y",
-                "-qq",
-                "--no-install-recommends",
-                "postgresql",
-                "postgresql-client",
-            ])
-            // Debian's package cannot start its own cluster here (no systemd); it need not.
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args([
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "postgresql",
+            "postgresql-client",
+        ])
+        // Debian's package cannot start its own cluster here (no systemd); it need not.
+        .env("DEBIAN_FRONTEND", "noninteractive"))
     .context("installing PostgreSQL")
 }
 
@@ -142,7 +166,7 @@ fn as_postgres(script: &str) -> Result<()> {
         c
     };
     // `su` keeps the working directory, which `postgres` may not be allowed to enter.
-    crate::run(cmd.current_dir(Path::new("/")))
+    run(cmd.current_dir(Path::new("/")))
 }
 
 fn free_port() -> Result<u16> {
