@@ -11,6 +11,7 @@
 //!   and the process following the run wait it out, and the run completes;
 //! - the S3 server stopped and started again mid-run: the steps it failed are given back
 //!   to the queue, run again, and the run completes with every artifact whole;
+//! - a run's `run-output-bytes` holds over every worker (checked in the commit);
 //! - `weft serve` on PostgreSQL hands runs to the workers: submitted, followed, cancelled
 //!   (the worker stops the executing step) and resumed through the API, and a server
 //!   killed and started again goes on following what the workers do.
@@ -521,6 +522,51 @@ async fn a_server_on_postgres_hands_runs_to_workers() {
     stop(vec![worker]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_output_quota_holds_over_every_worker() {
+    let Some(cluster) = Cluster::new().await else {
+        return;
+    };
+    let token = tenant(&cluster.home, "alpha");
+    let out = cluster.home.weft(&["tenant", "quota", "alpha", "run-output-bytes=30"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let env = cluster.store_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let served = Served::start_with_env(&cluster.home, &[], &env);
+    let workers = vec![cluster.worker("w1", &[]), cluster.worker("w2", &[])];
+
+    // Two steps of 20 bytes each, executing at once: each fits what was left when it
+    // began (30 bytes), together they do not. The commit of the second refuses it.
+    let input = served.upload(&token, b"twenty bytes of data").await;
+    let workflow = "name: w
+inputs:
+  data: {path: d.txt}
+steps:
+  work:
+    uses: test-work
+    inputs: {data: inputs.data}
+    with: {rounds: 300000000}
+    matrix: {salt: [1, 2]}
+";
+    let run = served
+        .submit(&token, json!({"workflow": workflow, "inputs": {"data": input}}))
+        .await;
+    let report = served.wait(&token, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let steps = report["steps"].as_array().expect("steps");
+    let status = |s: &str| steps.iter().filter(|x| x["status"] == s).count();
+    assert_eq!((status("succeeded"), status("failed")), (1, 1), "{report:#}");
+    let failed = steps.iter().find(|x| x["status"] == "failed").expect("failed");
+    let error = failed["error"].as_str().expect("error");
+    assert!(
+        error.starts_with("quota exceeded: run-output-bytes: 40 bytes, more than the tenant's quota of 30 per run"),
+        "{error}"
+    );
+    assert_eq!(failed["attempts"].as_array().map(Vec::len), Some(1), "not retried");
+    assert_eq!(failed["outputs"], json!({}), "{failed:#}");
+    stop(workers);
+}
+
 /// Three workers on a fan-out of `1 + 2n` steps: the run, started, and the outputs of the
 /// same workflow in one process.
 fn fan_out_on(cluster: &Cluster, dir: &Path, n: usize) -> (Vec<Worker>, Submitted, serde_json::Value) {
@@ -588,10 +634,12 @@ async fn steps_the_store_fails_mid_run_are_given_back_and_the_run_completes() {
     let service = S3Service::parse(&server.url).expect("its URL");
     let cluster = Cluster::on(&admin, service).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (workers, run, expected) = fan_out_on(&cluster, dir.path(), 40);
+    let (workers, run, expected) = fan_out_on(&cluster, dir.path(), 100);
 
     cluster.wait_for_commits(10);
     server.stop();
+    let before = cluster.commits().len();
+    assert!(before < 201, "the run ended before S3 stopped: make it longer");
     std::thread::sleep(Duration::from_secs(3));
     server.start_again().expect("start SeaweedFS again");
 
@@ -605,8 +653,10 @@ async fn steps_the_store_fails_mid_run_are_given_back_and_the_run_completes() {
     assert!(!given_back.is_empty(), "no step met the outage");
     let retried = retried(&got);
     assert!(retried > 0, "{given_back:?}");
+    let blamed = cluster.log_lines("the store failed under the step").len();
     eprintln!(
-        "{} steps given back while S3 was down; {retried} ran again",
+        "{before} steps committed before S3 stopped; {} given back while it was down ({blamed} failed after a \
+         store call failed under them); {retried} ran again",
         given_back.len()
     );
     let verify = cluster.command(&["store", "verify"]).output().expect("verify");

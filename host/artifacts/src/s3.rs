@@ -13,18 +13,19 @@ use object_store::{BackoffConfig, RetryConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How a request the service fails (refused connection, 5xx, timeout) is retried: 4 times
-/// within about 3 s (object_store's default keeps trying for 3 minutes). An outage longer
-/// than that fails the step as a host error (`StepFailure::Host`) rather than stall it
-/// against its time limit: a worker gives it back to the queue, to run again after a
-/// backoff; in one process its `retry:` applies.
+/// How a request the service fails (refused connection, 5xx, timeout) is retried: 5 times,
+/// after backoffs of at most 0.1, 0.2, 0.4, 0.8 and 1.6 s (object_store's default keeps
+/// trying for 3 minutes; AWS's SDKs try 3 times). An outage longer than that fails the
+/// step as a host error (`StepFailure::Host`) rather than stall it against its time
+/// limit: a worker gives it back to the queue, to run again after a backoff; in one
+/// process its `retry:` applies.
 const RETRY: RetryConfig = RetryConfig {
     backoff: BackoffConfig {
         init_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(2),
         base: 2.0,
     },
-    max_retries: 4,
+    max_retries: 5,
     retry_timeout: Duration::from_secs(10),
 };
 

@@ -27,6 +27,9 @@ pub struct StagedWriter {
     /// Largest artifact the store can publish.
     max: Option<u64>,
     state: State,
+    /// A write failed: what was kept of the bytes is unknown (an upload's part may be
+    /// lost while later ones are kept), so nothing more is taken and it never finishes.
+    broken: bool,
 }
 
 enum State {
@@ -123,6 +126,14 @@ impl Drop for StagedWriter {
     }
 }
 
+/// What a broken writer says.
+fn broken() -> ArtifactError {
+    ArtifactError::Store(object_store::Error::Generic {
+        store: "staging",
+        source: "an earlier write to this artifact failed: it cannot be completed".into(),
+    })
+}
+
 impl StagedWriter {
     pub(crate) fn new(store: Arc<dyn ObjectStore>, tenant: String, max: Option<u64>) -> Self {
         Self {
@@ -132,6 +143,7 @@ impl StagedWriter {
             size: 0,
             max,
             state: State::Buffering(Vec::new()),
+            broken: false,
         }
     }
 
@@ -140,15 +152,30 @@ impl StagedWriter {
         self.size
     }
 
-    /// Appends bytes.
+    /// Appends bytes. After a failed write the writer is broken: every later write and
+    /// [`StagedWriter::finish`] fail, so bytes that are not all there are never staged
+    /// under a digest of what was written.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ArtifactError> {
         if let Some(limit) = self.max
             && self.size + bytes.len() as u64 > limit
         {
             return Err(ArtifactError::TooLarge { limit });
         }
+        if self.broken {
+            return Err(broken());
+        }
+        let written = self.append(bytes).await;
+        if written.is_err() {
+            self.broken = true;
+        }
+        written?;
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Hands the bytes to the buffer, or to the upload once they outgrow it.
+    async fn append(&mut self, bytes: &[u8]) -> Result<(), ArtifactError> {
         match &mut self.state {
             State::Buffering(buf) if buf.len() + bytes.len() <= SMALL_LIMIT => buf.extend_from_slice(bytes),
             State::Buffering(buf) => {
@@ -169,6 +196,9 @@ impl StagedWriter {
 
     /// Completes the write; the bytes are then staged, not yet published.
     pub async fn finish(mut self) -> Result<Staged, ArtifactError> {
+        if self.broken {
+            return Err(broken());
+        }
         let digest = Digest::from_hasher(self.hasher.clone());
         let (size, store) = (self.size, self.store.clone());
         let staged = move |bytes| Staged {
@@ -197,5 +227,37 @@ impl StagedWriter {
                 })??)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SMALL_LIMIT;
+    use crate::ArtifactStore;
+
+    #[tokio::test]
+    async fn a_writer_whose_write_failed_never_finishes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ArtifactStore::open(dir.path().to_str().expect("utf-8")).expect("store");
+        // A file where the staging directory goes: the upload a large write starts cannot
+        // be created.
+        let staging = dir.path().join("tenants/default/staging");
+        std::fs::create_dir_all(staging.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&staging, b"in the way").expect("file");
+        let mut writer = store.stage();
+        writer.write(&[1; 1024]).await.expect("buffered in memory");
+        writer
+            .write(&vec![2; SMALL_LIMIT])
+            .await
+            .expect_err("the upload cannot start");
+        // The store works again, but what the failed write kept is unknown: no more bytes
+        // are taken, and nothing is staged.
+        std::fs::remove_file(&staging).expect("rm");
+        let again = writer.write(&[3; 10]).await.expect_err("broken");
+        assert!(
+            again.to_string().contains("an earlier write to this artifact failed"),
+            "{again}"
+        );
+        assert!(writer.finish().await.is_err());
     }
 }

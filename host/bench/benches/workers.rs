@@ -181,7 +181,10 @@ async fn on_workers(runner: &Runner, file: &Path) -> Duration {
         .map_err(|e| format!("{e:?}"))
         .expect("start");
     let run_id = prepared.run_id.clone();
-    runner.queue(&prepared, 0, None).await.expect("queue");
+    runner
+        .queue(&prepared, &weft_runner::RunLimits::default())
+        .await
+        .expect("queue");
     loop {
         match runner.records.run_status(&run_id).await.expect("status") {
             RunStatus::Running => tokio::time::sleep(Duration::from_millis(20)).await,

@@ -24,6 +24,29 @@ pub enum Committed {
     /// The claim had lost its lease and the step was claimed again (or the run is gone):
     /// nothing was recorded. The worker drops its result.
     Fenced,
+    /// The step's outputs would take the run past its `run-output-bytes` quota (the message
+    /// says by how much): nothing was recorded. The worker commits the step as failed.
+    OverQuota(String),
+}
+
+/// What a run on workers may use, handed over with it and kept in its row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Most steps of the run's tenant executing at once over every worker (0: no limit).
+    pub step_limit: u64,
+    /// How long the run may take, from when it is handed over.
+    pub time_limit: Option<std::time::Duration>,
+    /// Most bytes the run's executed steps may produce together (`run-output-bytes`).
+    pub output_bytes: Option<u64>,
+}
+
+/// Where a run on workers stands against its `run-output-bytes` quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOutput {
+    /// What its succeeded, executed steps produced.
+    pub produced: u64,
+    /// Its quota, if it has one.
+    pub limit: Option<u64>,
 }
 
 /// The reason recorded on steps a cancel settles.
@@ -39,23 +62,38 @@ struct RunRow {
     cancel_requested: bool,
     step_limit: i64,
     timed_out: bool,
+    output_limit: Option<i64>,
+    produced_bytes: i64,
 }
 
 impl Records {
     /// Hands a recorded run to the workers — for good: no process owns it from now on —
-    /// with at most `step_limit` steps of its tenant executing at once over every worker
-    /// (0: no limit), to end within `time_limit` (from now) or fail, and queues its first
-    /// steps, in one transaction. `Some` when the run is over with that (nothing to
-    /// execute), and its status.
+    /// within `limits`, and queues its first steps, in one transaction. `Some` when the run
+    /// is over with that (nothing to execute), and its status.
     pub async fn queue_run(
         &self,
         run_id: &str,
         plan: &Plan,
-        step_limit: u64,
-        time_limit: Option<std::time::Duration>,
+        limits: &RunLimits,
     ) -> Result<Option<RunStatus>, RecordsError> {
-        let deadline = time_limit.map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
-        self.advance_run_with(run_id, plan, Some((step_limit, deadline))).await
+        self.advance_run_with(run_id, plan, Some(limits)).await
+    }
+
+    /// Where a run on workers stands against its `run-output-bytes` quota (a worker gives
+    /// a step what is left of it).
+    pub async fn run_output(&self, run_id: &str) -> Result<RunOutput, RecordsError> {
+        let row: Option<(i64, Option<i64>)> = self
+            .db
+            .first(
+                "SELECT produced_bytes, output_limit FROM runs WHERE id = $1 AND tenant = $2",
+                vec![run_id.into(), self.tenant.as_str().into()],
+            )
+            .await?;
+        let (produced, limit) = row.ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        Ok(RunOutput {
+            produced: u64::try_from(produced).unwrap_or(0),
+            limit: limit.map(|l| u64::try_from(l).unwrap_or(0)),
+        })
     }
 
     /// Stops every tenant's run on workers whose time limit passed by `now_ms`: its queued
@@ -113,7 +151,7 @@ impl Records {
         &self,
         run_id: &str,
         plan: &Plan,
-        hand_over: Option<(u64, Option<i64>)>,
+        hand_over: Option<&RunLimits>,
     ) -> Result<Option<RunStatus>, RecordsError> {
         let mut tx = self.db.begin().await?;
         let result = async {
@@ -123,17 +161,27 @@ impl Records {
             if run.status != "running" {
                 return Ok(RunStatus::parse(&run.status));
             }
-            if let Some((limit, deadline)) = hand_over {
-                run.step_limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            if let Some(limits) = hand_over {
+                let deadline = limits
+                    .time_limit
+                    .map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
+                run.step_limit = i64::try_from(limits.step_limit).unwrap_or(i64::MAX);
+                let output_limit = limits.output_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
                 tx.execute(
                     // A run handed over again (a server restarting) keeps its deadline.
-                    "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = COALESCE(deadline_at, $4) \
+                    // What its steps produced is counted from its records once here (a
+                    // resumed run's kept steps count); its commits keep the count after.
+                    "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = COALESCE(deadline_at, $4), \
+                     output_limit = $5, produced_bytes = (SELECT COALESCE(SUM(o.size), 0) FROM step_outputs o \
+                     JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
+                     WHERE o.run_id = $1 AND s.status = 'succeeded' AND s.reuse IS NULL) \
                      WHERE id = $1 AND tenant = $2",
                     vec![
                         run_id.into(),
                         self.tenant.as_str().into(),
                         run.step_limit.into(),
                         deadline.into(),
+                        output_limit.into(),
                     ],
                 )
                 .await?;
@@ -161,9 +209,31 @@ impl Records {
             let Some(run) = self.lock_run(&mut tx, &claim.run_id).await? else {
                 return Ok(Committed::Fenced);
             };
+            // Exact over every worker: the commits of a run take turns on its row.
+            let produced = produced_by(step);
+            let total = u64::try_from(run.produced_bytes).unwrap_or(0).saturating_add(produced);
+            if let Some(limit) = run.output_limit.map(|l| u64::try_from(l).unwrap_or(0))
+                && produced > 0
+                && total > limit
+            {
+                return Ok(Committed::OverQuota(format!(
+                    "run-output-bytes: {total} bytes, more than the tenant's quota of {limit} per run"
+                )));
+            }
             let released = tx.execute(crate::queue::RELEASE, claim.key()).await?;
             if released == 0 {
                 return Ok(Committed::Fenced);
+            }
+            if produced > 0 {
+                tx.execute(
+                    "UPDATE runs SET produced_bytes = produced_bytes + $3 WHERE id = $1 AND tenant = $2",
+                    vec![
+                        claim.run_id.as_str().into(),
+                        self.tenant.as_str().into(),
+                        i64::try_from(produced).unwrap_or(i64::MAX).into(),
+                    ],
+                )
+                .await?;
             }
             let (script, pending) = self.step_script(&claim.run_id, std::slice::from_ref(step));
             tx.script(script).await?;
@@ -188,7 +258,7 @@ impl Records {
         .await;
         let committed = finish(tx, result).await?;
         if let Some(blobs) = &blobs
-            && committed != Committed::Fenced
+            && !committed.is_fenced()
         {
             self.blobs_committed(blobs);
         }
@@ -305,7 +375,10 @@ impl Records {
         let lock = if self.db.is_postgres() { " FOR UPDATE" } else { "" };
         let mut rows: Vec<RunRow> = tx
             .all(
-                format!("SELECT status, cancel_requested, step_limit, timed_out FROM runs WHERE id = $1 AND tenant = $2{lock}"),
+                format!(
+                    "SELECT status, cancel_requested, step_limit, timed_out, output_limit, produced_bytes FROM runs \
+                     WHERE id = $1 AND tenant = $2{lock}"
+                ),
                 vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?;
@@ -653,8 +726,17 @@ trait FencedOr {
 
 impl FencedOr for Committed {
     fn is_fenced(&self) -> bool {
-        *self == Committed::Fenced
+        !matches!(self, Committed::Recorded(_))
     }
+}
+
+/// The bytes a step's result adds to its run's `run-output-bytes`: its outputs when it
+/// succeeded by executing (reused outputs were produced by another run).
+fn produced_by(step: &StepReport) -> u64 {
+    if step.status != StepStatus::Succeeded || step.reuse.is_some() {
+        return 0;
+    }
+    step.outputs.values().map(|o| o.size).sum()
 }
 
 impl FencedOr for Option<RunStatus> {

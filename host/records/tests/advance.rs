@@ -10,7 +10,7 @@ use support::Backend;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_engine::{RunStatus, StepReport, StepStatus, planned_steps};
 use weft_model::{Catalog, Plan, Port, StepInfo};
-use weft_records::{Claim, ClaimFilter, Committed, NewRun, Records};
+use weft_records::{Claim, ClaimFilter, Committed, NewRun, Records, RunLimits};
 
 const LEASE: i64 = 60_000;
 
@@ -66,7 +66,17 @@ async fn start(records: &Records, plan: &Plan, run_id: &str) -> Vec<StepReport> 
 async fn start_limited(records: &Records, plan: &Plan, run_id: &str, limit: u64) -> Vec<StepReport> {
     let steps = record(records, plan, run_id).await;
     assert_eq!(
-        records.queue_run(run_id, plan, limit, None).await.expect("schedule"),
+        records
+            .queue_run(
+                run_id,
+                plan,
+                &RunLimits {
+                    step_limit: limit,
+                    ..RunLimits::default()
+                }
+            )
+            .await
+            .expect("schedule"),
         None
     );
     steps
@@ -258,7 +268,7 @@ async fn a_failure_settles_what_follows_it(backend: &Backend) {
             .expect("commit")
         {
             Committed::Recorded(finished) => end = end.or(finished),
-            Committed::Fenced => panic!("fenced"),
+            other => panic!("{other:?}"),
         }
     }
     // `after-gate` is ready, `bottom` blocked by `left`.
@@ -364,7 +374,17 @@ async fn a_run_past_its_time_limit_fails_once_its_executing_steps_are_in(backend
     let plan = plan();
     let planned = record(&records, &plan, "r1").await;
     let limit = std::time::Duration::from_secs(60);
-    records.queue_run("r1", &plan, 0, Some(limit)).await.expect("queue");
+    records
+        .queue_run(
+            "r1",
+            &plan,
+            &RunLimits {
+                time_limit: Some(limit),
+                ..RunLimits::default()
+            },
+        )
+        .await
+        .expect("queue");
     let top = claim_all(&records, "w").await.remove(0);
     assert_eq!(records.expire_runs(now()).await.expect("expire"), 0, "not yet");
     assert_eq!(records.expire_runs(now() + 61_000).await.expect("expire"), 1);
@@ -414,7 +434,10 @@ async fn a_claim_from_before_a_resume_cannot_commit_into_the_resumed_run(backend
     assert_eq!(done, Committed::Recorded(Some(RunStatus::Failed)));
     // Resumed: `top` is queued again, in a new row, and claimed.
     records.reopen_on_workers("r1").await.expect("reopen");
-    records.queue_run("r1", &plan, 0, None).await.expect("queue");
+    records
+        .queue_run("r1", &plan, &RunLimits::default())
+        .await
+        .expect("queue");
     let newest = claim_all(&records, "third").await.remove(0);
     assert_eq!(newest.step, "top");
     let late = records
@@ -429,7 +452,69 @@ async fn a_claim_from_before_a_resume_cannot_commit_into_the_resumed_run(backend
     assert_eq!(done, Committed::Recorded(None));
 }
 
+async fn a_runs_output_quota_is_checked_in_each_commit(backend: &Backend) {
+    let records = backend.open("alpha").await;
+    let plan = plan();
+    let planned = record(&records, &plan, "r1").await;
+    let step = |id: &str| planned.iter().find(|s| s.id == id).expect("planned");
+    let limits = RunLimits {
+        output_bytes: Some(20),
+        ..RunLimits::default()
+    };
+    assert_eq!(records.queue_run("r1", &plan, &limits).await.expect("queue"), None);
+    let top = claim_all(&records, "w").await.remove(0);
+    // `top out`: 7 bytes.
+    let done = records
+        .commit_claimed(&top, &plan, &outcome(step("top"), Some(1.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(None));
+    let next = claim_all(&records, "w").await;
+    assert_eq!(ids(&next), ["left", "right"]);
+    // `left out`: 8 more, 15 in all.
+    let done = records
+        .commit_claimed(&next[0], &plan, &outcome(step("left"), Some(2.0)))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(None));
+    // `right out`: 9 more would make 24: refused, nothing recorded, the claim still holds.
+    let refused = records
+        .commit_claimed(&next[1], &plan, &outcome(step("right"), Some(2.0)))
+        .await
+        .expect("commit");
+    assert_eq!(
+        refused,
+        Committed::OverQuota("run-output-bytes: 24 bytes, more than the tenant's quota of 20 per run".into())
+    );
+    assert!(
+        statuses(&records, "r1")
+            .await
+            .contains(&("right".into(), StepStatus::Pending))
+    );
+    let output = records.run_output("r1").await.expect("output");
+    assert_eq!((output.produced, output.limit), (15, Some(20)));
+    // Its failure commits (it adds no bytes) and ends the run.
+    let done = records
+        .commit_claimed(&next[1], &plan, &outcome(step("right"), None))
+        .await
+        .expect("commit");
+    assert_eq!(done, Committed::Recorded(Some(RunStatus::Failed)));
+    // Resumed under a larger quota: what the kept steps produced is counted again.
+    records.reopen_on_workers("r1").await.expect("reopen");
+    let larger = RunLimits {
+        output_bytes: Some(100),
+        ..RunLimits::default()
+    };
+    records.queue_run("r1", &plan, &larger).await.expect("queue");
+    let output = records.run_output("r1").await.expect("output");
+    assert_eq!((output.produced, output.limit), (15, Some(100)));
+    // Another tenant sees no such run.
+    let beta = backend.open("beta").await;
+    assert!(beta.run_output("r1").await.is_err());
+}
+
 conformance!(
+    a_runs_output_quota_is_checked_in_each_commit,
     a_claim_from_before_a_resume_cannot_commit_into_the_resumed_run,
     a_run_past_its_time_limit_fails_once_its_executing_steps_are_in,
     a_tenants_step_limit_holds_over_every_claimer,

@@ -25,6 +25,7 @@ pub use queued::OnWorkers;
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
+pub use weft_records::RunLimits;
 /// Component loads by source, for a server's `/metrics`.
 pub use weft_sandbox::{LoadCounts, load_counts};
 pub use worker::{MAX_CLAIMS, WorkerSettings, WorkerStats};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use weft_engine::{CancelSignal, RunEvent, RunReport, RunStatus, StepReport, StepState, StepStatus};
-use weft_records::{RecordsError, RunDetail};
+use weft_records::{RecordsError, RunDetail, RunLimits};
 
 /// How long following a run waits out records that do not answer before it gives up.
 const FOLLOW_OUTAGE: Duration = Duration::from_secs(600);
@@ -18,6 +18,8 @@ const FOLLOW_OUTAGE: Duration = Duration::from_secs(600);
 pub struct OnWorkers {
     /// Most steps of the run's tenant executing at once over every worker (0: no limit).
     pub step_limit: u64,
+    /// Most bytes the run's executed steps may produce together (`run-output-bytes`).
+    pub output_bytes: Option<u64>,
     /// How often the records are looked at while following the run.
     pub poll: Duration,
 }
@@ -34,7 +36,12 @@ impl Runner {
         events: Option<UnboundedSender<RunEvent>>,
     ) -> anyhow::Result<RunReport> {
         let run_id = &prepared.run_id;
-        self.queue(prepared, workers.step_limit, time_limit).await?;
+        let limits = RunLimits {
+            step_limit: workers.step_limit,
+            time_limit,
+            output_bytes: workers.output_bytes,
+        };
+        self.queue(prepared, &limits).await?;
         let follow = self.follow(run_id, workers.poll, events);
         tokio::pin!(follow);
         tokio::select! {
@@ -45,20 +52,11 @@ impl Runner {
         follow.await
     }
 
-    /// Hands a recorded run to the workers, with at most `step_limit` steps of this tenant
-    /// executing at once over all of them (0: no limit), to end within `time_limit` or
-    /// fail: its first steps are queued, in one transaction with marking the run as
-    /// theirs. Returns `Some` when the run is over already (nothing to execute).
-    pub async fn queue(
-        &self,
-        prepared: &Prepared,
-        step_limit: u64,
-        time_limit: Option<Duration>,
-    ) -> anyhow::Result<Option<RunStatus>> {
-        Ok(self
-            .records
-            .queue_run(&prepared.run_id, &prepared.plan, step_limit, time_limit)
-            .await?)
+    /// Hands a recorded run to the workers, within `limits`: its first steps are queued,
+    /// in one transaction with marking the run as theirs. Returns `Some` when the run is
+    /// over already (nothing to execute).
+    pub async fn queue(&self, prepared: &Prepared, limits: &RunLimits) -> anyhow::Result<Option<RunStatus>> {
+        Ok(self.records.queue_run(&prepared.run_id, &prepared.plan, limits).await?)
     }
 
     /// Asks a run workers execute to stop: its queued steps leave the queue at once, its
@@ -75,8 +73,8 @@ impl Runner {
 
     /// Follows a run from its records, looking every `poll` (one row; the whole run only
     /// when something moved on), until it ends; sends what changed to `events`. Returns
-    /// the run's report as recorded. The records failing (PostgreSQL restarting) is waited
-    /// out for up to 10 minutes: the workers go on meanwhile.
+    /// the run's report as recorded. Records that do not answer (PostgreSQL restarting)
+    /// are waited out for up to 10 minutes: the workers go on meanwhile.
     pub async fn follow(
         &self,
         run_id: &str,
@@ -93,7 +91,7 @@ impl Runner {
                     tokio::time::sleep(poll).await;
                     continue;
                 }
-                Err(e) => {
+                Err(e) if e.is_outage() => {
                     let since = *outage.get_or_insert_with(|| {
                         tracing::warn!("cannot read the run's records (trying again until they answer): {e}");
                         Instant::now()
@@ -107,6 +105,7 @@ impl Runner {
                     tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
                     continue;
                 }
+                Err(e) => return Err(e.into()),
             };
             if outage.take().is_some() {
                 tracing::info!("the run's records answer again");

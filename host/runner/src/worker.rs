@@ -20,8 +20,9 @@ use tokio::task::JoinSet;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_engine::{AttemptReport, CancelSignal, OneStep, RunServices, StepReport, StepStatus, ancestors, execute_one};
 use weft_model::Plan;
-use weft_records::{Claim, ClaimFilter, Committed};
+use weft_records::{Claim, ClaimFilter, Committed, RecordsError};
 use weft_sandbox::LocalExecutor;
+use weft_task::{Admission, Admitted, ByteBudget, Executor, Permit, StepFailure, StepTask};
 
 /// Claims of one step after which it is failed rather than executed again: its workers
 /// kept dying on it (killed, out of memory, cut off) or the store kept failing.
@@ -244,16 +245,16 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
     let _held = Held::new(&shared, &claim, &cancel);
     let outcome = execute(&shared, &runner, &claim, &cancel).await;
     let report = match outcome {
-        Ok(Some((plan, report))) => match runner.records.commit_claimed(&claim, &plan.plan, &report).await {
-            Ok(Committed::Recorded(end)) => {
+        Ok(Some((plan, report))) => match commit(&runner, &claim, &plan, report).await {
+            Ok((Committed::Recorded(end), status)) => {
                 shared.count(|s| s.committed += 1);
-                tracing::info!(run = %claim.run_id, step = %claim.step, status = %report.status.as_str(), "committed");
+                tracing::info!(run = %claim.run_id, step = %claim.step, status = %status.as_str(), "committed");
                 if let Some(end) = end {
                     tracing::info!(run = %claim.run_id, "run {}", end.as_str());
                 }
                 return;
             }
-            Ok(Committed::Fenced) => {
+            Ok((Committed::Fenced | Committed::OverQuota(_), _)) => {
                 shared.count(|s| s.fenced += 1);
                 tracing::warn!(
                     run = %claim.run_id, step = %claim.step,
@@ -263,7 +264,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
             }
             Err(e) => format!("cannot commit: {e}"),
         },
-        Ok(None) => "the store failed around the step (it runs again)".to_string(),
+        Ok(None) => "it failed on the host's side (it runs again)".to_string(),
         Err(e) => format!("{e:#}"),
     };
     if claim.claims >= MAX_CLAIMS {
@@ -279,6 +280,40 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
     }
     shared.count(|s| s.given_back += 1);
     give_back(&runner, &claim, &report).await;
+}
+
+/// Commits `report` with `claim`'s fence; a result that would take the run past its
+/// `run-output-bytes` is committed as the step's failure instead (the quota is checked in
+/// the commit, so it holds over every worker). Also the status committed.
+async fn commit(
+    runner: &Runner,
+    claim: &Claim,
+    plan: &RunPlan,
+    report: StepReport,
+) -> Result<(Committed, StepStatus), RecordsError> {
+    let committed = runner.records.commit_claimed(claim, &plan.plan, &report).await?;
+    let Committed::OverQuota(message) = committed else {
+        return Ok((committed, report.status));
+    };
+    let failed = over_quota(report, message);
+    // A failure adds no bytes: this commit is recorded, or fenced.
+    let committed = runner.records.commit_claimed(claim, &plan.plan, &failed).await?;
+    Ok((committed, failed.status))
+}
+
+/// `report` as the failure of a step whose outputs do not fit its run's quota: they are
+/// not recorded (the bytes stay in the store, unreferenced), nor is it cached.
+fn over_quota(mut report: StepReport, message: String) -> StepReport {
+    let failure = StepFailure::Quota(message).to_string();
+    report.status = StepStatus::Failed;
+    report.outputs.clear();
+    report.cache_key = None;
+    if let Some(last) = report.attempts.last_mut() {
+        last.status = StepStatus::Failed;
+        last.error = Some(failure.clone());
+    }
+    report.error = Some(failure);
+    report
 }
 
 /// A claim this worker holds, from its claim until its task is done with it.
@@ -369,8 +404,17 @@ async fn execute(
                 sandbox.load(&bytes, &format!("archived `{name}`")).await?
             }
         };
+        let mut executor: Arc<dyn Executor> = Arc::new(LocalExecutor::new(sandbox, runner.store.clone(), [component]));
+        let output = runner.records.run_output(&claim.run_id).await?;
+        if let Some(limit) = output.limit {
+            let budget = ByteBudget::new("run-output-bytes", "per run", limit, output.produced);
+            executor = Arc::new(Admitted {
+                inner: executor,
+                admission: Arc::new(Budgeted(Arc::new(budget))),
+            });
+        }
         let services = RunServices {
-            executor: Arc::new(LocalExecutor::new(sandbox, runner.store.clone(), [component])),
+            executor,
             store: runner.store.clone(),
             journal: Arc::new(runner.records.clone()),
         };
@@ -394,6 +438,22 @@ async fn execute(
     };
     count_lost_claims(&mut report, claim.claims);
     Ok(Some((plan, report)))
+}
+
+/// Admits a step at once, its writes counted against what was left of its run's
+/// `run-output-bytes` when it began: a write past that fails it where it is (what steps
+/// of the run on other workers add meanwhile is counted at commit, [`commit`]).
+struct Budgeted(Arc<ByteBudget>);
+
+#[async_trait::async_trait]
+impl Admission for Budgeted {
+    async fn admit(&self, _task: &StepTask) -> Result<Permit, StepFailure> {
+        Ok(Box::new(()))
+    }
+
+    fn budgets(&self) -> Vec<Arc<ByteBudget>> {
+        vec![self.0.clone()]
+    }
 }
 
 /// Earlier claims of the step that ended without a result come first among its attempts.

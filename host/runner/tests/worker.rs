@@ -47,7 +47,10 @@ async fn a_step_claimed_too_often_fails_instead_of_running_again() {
         .await
         .map_err(|e| format!("{e:?}"))
         .expect("start");
-    runner.queue(&prepared, 0, None).await.expect("queue");
+    runner
+        .queue(&prepared, &weft_runner::RunLimits::default())
+        .await
+        .expect("queue");
 
     // Claims that came to nothing: each given back at once.
     let queue = runner.records.queue();

@@ -51,12 +51,15 @@ impl StepState {
         error
     }
 
-    /// Records what went wrong in the host for the step's log and the host's tracing,
-    /// where the details belong: what the guest is told stays generic. Only what the log
+    /// Records what went wrong in the store for the step's log and the host's tracing,
+    /// where the details belong: what the guest is told stays generic. Also that the store
+    /// failed under the step ([`blame`]), unless its disk is full. Only what the log
     /// keeps is traced, so a guest repeating a failing call cannot flood the host's log.
-    pub(crate) fn host_problem(&mut self, what: &str, detail: &dyn std::fmt::Display) {
-        let message = format!("{what}: {detail}");
-        if self.store_trouble.is_none() {
+    pub(crate) fn host_problem(&mut self, what: &str, error: &weft_artifacts::ArtifactError) {
+        let message = format!("{what}: {error}");
+        // A full disk is no outage a later try waits out (and the step may have filled it
+        // itself): what the step does next stays its own.
+        if self.store_trouble.is_none() && !error.is_full() {
             // Which call, not the store's words: those (paths, hosts) stay in the log.
             self.store_trouble = Some(what.to_string());
         }

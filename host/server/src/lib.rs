@@ -102,6 +102,15 @@ pub(crate) struct State {
     pub(crate) usage: usage::Usage,
 }
 
+/// How a run of a tenant with `quotas` is handed to workers: its quotas go with it.
+pub(crate) fn on_workers(quotas: &Quotas) -> weft_runner::OnWorkers {
+    weft_runner::OnWorkers {
+        step_limit: quotas.concurrent_steps,
+        output_bytes: Some(quotas.run_output_bytes),
+        poll: FOLLOW_POLL,
+    }
+}
+
 impl State {
     /// Appends to `tenant`'s audit log. A failure is logged, not answered: the action it
     /// records already happened.
@@ -150,10 +159,7 @@ impl State {
                 concurrent_steps: usize::try_from(quotas.concurrent_steps).unwrap_or(usize::MAX),
                 budgets: vec![Arc::new(run_output), stored],
             })),
-            on_workers: self.config.on_workers.then_some(weft_runner::OnWorkers {
-                step_limit: quotas.concurrent_steps,
-                poll: FOLLOW_POLL,
-            }),
+            on_workers: self.config.on_workers.then(|| on_workers(quotas)),
         })
     }
 

@@ -364,10 +364,7 @@ pub(crate) async fn resume_run(state: &Arc<State>, tenant: &Tenant, run_id: &str
     if prepared.on_workers && settings.on_workers.is_none() {
         // Handed to workers (`weft run --on-workers`): theirs for good, whatever this
         // server does with its own runs.
-        settings.on_workers = Some(weft_runner::OnWorkers {
-            step_limit: quotas.concurrent_steps,
-            poll: crate::FOLLOW_POLL,
-        });
+        settings.on_workers = Some(crate::on_workers(&quotas));
     }
     tracing::info!(tenant = tenant.name(), run = %run_id, "run resumed");
     state

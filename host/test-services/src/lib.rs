@@ -8,7 +8,37 @@ pub mod postgres;
 pub mod seaweedfs;
 
 use anyhow::{Context, Result, bail};
+use std::net::TcpListener;
 use std::process::Command;
+
+/// `n` free loopback ports, below Linux's range for outgoing connections (32768 and up):
+/// no client takes one while its server is stopped, so it starts again on the same ports.
+/// Each is held until all are picked, then released.
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
+    use std::io::Read;
+    let mut seed = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .context("reading /dev/urandom")?;
+    let mut x = u64::from_le_bytes(seed) | 1;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n * 1000 {
+        if held.len() == n {
+            break;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 16384 + u16::try_from(x % 16384).unwrap_or(0);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+        }
+    }
+    if held.len() < n {
+        bail!("found only {} free loopback ports between 16384 and 32767", held.len());
+    }
+    held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
+}
 
 /// Runs a command, echoing it to stderr; fails if it fails (xtask's too).
 pub fn run(cmd: &mut Command) -> Result<()> {

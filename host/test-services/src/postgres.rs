@@ -170,8 +170,7 @@ fn as_postgres(script: &str) -> Result<()> {
 }
 
 fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+    Ok(crate::free_ports(1)?[0])
 }
 
 fn output(cmd: &mut Command) -> Result<String> {

@@ -3,7 +3,7 @@
 //! stopped (SIGTERM, then wait) and removed when its guard drops.
 
 use anyhow::{Context, Result, bail};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,7 +68,8 @@ pub fn start(target_dir: &Path) -> Result<SeaweedFs> {
 
 /// Starts SeaweedFS with this `weed` binary and waits until its S3 API serves the bucket.
 pub fn start_weed(weed: PathBuf) -> Result<SeaweedFs> {
-    let dir = std::env::temp_dir().join(format!("weft-seaweedfs-{}-{}", std::process::id(), nanos()));
+    // Under /tmp as the PostgreSQL's is: the launcher reads no environment.
+    let dir = PathBuf::from(format!("/tmp/weft-seaweedfs-{}-{}", std::process::id(), nanos()));
     std::fs::create_dir_all(dir.join("data")).with_context(|| format!("creating {}", dir.display()))?;
     // A secret per server: nothing else on this machine should guess its way in.
     let secret = format!("s{:x}{:x}", nanos(), std::process::id());
@@ -78,17 +79,7 @@ pub fn start_weed(weed: PathBuf) -> Result<SeaweedFs> {
             r#"{{"identities":[{{"name":"weft","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{secret}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
         ),
     )?;
-    // Held until all are picked, then released.
-    let listeners = PORTS
-        .iter()
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("finding free loopback ports")?;
-    let ports: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<std::io::Result<_>>()?;
-    drop(listeners);
+    let ports = crate::free_ports(PORTS.len())?;
     let mut server = SeaweedFs {
         child: None,
         weed,

@@ -37,6 +37,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
         // A run handed to workers stays theirs, resumed or not.
         on_workers: (args.on_workers || prepared.on_workers).then_some(OnWorkers {
             step_limit: 0,
+            output_bytes: None,
             poll: FOLLOW_POLL,
         }),
     };
