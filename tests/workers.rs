@@ -11,7 +11,8 @@
 //!   and the process following the run wait it out, and the run completes;
 //! - the S3 server stopped and started again mid-run: the steps it failed are given back
 //!   to the queue, run again, and the run completes with every artifact whole;
-//! - a run's `run-output-bytes` holds over every worker (checked in the commit);
+//! - a run's `run-output-bytes` holds over every worker (checked in the commit), and its
+//!   tenant's `stored-bytes` on each;
 //! - `weft serve` on PostgreSQL hands runs to the workers: submitted, followed, cancelled
 //!   (the worker stops the executing step) and resumed through the API, and a server
 //!   killed and started again goes on following what the workers do.
@@ -523,7 +524,7 @@ async fn a_server_on_postgres_hands_runs_to_workers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runs_output_quota_holds_over_every_worker() {
+async fn a_runs_byte_quotas_hold_on_workers() {
     let Some(cluster) = Cluster::new().await else {
         return;
     };
@@ -564,6 +565,20 @@ steps:
     );
     assert_eq!(failed["attempts"].as_array().map(Vec::len), Some(1), "not retried");
     assert_eq!(failed["outputs"], json!({}), "{failed:#}");
+
+    // Its `stored-bytes`, lowered below what it stores already (its input, the archived
+    // component): a step's first write fails there, on whichever worker.
+    let out = cluster.home.weft(&["tenant", "quota", "alpha", "stored-bytes=100"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let one =
+        "name: one\ninputs:\n  data: {path: d.txt}\nsteps:\n  work: {uses: test-work, inputs: {data: inputs.data}}\n";
+    let run = served
+        .submit(&token, json!({"workflow": one, "inputs": {"data": input}}))
+        .await;
+    let report = served.wait(&token, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let error = report["steps"][0]["error"].as_str().expect("error");
+    assert!(error.starts_with("quota exceeded: stored-bytes: "), "{error}");
     stop(workers);
 }
 

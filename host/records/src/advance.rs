@@ -38,15 +38,20 @@ pub struct RunLimits {
     pub time_limit: Option<std::time::Duration>,
     /// Most bytes the run's executed steps may produce together (`run-output-bytes`).
     pub output_bytes: Option<u64>,
+    /// Most bytes its tenant may store in all (`stored-bytes`), which workers count the
+    /// run's writes against.
+    pub stored_bytes: Option<u64>,
 }
 
-/// Where a run on workers stands against its `run-output-bytes` quota.
+/// A run on workers against its byte quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunOutput {
+pub struct RunBytes {
     /// What its succeeded, executed steps produced.
     pub produced: u64,
-    /// Its quota, if it has one.
-    pub limit: Option<u64>,
+    /// Its `run-output-bytes`, if it has one.
+    pub output_limit: Option<u64>,
+    /// Its tenant's `stored-bytes`, if it has one.
+    pub stored_limit: Option<u64>,
 }
 
 /// The reason recorded on steps a cancel settles.
@@ -79,20 +84,22 @@ impl Records {
         self.advance_run_with(run_id, plan, Some(limits)).await
     }
 
-    /// Where a run on workers stands against its `run-output-bytes` quota (a worker gives
-    /// a step what is left of it).
-    pub async fn run_output(&self, run_id: &str) -> Result<RunOutput, RecordsError> {
-        let row: Option<(i64, Option<i64>)> = self
+    /// Where a run on workers stands against its byte quotas (a worker gives a step what
+    /// is left of them).
+    pub async fn run_bytes(&self, run_id: &str) -> Result<RunBytes, RecordsError> {
+        let row: Option<(i64, Option<i64>, Option<i64>)> = self
             .db
             .first(
-                "SELECT produced_bytes, output_limit FROM runs WHERE id = $1 AND tenant = $2",
+                "SELECT produced_bytes, output_limit, stored_limit FROM runs WHERE id = $1 AND tenant = $2",
                 vec![run_id.into(), self.tenant.as_str().into()],
             )
             .await?;
-        let (produced, limit) = row.ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
-        Ok(RunOutput {
-            produced: u64::try_from(produced).unwrap_or(0),
-            limit: limit.map(|l| u64::try_from(l).unwrap_or(0)),
+        let (produced, output_limit, stored_limit) = row.ok_or_else(|| RecordsError::UnknownRun(run_id.to_string()))?;
+        let bytes = |b: i64| u64::try_from(b).unwrap_or(0);
+        Ok(RunBytes {
+            produced: bytes(produced),
+            output_limit: output_limit.map(bytes),
+            stored_limit: stored_limit.map(bytes),
         })
     }
 
@@ -166,13 +173,13 @@ impl Records {
                     .time_limit
                     .map(|t| now_ms().saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX)));
                 run.step_limit = i64::try_from(limits.step_limit).unwrap_or(i64::MAX);
-                let output_limit = limits.output_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+                let column = |b: Option<u64>| b.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
                 tx.execute(
                     // A run handed over again (a server restarting) keeps its deadline.
                     // What its steps produced is counted from its records once here (a
                     // resumed run's kept steps count); its commits keep the count after.
                     "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = COALESCE(deadline_at, $4), \
-                     output_limit = $5, produced_bytes = (SELECT COALESCE(SUM(o.size), 0) FROM step_outputs o \
+                     output_limit = $5, stored_limit = $6, produced_bytes = (SELECT COALESCE(SUM(o.size), 0) FROM step_outputs o \
                      JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
                      WHERE o.run_id = $1 AND s.status = 'succeeded' AND s.reuse IS NULL) \
                      WHERE id = $1 AND tenant = $2",
@@ -181,7 +188,8 @@ impl Records {
                         self.tenant.as_str().into(),
                         run.step_limit.into(),
                         deadline.into(),
-                        output_limit.into(),
+                        column(limits.output_bytes).into(),
+                        column(limits.stored_bytes).into(),
                     ],
                 )
                 .await?;

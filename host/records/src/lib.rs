@@ -29,7 +29,7 @@ mod tenants;
 pub mod testing;
 mod write;
 
-pub use advance::{Committed, RunLimits, RunOutput};
+pub use advance::{Committed, RunBytes, RunLimits};
 pub use audit::{AuditEntry, MAX_AUDIT_PAGE};
 pub use compare::{ComparedRun, MetricRow, MetricsComparison, compare_metrics};
 pub use health::{Recovered, check, recover};

@@ -491,8 +491,11 @@ async fn a_runs_output_quota_is_checked_in_each_commit(backend: &Backend) {
             .await
             .contains(&("right".into(), StepStatus::Pending))
     );
-    let output = records.run_output("r1").await.expect("output");
-    assert_eq!((output.produced, output.limit), (15, Some(20)));
+    let bytes = records.run_bytes("r1").await.expect("bytes");
+    assert_eq!(
+        (bytes.produced, bytes.output_limit, bytes.stored_limit),
+        (15, Some(20), None)
+    );
     // Its failure commits (it adds no bytes) and ends the run.
     let done = records
         .commit_claimed(&next[1], &plan, &outcome(step("right"), None))
@@ -503,14 +506,18 @@ async fn a_runs_output_quota_is_checked_in_each_commit(backend: &Backend) {
     records.reopen_on_workers("r1").await.expect("reopen");
     let larger = RunLimits {
         output_bytes: Some(100),
+        stored_bytes: Some(1000),
         ..RunLimits::default()
     };
     records.queue_run("r1", &plan, &larger).await.expect("queue");
-    let output = records.run_output("r1").await.expect("output");
-    assert_eq!((output.produced, output.limit), (15, Some(100)));
+    let bytes = records.run_bytes("r1").await.expect("bytes");
+    assert_eq!(
+        (bytes.produced, bytes.output_limit, bytes.stored_limit),
+        (15, Some(100), Some(1000))
+    );
     // Another tenant sees no such run.
     let beta = backend.open("beta").await;
-    assert!(beta.run_output("r1").await.is_err());
+    assert!(beta.run_bytes("r1").await.is_err());
 }
 
 conformance!(

@@ -15,6 +15,7 @@ mod queued;
 mod replay;
 mod start;
 mod step;
+mod usage;
 mod worker;
 
 pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
@@ -25,6 +26,7 @@ pub use queued::OnWorkers;
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings, read_stored_component};
 pub use step::{LocalStep, LocalStepError, LocalStepRun};
+pub use usage::StoredBytes;
 pub use weft_records::RunLimits;
 /// Component loads by source, for a server's `/metrics`.
 pub use weft_sandbox::{LoadCounts, load_counts};

@@ -20,6 +20,8 @@ pub struct OnWorkers {
     pub step_limit: u64,
     /// Most bytes the run's executed steps may produce together (`run-output-bytes`).
     pub output_bytes: Option<u64>,
+    /// Most bytes the run's tenant may store in all (`stored-bytes`).
+    pub stored_bytes: Option<u64>,
     /// How often the records are looked at while following the run.
     pub poll: Duration,
 }
@@ -40,6 +42,7 @@ impl Runner {
             step_limit: workers.step_limit,
             time_limit,
             output_bytes: workers.output_bytes,
+            stored_bytes: workers.stored_bytes,
         };
         self.queue(prepared, &limits).await?;
         let follow = self.follow(run_id, workers.poll, events);

@@ -9,9 +9,9 @@
 //! elsewhere, counted as attempts. One heartbeat per worker keeps the leases of the claims
 //! it works on alive.
 
-use crate::Runner;
 use crate::lock::LockedPlan;
 use crate::start::read_stored_component;
+use crate::{Runner, StoredBytes};
 use anyhow::Context;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -93,6 +93,8 @@ struct Shared {
     /// with what stops each: heartbeats keep exactly these alive.
     held: Mutex<HashMap<HeldKey, (Claim, CancelSignal)>>,
     stats: Mutex<WorkerStats>,
+    /// Each tenant's stored bytes, as this worker counts them.
+    stored: Arc<StoredBytes>,
 }
 
 impl Shared {
@@ -111,6 +113,7 @@ impl Runner {
             plans: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
+            stored: Arc::default(),
         });
         let keeper = tokio::spawn(keep_leases(shared.clone()));
         let queue = self.records.queue();
@@ -405,12 +408,23 @@ async fn execute(
             }
         };
         let mut executor: Arc<dyn Executor> = Arc::new(LocalExecutor::new(sandbox, runner.store.clone(), [component]));
-        let output = runner.records.run_output(&claim.run_id).await?;
-        if let Some(limit) = output.limit {
-            let budget = ByteBudget::new("run-output-bytes", "per run", limit, output.produced);
+        let bytes = runner.records.run_bytes(&claim.run_id).await?;
+        let mut budgets = Vec::new();
+        if let Some(limit) = bytes.output_limit {
+            budgets.push(Arc::new(ByteBudget::new(
+                "run-output-bytes",
+                "per run",
+                limit,
+                bytes.produced,
+            )));
+        }
+        if let Some(limit) = bytes.stored_limit {
+            budgets.push(shared.stored.budget(runner, &claim.tenant, limit).await?);
+        }
+        if !budgets.is_empty() {
             executor = Arc::new(Admitted {
                 inner: executor,
-                admission: Arc::new(Budgeted(Arc::new(budget))),
+                admission: Arc::new(Budgeted(budgets)),
             });
         }
         let services = RunServices {
@@ -441,9 +455,11 @@ async fn execute(
 }
 
 /// Admits a step at once, its writes counted against what was left of its run's
-/// `run-output-bytes` when it began: a write past that fails it where it is (what steps
-/// of the run on other workers add meanwhile is counted at commit, [`commit`]).
-struct Budgeted(Arc<ByteBudget>);
+/// `run-output-bytes` when it began and against its tenant's `stored-bytes` as this worker
+/// counts them: a write past either fails it where it is. What steps of the run on other
+/// workers add meanwhile is counted at commit ([`commit`]); what other workers stored, at
+/// this worker's next count of the store ([`StoredBytes`]).
+struct Budgeted(Vec<Arc<ByteBudget>>);
 
 #[async_trait::async_trait]
 impl Admission for Budgeted {
@@ -452,7 +468,7 @@ impl Admission for Budgeted {
     }
 
     fn budgets(&self) -> Vec<Arc<ByteBudget>> {
-        vec![self.0.clone()]
+        self.0.clone()
     }
 }
 

@@ -99,7 +99,7 @@ pub(crate) struct State {
     /// Each tenant's recent submissions.
     pub(crate) submissions: quota::SubmissionRate,
     /// Each tenant's stored bytes.
-    pub(crate) usage: usage::Usage,
+    pub(crate) usage: Arc<weft_runner::StoredBytes>,
 }
 
 /// How a run of a tenant with `quotas` is handed to workers: its quotas go with it.
@@ -107,6 +107,7 @@ pub(crate) fn on_workers(quotas: &Quotas) -> weft_runner::OnWorkers {
     weft_runner::OnWorkers {
         step_limit: quotas.concurrent_steps,
         output_bytes: Some(quotas.run_output_bytes),
+        stored_bytes: Some(quotas.stored_bytes),
         poll: FOLLOW_POLL,
     }
 }
@@ -227,7 +228,7 @@ impl Server {
                 config,
                 hub: Arc::new(hub::Hub::new(tracer)),
                 submissions: quota::SubmissionRate::default(),
-                usage: usage::Usage::default(),
+                usage: Arc::default(),
             }),
         }
     }

@@ -38,6 +38,7 @@ pub async fn run(args: &RunArgs, settings: &Settings) -> anyhow::Result<u8> {
         on_workers: (args.on_workers || prepared.on_workers).then_some(OnWorkers {
             step_limit: 0,
             output_bytes: None,
+            stored_bytes: None,
             poll: FOLLOW_POLL,
         }),
     };
