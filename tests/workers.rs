@@ -143,9 +143,10 @@ impl Cluster {
     /// test leaves no worker behind).
     fn worker(&self, name: &str, extra: &[&str]) -> Worker {
         let log = std::fs::File::create(self.log(name)).expect("log file");
-        let mut args = vec![
-            "worker", "--name", name, "--slots", "2", "--lease", "2s", "--poll", "1s",
-        ];
+        let mut args = vec!["worker", "--name", name, "--lease", "2s", "--poll", "1s"];
+        if !extra.contains(&"--slots") {
+            args.extend(["--slots", "2"]);
+        }
         args.extend_from_slice(extra);
         Worker(
             self.command(&args)
@@ -534,10 +535,11 @@ async fn a_runs_byte_quotas_hold_on_workers() {
     let env = cluster.store_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let served = Served::start_with_env(&cluster.home, &[], &env);
-    let workers = vec![cluster.worker("w1", &[]), cluster.worker("w2", &[])];
+    let one_slot = ["--slots", "1"];
+    let workers = vec![cluster.worker("w1", &one_slot), cluster.worker("w2", &one_slot)];
 
-    // Two steps of 20 bytes each, executing at once: each fits what was left when it
-    // began (30 bytes), together they do not. The commit of the second refuses it.
+    // Two steps of 20 bytes each, executing at once on two workers: each fits what was left
+    // when it began (30 bytes), together they do not. The commit of the second refuses it.
     let input = served.upload(&token, b"twenty bytes of data").await;
     let workflow = "name: w
 inputs:
@@ -546,7 +548,7 @@ steps:
   work:
     uses: test-work
     inputs: {data: inputs.data}
-    with: {rounds: 300000000}
+    with: {rounds: 1000000000}
     matrix: {salt: [1, 2]}
 ";
     let run = served
@@ -560,7 +562,10 @@ steps:
     let failed = steps.iter().find(|x| x["status"] == "failed").expect("failed");
     let error = failed["error"].as_str().expect("error");
     assert!(
-        error.starts_with("quota exceeded: run-output-bytes: 40 bytes, more than the tenant's quota of 30 per run"),
+        error.starts_with(
+            "quota exceeded: run-output-bytes: 40 bytes with what the run's other steps committed meanwhile, \
+             more than the tenant's quota of 30 per run"
+        ),
         "{error}"
     );
     assert_eq!(failed["attempts"].as_array().map(Vec::len), Some(1), "not retried");

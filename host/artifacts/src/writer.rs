@@ -27,9 +27,10 @@ pub struct StagedWriter {
     /// Largest artifact the store can publish.
     max: Option<u64>,
     state: State,
-    /// A write failed: what was kept of the bytes is unknown (an upload's part may be
-    /// lost while later ones are kept), so nothing more is taken and it never finishes.
-    broken: bool,
+    /// A write failed (`Some`; `true` when the store was full): what was kept of the bytes
+    /// is unknown (an upload's part may be lost while later ones are kept), so nothing
+    /// more is taken and it never finishes.
+    broken: Option<bool>,
 }
 
 enum State {
@@ -126,11 +127,18 @@ impl Drop for StagedWriter {
     }
 }
 
-/// What a broken writer says.
-fn broken() -> ArtifactError {
+/// What a broken writer says: still that the store is full when that broke it.
+fn broken(full: bool) -> ArtifactError {
+    const WHY: &str = "an earlier write to this artifact failed: it cannot be completed";
+    if full {
+        return ArtifactError::Io {
+            path: "the staging area".into(),
+            source: std::io::Error::new(std::io::ErrorKind::StorageFull, WHY),
+        };
+    }
     ArtifactError::Store(object_store::Error::Generic {
         store: "staging",
-        source: "an earlier write to this artifact failed: it cannot be completed".into(),
+        source: WHY.into(),
     })
 }
 
@@ -143,7 +151,7 @@ impl StagedWriter {
             size: 0,
             max,
             state: State::Buffering(Vec::new()),
-            broken: false,
+            broken: None,
         }
     }
 
@@ -161,14 +169,13 @@ impl StagedWriter {
         {
             return Err(ArtifactError::TooLarge { limit });
         }
-        if self.broken {
-            return Err(broken());
+        if let Some(full) = self.broken {
+            return Err(broken(full));
         }
-        let written = self.append(bytes).await;
-        if written.is_err() {
-            self.broken = true;
+        if let Err(e) = self.append(bytes).await {
+            self.broken = Some(e.is_full());
+            return Err(e);
         }
-        written?;
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         Ok(())
@@ -196,8 +203,8 @@ impl StagedWriter {
 
     /// Completes the write; the bytes are then staged, not yet published.
     pub async fn finish(mut self) -> Result<Staged, ArtifactError> {
-        if self.broken {
-            return Err(broken());
+        if let Some(full) = self.broken {
+            return Err(broken(full));
         }
         let digest = Digest::from_hasher(self.hasher.clone());
         let (size, store) = (self.size, self.store.clone());
@@ -259,5 +266,13 @@ mod tests {
             "{again}"
         );
         assert!(writer.finish().await.is_err());
+    }
+
+    #[test]
+    fn a_writer_broken_by_a_full_store_still_says_so() {
+        // A full disk is not an outage to wait out (`ArtifactError::is_full`): the writes
+        // and the finish that follow keep saying why.
+        assert!(super::broken(true).is_full());
+        assert!(!super::broken(false).is_full());
     }
 }

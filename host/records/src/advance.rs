@@ -175,11 +175,13 @@ impl Records {
                 run.step_limit = i64::try_from(limits.step_limit).unwrap_or(i64::MAX);
                 let column = |b: Option<u64>| b.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
                 tx.execute(
-                    // A run handed over again (a server restarting) keeps its deadline.
-                    // What its steps produced is counted from its records once here (a
-                    // resumed run's kept steps count); its commits keep the count after.
+                    // A run handed over again (a server restarting) keeps its deadline and
+                    // byte quotas (a resume clears them first). What its steps produced is
+                    // counted from its records here (a resumed run's kept steps count); its
+                    // commits keep the count after.
                     "UPDATE runs SET on_workers = TRUE, step_limit = $3, deadline_at = COALESCE(deadline_at, $4), \
-                     output_limit = $5, stored_limit = $6, produced_bytes = (SELECT COALESCE(SUM(o.size), 0) FROM step_outputs o \
+                     output_limit = COALESCE(output_limit, $5), stored_limit = COALESCE(stored_limit, $6), \
+                     produced_bytes = (SELECT COALESCE(SUM(o.size), 0) FROM step_outputs o \
                      JOIN steps s ON s.run_id = o.run_id AND s.step = o.step \
                      WHERE o.run_id = $1 AND s.status = 'succeeded' AND s.reuse IS NULL) \
                      WHERE id = $1 AND tenant = $2",
@@ -225,7 +227,8 @@ impl Records {
                 && total > limit
             {
                 return Ok(Committed::OverQuota(format!(
-                    "run-output-bytes: {total} bytes, more than the tenant's quota of {limit} per run"
+                    "run-output-bytes: {total} bytes with what the run's other steps committed meanwhile, more than \
+                     the tenant's quota of {limit} per run"
                 )));
             }
             let released = tx.execute(crate::queue::RELEASE, claim.key()).await?;
@@ -299,7 +302,8 @@ impl Records {
             );
             script.add(
                 "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, cancel_requested = FALSE, \
-                 timed_out = FALSE, deadline_at = NULL WHERE id = ? AND tenant = ?",
+                 timed_out = FALSE, deadline_at = NULL, output_limit = NULL, stored_limit = NULL \
+                 WHERE id = ? AND tenant = ?",
                 vec![run_id.into(), self.tenant.as_str().into()],
             );
             tx.script(script).await?;

@@ -139,26 +139,6 @@ pub enum RecordsError {
     Corrupt(String),
 }
 
-impl RecordsError {
-    /// Whether the database could not be reached or went away (PostgreSQL restarting,
-    /// a connection cut): trying again later may succeed, unlike for the other errors.
-    pub fn is_outage(&self) -> bool {
-        match self {
-            RecordsError::Unreachable { .. } => true,
-            RecordsError::Db(e) => match e {
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
-                // SQLSTATE class 08, connection exception; 57P01–57P03, the server
-                // shutting down or starting up.
-                sqlx::Error::Database(db) => db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
-                _ => false,
-            },
-            _ => false,
-        }
-    }
-}
-
 /// How durable a commit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {

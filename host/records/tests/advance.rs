@@ -484,7 +484,11 @@ async fn a_runs_output_quota_is_checked_in_each_commit(backend: &Backend) {
         .expect("commit");
     assert_eq!(
         refused,
-        Committed::OverQuota("run-output-bytes: 24 bytes, more than the tenant's quota of 20 per run".into())
+        Committed::OverQuota(
+            "run-output-bytes: 24 bytes with what the run's other steps committed meanwhile, more than the \
+             tenant's quota of 20 per run"
+                .into()
+        )
     );
     assert!(
         statuses(&records, "r1")

@@ -76,8 +76,8 @@ impl Runner {
 
     /// Follows a run from its records, looking every `poll` (one row; the whole run only
     /// when something moved on), until it ends; sends what changed to `events`. Returns
-    /// the run's report as recorded. Records that do not answer (PostgreSQL restarting)
-    /// are waited out for up to 10 minutes: the workers go on meanwhile.
+    /// the run's report as recorded. Records that fail (PostgreSQL restarting) are waited
+    /// out for up to 10 minutes: the workers go on meanwhile.
     pub async fn follow(
         &self,
         run_id: &str,
@@ -94,7 +94,10 @@ impl Runner {
                     tokio::time::sleep(poll).await;
                     continue;
                 }
-                Err(e) if e.is_outage() => {
+                // What no wait mends ends it; anything else (PostgreSQL restarting, too
+                // many clients, a busy database) is waited out.
+                Err(e @ (RecordsError::UnknownRun(_) | RecordsError::Corrupt(_))) => return Err(e.into()),
+                Err(e) => {
                     let since = *outage.get_or_insert_with(|| {
                         tracing::warn!("cannot read the run's records (trying again until they answer): {e}");
                         Instant::now()
@@ -108,7 +111,6 @@ impl Runner {
                     tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
                     continue;
                 }
-                Err(e) => return Err(e.into()),
             };
             if outage.take().is_some() {
                 tracing::info!("the run's records answer again");

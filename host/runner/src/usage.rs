@@ -16,10 +16,12 @@ use weft_task::ByteBudget;
 /// How long a count stands before the store is listed again.
 const RECOUNT: Duration = Duration::from_secs(300);
 
-/// Each tenant's count.
+/// Each tenant's count, per quota it is counted against: a server's runs take the current
+/// quota, but runs on workers keep the one they were handed over with, so one tenant's
+/// runs with different quotas each have a count (listed on its own, not once per step).
 #[derive(Default)]
 pub struct StoredBytes {
-    tenants: Mutex<HashMap<String, Count>>,
+    tenants: Mutex<HashMap<(String, u64), Count>>,
 }
 
 struct Count {
@@ -31,10 +33,16 @@ struct Count {
 }
 
 impl StoredBytes {
-    /// Bytes stored by the tenants counted so far.
+    /// Bytes stored by the tenants counted so far (of a tenant counted against several
+    /// quotas, the largest count).
     pub fn total(&self) -> u64 {
         let tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        tenants.values().map(|c| c.budget.used()).sum()
+        let mut used: HashMap<&str, u64> = HashMap::new();
+        for ((tenant, _), count) in tenants.iter() {
+            let n = used.entry(tenant).or_default();
+            *n = (*n).max(count.budget.used());
+        }
+        used.values().sum()
     }
 
     /// The stored bytes of the tenant of `runner` (narrowed to it, `Runner::for_tenant`)
@@ -48,8 +56,8 @@ impl StoredBytes {
     ) -> anyhow::Result<Arc<ByteBudget>> {
         let known = {
             let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-            match tenants.get_mut(tenant) {
-                Some(count) if count.budget.limit() == limit => {
+            match tenants.get_mut(&(tenant.to_string(), limit)) {
+                Some(count) => {
                     let stale = count.at.elapsed() >= RECOUNT && !count.recounting;
                     count.recounting |= stale;
                     Some((count.budget.clone(), stale))
@@ -73,7 +81,10 @@ impl StoredBytes {
                         }
                     }
                     // Only the count this recount was for (the quota may have changed).
-                    if let Some(count) = tenants.get_mut(&tenant).filter(|c| Arc::ptr_eq(&c.budget, &budget)) {
+                    if let Some(count) = tenants
+                        .get_mut(&(tenant.clone(), budget.limit()))
+                        .filter(|c| Arc::ptr_eq(&c.budget, &budget))
+                    {
                         count.recounting = false;
                         if counted.is_ok() {
                             count.at = Instant::now();
@@ -86,13 +97,16 @@ impl StoredBytes {
         // First use, or a changed quota: runs already going keep the budget they were given.
         let counted = count(runner).await?;
         let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (tenant.to_string(), limit);
         // Another request may have counted meanwhile: everyone shares its budget.
-        if let Some(count) = tenants.get(tenant).filter(|c| c.budget.limit() == limit) {
+        if let Some(count) = tenants.get(&key) {
             return Ok(count.budget.clone());
         }
+        // The tenant's counts against other quotas that nothing holds any more go.
+        tenants.retain(|(t, l), c| t != tenant || *l == limit || Arc::strong_count(&c.budget) > 1);
         let budget = Arc::new(ByteBudget::new("stored-bytes", "in all", limit, counted));
         tenants.insert(
-            tenant.to_string(),
+            key,
             Count {
                 budget: budget.clone(),
                 at: Instant::now(),
@@ -109,4 +123,57 @@ async fn count(runner: &Runner) -> anyhow::Result<u64> {
         anyhow::Ok(runner.records.inline_bytes().await?)
     },)?;
     Ok(blobs.saturating_add(inline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InputPolicy, Loader, Sandboxes};
+    use weft_artifacts::ArtifactStore;
+    use weft_records::{Durability, Location, Records};
+
+    #[tokio::test]
+    async fn each_quota_a_tenants_runs_carry_has_its_own_count_until_nothing_holds_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records = Records::open(
+            Location::Sqlite(dir.path().join("records.db")),
+            "default",
+            Durability::Process,
+        )
+        .await
+        .expect("records");
+        let store = ArtifactStore::open(dir.path().join("store").to_str().expect("utf-8")).expect("store");
+        store
+            .put_bytes_stored(&[7; 100], "application/octet-stream")
+            .await
+            .expect("put");
+        let runner = Runner {
+            loader: Loader {
+                plugin_path: Vec::new(),
+                input_policy: InputPolicy::new(None, false, None).expect("policy"),
+                sandbox: weft_sandbox::SandboxConfig::default(),
+                notes: Arc::new(|_| {}),
+                sandboxes: Sandboxes::default(),
+            },
+            store,
+            records,
+        };
+        let usage = Arc::new(StoredBytes::default());
+        let old = usage.budget(&runner, "default", 1000).await.expect("count");
+        let new = usage.budget(&runner, "default", 2000).await.expect("count");
+        assert!(!Arc::ptr_eq(&old, &new), "a count per quota");
+        assert_eq!((old.used(), new.used()), (100, 100));
+        // Asked again, each quota's count is the same, not listed again.
+        assert!(Arc::ptr_eq(
+            &old,
+            &usage.budget(&runner, "default", 1000).await.expect("count")
+        ));
+        old.take(50).expect("fits");
+        assert_eq!(usage.total(), 150, "the tenant once, at its largest count");
+        drop(old);
+        // A count nothing holds goes when another quota is counted.
+        let _third = usage.budget(&runner, "default", 3000).await.expect("count");
+        let kept: Vec<u64> = usage.tenants.lock().expect("lock").keys().map(|(_, l)| *l).collect();
+        assert!(!kept.contains(&1000) && kept.contains(&2000), "{kept:?}");
+    }
 }

@@ -95,6 +95,8 @@ struct Shared {
     stats: Mutex<WorkerStats>,
     /// Each tenant's stored bytes, as this worker counts them.
     stored: Arc<StoredBytes>,
+    /// (tenant, run) → the `run-output-bytes` budget of its steps executing here.
+    run_budgets: Mutex<HashMap<(String, String), std::sync::Weak<ByteBudget>>>,
 }
 
 impl Shared {
@@ -114,6 +116,7 @@ impl Runner {
             held: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
             stored: Arc::default(),
+            run_budgets: Mutex::new(HashMap::new()),
         });
         let keeper = tokio::spawn(keep_leases(shared.clone()));
         let queue = self.records.queue();
@@ -408,19 +411,9 @@ async fn execute(
             }
         };
         let mut executor: Arc<dyn Executor> = Arc::new(LocalExecutor::new(sandbox, runner.store.clone(), [component]));
-        let bytes = runner.records.run_bytes(&claim.run_id).await?;
-        let mut budgets = Vec::new();
-        if let Some(limit) = bytes.output_limit {
-            budgets.push(Arc::new(ByteBudget::new(
-                "run-output-bytes",
-                "per run",
-                limit,
-                bytes.produced,
-            )));
-        }
-        if let Some(limit) = bytes.stored_limit {
-            budgets.push(shared.stored.budget(runner, &claim.tenant, limit).await?);
-        }
+        let Some(budgets) = budgets(shared, runner, claim).await? else {
+            return Ok(None);
+        };
         if !budgets.is_empty() {
             executor = Arc::new(Admitted {
                 inner: executor,
@@ -452,6 +445,42 @@ async fn execute(
     };
     count_lost_claims(&mut report, claim.claims);
     Ok(Some((plan, report)))
+}
+
+/// The byte budgets a step of `claim`'s run writes against: what is left of the run's
+/// `run-output-bytes` (one budget for the run's steps this worker executes at once, so
+/// they cannot each write the whole rest), and the tenant's `stored-bytes` as this worker
+/// counts them. `None` when the store cannot be counted now (give the step back).
+async fn budgets(shared: &Shared, runner: &Runner, claim: &Claim) -> anyhow::Result<Option<Vec<Arc<ByteBudget>>>> {
+    let bytes = runner.records.run_bytes(&claim.run_id).await?;
+    let mut budgets = Vec::new();
+    if let Some(limit) = bytes.output_limit {
+        let mut runs = shared
+            .run_budgets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (claim.tenant.clone(), claim.run_id.clone());
+        let budget = match runs.get(&key).and_then(std::sync::Weak::upgrade) {
+            Some(budget) => budget,
+            None => {
+                runs.retain(|_, b| b.strong_count() > 0);
+                let budget = Arc::new(ByteBudget::new("run-output-bytes", "per run", limit, bytes.produced));
+                runs.insert(key, Arc::downgrade(&budget));
+                budget
+            }
+        };
+        budgets.push(budget);
+    }
+    if let Some(limit) = bytes.stored_limit {
+        match shared.stored.budget(runner, &claim.tenant, limit).await {
+            Ok(budget) => budgets.push(budget),
+            Err(e) => {
+                tracing::warn!(run = %claim.run_id, step = %claim.step, "cannot count the tenant's stored bytes: {e:#}");
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(budgets))
 }
 
 /// Admits a step at once, its writes counted against what was left of its run's

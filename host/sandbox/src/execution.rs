@@ -410,10 +410,14 @@ async fn finish_outputs(store: &mut Store<StepState>) -> Result<Vec<StagedOutput
             return Err(StepFailure::MissingOutput(port.clone()));
         };
         let (_, writer) = writers.swap_remove(pos);
-        let staged = writer
-            .finish()
-            .await
-            .map_err(|e| StepFailure::Host(format!("cannot stage output `{port}`: {e}")))?;
+        let staged = writer.finish().await.map_err(|e| {
+            if e.is_full() {
+                // No outage a later try waits out: the step's own to answer for.
+                StepFailure::ResourceLimit(format!("output `{port}`: no space left in the store"))
+            } else {
+                StepFailure::Host(format!("cannot stage output `{port}`: {e}"))
+            }
+        })?;
         out.push(StagedOutput {
             port: port.clone(),
             media_type: media_type.clone(),
