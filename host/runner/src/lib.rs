@@ -12,6 +12,7 @@ mod inputs;
 mod load;
 mod lock;
 mod queued;
+mod quota;
 mod replay;
 mod start;
 mod step;

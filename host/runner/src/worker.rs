@@ -20,9 +20,9 @@ use tokio::task::JoinSet;
 use weft_artifacts::{ArtifactMeta, Digest};
 use weft_engine::{AttemptReport, CancelSignal, OneStep, RunServices, StepReport, StepStatus, ancestors, execute_one};
 use weft_model::Plan;
-use weft_records::{Claim, ClaimFilter, Committed, RecordsError};
+use weft_records::{Claim, ClaimFilter, Committed};
 use weft_sandbox::LocalExecutor;
-use weft_task::{Admission, Admitted, ByteBudget, Executor, Permit, StepFailure, StepTask};
+use weft_task::{Admitted, ByteBudget, Executor};
 
 /// Claims of one step after which it is failed rather than executed again: its workers
 /// kept dying on it (killed, out of memory, cut off) or the store kept failing.
@@ -72,8 +72,8 @@ pub struct WorkerStats {
 }
 
 /// A run's plan as workers execute it, parsed once per worker.
-struct RunPlan {
-    plan: Plan,
+pub(crate) struct RunPlan {
+    pub(crate) plan: Plan,
     digests: Vec<Digest>,
     inputs: BTreeMap<String, ArtifactMeta>,
     index: HashMap<String, usize>,
@@ -84,7 +84,7 @@ struct RunPlan {
 type HeldKey = (String, String, i64);
 
 /// The state the worker's tasks share.
-struct Shared {
+pub(crate) struct Shared {
     runner: Runner,
     settings: WorkerSettings,
     /// (tenant, run) → its plan.
@@ -94,9 +94,9 @@ struct Shared {
     held: Mutex<HashMap<HeldKey, (Claim, CancelSignal)>>,
     stats: Mutex<WorkerStats>,
     /// Each tenant's stored bytes, as this worker counts them.
-    stored: Arc<StoredBytes>,
+    pub(crate) stored: Arc<StoredBytes>,
     /// (tenant, run) → the `run-output-bytes` budget of its steps executing here.
-    run_budgets: Mutex<HashMap<(String, String), std::sync::Weak<ByteBudget>>>,
+    pub(crate) run_budgets: Mutex<HashMap<(String, String), std::sync::Weak<ByteBudget>>>,
 }
 
 impl Shared {
@@ -251,7 +251,7 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
     let _held = Held::new(&shared, &claim, &cancel);
     let outcome = execute(&shared, &runner, &claim, &cancel).await;
     let report = match outcome {
-        Ok(Some((plan, report))) => match commit(&runner, &claim, &plan, report).await {
+        Ok(Some((plan, report))) => match crate::quota::commit(&runner, &claim, &plan, report).await {
             Ok((Committed::Recorded(end), status)) => {
                 shared.count(|s| s.committed += 1);
                 tracing::info!(run = %claim.run_id, step = %claim.step, status = %status.as_str(), "committed");
@@ -286,40 +286,6 @@ async fn take(shared: Arc<Shared>, claim: Claim) {
     }
     shared.count(|s| s.given_back += 1);
     give_back(&runner, &claim, &report).await;
-}
-
-/// Commits `report` with `claim`'s fence; a result that would take the run past its
-/// `run-output-bytes` is committed as the step's failure instead (the quota is checked in
-/// the commit, so it holds over every worker). Also the status committed.
-async fn commit(
-    runner: &Runner,
-    claim: &Claim,
-    plan: &RunPlan,
-    report: StepReport,
-) -> Result<(Committed, StepStatus), RecordsError> {
-    let committed = runner.records.commit_claimed(claim, &plan.plan, &report).await?;
-    let Committed::OverQuota(message) = committed else {
-        return Ok((committed, report.status));
-    };
-    let failed = over_quota(report, message);
-    // A failure adds no bytes: this commit is recorded, or fenced.
-    let committed = runner.records.commit_claimed(claim, &plan.plan, &failed).await?;
-    Ok((committed, failed.status))
-}
-
-/// `report` as the failure of a step whose outputs do not fit its run's quota: they are
-/// not recorded (the bytes stay in the store, unreferenced), nor is it cached.
-fn over_quota(mut report: StepReport, message: String) -> StepReport {
-    let failure = StepFailure::Quota(message).to_string();
-    report.status = StepStatus::Failed;
-    report.outputs.clear();
-    report.cache_key = None;
-    if let Some(last) = report.attempts.last_mut() {
-        last.status = StepStatus::Failed;
-        last.error = Some(failure.clone());
-    }
-    report.error = Some(failure);
-    report
 }
 
 /// A claim this worker holds, from its claim until its task is done with it.
@@ -411,13 +377,13 @@ async fn execute(
             }
         };
         let mut executor: Arc<dyn Executor> = Arc::new(LocalExecutor::new(sandbox, runner.store.clone(), [component]));
-        let Some(budgets) = budgets(shared, runner, claim).await? else {
+        let Some(budgets) = crate::quota::budgets(shared, runner, claim).await? else {
             return Ok(None);
         };
         if !budgets.is_empty() {
             executor = Arc::new(Admitted {
                 inner: executor,
-                admission: Arc::new(Budgeted(budgets)),
+                admission: Arc::new(crate::quota::Budgeted(budgets)),
             });
         }
         let services = RunServices {
@@ -445,60 +411,6 @@ async fn execute(
     };
     count_lost_claims(&mut report, claim.claims);
     Ok(Some((plan, report)))
-}
-
-/// The byte budgets a step of `claim`'s run writes against: what is left of the run's
-/// `run-output-bytes` (one budget for the run's steps this worker executes at once, so
-/// they cannot each write the whole rest), and the tenant's `stored-bytes` as this worker
-/// counts them. `None` when the store cannot be counted now (give the step back).
-async fn budgets(shared: &Shared, runner: &Runner, claim: &Claim) -> anyhow::Result<Option<Vec<Arc<ByteBudget>>>> {
-    let bytes = runner.records.run_bytes(&claim.run_id).await?;
-    let mut budgets = Vec::new();
-    if let Some(limit) = bytes.output_limit {
-        let mut runs = shared
-            .run_budgets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let key = (claim.tenant.clone(), claim.run_id.clone());
-        let budget = match runs.get(&key).and_then(std::sync::Weak::upgrade) {
-            Some(budget) => budget,
-            None => {
-                runs.retain(|_, b| b.strong_count() > 0);
-                let budget = Arc::new(ByteBudget::new("run-output-bytes", "per run", limit, bytes.produced));
-                runs.insert(key, Arc::downgrade(&budget));
-                budget
-            }
-        };
-        budgets.push(budget);
-    }
-    if let Some(limit) = bytes.stored_limit {
-        match shared.stored.budget(runner, &claim.tenant, limit).await {
-            Ok(budget) => budgets.push(budget),
-            Err(e) => {
-                tracing::warn!(run = %claim.run_id, step = %claim.step, "cannot count the tenant's stored bytes: {e:#}");
-                return Ok(None);
-            }
-        }
-    }
-    Ok(Some(budgets))
-}
-
-/// Admits a step at once, its writes counted against what was left of its run's
-/// `run-output-bytes` when it began and against its tenant's `stored-bytes` as this worker
-/// counts them: a write past either fails it where it is. What steps of the run on other
-/// workers add meanwhile is counted at commit ([`commit`]); what other workers stored, at
-/// this worker's next count of the store ([`StoredBytes`]).
-struct Budgeted(Vec<Arc<ByteBudget>>);
-
-#[async_trait::async_trait]
-impl Admission for Budgeted {
-    async fn admit(&self, _task: &StepTask) -> Result<Permit, StepFailure> {
-        Ok(Box::new(()))
-    }
-
-    fn budgets(&self) -> Vec<Arc<ByteBudget>> {
-        self.0.clone()
-    }
 }
 
 /// Earlier claims of the step that ended without a result come first among its attempts.
