@@ -2,6 +2,7 @@
 //! `cargo xtask build-plugins` builds every plugin under `plugins/` into
 //! `dist/plugins/NAME.wasm`, `cargo xtask fuzz [SECONDS]` runs the fuzz targets,
 //! `cargo xtask services` starts the services tests use (PostgreSQL, SeaweedFS) until Enter,
+//! `cargo xtask ui-vendor` copies the web UI's npm libraries into the server's assets,
 //! `cargo xtask ci` is what `.ci/run` calls.
 
 mod c_plugins;
@@ -10,6 +11,7 @@ mod plugins;
 mod tally;
 mod templates;
 mod tools;
+mod ui_vendor;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,7 @@ fn dispatch() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root(), fuzz::seconds(args.get(1))?),
         Some("demo") => demo(),
         Some("services") => services(),
+        Some("ui-vendor") => ui_vendor::vendor(&root(), false),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
             templates::check(&root(), &mut tally)?;
@@ -51,6 +54,7 @@ fn dispatch() -> Result<()> {
             eprintln!(
                 "  services       start the services the tests use (PostgreSQL, SeaweedFS) until Enter; prints their env vars"
             );
+            eprintln!("  ui-vendor      copy the web UI's pinned npm libraries into host/server/ui/assets/vendor/");
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
             std::process::exit(2);
         }
@@ -177,6 +181,8 @@ fn ci() -> Result<()> {
         "warnings",
     ]))?;
     tools::unused_dependencies(&root)?;
+    // The UI's checked-in libraries are the pinned npm packages' bytes.
+    ui_vendor::vendor(&root, true)?;
     // The guests too, for the target they are built for.
     run(Command::new(&cargo)
         .current_dir(root.join("plugins"))

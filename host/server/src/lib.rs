@@ -26,6 +26,7 @@ mod quota;
 mod runs;
 mod steps;
 mod traces;
+mod ui;
 mod usage;
 
 pub use error::ApiError;
@@ -237,6 +238,7 @@ impl Server {
     pub fn router(&self) -> Router {
         Router::new()
             .merge(health::routes())
+            .merge(ui::routes())
             .nest(
                 "/api/v1",
                 runs::routes()

@@ -1,0 +1,53 @@
+//! The page every UI page sits in: head (stylesheet, htmx), the header with the tenant and
+//! sign-out, and the page's own content in `<main>`.
+
+use super::assets;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+
+/// A whole page titled `title`; `tenant` is who is signed in, if anyone.
+pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                // The page's policy allows no inline style: htmx must not add its own.
+                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
+                title { (title) " · Weft" }
+                link rel="stylesheet" href=(assets::url("weft.css"));
+                script src=(assets::url("vendor/htmx.min.js")) defer {}
+                script src=(assets::url("vendor/htmx-ext-sse.min.js")) defer {}
+            }
+            body {
+                header {
+                    nav aria-label="Main" {
+                        a.brand href="/ui/" { "Weft" }
+                        @if let Some(tenant) = tenant {
+                            a href="/ui/" { "Runs" }
+                            span.tenant { "tenant " strong { (tenant) } }
+                            form method="post" action="/ui/logout" {
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { (content) }
+            }
+        }
+    };
+    let mut response = markup.into_response();
+    let h = response.headers_mut();
+    // Every script and style comes from this server; no page may be framed.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}

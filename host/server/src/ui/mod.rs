@@ -1,0 +1,25 @@
+//! The web UI (`/ui`), served by `weft serve` itself: server-rendered HTML (maud) with
+//! htmx for what changes without a page load, its files embedded in the binary. A tenant
+//! signs in with its API token, kept in an `HttpOnly`, `SameSite=Strict` cookie, and sees
+//! only its own runs, as through the API.
+
+mod assets;
+mod layout;
+mod runs;
+mod session;
+
+use crate::State;
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+/// The UI's routes, under `/ui`.
+pub(crate) fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/ui", get(runs::list))
+        .route("/ui/", get(runs::list))
+        .route("/ui/runs/{id}", get(runs::show))
+        .route("/ui/login", get(session::form).post(session::login))
+        .route("/ui/logout", axum::routing::post(session::logout))
+        .route("/ui/assets/{*path}", get(assets::serve))
+}

@@ -1,0 +1,171 @@
+//! The runs pages: the tenant's runs, newest first (filtered by status and workflow), and
+//! one run with its steps. A run of another tenant is not found, as through the API.
+
+use super::layout::page;
+use super::session::UiTenant;
+use crate::State;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use serde::Deserialize;
+use std::sync::Arc;
+use weft_records::{RecordsError, RunFilter, RunSummary};
+
+/// Runs on one page of the list.
+const PAGE: u32 = 100;
+
+/// The list's filters, from the query string.
+#[derive(Deserialize, Default)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    workflow: Option<String>,
+}
+
+const STATUSES: [&str; 4] = ["running", "succeeded", "failed", "cancelled"];
+
+/// `GET /ui/`: the tenant's runs.
+pub(crate) async fn list(
+    AxumState(state): AxumState<Arc<State>>,
+    UiTenant(tenant): UiTenant,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // A query string that does not parse shows every run.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let status = query.status.filter(|s| STATUSES.contains(&s.as_str()));
+    let workflow = query.workflow.filter(|w| !w.is_empty() && w.len() <= 256);
+    let filter = RunFilter {
+        status: status.clone(),
+        workflow: workflow.clone(),
+        offset: 0,
+        limit: PAGE,
+    };
+    let runs = match state.runner(&tenant).records.find_runs(&filter).await {
+        Ok(runs) => runs,
+        Err(e) => return failure(tenant.name(), &e),
+    };
+    let content = html! {
+        h1 { "Runs" }
+        form.filters method="get" action="/ui/" {
+            label for="status" { "Status" }
+            select #status name="status" {
+                option value="" selected[status.is_none()] { "any" }
+                @for s in STATUSES {
+                    option value=(s) selected[status.as_deref() == Some(s)] { (s) }
+                }
+            }
+            label for="workflow" { "Workflow" }
+            input #workflow name="workflow" value=[workflow.as_deref()];
+            button type="submit" { "Filter" }
+        }
+        @if runs.is_empty() {
+            p.empty { "No runs yet." }
+        } @else {
+            table.runs {
+                thead { tr {
+                    th scope="col" { "Run" } th scope="col" { "Workflow" } th scope="col" { "Status" }
+                    th scope="col" { "Started (UTC)" } th scope="col" { "Duration" }
+                    th scope="col" { "Steps" } th scope="col" { "Done" } th scope="col" { "Cached" } th scope="col" { "Failed" }
+                } }
+                tbody {
+                    @for run in &runs { (row(run)) }
+                }
+            }
+        }
+    };
+    page("Runs", Some(tenant.name()), content)
+}
+
+fn row(run: &RunSummary) -> Markup {
+    html! {
+        tr data-status=(run.status) {
+            td { a href={ "/ui/runs/" (run.id) } { code { (run.id) } } }
+            td { (run.workflow) }
+            td { (status_badge(&run.status)) }
+            td { (started(run.started_at)) }
+            td { (duration(run.started_at, run.finished_at)) }
+            td.num { (run.steps) }
+            td.num { (run.succeeded) }
+            td.num { (run.reused) }
+            td.num { (run.failed) }
+        }
+    }
+}
+
+/// `GET /ui/runs/{id}`: one run and its steps.
+pub(crate) async fn show(
+    AxumState(state): AxumState<Arc<State>>,
+    UiTenant(tenant): UiTenant,
+    Path(run_id): Path<String>,
+) -> Response {
+    let detail = match state.runner(&tenant).records.run(&run_id).await {
+        Ok(detail) => detail,
+        Err(RecordsError::UnknownRun(_)) => {
+            let content = html! {
+                h1 { "No such run" }
+                p { "This tenant has no run " code { (run_id) } "." }
+                p { a href="/ui/" { "All runs" } }
+            };
+            let mut response = page("No such run", Some(tenant.name()), content);
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return response;
+        }
+        Err(e) => return failure(tenant.name(), &e),
+    };
+    let run = &detail.summary;
+    let report = detail.report();
+    let content = html! {
+        h1 { "Run " code { (run.id) } }
+        dl.run {
+            dt { "Workflow" } dd { (run.workflow) }
+            dt { "Status" } dd { (status_badge(&run.status)) }
+            dt { "Started (UTC)" } dd { (started(run.started_at)) }
+            dt { "Duration" } dd { (duration(run.started_at, run.finished_at)) }
+            @if let Some(error) = &run.error { dt { "Why it stopped" } dd { (error) } }
+        }
+        h2 { "Steps" }
+        table.steps {
+            thead { tr {
+                th scope="col" { "Step" } th scope="col" { "Component" } th scope="col" { "Status" }
+                th scope="col" { "Attempts" } th scope="col" { "Time" } th scope="col" { "Error" }
+            } }
+            tbody {
+                @for step in &report.steps {
+                    tr #{ "step-" (step.id) } data-status=(step.status.as_str()) {
+                        th scope="row" { code { (step.id) } }
+                        td { (step.uses) }
+                        td { (status_badge(step.status.as_str())) @if step.reuse.is_some() { " (cached)" } }
+                        td.num { (step.attempts.len()) }
+                        td.num { @if let Some(ms) = step.duration_ms { (format!("{:.1} s", ms / 1e3)) } }
+                        td { @if let Some(error) = &step.error { (error) } }
+                    }
+                }
+            }
+        }
+    };
+    page(&format!("Run {}", run.id), Some(tenant.name()), content)
+}
+
+fn status_badge(status: &str) -> Markup {
+    html! { span.status class=(status) { (status) } }
+}
+
+fn started(ms: i64) -> String {
+    weft_records::rfc3339(ms).replace('T', " ")
+}
+
+fn duration(started: i64, finished: Option<i64>) -> String {
+    match finished {
+        Some(end) => format!("{:.1} s", (end - started).max(0) as f64 / 1e3),
+        None => "running".into(),
+    }
+}
+
+/// A page saying the records cannot be read now (the details go to the server's log).
+fn failure(tenant: &str, e: &RecordsError) -> Response {
+    tracing::error!("the UI cannot read the records: {e}");
+    let content = html! { h1 { "Not available" } p { "The run records cannot be read now; try again." } };
+    let mut response = page("Not available", Some(tenant), content);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
