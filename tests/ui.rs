@@ -1,14 +1,14 @@
 //! The web UI over HTTP, against a real `weft serve` on loopback: signing in with a token
 //! (an `HttpOnly`, `SameSite=Strict` cookie), the runs a tenant sees and the run it cannot,
-//! the pages' security headers, and the embedded files. (What a browser does with the
-//! pages is for the browser tests.)
+//! the pages' security headers, and the embedded files; and the same in a real browser
+//! (`tests/browser/`: Debian's Chromium through playwright-core, by Node's test runner).
 
 mod common;
 
 use common::Home;
 use common::served::{Served, tenant};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::json;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ async fn sign_in(served: &Served, token: &str) -> String {
     let response = client()
         .post(served.url("/ui/login"))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ORIGIN, &served.base)
         .body(format!("token={token}"))
         .send()
         .await
@@ -47,14 +48,27 @@ async fn page(served: &Served, path: &str, cookie: &str) -> (StatusCode, String)
         .await
         .expect("get");
     let status = response.status();
-    if status == StatusCode::OK {
-        let csp = response.headers()["content-security-policy"].to_str().expect("ascii");
-        assert!(
-            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
-            "{csp}"
-        );
+    if status != StatusCode::SEE_OTHER {
+        policed(&response);
     }
     (status, response.text().await.expect("body"))
+}
+
+/// A page's headers: what it may load (only this server's files; no inline script or
+/// style, no frame), and that no cache keeps it.
+fn policed(response: &reqwest::Response) {
+    let h = response.headers();
+    let csp = h["content-security-policy"].to_str().expect("ascii");
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{part} in {csp}");
+    }
+    assert_eq!(h["cache-control"], "no-store");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,11 +85,13 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     let refused = client()
         .post(served.url("/ui/login"))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(ORIGIN, &served.base)
         .body("token=weft_nothing")
         .send()
         .await
         .expect("sign in");
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    policed(&refused);
     assert!(
         refused
             .text()
@@ -85,6 +101,25 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     );
     let (status, _) = page(&served, "/ui/", "weft_token=weft_nothing").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // A form posted from another origin (even with a good token) is refused: no page
+    // elsewhere signs the browser in, or out.
+    for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
+        for path in ["/ui/login", "/ui/logout"] {
+            let response = client()
+                .post(served.url(path))
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(name, value)
+                .body(format!("token={alpha}"))
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} with {name}: {value}");
+            assert!(response.headers().get(SET_COOKIE).is_none());
+        }
+    }
+    let bare = client().get(served.url("/ui")).send().await.expect("get");
+    assert_eq!(bare.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(bare.headers()[LOCATION], "/ui/");
 
     let workflow = "name: tiny\nsteps:\n  only: {uses: test-noop}\n";
     let run = served.submit(&alpha, json!({"workflow": workflow})).await;
@@ -95,12 +130,19 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     let (status, runs) = page(&served, "/ui/", &alpha_cookie).await;
     assert_eq!(status, StatusCode::OK);
     assert!(runs.contains(&format!("href=\"/ui/runs/{run}\"")), "{runs}");
-    assert!(runs.contains("tiny") && runs.contains("succeeded"), "{runs}");
+    assert!(
+        runs.contains("tiny") && runs.contains(r#"class="status succeeded""#),
+        "{runs}"
+    );
     let (_, filtered) = page(&served, "/ui/?status=failed", &alpha_cookie).await;
     assert!(
-        !filtered.contains(&run) && filtered.contains("No runs yet."),
+        !filtered.contains(&run) && filtered.contains("No runs match these filters."),
         "{filtered}"
     );
+    let (_, by_workflow) = page(&served, "/ui/?workflow=tiny", &alpha_cookie).await;
+    assert!(by_workflow.contains(&run), "{by_workflow}");
+    let (_, other_workflow) = page(&served, "/ui/?workflow=other", &alpha_cookie).await;
+    assert!(!other_workflow.contains(&run), "{other_workflow}");
     let (status, shown) = page(&served, &format!("/ui/runs/{run}"), &alpha_cookie).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -115,6 +157,21 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     let (status, missing) = page(&served, &format!("/ui/runs/{run}"), &beta_cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(missing.contains("This tenant has no run"), "{missing}");
+
+    // Signing out clears the cookie the sign-in set (same name and path).
+    let out = client()
+        .post(served.url("/ui/logout"))
+        .header(COOKIE, &beta_cookie)
+        .header(ORIGIN, &served.base)
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let cleared = out.headers()[SET_COOKIE].to_str().expect("ascii");
+    assert!(
+        cleared.starts_with("weft_token=;") && cleared.contains("Path=/ui") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,10 +202,53 @@ async fn the_ui_serves_its_embedded_files_with_their_type_and_a_tag() {
         .await
         .expect("get");
     assert_eq!(css.headers()[CONTENT_TYPE], "text/css; charset=utf-8");
-    let missing = client()
-        .get(served.url("/ui/assets/../Cargo.toml"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // An encoded slash is not folded by the client: the handler sees `../Cargo.toml`.
+    for path in ["/ui/assets/..%2F..%2F..%2FCargo.toml", "/ui/assets/..%2Fsrc%2Flib.rs"] {
+        let missing = client().get(served.url(path)).send().await.expect("get");
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_works_in_a_real_browser() {
+    let Some(chromium) = weft_test_programs::services::chromium() else {
+        return;
+    };
+    let dir = common::root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "the browser tests need playwright-core: `npm ci` in tests/browser"
+    );
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+    let workflow = "name: tiny\nsteps:\n  only: {uses: test-noop}\n";
+    let run = served.submit(&alpha, json!({"workflow": workflow})).await;
+    let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+
+    let shots = tempfile::tempdir().expect("tempdir");
+    let log = shots.path().join("node.log");
+    let status = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec"])
+        .arg(dir.join("ui.test.mjs"))
+        .current_dir(&dir)
+        .env("WEFT_URL", &served.base)
+        .env("WEFT_ALPHA_TOKEN", &alpha)
+        .env("WEFT_BETA_TOKEN", &beta)
+        .env("WEFT_RUN", &run)
+        .env("WEFT_CHROMIUM", &chromium)
+        .env("WEFT_SCREENSHOTS", shots.path())
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(std::process::Stdio::inherit())
+        .status()
+        .expect("node");
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    eprintln!("{output}");
+    assert!(status.success(), "the browser tests failed:\n{output}");
+    for page in ["runs.png", "run.png"] {
+        let png = std::fs::read(shots.path().join(page)).expect("a screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG");
+    }
 }

@@ -121,6 +121,17 @@ fn install_plugin_tools(root: &Path) -> Result<()> {
     .context("installing componentize-js (is Node.js with npm installed?)")
 }
 
+/// Debian's Chromium for the UI's browser tests (installed with its driver in one apt run,
+/// as their versions must match); its path.
+fn install_browser() -> Result<PathBuf> {
+    let chromium = PathBuf::from("/usr/bin/chromium");
+    if chromium.exists() {
+        return Ok(chromium);
+    }
+    weft_test_services::apt_install("The browser tests' Chromium", &["chromium", "chromium-driver"])?;
+    Ok(chromium)
+}
+
 fn demo() -> Result<()> {
     let root = root();
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
@@ -224,11 +235,21 @@ fn ci() -> Result<()> {
     // drop; with services `required`, a test that finds none fails instead of skipping.
     let postgres = postgres::start()?;
     let s3 = seaweedfs::start(&services_dir(&root))?;
+    // The web UI's browser tests: Debian's Chromium, driven by playwright-core.
+    let chromium = install_browser()?;
+    run(Command::new("npm").current_dir(root.join("tests/browser")).args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]))
+    .context("installing playwright-core for the browser tests")?;
     tally.run(
         Command::new(&cargo)
             .current_dir(&root)
             .envs(postgres.env())
             .envs(s3.env())
+            .env("WEFT_TEST_CHROMIUM", chromium)
             .env("WEFT_TEST_SERVICES", "required")
             .args(["test", "--workspace", "--locked"]),
     )?;

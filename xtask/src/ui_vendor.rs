@@ -19,9 +19,14 @@ const FILES: [(&str, &str); 4] = [
 /// Installs the pinned packages and copies (or, with `check`, compares) their files.
 pub fn vendor(root: &Path, check: bool) -> Result<()> {
     let ui = root.join("host/server/ui");
-    run(Command::new("npm")
-        .current_dir(&ui)
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]))
+    run(Command::new("npm").current_dir(&ui).args([
+        "ci",
+        "--ignore-scripts",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+    ]))
     .context("installing the UI's npm packages (is Node's npm installed?)")?;
     let vendor = ui.join("assets/vendor");
     std::fs::create_dir_all(&vendor)?;
@@ -31,10 +36,21 @@ pub fn vendor(root: &Path, check: bool) -> Result<()> {
         let target = vendor.join(to);
         if check {
             if std::fs::read(&target).ok().as_deref() != Some(bytes.as_slice()) {
-                stale.push(to);
+                stale.push(to.to_string());
             }
         } else {
             std::fs::write(&target, bytes).with_context(|| format!("writing {}", target.display()))?;
+        }
+    }
+    // Everything under assets/ is embedded: nothing may sit in vendor/ that is not listed.
+    for entry in std::fs::read_dir(&vendor)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if !FILES.iter().any(|(_, to)| *to == name) {
+            if check {
+                stale.push(format!("{name} (not listed)"));
+            } else {
+                std::fs::remove_file(vendor.join(&name))?;
+            }
         }
     }
     if !stale.is_empty() {

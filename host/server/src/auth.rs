@@ -35,10 +35,15 @@ impl FromRequestParts<Arc<State>> for Tenant {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
-        match state.runner.records.tenant_for_token(token).await {
-            Ok(Some(name)) => Ok(Tenant(name)),
+        match tenant_for_token(state, token).await {
+            Ok(Some(tenant)) => Ok(tenant),
             Ok(None) => Err(ApiError::unauthorized()),
             Err(e) => Err(ApiError::internal(e)),
         }
     }
+}
+
+/// The tenant `token` names, if any: how the API's header and the UI's cookie are checked.
+pub(crate) async fn tenant_for_token(state: &State, token: &str) -> Result<Option<Tenant>, weft_records::RecordsError> {
+    Ok(state.runner.records.tenant_for_token(token).await?.map(Tenant))
 }

@@ -3,7 +3,8 @@
 //! `http://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`), as `cargo xtask services` and
 //! `cargo xtask ci` start them on loopback.
 //!
-//! `WEFT_TEST_WEED` names the `weed` binary behind the S3 service ([`weed`]).
+//! `WEFT_TEST_WEED` names the `weed` binary behind the S3 service ([`weed`]);
+//! `WEFT_TEST_CHROMIUM` the browser of the UI's browser tests ([`chromium`]).
 //!
 //! A test asks with [`postgres`] or [`s3`]: unset, the service's tests say so in one line
 //! and pass — unless `WEFT_TEST_SERVICES=required` (CI), where a missing service fails the
@@ -79,6 +80,18 @@ pub fn weed() -> Option<std::path::PathBuf> {
         .filter(|w| !w.is_empty())
         .map(std::path::PathBuf::from)
         .or_else(|| skip("WEFT_TEST_WEED"))
+}
+
+/// The browser the UI's browser tests drive (`WEFT_TEST_CHROMIUM`, Debian's `chromium`),
+/// or `None` after saying the test is skipped.
+///
+/// # Panics
+/// When it is unset and `WEFT_TEST_SERVICES=required`.
+pub fn chromium() -> Option<std::path::PathBuf> {
+    std::env::var_os("WEFT_TEST_CHROMIUM")
+        .filter(|w| !w.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| skip("WEFT_TEST_CHROMIUM"))
 }
 
 /// `WEFT_TEST_POSTGRES`, if set (for benchmarks, which leave a configuration out).

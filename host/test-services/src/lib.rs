@@ -40,6 +40,25 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     held.iter().map(|l| Ok(l.local_addr()?.port())).collect()
 }
 
+/// Installs Debian `packages` (as root; else says the one command to run), without their
+/// recommendations; `what` names them in messages.
+pub fn apt_install(what: &str, packages: &[&str]) -> Result<()> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        bail!("{what} needs `sudo apt-get install {}`", packages.join(" "));
+    }
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(packages)
+        // Debian's packages cannot start services here (no systemd); they need not.
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+    .with_context(|| format!("installing {what}"))
+}
+
 /// Runs a command, echoing it to stderr; fails if it fails (xtask's too).
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {cmd:?}");

@@ -132,22 +132,7 @@ fn server_bin() -> Option<PathBuf> {
 }
 
 fn install() -> Result<()> {
-    if !is_root() {
-        bail!("the tests need PostgreSQL: `sudo apt-get install postgresql postgresql-client`");
-    }
-    run(Command::new("apt-get").arg("update").arg("-qq"))?;
-    run(Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "postgresql",
-            "postgresql-client",
-        ])
-        // Debian's package cannot start its own cluster here (no systemd); it need not.
-        .env("DEBIAN_FRONTEND", "noninteractive"))
-    .context("installing PostgreSQL")
+    crate::apt_install("PostgreSQL", &["postgresql", "postgresql-client"])
 }
 
 fn is_root() -> bool {

@@ -14,10 +14,14 @@ pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Respon
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                // The page's policy allows no inline style: htmx must not add its own.
-                meta name="htmx-config" content=r#"{"includeIndicatorStyles":false}"#;
+                // The page's policy allows no inline style or eval: htmx must not need them
+                // (failing visibly if asked), nor keep copies of pages after sign-out.
+                meta name="htmx-config"
+                    content=r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0}"#;
                 title { (title) " · Weft" }
                 link rel="stylesheet" href=(assets::url("weft.css"));
+                // No icon: said here, so the browser does not ask for /favicon.ico.
+                link rel="icon" href="data:,";
                 script src=(assets::url("vendor/htmx.min.js")) defer {}
                 script src=(assets::url("vendor/htmx-ext-sse.min.js")) defer {}
             }
@@ -44,9 +48,13 @@ pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Respon
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; \
+             base-uri 'none'; form-action 'self'",
         ),
     );
+    // A tenant's pages are its own: kept by no cache, not even after sign-out.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::VARY, HeaderValue::from_static("Cookie"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     response

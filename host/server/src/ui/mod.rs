@@ -1,7 +1,7 @@
-//! The web UI (`/ui`), served by `weft serve` itself: server-rendered HTML (maud) with
-//! htmx for what changes without a page load, its files embedded in the binary. A tenant
-//! signs in with its API token, kept in an `HttpOnly`, `SameSite=Strict` cookie, and sees
-//! only its own runs, as through the API.
+//! The web UI (`/ui`), served by `weft serve` itself: server-rendered HTML (maud), with
+//! htmx (embedded, for the live pages to come) and its files in the binary. A tenant signs
+//! in with its API token, kept in an `HttpOnly`, `SameSite=Strict` cookie, and sees only
+//! its own runs, as through the API. Forms posted from another origin are refused.
 
 mod assets;
 mod layout;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// The UI's routes, under `/ui`.
 pub(crate) fn routes() -> Router<Arc<State>> {
     Router::new()
-        .route("/ui", get(runs::list))
+        .route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") }))
         .route("/ui/", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/login", get(session::form).post(session::login))

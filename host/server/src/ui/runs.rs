@@ -58,10 +58,12 @@ pub(crate) async fn list(
             input #workflow name="workflow" value=[workflow.as_deref()];
             button type="submit" { "Filter" }
         }
-        @if runs.is_empty() {
+        @if runs.is_empty() && status.is_none() && workflow.is_none() {
             p.empty { "No runs yet." }
+        } @else if runs.is_empty() {
+            p.empty { "No runs match these filters." }
         } @else {
-            table.runs {
+            table.runs aria-label="Runs, newest first" {
                 thead { tr {
                     th scope="col" { "Run" } th scope="col" { "Workflow" } th scope="col" { "Status" }
                     th scope="col" { "Started (UTC)" } th scope="col" { "Duration" }
@@ -79,7 +81,7 @@ pub(crate) async fn list(
 fn row(run: &RunSummary) -> Markup {
     html! {
         tr data-status=(run.status) {
-            td { a href={ "/ui/runs/" (run.id) } { code { (run.id) } } }
+            th scope="row" { a href={ "/ui/runs/" (run.id) } { code { (run.id) } } }
             td { (run.workflow) }
             td { (status_badge(&run.status)) }
             td { (started(run.started_at)) }
@@ -124,7 +126,7 @@ pub(crate) async fn show(
             @if let Some(error) = &run.error { dt { "Why it stopped" } dd { (error) } }
         }
         h2 { "Steps" }
-        table.steps {
+        table.steps aria-label="Steps" {
             thead { tr {
                 th scope="col" { "Step" } th scope="col" { "Component" } th scope="col" { "Status" }
                 th scope="col" { "Attempts" } th scope="col" { "Time" } th scope="col" { "Error" }
@@ -147,7 +149,7 @@ pub(crate) async fn show(
 }
 
 fn status_badge(status: &str) -> Markup {
-    html! { span.status class=(status) { (status) } }
+    html! { span.status.(status) { (status) } }
 }
 
 fn started(ms: i64) -> String {
@@ -157,7 +159,7 @@ fn started(ms: i64) -> String {
 fn duration(started: i64, finished: Option<i64>) -> String {
     match finished {
         Some(end) => format!("{:.1} s", (end - started).max(0) as f64 / 1e3),
-        None => "running".into(),
+        None => "—".into(),
     }
 }
 

@@ -1,14 +1,17 @@
 //! Signing in to the UI: a tenant's API token, typed once into a form, kept in a cookie
-//! (`HttpOnly`: no script reads it; `SameSite=Strict`: no other site's page sends it, so a
-//! form elsewhere cannot act for the tenant). Every UI page asks for the tenant through
-//! [`UiTenant`], which sends anyone without a valid token to the sign-in page.
+//! (`HttpOnly`: no script reads it; `SameSite=Strict`: no other site's page sends it).
+//! Forms posted from another origin are refused ([`same_origin`]): a page elsewhere can
+//! neither act for the tenant nor sign the browser in as another. Every UI page asks for
+//! the tenant through [`UiTenant`], which sends anyone without a valid token to the
+//! sign-in page.
 
 use super::layout::page;
 use crate::State;
-use crate::auth::Tenant;
+use crate::auth::{Tenant, tenant_for_token};
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequestParts, State as AxumState};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
@@ -27,8 +30,8 @@ impl FromRequestParts<Arc<State>> for UiTenant {
         let Some(token) = cookie(parts) else {
             return Err(Redirect::to("/ui/login").into_response());
         };
-        match state.runner.records.tenant_for_token(&token).await {
-            Ok(Some(name)) => Ok(UiTenant(Tenant::trusted(name))),
+        match tenant_for_token(state, &token).await {
+            Ok(Some(tenant)) => Ok(UiTenant(tenant)),
             Ok(None) => Err(Redirect::to("/ui/login").into_response()),
             Err(e) => {
                 tracing::error!("cannot look up a UI token: {e}");
@@ -63,7 +66,7 @@ fn sign_in_page(problem: Option<&str>, status: StatusCode) -> Response {
         form.sign-in method="post" action="/ui/login" {
             label for="token" { "Tenant API token" }
             input #token type="password" name="token" autocomplete="current-password" required
-                aria-describedby=[problem.map(|_| "problem")];
+                aria-invalid=[problem.map(|_| "true")] aria-describedby=[problem.map(|_| "problem")];
             @if let Some(problem) = problem {
                 p #problem.problem role="alert" { (problem) }
             }
@@ -82,16 +85,49 @@ pub(crate) struct Credentials {
     token: String,
 }
 
+/// Whether a form was posted from a page of this server: the browser's `Sec-Fetch-Site`
+/// says so, or (from a browser that does not send it) the `Origin` is this `Host`. Same
+/// site is not enough: another port of this host, or a sibling domain, is the same site.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        return site == "same-origin" || site == "none";
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, authority)| authority == host),
+        // No browser posts a form without either header.
+        _ => false,
+    }
+}
+
+/// What a form posted from elsewhere gets.
+fn cross_origin() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "forms are taken only from this server's own pages",
+    )
+        .into_response()
+}
+
 /// `POST /ui/login`: a valid token sets the cookie and goes to the runs.
-pub(crate) async fn login(AxumState(state): AxumState<Arc<State>>, Form(form): Form<Credentials>) -> Response {
+pub(crate) async fn login(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    form: Result<Form<Credentials>, FormRejection>,
+) -> Response {
+    if !same_origin(&headers) {
+        return cross_origin();
+    }
+    let Ok(Form(form)) = form else {
+        return sign_in_page(Some("Type a token, then sign in."), StatusCode::BAD_REQUEST);
+    };
     let token = form.token.trim();
-    let valid = !token.is_empty()
-        && token.len() <= 256
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let tenant = if valid {
-        state.runner.records.tenant_for_token(token).await
+    // Only a token's characters may go into the cookie's header.
+    let plain = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let tenant = if plain && !token.is_empty() {
+        tenant_for_token(&state, token).await
     } else {
         Ok(None)
     };
@@ -115,7 +151,10 @@ pub(crate) async fn login(AxumState(state): AxumState<Arc<State>>, Form(form): F
 }
 
 /// `POST /ui/logout`: forgets the cookie.
-pub(crate) async fn logout() -> Response {
+pub(crate) async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return cross_origin();
+    }
     let mut response = Redirect::to("/ui/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -1,0 +1,82 @@
+// The web UI in a real browser (Debian's Chromium through playwright-core), against the
+// `weft serve` that tests/ui.rs starts and describes in the environment:
+// WEFT_URL, WEFT_ALPHA_TOKEN, WEFT_BETA_TOKEN, WEFT_RUN (a finished run of alpha's),
+// WEFT_CHROMIUM (the browser) and WEFT_SCREENSHOTS (where pages are saved as PNG).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} is not set: run these tests through tests/ui.rs`);
+  return value;
+};
+const base = env('WEFT_URL');
+const run = env('WEFT_RUN');
+const shots = env('WEFT_SCREENSHOTS');
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: env('WEFT_CHROMIUM'),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => { await browser?.close(); });
+
+/// A fresh browser context (its own cookies) signed in with `token`.
+async function signedIn(token, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(String(e)));
+  await page.goto(`${base}/ui/`);
+  assert.equal(new URL(page.url()).pathname, '/ui/login', 'signed out, the UI asks for a token');
+  await page.getByLabel('Tenant API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/ui/`);
+  return { context, page, problems };
+}
+
+test('a tenant signs in, finds its run and opens it', async () => {
+  const { context, page, problems } = await signedIn(env('WEFT_ALPHA_TOKEN'));
+  const link = page.getByRole('link', { name: run });
+  await link.waitFor();
+  const row = page.locator('tr', { has: link });
+  assert.match(await row.innerText(), /succeeded/);
+  await page.screenshot({ path: `${shots}/runs.png`, fullPage: true });
+  await link.click();
+  await page.waitForURL(`${base}/ui/runs/${run}`);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), `Run ${run}`);
+  assert.match(await page.locator('#step-only').innerText(), /succeeded/);
+  await page.screenshot({ path: `${shots}/run.png`, fullPage: true });
+  assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
+  await context.close();
+});
+
+test('another tenant can reach neither the run nor its row', async () => {
+  const { context, page } = await signedIn(env('WEFT_BETA_TOKEN'));
+  assert.equal(await page.getByRole('link', { name: run }).count(), 0);
+  const response = await page.goto(`${base}/ui/runs/${run}`);
+  assert.equal(response.status(), 404);
+  assert.match(await page.locator('main').innerText(), /This tenant has no run/);
+  await context.close();
+});
+
+test('the runs page works on a narrow window and by keyboard', async () => {
+  const { context, page } = await signedIn(env('WEFT_ALPHA_TOKEN'), { width: 420, height: 800 });
+  const link = page.getByRole('link', { name: run });
+  await link.waitFor();
+  assert.ok(await link.isVisible(), 'the run link fits a narrow window');
+  // Tab from the top reaches the run's link; Enter opens it.
+  for (let i = 0; i < 20 && !(await link.evaluate((a) => a === document.activeElement)); i++) {
+    await page.keyboard.press('Tab');
+  }
+  assert.ok(await link.evaluate((a) => a === document.activeElement), 'the link takes the focus');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`${base}/ui/runs/${run}`);
+  await context.close();
+});
