@@ -228,8 +228,15 @@ async fn the_ui_works_in_a_real_browser() {
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
 
-    let shots = tempfile::tempdir().expect("tempdir");
-    let log = shots.path().join("node.log");
+    // Kept after the test (cargo's scratch directory for integration tests): the README's
+    // screenshots in docs/ui/ are copied from here.
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    const PAGES: [&str; 2] = ["runs.png", "run.png"];
+    for page in PAGES {
+        let _ = std::fs::remove_file(shots.join(page));
+    }
+    let log = shots.join("node.log");
     let status = std::process::Command::new("node")
         .args(["--test", "--test-reporter=spec"])
         .arg(dir.join("ui.test.mjs"))
@@ -239,7 +246,7 @@ async fn the_ui_works_in_a_real_browser() {
         .env("WEFT_BETA_TOKEN", &beta)
         .env("WEFT_RUN", &run)
         .env("WEFT_CHROMIUM", &chromium)
-        .env("WEFT_SCREENSHOTS", shots.path())
+        .env("WEFT_SCREENSHOTS", &shots)
         .stdout(std::fs::File::create(&log).expect("log"))
         .stderr(std::process::Stdio::inherit())
         .status()
@@ -247,8 +254,8 @@ async fn the_ui_works_in_a_real_browser() {
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("{output}");
     assert!(status.success(), "the browser tests failed:\n{output}");
-    for page in ["runs.png", "run.png"] {
-        let png = std::fs::read(shots.path().join(page)).expect("a screenshot");
+    for page in PAGES {
+        let png = std::fs::read(shots.join(page)).expect("a screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG");
     }
 }
