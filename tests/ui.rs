@@ -259,3 +259,50 @@ async fn the_ui_works_in_a_real_browser() {
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_cancelled_and_resumed_from_its_page() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let served = Served::start(&home, &[]);
+    let cookie = sign_in(&served, &alpha).await;
+    let spin = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
+    let run = served.submit(&alpha, json!({"workflow": spin})).await;
+    let (_, shown) = page(&served, &format!("/ui/runs/{run}"), &cookie).await;
+    assert!(shown.contains(&format!("action=\"/ui/runs/{run}/cancel\"")), "{shown}");
+    assert!(!shown.contains("/resume\""), "a running run cannot be resumed: {shown}");
+
+    let act = |action: &'static str, origin: String| {
+        let (url, cookie) = (served.url(&format!("/ui/runs/{run}/{action}")), cookie.clone());
+        async move {
+            client()
+                .post(url)
+                .header(COOKIE, cookie)
+                .header(ORIGIN, origin)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let forged = act("cancel", "http://evil.example".into()).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let cancelled = act("cancel", served.base.clone()).await;
+    assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
+    assert_eq!(cancelled.headers()[LOCATION], format!("/ui/runs/{run}"));
+    let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "cancelled", "{report:#}");
+    let (_, shown) = page(&served, &format!("/ui/runs/{run}"), &cookie).await;
+    assert!(shown.contains(&format!("action=\"/ui/runs/{run}/resume\"")), "{shown}");
+    // Cancelling a run that is not running says why.
+    let again = act("cancel", served.base.clone()).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.text().await.expect("body").contains("is not running"));
+
+    let resumed = act("resume", served.base.clone()).await;
+    assert_eq!(resumed.status(), StatusCode::SEE_OTHER);
+    let (_, shown) = served.get(&format!("/api/v1/runs/{run}"), &alpha).await;
+    assert_eq!(shown["status"], "running", "{shown:#}");
+    assert_eq!(act("cancel", served.base.clone()).await.status(), StatusCode::SEE_OTHER);
+    let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "cancelled", "{report:#}");
+}

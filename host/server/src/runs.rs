@@ -275,17 +275,7 @@ pub(crate) async fn cancel(
     tenant: Tenant,
     Path(run_id): Path<String>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let records = state.runner(&tenant).records;
-    let status = records.run(&run_id).await?.summary.status;
-    if status != "running" && status != "interrupted" {
-        return Err(ApiError::conflict(format!("run {run_id} is not running (it {status})")));
-    }
-    records.request_cancel(&run_id).await?;
-    if let Some(live) = state.hub.find(tenant.name(), &run_id) {
-        live.cancel.cancel("cancelled through the API");
-    }
-    tracing::info!(tenant = tenant.name(), run = %run_id, "cancel requested");
-    state.audit(&tenant, "run.cancel", &run_id, serde_json::json!({})).await;
+    cancel_run(&state, &tenant, &run_id, "the API").await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -323,6 +313,23 @@ pub(crate) async fn resume(
             message: "the run continues: committed steps are kept, the rest run".into(),
         }),
     ))
+}
+
+/// Asks `run_id` of `tenant` to stop (`through` names the way in, for the step's error:
+/// `the API`, `the web UI`); 409 when it is not running.
+pub(crate) async fn cancel_run(state: &State, tenant: &Tenant, run_id: &str, through: &str) -> Result<(), ApiError> {
+    let records = state.runner(tenant).records;
+    let status = records.run(run_id).await?.summary.status;
+    if status != "running" && status != "interrupted" {
+        return Err(ApiError::conflict(format!("run {run_id} is not running (it {status})")));
+    }
+    records.request_cancel(run_id).await?;
+    if let Some(live) = state.hub.find(tenant.name(), run_id) {
+        live.cancel.cancel(format!("cancelled through {through}"));
+    }
+    tracing::info!(tenant = tenant.name(), run = %run_id, "cancel requested");
+    state.audit(tenant, "run.cancel", run_id, serde_json::json!({})).await;
+    Ok(())
 }
 
 /// Resumes `run_id` of `tenant` in this server; `by` says why in the audit log (`request`,

@@ -2,11 +2,11 @@
 //! one run with its steps. A run of another tenant is not found, as through the API.
 
 use super::layout::page;
-use super::session::UiTenant;
+use super::session::{UiTenant, cross_origin, same_origin};
 use crate::State;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -125,6 +125,18 @@ pub(crate) async fn show(
             dt { "Duration" } dd { (duration(run.started_at, run.finished_at)) }
             @if let Some(error) = &run.error { dt { "Why it stopped" } dd { (error) } }
         }
+        div.actions {
+            @if run.status == "running" || run.status == "interrupted" {
+                form method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
+                    button type="submit" { "Cancel" }
+                }
+            }
+            @if run.status != "running" && run.status != "succeeded" {
+                form method="post" action={ "/ui/runs/" (run.id) "/resume" } {
+                    button type="submit" { "Resume" }
+                }
+            }
+        }
         h2 { "Steps" }
         table.steps aria-label="Steps" {
             thead { tr {
@@ -146,6 +158,42 @@ pub(crate) async fn show(
         }
     };
     page(&format!("Run {}", run.id), Some(tenant.name()), content)
+}
+
+/// `POST /ui/runs/{id}/cancel` asks the run to stop; `POST /ui/runs/{id}/resume` runs
+/// again what did not succeed. Then the run's page.
+pub(crate) async fn act(
+    AxumState(state): AxumState<Arc<State>>,
+    UiTenant(tenant): UiTenant,
+    Path((run_id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return cross_origin();
+    }
+    let done = match action.as_str() {
+        "cancel" => crate::runs::cancel_run(&state, &tenant, &run_id, "the web UI").await,
+        "resume" => crate::runs::resume_run(&state, &tenant, &run_id, "web UI").await,
+        _ => Err(crate::ApiError::not_found(format!("no action `{action}`"))),
+    };
+    after_action(tenant.name(), &run_id, done)
+}
+
+/// Back to the run's page, or a page saying why the action was refused.
+fn after_action(tenant: &str, run_id: &str, done: Result<(), crate::ApiError>) -> Response {
+    match done {
+        Ok(()) => Redirect::to(&format!("/ui/runs/{run_id}")).into_response(),
+        Err(e) => {
+            let content = html! {
+                h1 { "Not done" }
+                p role="alert" { (e.message()) }
+                p { a href={ "/ui/runs/" (run_id) } { "Back to the run" } }
+            };
+            let mut response = page("Not done", Some(tenant), content);
+            *response.status_mut() = e.status();
+            response
+        }
+    }
 }
 
 fn status_badge(status: &str) -> Markup {

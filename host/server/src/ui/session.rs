@@ -101,7 +101,7 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// What a form posted from elsewhere gets.
-fn cross_origin() -> Response {
+pub(crate) fn cross_origin() -> Response {
     (
         StatusCode::FORBIDDEN,
         "forms are taken only from this server's own pages",
