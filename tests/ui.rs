@@ -227,6 +227,9 @@ async fn the_ui_works_in_a_real_browser() {
     let run = served.submit(&alpha, json!({"workflow": workflow})).await;
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
+    // A run that goes on until the browser test cancels it.
+    let spin = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
+    let spinning = served.submit(&alpha, json!({"workflow": spin})).await;
 
     // Kept after the test (cargo's scratch directory for integration tests): the README's
     // screenshots in docs/ui/ are copied from here.
@@ -245,6 +248,7 @@ async fn the_ui_works_in_a_real_browser() {
         .env("WEFT_ALPHA_TOKEN", &alpha)
         .env("WEFT_BETA_TOKEN", &beta)
         .env("WEFT_RUN", &run)
+        .env("WEFT_SPIN_RUN", &spinning)
         .env("WEFT_CHROMIUM", &chromium)
         .env("WEFT_SCREENSHOTS", &shots)
         .stdout(std::fs::File::create(&log).expect("log"))
@@ -254,6 +258,8 @@ async fn the_ui_works_in_a_real_browser() {
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     eprintln!("{output}");
     assert!(status.success(), "the browser tests failed:\n{output}");
+    let report = served.wait(&alpha, &spinning, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "cancelled", "{report:#}");
     for page in PAGES {
         let png = std::fs::read(shots.join(page)).expect("a screenshot");
         assert!(png.starts_with(b"\x89PNG"), "{page} is a PNG");

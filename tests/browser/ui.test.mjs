@@ -1,6 +1,7 @@
 // The web UI in a real browser (Debian's Chromium through playwright-core), against the
 // `weft serve` that tests/ui.rs starts and describes in the environment:
 // WEFT_URL, WEFT_ALPHA_TOKEN, WEFT_BETA_TOKEN, WEFT_RUN (a finished run of alpha's),
+// WEFT_SPIN_RUN (a run of alpha's that goes on until these tests cancel it),
 // WEFT_CHROMIUM (the browser) and WEFT_SCREENSHOTS (where pages are saved as PNG).
 
 import { test, before, after } from 'node:test';
@@ -78,5 +79,26 @@ test('the runs page works on a narrow window and by keyboard', async () => {
   assert.ok(await link.evaluate((a) => a === document.activeElement), 'the link takes the focus');
   await page.keyboard.press('Enter');
   await page.waitForURL(`${base}/ui/runs/${run}`);
+  await context.close();
+});
+
+test("a running run's page follows it to its end without a reload", async () => {
+  const spin = env('WEFT_SPIN_RUN');
+  const token = env('WEFT_ALPHA_TOKEN');
+  const { context, page, problems } = await signedIn(token);
+  await page.goto(`${base}/ui/runs/${spin}`);
+  await page.locator('dl.run .status.running').waitFor();
+  let loads = 0;
+  page.on('load', () => { loads += 1; });
+  // Cancelled elsewhere (through the API): the page sees it at its next look.
+  const cancelled = await fetch(`${base}/api/v1/runs/${spin}/cancel`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(cancelled.status, 202);
+  await page.locator('dl.run .status.cancelled').waitFor({ timeout: 30_000 });
+  assert.equal(loads, 0, 'the page was not loaded again');
+  assert.ok(await page.getByRole('button', { name: 'Resume' }).isVisible());
+  assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });

@@ -19,6 +19,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui", get(|| async { axum::response::Redirect::permanent("/ui/") }))
         .route("/ui/", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
+        .route("/ui/runs/{id}/live", get(runs::live))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", axum::routing::post(session::logout))

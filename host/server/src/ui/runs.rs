@@ -5,12 +5,12 @@ use super::layout::page;
 use super::session::{UiTenant, cross_origin, same_origin};
 use crate::State;
 use axum::extract::{Path, Query, State as AxumState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
-use weft_records::{RecordsError, RunFilter, RunSummary};
+use weft_records::{RecordsError, RunDetail, RunFilter, RunSummary};
 
 /// Runs on one page of the list.
 const PAGE: u32 = 100;
@@ -115,49 +115,84 @@ pub(crate) async fn show(
         Err(e) => return failure(tenant.name(), &e),
     };
     let run = &detail.summary;
-    let report = detail.report();
     let content = html! {
         h1 { "Run " code { (run.id) } }
-        dl.run {
-            dt { "Workflow" } dd { (run.workflow) }
-            dt { "Status" } dd { (status_badge(&run.status)) }
-            dt { "Started (UTC)" } dd { (started(run.started_at)) }
-            dt { "Duration" } dd { (duration(run.started_at, run.finished_at)) }
-            @if let Some(error) = &run.error { dt { "Why it stopped" } dd { (error) } }
+        (run_section(&detail))
+    };
+    page(&format!("Run {}", run.id), Some(tenant.name()), content)
+}
+
+/// `GET /ui/runs/{id}/live`: the run's section alone, which a running run's page fetches
+/// again every 2 s (htmx) until the run ends.
+pub(crate) async fn live(
+    AxumState(state): AxumState<Arc<State>>,
+    UiTenant(tenant): UiTenant,
+    Path(run_id): Path<String>,
+) -> Response {
+    match state.runner(&tenant).records.run(&run_id).await {
+        Ok(detail) => {
+            let mut response = run_section(&detail).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
         }
-        div.actions {
-            @if run.status == "running" || run.status == "interrupted" {
-                form method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
-                    button type="submit" { "Cancel" }
+        Err(RecordsError::UnknownRun(_)) => (StatusCode::NOT_FOUND, "no such run").into_response(),
+        Err(e) => failure(tenant.name(), &e),
+    }
+}
+
+/// What a run's page shows of it: its status, its actions and its steps; while it runs, it
+/// replaces itself with a fresh copy every 2 s.
+fn run_section(detail: &RunDetail) -> Markup {
+    let run = &detail.summary;
+    let report = detail.report();
+    let running = run.status == "running";
+    html! {
+        section #run-live aria-live="polite"
+            hx-get=[running.then(|| format!("/ui/runs/{}/live", run.id))]
+            hx-trigger=[running.then_some("every 2s")]
+            hx-swap=[running.then_some("outerHTML")] {
+            dl.run {
+                dt { "Workflow" } dd { (run.workflow) }
+                dt { "Status" } dd { (status_badge(&run.status)) }
+                dt { "Started (UTC)" } dd { (started(run.started_at)) }
+                dt { "Duration" } dd { (duration(run.started_at, run.finished_at)) }
+                @if let Some(error) = &run.error { dt { "Why it stopped" } dd { (error) } }
+            }
+            div.actions {
+                @if running || run.status == "interrupted" {
+                    form method="post" action={ "/ui/runs/" (run.id) "/cancel" } {
+                        button type="submit" { "Cancel" }
+                    }
+                }
+                @if !running && run.status != "succeeded" {
+                    form method="post" action={ "/ui/runs/" (run.id) "/resume" } {
+                        button type="submit" { "Resume" }
+                    }
                 }
             }
-            @if run.status != "running" && run.status != "succeeded" {
-                form method="post" action={ "/ui/runs/" (run.id) "/resume" } {
-                    button type="submit" { "Resume" }
-                }
-            }
-        }
-        h2 { "Steps" }
-        table.steps aria-label="Steps" {
-            thead { tr {
-                th scope="col" { "Step" } th scope="col" { "Component" } th scope="col" { "Status" }
-                th scope="col" { "Attempts" } th scope="col" { "Time" } th scope="col" { "Error" }
-            } }
-            tbody {
-                @for step in &report.steps {
-                    tr #{ "step-" (step.id) } data-status=(step.status.as_str()) {
-                        th scope="row" { code { (step.id) } }
-                        td { (step.uses) }
-                        td { (status_badge(step.status.as_str())) @if step.reuse.is_some() { " (cached)" } }
-                        td.num { (step.attempts.len()) }
-                        td.num { @if let Some(ms) = step.duration_ms { (format!("{:.1} s", ms / 1e3)) } }
-                        td { @if let Some(error) = &step.error { (error) } }
+            h2 { "Steps" }
+            table.steps aria-label="Steps" {
+                thead { tr {
+                    th scope="col" { "Step" } th scope="col" { "Component" } th scope="col" { "Status" }
+                    th scope="col" { "Attempts" } th scope="col" { "Time" } th scope="col" { "Error" }
+                } }
+                tbody {
+                    @for step in &report.steps {
+                        tr #{ "step-" (step.id) } data-status=(step.status.as_str()) {
+                            th scope="row" { code { (step.id) } }
+                            td { (step.uses) }
+                            td { (status_badge(step.status.as_str())) @if step.reuse.is_some() { " (cached)" } }
+                            td.num { (step.attempts.len()) }
+                            td.num { @if let Some(ms) = step.duration_ms { (format!("{:.1} s", ms / 1e3)) } }
+                            td { @if let Some(error) = &step.error { (error) } }
+                        }
                     }
                 }
             }
         }
-    };
-    page(&format!("Run {}", run.id), Some(tenant.name()), content)
+    }
 }
 
 /// `POST /ui/runs/{id}/cancel` asks the run to stop; `POST /ui/runs/{id}/resume` runs
