@@ -235,7 +235,7 @@ async fn the_ui_works_in_a_real_browser() {
     // screenshots in docs/ui/ are copied from here.
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshots dir");
-    const PAGES: [&str; 2] = ["runs.png", "run.png"];
+    const PAGES: [&str; 3] = ["runs.png", "run.png", "submit.png"];
     for page in PAGES {
         let _ = std::fs::remove_file(shots.join(page));
     }
@@ -311,4 +311,61 @@ async fn a_run_is_cancelled_and_resumed_from_its_page() {
     assert_eq!(act("cancel", served.base.clone()).await.status(), StatusCode::SEE_OTHER);
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "cancelled", "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_submit_page_shows_each_problem_at_its_line_or_runs_the_workflow() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let served = Served::start(&home, &[]);
+    let cookie = sign_in(&served, &alpha).await;
+    let (status, form) = page(&served, "/ui/submit", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"<textarea id="workflow" name="workflow""#), "{form}");
+
+    let post = |body: String, origin: String| {
+        let (url, cookie) = (served.url("/ui/submit"), cookie.clone());
+        async move {
+            client()
+                .post(url)
+                .header(COOKIE, cookie)
+                .header(ORIGIN, origin)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    // An unknown field on line 3: the page keeps the text and puts the problem under it.
+    let bad = "name: bad\nsteps:\n  a: {uses: test-noop, bogus: 1}\n";
+    let refused = post(format!("workflow={}", encode(bad)), served.base.clone()).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    policed(&refused);
+    let shown = refused.text().await.expect("body");
+    assert!(shown.contains(r#"<li id="line-3" class="has-problem">"#), "{shown}");
+    assert!(shown.contains("line 3, column "), "{shown}");
+    assert!(!shown.contains(r#"<li id="line-2" class="has-problem">"#), "{shown}");
+    assert!(shown.contains("bogus"), "{shown}");
+    let forged = post(format!("workflow={}", encode(bad)), "http://evil.example".into()).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let params = post(format!("workflow={}&params=novalue", encode(bad)), served.base.clone()).await;
+    assert_eq!(params.status(), StatusCode::BAD_REQUEST);
+    assert!(params.text().await.expect("body").contains("write `name=value`"));
+
+    let good = "name: tiny\nsteps:\n  only: {uses: test-noop}\n";
+    let ran = post(format!("workflow={}", encode(good)), served.base.clone()).await;
+    assert_eq!(ran.status(), StatusCode::SEE_OTHER);
+    let location = ran.headers()[LOCATION].to_str().expect("ascii").to_string();
+    let run = location.strip_prefix("/ui/runs/").expect("a run's page");
+    let report = served.wait(&alpha, run, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
 }

@@ -102,3 +102,26 @@ test("a running run's page follows it to its end without a reload", async () => 
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });
+
+test('an invalid workflow shows its problem at its line; a valid one runs', async () => {
+  const { context, page, problems } = await signedIn(env('WEFT_ALPHA_TOKEN'));
+  await page.getByRole('link', { name: 'Submit' }).click();
+  await page.waitForURL(`${base}/ui/submit`);
+  await page.getByLabel('Workflow (YAML)').fill('name: bad\nsteps:\n  a: {uses: test-noop, bogus: 1}\n');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const line = page.locator('#line-3');
+  await line.waitFor();
+  assert.match(await line.locator('.problem').innerText(), /^line 3, column \d+: /);
+  assert.equal(await page.locator('#line-2 .problem').count(), 0);
+  await page.screenshot({ path: `${shots}/submit.png`, fullPage: true });
+  // The text is kept: fixed in place, it runs.
+  const text = await page.getByLabel('Workflow (YAML)').inputValue();
+  await page.getByLabel('Workflow (YAML)').fill(text.replace(', bogus: 1', ''));
+  await page.getByRole('button', { name: 'Run' }).click();
+  await page.waitForURL(/\/ui\/runs\//);
+  await page.locator('dl.run .status.succeeded').waitFor({ timeout: 30_000 });
+  // The refused submission's page came with its status, 422, which the console notes.
+  const unexpected = problems.filter((p) => !p.includes('status of 422'));
+  assert.deepEqual(unexpected, [], 'no script error, nothing the page policy refused');
+  await context.close();
+});

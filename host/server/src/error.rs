@@ -167,6 +167,11 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.body.error.message
     }
+
+    /// For an invalid workflow: every problem with its position.
+    pub fn problems(&self) -> &[Problem] {
+        &self.body.error.problems
+    }
 }
 
 impl IntoResponse for ApiError {

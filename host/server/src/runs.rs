@@ -88,11 +88,23 @@ pub(crate) async fn submit(
     tenant: Tenant,
     body: Result<Json<SubmitRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let quotas = state.quotas(&tenant).await?;
+    let request = body.map(|Json(r)| r).map_err(ApiError::rejected_json);
+    let submitted = submit_run(&state, &tenant, request).await?;
+    Ok((StatusCode::CREATED, Json(submitted)))
+}
+
+/// Validates, records and starts `request` of `tenant` (the API's submit and the UI's).
+/// A request that could not be read still counts against `submissions-per-minute`.
+pub(crate) async fn submit_run(
+    state: &Arc<State>,
+    tenant: &Tenant,
+    request: Result<SubmitRequest, ApiError>,
+) -> Result<Submitted, ApiError> {
+    let quotas = state.quotas(tenant).await?;
     // Room first: a refusal for want of it costs no submission.
-    let room = state.room_for_a_run(&tenant, &quotas)?;
-    state.take_submission(&tenant, &quotas)?;
-    let Json(request) = body.map_err(ApiError::rejected_json)?;
+    let room = state.room_for_a_run(tenant, &quotas)?;
+    state.take_submission(tenant, &quotas)?;
+    let request = request?;
     if request.workflow.len() as u64 > weft_runner::MAX_WORKFLOW_BYTES {
         return Err(ApiError::too_large(format!(
             "the workflow is {} bytes; at most {} are accepted",
@@ -119,13 +131,13 @@ pub(crate) async fn submit(
         inputs.insert(name, digest);
     }
     let overrides: Vec<(String, String)> = request.params.into_iter().collect();
-    let runner = state.runner(&tenant);
-    let registry = state.registry(&tenant);
+    let runner = state.runner(tenant);
+    let registry = state.registry(tenant);
     let sandbox = &runner.loader.sandbox;
     let (default_memory, default_timeout) = (sandbox.default_memory, sandbox.default_timeout);
     let within_quotas = |plan: &weft_model::Plan| quotas.check_plan(plan, default_memory, default_timeout);
     // Before the run is recorded: a failure here leaves nothing behind.
-    let settings = state.run_settings(&tenant, &quotas, 0).await?;
+    let settings = state.run_settings(tenant, &quotas, 0).await?;
     let prepared = match runner
         .submit(&file, request.workflow, &overrides, &inputs, &registry, &within_quotas)
         .await
@@ -146,7 +158,7 @@ pub(crate) async fn submit(
     let inputs: BTreeMap<&String, String> = prepared.inputs.iter().map(|(k, v)| (k, v.digest.to_string())).collect();
     state
         .audit(
-            &tenant,
+            tenant,
             "run.submit",
             &submitted.run_id,
             serde_json::json!({"workflow": submitted.workflow, "file": file, "params": overrides, "inputs": inputs, "components": components}),
@@ -154,7 +166,7 @@ pub(crate) async fn submit(
         .await;
     state.hub.metrics.run_submitted();
     state.hub.launch(runner, prepared, settings, Some(room));
-    Ok((StatusCode::CREATED, Json(submitted)))
+    Ok(submitted)
 }
 
 /// Which runs to list.

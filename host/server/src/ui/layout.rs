@@ -31,6 +31,7 @@ pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Respon
                         a.brand href="/ui/" { "Weft" }
                         @if let Some(tenant) = tenant {
                             a href="/ui/" { "Runs" }
+                            a href="/ui/submit" { "Submit" }
                             span.tenant { "tenant " strong { (tenant) } }
                             form method="post" action="/ui/logout" {
                                 button type="submit" { "Sign out" }

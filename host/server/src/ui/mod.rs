@@ -7,6 +7,7 @@ mod assets;
 mod layout;
 mod runs;
 mod session;
+mod submit;
 
 use crate::State;
 use axum::Router;
@@ -21,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/live", get(runs::live))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
+        .route("/ui/submit", get(submit::form).post(submit::submit))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", axum::routing::post(session::logout))
         .route("/ui/assets/{*path}", get(assets::serve))
