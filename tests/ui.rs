@@ -223,8 +223,11 @@ async fn the_ui_works_in_a_real_browser() {
     let alpha = tenant(&home, "alpha");
     let beta = tenant(&home, "beta");
     let served = Served::start(&home, &[]);
-    let workflow = "name: tiny\nsteps:\n  only: {uses: test-noop}\n";
-    let run = served.submit(&alpha, json!({"workflow": workflow})).await;
+    let input = served.upload(&alpha, b"twenty bytes of data").await;
+    let workflow = "name: tiny\ninputs:\n  data: {path: d.txt}\nsteps:\n  only: {uses: test-noop}\n  work: {uses: test-work, inputs: {data: inputs.data}}\n";
+    let run = served
+        .submit(&alpha, json!({"workflow": workflow, "inputs": {"data": input}}))
+        .await;
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
     // A run that goes on until the browser test cancels it.
@@ -235,7 +238,7 @@ async fn the_ui_works_in_a_real_browser() {
     // screenshots in docs/ui/ are copied from here.
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshots dir");
-    const PAGES: [&str; 3] = ["runs.png", "run.png", "submit.png"];
+    const PAGES: [&str; 4] = ["runs.png", "run.png", "step.png", "submit.png"];
     for page in PAGES {
         let _ = std::fs::remove_file(shots.join(page));
     }
@@ -368,4 +371,44 @@ async fn the_submit_page_shows_each_problem_at_its_line_or_runs_the_workflow() {
     let run = location.strip_prefix("/ui/runs/").expect("a run's page");
     let report = served.wait(&alpha, run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steps_page_shows_what_it_read_made_measured_and_logged() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let served = Served::start(&home, &[]);
+    let cookie = sign_in(&served, &alpha).await;
+    let input = served.upload(&alpha, b"twenty bytes of data").await;
+    let workflow = "name: w\ninputs:\n  data: {path: d.txt}\nsteps:\n  work: {uses: test-work, inputs: {data: inputs.data}}\n  talk: {uses: test-chatty}\n";
+    let run = served
+        .submit(&alpha, json!({"workflow": workflow, "inputs": {"data": input}}))
+        .await;
+    let report = served.wait(&alpha, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+
+    let (_, shown) = page(&served, &format!("/ui/runs/{run}"), &cookie).await;
+    assert!(
+        shown.contains(&format!("href=\"/ui/runs/{run}/steps/work\"")),
+        "{shown}"
+    );
+    let (status, work) = page(&served, &format!("/ui/runs/{run}/steps/work"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let value = report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == "work"))
+        .and_then(|s| s["metrics"][0][1].as_f64())
+        .expect("the metric");
+    assert!(
+        work.contains("<th scope=\"row\">value</th>") && work.contains(&value.to_string()),
+        "{work}"
+    );
+    assert!(work.contains("inputs.data") && work.contains("text/plain"), "{work}");
+    let (_, talk) = page(&served, &format!("/ui/runs/{run}/steps/talk"), &cookie).await;
+    assert!(
+        talk.contains("<pre id=\"log\">") && talk.contains("The first 1000 of "),
+        "{talk}"
+    );
+    let (status, _) = page(&served, &format!("/ui/runs/{run}/steps/nothing"), &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

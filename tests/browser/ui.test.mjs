@@ -54,6 +54,12 @@ test('a tenant signs in, finds its run and opens it', async () => {
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), `Run ${run}`);
   assert.match(await page.locator('#step-only').innerText(), /succeeded/);
   await page.screenshot({ path: `${shots}/run.png`, fullPage: true });
+  // A step's page: its metric and its output.
+  await page.getByRole('link', { name: 'work', exact: true }).click();
+  await page.waitForURL(`${base}/ui/runs/${run}/steps/work`);
+  assert.match(await page.locator('#metrics').innerText(), /value/);
+  assert.match(await page.locator('#outputs').innerText(), /text\/plain/);
+  await page.screenshot({ path: `${shots}/step.png`, fullPage: true });
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });

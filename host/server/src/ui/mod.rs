@@ -7,6 +7,7 @@ mod assets;
 mod layout;
 mod runs;
 mod session;
+mod step;
 mod submit;
 
 use crate::State;
@@ -21,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/live", get(runs::live))
+        .route("/ui/runs/{id}/steps/{step}", get(step::show))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
         .route("/ui/submit", get(submit::form).post(submit::submit))
         .route("/ui/login", get(session::form).post(session::login))

@@ -181,7 +181,7 @@ fn run_section(detail: &RunDetail) -> Markup {
                 tbody {
                     @for step in &report.steps {
                         tr #{ "step-" (step.id) } data-status=(step.status.as_str()) {
-                            th scope="row" { code { (step.id) } }
+                            th scope="row" { a href=(super::step::url(&run.id, &step.id)) { code { (step.id) } } }
                             td { (step.uses) }
                             td { (status_badge(step.status.as_str())) @if step.reuse.is_some() { " (cached)" } }
                             td.num { (step.attempts.len()) }
@@ -247,7 +247,7 @@ fn duration(started: i64, finished: Option<i64>) -> String {
 }
 
 /// A page saying the records cannot be read now (the details go to the server's log).
-fn failure(tenant: &str, e: &RecordsError) -> Response {
+pub(crate) fn failure(tenant: &str, e: &RecordsError) -> Response {
     tracing::error!("the UI cannot read the records: {e}");
     let content = html! { h1 { "Not available" } p { "The run records cannot be read now; try again." } };
     let mut response = page("Not available", Some(tenant), content);
