@@ -230,6 +230,17 @@ async fn the_ui_works_in_a_real_browser() {
         .await;
     let report = served.wait(&alpha, &run, Duration::from_secs(60)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
+    // A run of 1,000 steps, whose pages' load times the browser test prints.
+    let salts: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+    let big = format!(
+        "name: big\ninputs:\n  data: {{path: d.txt}}\nsteps:\n  fan:\n    uses: test-work\n    inputs: {{data: inputs.data}}\n    with: {{rounds: 0}}\n    matrix: {{salt: [{}]}}\n",
+        salts.join(", ")
+    );
+    let big = served
+        .submit(&alpha, json!({"workflow": big, "inputs": {"data": input}}))
+        .await;
+    let report = served.wait(&alpha, &big, Duration::from_secs(300)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
     // A run that goes on until the browser test cancels it.
     let spin = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
     let spinning = served.submit(&alpha, json!({"workflow": spin})).await;
@@ -252,6 +263,7 @@ async fn the_ui_works_in_a_real_browser() {
         .env("WEFT_BETA_TOKEN", &beta)
         .env("WEFT_RUN", &run)
         .env("WEFT_SPIN_RUN", &spinning)
+        .env("WEFT_BIG_RUN", &big)
         .env("WEFT_CHROMIUM", &chromium)
         .env("WEFT_SCREENSHOTS", &shots)
         .stdout(std::fs::File::create(&log).expect("log"))

@@ -1,7 +1,8 @@
 // The web UI in a real browser (Debian's Chromium through playwright-core), against the
 // `weft serve` that tests/ui.rs starts and describes in the environment:
 // WEFT_URL, WEFT_ALPHA_TOKEN, WEFT_BETA_TOKEN, WEFT_RUN (a finished run of alpha's),
-// WEFT_SPIN_RUN (a run of alpha's that goes on until these tests cancel it),
+// WEFT_SPIN_RUN (a run of alpha's that goes on until these tests cancel it), WEFT_BIG_RUN
+// (a finished run of 1,000 steps),
 // WEFT_CHROMIUM (the browser) and WEFT_SCREENSHOTS (where pages are saved as PNG).
 
 import { test, before, after } from 'node:test';
@@ -129,5 +130,30 @@ test('an invalid workflow shows its problem at its line; a valid one runs', asyn
   // The refused submission's page came with its status, 422, which the console notes.
   const unexpected = problems.filter((p) => !p.includes('status of 422'));
   assert.deepEqual(unexpected, [], 'no script error, nothing the page policy refused');
+  await context.close();
+});
+
+test("a 1,000-step run's pages load whole (times printed for the note)", async () => {
+  const big = env('WEFT_BIG_RUN');
+  const { context, page, problems } = await signedIn(env('WEFT_ALPHA_TOKEN'));
+  const timed = async (path) => {
+    await page.goto(`${base}${path}`);
+    return page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      return { load: nav.loadEventEnd - nav.startTime, bytes: nav.transferSize };
+    });
+  };
+  const list = await timed('/ui/');
+  const run = await timed(`/ui/runs/${big}`);
+  assert.equal(await page.locator('table.steps tbody tr').count(), 1000);
+  // The last instance's page, through its link (its id holds brackets, encoded in the URL).
+  const last = page.locator('table.steps tbody tr').last().getByRole('link');
+  const id = await last.innerText();
+  const step = await timed(new URL(await last.getAttribute('href'), base).pathname);
+  assert.equal(await page.locator('h1').innerText(), `Step ${id}`);
+  for (const [name, t] of [['runs list', list], ['run page, 1,000 steps', run], ['step page', step]]) {
+    console.log(`page load: ${name}: ${t.load.toFixed(0)} ms, ${(t.bytes / 1024).toFixed(0)} KiB`);
+  }
+  assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });
