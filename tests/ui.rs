@@ -8,7 +8,7 @@ mod common;
 use common::Home;
 use common::served::{Served, tenant};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, ETAG, IF_NONE_MATCH, LOCATION, SET_COOKIE};
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,16 +20,26 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Posts a form to `path` as a browser would, with these headers (an origin, a cookie).
+async fn post_form(served: &Served, path: &str, headers: &[(&str, &str)], body: String) -> reqwest::Response {
+    let mut request = client()
+        .post(served.url(path))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(body).send().await.expect("post")
+}
+
 /// Signs in with `token`; the cookie to send after.
 async fn sign_in(served: &Served, token: &str) -> String {
-    let response = client()
-        .post(served.url("/ui/login"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(ORIGIN, &served.base)
-        .body(format!("token={token}"))
-        .send()
-        .await
-        .expect("sign in");
+    let response = post_form(
+        served,
+        "/ui/login",
+        &[("origin", &served.base)],
+        format!("token={token}"),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/ui/");
     let cookie = response.headers()[SET_COOKIE].to_str().expect("ascii").to_string();
@@ -82,14 +92,13 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     let response = client().get(served.url("/ui/")).send().await.expect("get");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/ui/login");
-    let refused = client()
-        .post(served.url("/ui/login"))
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(ORIGIN, &served.base)
-        .body("token=weft_nothing")
-        .send()
-        .await
-        .expect("sign in");
+    let refused = post_form(
+        &served,
+        "/ui/login",
+        &[("origin", &served.base)],
+        "token=weft_nothing".into(),
+    )
+    .await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     policed(&refused);
     assert!(
@@ -105,14 +114,7 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     // elsewhere signs the browser in, or out.
     for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
         for path in ["/ui/login", "/ui/logout"] {
-            let response = client()
-                .post(served.url(path))
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(name, value)
-                .body(format!("token={alpha}"))
-                .send()
-                .await
-                .expect("post");
+            let response = post_form(&served, path, &[(name, value)], format!("token={alpha}")).await;
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path} with {name}: {value}");
             assert!(response.headers().get(SET_COOKIE).is_none());
         }
@@ -159,13 +161,13 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     assert!(missing.contains("This tenant has no run"), "{missing}");
 
     // Signing out clears the cookie the sign-in set (same name and path).
-    let out = client()
-        .post(served.url("/ui/logout"))
-        .header(COOKIE, &beta_cookie)
-        .header(ORIGIN, &served.base)
-        .send()
-        .await
-        .expect("sign out");
+    let out = post_form(
+        &served,
+        "/ui/logout",
+        &[("cookie", &beta_cookie), ("origin", &served.base)],
+        String::new(),
+    )
+    .await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let cleared = out.headers()[SET_COOKIE].to_str().expect("ascii");
     assert!(
@@ -294,15 +296,15 @@ async fn a_run_is_cancelled_and_resumed_from_its_page() {
     assert!(!shown.contains("/resume\""), "a running run cannot be resumed: {shown}");
 
     let act = |action: &'static str, origin: String| {
-        let (url, cookie) = (served.url(&format!("/ui/runs/{run}/{action}")), cookie.clone());
+        let (path, cookie, served) = (format!("/ui/runs/{run}/{action}"), cookie.clone(), &served);
         async move {
-            client()
-                .post(url)
-                .header(COOKIE, cookie)
-                .header(ORIGIN, origin)
-                .send()
-                .await
-                .expect("post")
+            post_form(
+                served,
+                &path,
+                &[("cookie", &cookie), ("origin", &origin)],
+                String::new(),
+            )
+            .await
         }
     };
     let forged = act("cancel", "http://evil.example".into()).await;
@@ -339,18 +341,8 @@ async fn the_submit_page_shows_each_problem_at_its_line_or_runs_the_workflow() {
     assert!(form.contains(r#"<textarea id="workflow" name="workflow""#), "{form}");
 
     let post = |body: String, origin: String| {
-        let (url, cookie) = (served.url("/ui/submit"), cookie.clone());
-        async move {
-            client()
-                .post(url)
-                .header(COOKIE, cookie)
-                .header(ORIGIN, origin)
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .expect("post")
-        }
+        let (cookie, served) = (cookie.clone(), &served);
+        async move { post_form(served, "/ui/submit", &[("cookie", &cookie), ("origin", &origin)], body).await }
     };
     let encode = |s: &str| {
         s.bytes()
