@@ -159,6 +159,28 @@ async fn a_tenant_signs_in_and_sees_its_runs_and_no_others() {
     let (status, missing) = page(&served, &format!("/ui/runs/{run}"), &beta_cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(missing.contains("This tenant has no run"), "{missing}");
+    // Its events (which keep the run's page live) neither; to its owner, every step's
+    // state and the run's end.
+    let events = format!("/ui/runs/{run}/events");
+    let get = |cookie: String| {
+        let url = served.url(&events);
+        async move {
+            let response = client().get(url).header(COOKIE, cookie).send().await.expect("get");
+            (response.status(), response.text().await.expect("body"))
+        }
+    };
+    let (status, _) = get(beta_cookie.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, stream) = get(alpha_cookie.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stream.contains("event: step_succeeded\ndata: {\"duration_ms\"") && stream.contains("event: run_finished"),
+        "{stream}"
+    );
+    assert!(
+        shown.contains(r#"id="dag""#) && shown.contains("&quot;id&quot;:&quot;only&quot;"),
+        "{shown}"
+    );
 
     // Signing out clears the cookie the sign-in set (same name and path).
     let out = post_form(

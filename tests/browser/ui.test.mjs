@@ -54,6 +54,14 @@ test('a tenant signs in, finds its run and opens it', async () => {
   await page.waitForURL(`${base}/ui/runs/${run}`);
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), `Run ${run}`);
   assert.match(await page.locator('#step-only').innerText(), /succeeded/);
+  // The graph: both steps, coloured by status; selecting one shows it beside the graph.
+  await page.locator('#dag svg').waitFor();
+  assert.equal(await page.locator('#dag .node').count(), 2);
+  assert.equal(await page.locator('#dag [data-step="work"]').getAttribute('data-status'), 'succeeded');
+  await page.locator('#dag [data-step="work"]').click();
+  await page.locator('#panel #metrics').waitFor();
+  assert.match(await page.locator('#panel h2').first().innerText(), /Step work/);
+  assert.equal(new URL(page.url()).pathname, `/ui/runs/${run}`, 'the panel opened in place');
   await page.screenshot({ path: `${shots}/run.png`, fullPage: true });
   // A step's page: its metric and its output.
   await page.getByRole('link', { name: 'work', exact: true }).click();
@@ -104,6 +112,8 @@ test("a running run's page follows it to its end without a reload", async () => 
   });
   assert.equal(cancelled.status, 202);
   await page.locator('dl.run .status.cancelled').waitFor({ timeout: 30_000 });
+  await page.locator('#dag [data-step="spin"][data-status="cancelled"]').waitFor();
+  assert.match(await page.locator('#step-spin').innerText(), /cancelled/);
   assert.equal(loads, 0, 'the page was not loaded again');
   assert.ok(await page.getByRole('button', { name: 'Resume' }).isVisible());
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
@@ -146,6 +156,16 @@ test("a 1,000-step run's pages load whole (times printed for the note)", async (
   const list = await timed('/ui/');
   const run = await timed(`/ui/runs/${big}`);
   assert.equal(await page.locator('table.steps tbody tr').count(), 1000);
+  // The fan-out is one node until expanded; expanded, it is 1,000.
+  const group = page.locator('#dag .node.group');
+  await group.waitFor();
+  assert.match(await group.textContent(), /fan ×1000/);
+  assert.match(await group.textContent(), /1000 succeeded/);
+  const started = Date.now();
+  await page.getByRole('button', { name: 'Expand fan (1000)' }).click();
+  await page.locator('#dag a.node').nth(999).waitFor();
+  const expanded = Date.now() - started;
+  assert.equal(await page.locator('#dag a.node[data-status="succeeded"]').count(), 1000);
   // The last instance's page, through its link (its id holds brackets, encoded in the URL).
   const last = page.locator('table.steps tbody tr').last().getByRole('link');
   const id = await last.innerText();
@@ -154,6 +174,7 @@ test("a 1,000-step run's pages load whole (times printed for the note)", async (
   for (const [name, t] of [['runs list', list], ['run page, 1,000 steps', run], ['step page', step]]) {
     console.log(`page load: ${name}: ${t.load.toFixed(0)} ms, ${(t.bytes / 1024).toFixed(0)} KiB`);
   }
+  console.log(`page load: expanding the graph's 1,000 instances: ${expanded} ms`);
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });

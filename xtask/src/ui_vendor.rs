@@ -9,11 +9,18 @@ use std::path::Path;
 use std::process::Command;
 
 /// (file in `node_modules`, name under `assets/vendor`).
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 9] = [
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
     ("htmx.org/LICENSE", "htmx.LICENSE.txt"),
     ("htmx-ext-sse/dist/sse.min.js", "htmx-ext-sse.min.js"),
     ("htmx-ext-sse/LICENSE", "htmx-ext-sse.LICENSE.txt"),
+    // The run's graph is laid out by dagre (its bundle carries graphlib).
+    ("@dagrejs/dagre/dist/dagre.min.js", "dagre.min.js"),
+    ("@dagrejs/dagre/LICENSE", "dagre.LICENSE.txt"),
+    // Compare's plots.
+    ("uplot/dist/uPlot.iife.min.js", "uPlot.min.js"),
+    ("uplot/dist/uPlot.min.css", "uPlot.min.css"),
+    ("uplot/LICENSE", "uPlot.LICENSE.txt"),
 ];
 
 /// Installs the pinned packages and copies (or, with `check`, compares) their files.

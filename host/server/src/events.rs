@@ -107,7 +107,18 @@ pub(crate) async fn run_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    let events = match state.hub.find(tenant.name(), &run_id) {
+    Ok(sse(events_after(&state, &tenant, &run_id, after).await?))
+}
+
+/// The run's events numbered above `after`: those of its live execution here (history,
+/// then as they happen, until `run_finished`), else what its records say now.
+pub(crate) async fn events_after(
+    state: &State,
+    tenant: &Tenant,
+    run_id: &str,
+    after: u64,
+) -> Result<BoxStream<'static, ServerEvent>, ApiError> {
+    Ok(match state.hub.find(tenant.name(), run_id) {
         Some(live) => {
             let (past, later) = live.subscribe(after);
             let later = match later {
@@ -116,9 +127,15 @@ pub(crate) async fn run_events(
             };
             until_finished(futures::stream::iter(past).chain(later))
         }
-        None => futures::stream::iter(recorded_events(&state, &tenant, &run_id, after).await?).boxed(),
-    };
-    Ok(Sse::new(events.map(|e| Ok(e.sse()))).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+        None => futures::stream::iter(recorded_events(state, tenant, run_id, after).await?).boxed(),
+    })
+}
+
+/// `events` as a server-sent event stream, kept alive through quiet spells.
+pub(crate) fn sse(
+    events: BoxStream<'static, ServerEvent>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    Sse::new(events.map(|e| Ok(e.sse()))).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// A broadcast receiver as a stream; a subscriber that fell behind ends its stream (it

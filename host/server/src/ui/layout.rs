@@ -8,6 +8,12 @@ use maud::{DOCTYPE, Markup, html};
 
 /// A whole page titled `title`; `tenant` is who is signed in, if anyone.
 pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Response {
+    page_with(title, tenant, &[], content)
+}
+
+/// A page that also loads `extras` (asset paths of scripts, run after htmx in order, and
+/// stylesheets): the graph and plot libraries are loaded only by the pages that draw.
+pub(crate) fn page_with(title: &str, tenant: Option<&str>, extras: &[&str], content: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -24,6 +30,13 @@ pub(crate) fn page(title: &str, tenant: Option<&str>, content: Markup) -> Respon
                 link rel="icon" href="data:,";
                 script src=(assets::url("vendor/htmx.min.js")) defer {}
                 script src=(assets::url("vendor/htmx-ext-sse.min.js")) defer {}
+                @for extra in extras {
+                    @if extra.ends_with(".css") {
+                        link rel="stylesheet" href=(assets::url(extra));
+                    } @else {
+                        script src=(assets::url(extra)) defer {}
+                    }
+                }
             }
             body {
                 header {

@@ -4,6 +4,7 @@
 //! its own runs, as through the API. Forms posted from another origin are refused.
 
 mod assets;
+mod graph;
 mod layout;
 mod runs;
 mod session;
@@ -22,6 +23,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/", get(runs::list))
         .route("/ui/runs/{id}", get(runs::show))
         .route("/ui/runs/{id}/live", get(runs::live))
+        .route("/ui/runs/{id}/events", get(graph::events))
         .route("/ui/runs/{id}/steps/{step}", get(step::show))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
         .route("/ui/submit", get(submit::form).post(submit::submit))

@@ -1,7 +1,7 @@
 //! The runs pages: the tenant's runs, newest first (filtered by status and workflow), and
 //! one run with its steps. A run of another tenant is not found, as through the API.
 
-use super::layout::page;
+use super::layout::{page, page_with};
 use super::session::{UiTenant, cross_origin, same_origin};
 use crate::State;
 use axum::extract::{Path, Query, State as AxumState};
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
+use weft_engine::RunReport;
 use weft_records::{RecordsError, RunDetail, RunFilter, RunSummary};
 
 /// Runs on one page of the list.
@@ -115,15 +116,44 @@ pub(crate) async fn show(
         Err(e) => return failure(tenant.name(), &e),
     };
     let run = &detail.summary;
+    let plan = super::graph::plan(&state, &tenant, &run_id).await;
+    let report = detail.report();
     let content = html! {
         h1 { "Run " code { (run.id) } }
         (run_section(&detail))
+        section.graph aria-labelledby="graph-title" {
+            h2 #graph-title { "Graph" }
+            div.graph-layout {
+                figure #dag data-run=(run.id) data-live=(run.status == "running")
+                    data-graph=(super::graph::data(&report, plan.as_ref())) {
+                    div.dag-tools {}
+                    div.dag-canvas {
+                        noscript { "The graph needs JavaScript; the table below lists every step." }
+                    }
+                    figcaption {
+                        "Each step, coloured by its status"
+                        @if run.status == "running" { ", live" }
+                        ". A fan-out's instances are one node until expanded; select a step to see it here."
+                        @if plan.is_none() { " This run was recorded without its plan: the arrows between steps are not known." }
+                    }
+                }
+                aside #panel aria-live="polite" aria-label="The selected step" {
+                    p.hint { "Select a step in the graph." }
+                }
+            }
+        }
+        (steps_section(&run.id, &report, false))
     };
-    page(&format!("Run {}", run.id), Some(tenant.name()), content)
+    page_with(
+        &format!("Run {}", run.id),
+        Some(tenant.name()),
+        &["vendor/dagre.min.js", "dag.js"],
+        content,
+    )
 }
 
-/// `GET /ui/runs/{id}/live`: the run's section alone, which a running run's page fetches
-/// again every 2 s (htmx) until the run ends.
+/// `GET /ui/runs/{id}/live`: the run's section and (out of band) its steps table, which
+/// a running run's page fetches again when its events say the run finished.
 pub(crate) async fn live(
     AxumState(state): AxumState<Arc<State>>,
     UiTenant(tenant): UiTenant,
@@ -131,7 +161,12 @@ pub(crate) async fn live(
 ) -> Response {
     match state.runner(&tenant).records.run(&run_id).await {
         Ok(detail) => {
-            let mut response = run_section(&detail).into_response();
+            let report = detail.report();
+            let markup = html! {
+                (run_section(&detail))
+                (steps_section(&detail.summary.id, &report, true))
+            };
+            let mut response = markup.into_response();
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -142,17 +177,13 @@ pub(crate) async fn live(
     }
 }
 
-/// What a run's page shows of it: its status, its actions and its steps; while it runs, it
-/// replaces itself with a fresh copy every 2 s.
+/// What a run's page shows of it first: its status and its actions (fetched again when
+/// its events say it finished).
 fn run_section(detail: &RunDetail) -> Markup {
     let run = &detail.summary;
-    let report = detail.report();
     let running = run.status == "running";
     html! {
-        section #run-live aria-live="polite"
-            hx-get=[running.then(|| format!("/ui/runs/{}/live", run.id))]
-            hx-trigger=[running.then_some("every 2s")]
-            hx-swap=[running.then_some("outerHTML")] {
+        section #run-live aria-live="polite" {
             dl.run {
                 dt { "Workflow" } dd { (run.workflow) }
                 dt { "Status" } dd { (status_badge(&run.status)) }
@@ -172,6 +203,15 @@ fn run_section(detail: &RunDetail) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The run's steps as a table: the graph's text equivalent, kept live by `dag.js`;
+/// `out_of_band` when it rides along another part's response (htmx puts it in place).
+fn steps_section(run_id: &str, report: &RunReport, out_of_band: bool) -> Markup {
+    html! {
+        section #run-steps hx-swap-oob=[out_of_band.then_some("true")] {
             h2 { "Steps" }
             table.steps aria-label="Steps" {
                 thead { tr {
@@ -181,7 +221,7 @@ fn run_section(detail: &RunDetail) -> Markup {
                 tbody {
                     @for step in &report.steps {
                         tr #{ "step-" (step.id) } data-status=(step.status.as_str()) {
-                            th scope="row" { a href=(super::step::url(&run.id, &step.id)) { code { (step.id) } } }
+                            th scope="row" { a href=(super::step::url(run_id, &step.id)) { code { (step.id) } } }
                             td { (step.uses) }
                             td { (status_badge(step.status.as_str())) @if step.reuse.is_some() { " (cached)" } }
                             td.num { (step.attempts.len()) }

@@ -6,11 +6,12 @@ use super::layout::page;
 use super::session::UiTenant;
 use crate::State;
 use axum::extract::{Path, State as AxumState};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use std::sync::Arc;
-use weft_engine::{Reuse, StepReport};
+use weft_engine::{Reuse, StepReport, StepStatus};
+use weft_model::Limits;
 use weft_records::RecordsError;
 
 /// Log lines shown on the page.
@@ -33,6 +34,7 @@ pub(crate) async fn show(
     AxumState(state): AxumState<Arc<State>>,
     UiTenant(tenant): UiTenant,
     Path((run_id, step_id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let records = state.runner(&tenant).records;
     let not_found = |what: Markup| {
@@ -58,10 +60,13 @@ pub(crate) async fn show(
     };
     // The page asks for one step: a fan-out's instances (`train[0]`) share its prefix.
     let lines: Vec<_> = lines.into_iter().filter(|(s, _)| *s == step_id).collect();
-    let content = html! {
-        p { a href={ "/ui/runs/" (run_id) } { "← run " code { (run_id) } } }
-        h1 { "Step " code { (step.id) } }
-        (summary(step))
+    let plan = super::graph::plan(&state, &tenant, &run_id).await;
+    let limits = plan
+        .as_ref()
+        .and_then(|p| p.steps.iter().find(|s| s.id == step_id))
+        .map(|s| s.limits);
+    let details = html! {
+        (summary(step, limits.as_ref()))
         h2 { "Parameters" }
         @if step.params.is_empty() { p { "None." } } @else {
             table aria-label="Parameters" {
@@ -112,15 +117,42 @@ pub(crate) async fn show(
             pre #log { @for (_, line) in &lines { span.stream { (line.stream) } " " (line.message) "\n" } }
         }
     };
+    if headers.contains_key("hx-request") {
+        // The run page's side panel: the same, under the step's name; a step still to
+        // finish is fetched again every 2 s, its log growing.
+        let url = url(&run_id, &step_id);
+        let pending = step.status == StepStatus::Pending;
+        let panel = html! {
+            div.panel-body hx-get=[pending.then_some(&url)] hx-trigger=[pending.then_some("every 2s")]
+                hx-target=[pending.then_some("#panel")] {
+                h2 { "Step " code { (step.id) } }
+                p { a href=(url) { "Open the step's page" } }
+                (details)
+            }
+        };
+        let mut response = panel.into_response();
+        let h = response.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::VARY, HeaderValue::from_static("Cookie, HX-Request"));
+        return response;
+    }
+    let content = html! {
+        p { a href={ "/ui/runs/" (run_id) } { "← run " code { (run_id) } } }
+        h1 { "Step " code { (step.id) } }
+        (details)
+    };
     page(&format!("Step {}", step.id), Some(tenant.name()), content)
 }
 
-/// Status, component, time and cache use.
-fn summary(step: &StepReport) -> Markup {
+/// Status, component, time, cache use and limits.
+fn summary(step: &StepReport, limits: Option<&Limits>) -> Markup {
     html! {
         dl.run {
             dt { "Status" } dd { span.status.(step.status.as_str()) { (step.status.as_str()) } }
             dt { "Component" } dd { (step.uses) " " code title=(step.component) { (step.component.short()) } }
+            @if let Some(limits) = limits {
+                dt { "Limits" } dd { (limits_text(limits)) }
+            }
             @if let Some(ms) = step.duration_ms { dt { "Time" } dd { (format!("{:.2} s", ms / 1e3)) } }
             @match &step.reuse {
                 Some(Reuse::Cached(run)) => { dt { "Cached" } dd { "outputs of run " a href={ "/ui/runs/" (run) } { code { (run) } } } }
@@ -129,5 +161,24 @@ fn summary(step: &StepReport) -> Markup {
             }
             @if let Some(error) = &step.error { dt { "Error" } dd { (error) } }
         }
+    }
+}
+
+/// The limits the workflow set, or that the server's defaults apply.
+fn limits_text(limits: &Limits) -> String {
+    let mut set = Vec::new();
+    if let Some(memory) = limits.memory {
+        set.push(format!("memory {}", weft_runner::fmt_bytes(memory)));
+    }
+    if let Some(timeout) = limits.timeout {
+        set.push(format!("timeout {:.1} s", timeout.as_secs_f64()));
+    }
+    if let Some(fuel) = limits.fuel {
+        set.push(format!("fuel {fuel}"));
+    }
+    if set.is_empty() {
+        "the server's defaults".into()
+    } else {
+        set.join(", ")
     }
 }
