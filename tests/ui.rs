@@ -438,3 +438,76 @@ async fn a_steps_page_shows_what_it_read_made_measured_and_logged() {
     let (status, _) = page(&served, &format!("/ui/runs/{run}/steps/nothing"), &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifacts_page_previews_it_offers_it_and_traces_it_to_the_inputs() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+    let cookie = sign_in(&served, &alpha).await;
+    let input = served.upload(&alpha, b"<b>twenty</b> bytes!").await;
+    let workflow =
+        "name: w\ninputs:\n  data: {path: d.txt}\nsteps:\n  work: {uses: test-work, inputs: {data: inputs.data}}\n";
+    let run = served
+        .submit(&alpha, json!({"workflow": workflow, "inputs": {"data": input}}))
+        .await;
+    let report = served.wait(&alpha, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    let output = report["steps"][0]["outputs"]["data"]["digest"]
+        .as_str()
+        .expect("the output's digest")
+        .to_string();
+
+    let (_, work) = page(&served, &format!("/ui/runs/{run}/steps/work"), &cookie).await;
+    assert!(work.contains(&format!("href=\"/ui/artifacts/{output}\"")), "{work}");
+    let (status, shown) = page(&served, &format!("/ui/artifacts/{output}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    // Its text (test-work writes the input's size and hash); its type; the step that
+    // made it; its lineage back to the input.
+    assert!(shown.contains(r#"<pre class="text">20 "#), "{shown}");
+    assert!(shown.contains(r#"<dd id="media-type">text/plain</dd>"#), "{shown}");
+    assert!(
+        shown.contains(&format!("href=\"/ui/runs/{run}/steps/work\"")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<code>work.data</code>") && shown.contains("<code>inputs.data</code>"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("href=\"/ui/artifacts/{input}\"")), "{shown}");
+    let (status, taken) = page(&served, &format!("/ui/artifacts/{input}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(taken.contains("the workflow input <code>data</code>"), "{taken}");
+    assert!(
+        taken.contains("&lt;b&gt;twenty&lt;/b&gt; bytes!</pre>"),
+        "shown as text, escaped: {taken}"
+    );
+
+    // The download: the bytes, as an attachment, in a sandbox.
+    let get = |path: String, cookie: String| {
+        let url = served.url(&path);
+        async move { client().get(url).header(COOKIE, cookie).send().await.expect("get") }
+    };
+    let download = get(format!("/ui/artifacts/{input}/download"), cookie.clone()).await;
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()["content-disposition"], "attachment");
+    assert_eq!(
+        download.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert_eq!(download.bytes().await.expect("bytes").as_ref(), b"<b>twenty</b> bytes!");
+
+    // Another tenant: neither the page nor the bytes; a malformed address is not found.
+    let beta_cookie = sign_in(&served, &beta).await;
+    for path in [
+        format!("/ui/artifacts/{output}"),
+        format!("/ui/artifacts/{output}/download"),
+    ] {
+        let response = get(path.clone(), beta_cookie.clone()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!response.text().await.expect("body").contains("twenty"), "{path}");
+    }
+    let (status, _) = page(&served, "/ui/artifacts/sha256:nothing", &cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -3,9 +3,11 @@
 //! in with its API token, kept in an `HttpOnly`, `SameSite=Strict` cookie, and sees only
 //! its own runs, as through the API. Forms posted from another origin are refused.
 
+mod artifact;
 mod assets;
 mod graph;
 mod layout;
+mod preview;
 mod runs;
 mod session;
 mod step;
@@ -26,6 +28,8 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/runs/{id}/events", get(graph::events))
         .route("/ui/runs/{id}/steps/{step}", get(step::show))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
+        .route("/ui/artifacts/{digest}", get(artifact::show))
+        .route("/ui/artifacts/{digest}/download", get(artifact::download))
         .route("/ui/submit", get(submit::form).post(submit::submit))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", axum::routing::post(session::logout))

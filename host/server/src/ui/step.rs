@@ -79,7 +79,7 @@ pub(crate) async fn show(
             table aria-label="Inputs" {
                 thead { tr { th scope="col" { "Port" } th scope="col" { "From" } th scope="col" { "Digest" } } }
                 tbody { @for input in &step.inputs {
-                    tr { th scope="row" { (input.port) } td { code { (input.source) } } td { code title=(input.digest) { (input.digest.short()) } } }
+                    tr { th scope="row" { (input.port) } td { code { (input.source) } } td { a href=(super::artifact::url(&input.digest)) { code title=(input.digest) { (input.digest.short()) } } } }
                 } }
             }
         }
@@ -88,7 +88,7 @@ pub(crate) async fn show(
             table #outputs aria-label="Outputs" {
                 thead { tr { th scope="col" { "Port" } th scope="col" { "Digest" } th scope="col" { "Size" } th scope="col" { "Media type" } } }
                 tbody { @for (port, meta) in &step.outputs {
-                    tr { th scope="row" { (port) } td { code title=(meta.digest) { (meta.digest.short()) } }
+                    tr { th scope="row" { (port) } td { a href=(super::artifact::url(&meta.digest)) { code title=(meta.digest) { (meta.digest.short()) } } }
                          td.num { (weft_runner::fmt_bytes(meta.size)) } td { (meta.media_type) } }
                 } }
             }
