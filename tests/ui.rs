@@ -265,6 +265,20 @@ async fn the_ui_works_in_a_real_browser() {
         .await;
     let report = served.wait(&alpha, &big, Duration::from_secs(300)).await;
     assert_eq!(report["status"], "succeeded", "{report:#}");
+    // The breast-cancer example: its data uploaded for the browser test to run it, and one
+    // run of it already done with another seed, to compare with.
+    let root = common::root();
+    let csv = std::fs::read(root.join("examples/data/breast_cancer.csv")).expect("the example's data");
+    let bc_input = served.upload(&alpha, &csv).await;
+    let bc_workflow = std::fs::read_to_string(root.join("examples/breast-cancer.yaml")).expect("the example");
+    let bc_other = served
+        .submit(
+            &alpha,
+            json!({"workflow": bc_workflow, "inputs": {"data": bc_input}, "params": {"seed": "8"}, "file": "breast-cancer.yaml"}),
+        )
+        .await;
+    let report = served.wait(&alpha, &bc_other, Duration::from_secs(600)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
     // A run that goes on until the browser test cancels it.
     let spin = "name: spins\nsteps:\n  spin: {uses: test-spin, limits: {timeout: 10m}}\n";
     let spinning = served.submit(&alpha, json!({"workflow": spin})).await;
@@ -273,7 +287,14 @@ async fn the_ui_works_in_a_real_browser() {
     // screenshots in docs/ui/ are copied from here.
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshots dir");
-    const PAGES: [&str; 4] = ["runs.png", "run.png", "step.png", "submit.png"];
+    const PAGES: [&str; 6] = [
+        "runs.png",
+        "run.png",
+        "step.png",
+        "submit.png",
+        "artifact.png",
+        "compare.png",
+    ];
     for page in PAGES {
         let _ = std::fs::remove_file(shots.join(page));
     }
@@ -288,6 +309,9 @@ async fn the_ui_works_in_a_real_browser() {
         .env("WEFT_RUN", &run)
         .env("WEFT_SPIN_RUN", &spinning)
         .env("WEFT_BIG_RUN", &big)
+        .env("WEFT_BC_WORKFLOW", root.join("examples/breast-cancer.yaml"))
+        .env("WEFT_BC_INPUT", &bc_input)
+        .env("WEFT_BC_OTHER", &bc_other)
         .env("WEFT_CHROMIUM", &chromium)
         .env("WEFT_SCREENSHOTS", &shots)
         .stdout(std::fs::File::create(&log).expect("log"))
@@ -510,4 +534,55 @@ async fn an_artifacts_page_previews_it_offers_it_and_traces_it_to_the_inputs() {
     }
     let (status, _) = page(&served, "/ui/artifacts/sha256:nothing", &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_shows_a_tenants_runs_side_by_side_and_no_others() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+    let cookie = sign_in(&served, &alpha).await;
+    let input = served.upload(&alpha, b"twenty bytes of data").await;
+    let workflow = "name: w\nparams:\n  n: {type: int, default: 1}\ninputs:\n  data: {path: d.txt}\nsteps:\n  work:\n    uses: test-work\n    inputs: {data: inputs.data}\n    with: {rounds: 0}\n    matrix: {salt: [1, 2]}\n";
+    let mut runs = Vec::new();
+    for n in ["1", "2"] {
+        let run = served
+            .submit(
+                &alpha,
+                json!({"workflow": workflow, "params": {"n": n}, "inputs": {"data": input}}),
+            )
+            .await;
+        let report = served.wait(&alpha, &run, Duration::from_secs(120)).await;
+        assert_eq!(report["status"], "succeeded", "{report:#}");
+        runs.push(run);
+    }
+    let (a, b) = (&runs[0], &runs[1]);
+    let (status, shown) = page(&served, &format!("/ui/compare?runs={a}&runs={b}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    // The parameter that differs is marked; the metric rows are there, one per instance.
+    assert!(
+        shown.contains(r#"<tr class="differs"><th scope="row">n</th>"#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("work[0] · value") && shown.contains("work[1] · value"),
+        "{shown}"
+    );
+    let (status, sweep) = page(&served, &format!("/ui/compare?run={a}"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        sweep.contains(r#"id="sweep-work""#) && sweep.contains("<th scope=\"col\">salt</th>"),
+        "{sweep}"
+    );
+
+    // Too few runs; another tenant's runs, by either route.
+    let (status, _) = page(&served, &format!("/ui/compare?runs={a}"), &cookie).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let beta_cookie = sign_in(&served, &beta).await;
+    for path in [format!("/ui/compare?runs={a},{b}"), format!("/ui/compare?run={a}")] {
+        let (status, shown) = page(&served, &path, &beta_cookie).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!shown.contains("work[0]"), "{shown}");
+    }
 }

@@ -2,12 +2,15 @@
 // `weft serve` that tests/ui.rs starts and describes in the environment:
 // WEFT_URL, WEFT_ALPHA_TOKEN, WEFT_BETA_TOKEN, WEFT_RUN (a finished run of alpha's),
 // WEFT_SPIN_RUN (a run of alpha's that goes on until these tests cancel it), WEFT_BIG_RUN
-// (a finished run of 1,000 steps),
+// (a finished run of 1,000 steps), WEFT_BC_WORKFLOW and WEFT_BC_INPUT (the breast-cancer
+// example and the digest of its data, uploaded), WEFT_BC_OTHER (a finished run of it with
+// seed 8),
 // WEFT_CHROMIUM (the browser) and WEFT_SCREENSHOTS (where pages are saved as PNG).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 
 const env = (name) => {
   const value = process.env[name];
@@ -62,7 +65,6 @@ test('a tenant signs in, finds its run and opens it', async () => {
   await page.locator('#panel #metrics').waitFor();
   assert.match(await page.locator('#panel h2').first().innerText(), /Step work/);
   assert.equal(new URL(page.url()).pathname, `/ui/runs/${run}`, 'the panel opened in place');
-  await page.screenshot({ path: `${shots}/run.png`, fullPage: true });
   // A step's page: its metric and its output.
   await page.getByRole('link', { name: 'work', exact: true }).click();
   await page.waitForURL(`${base}/ui/runs/${run}/steps/work`);
@@ -175,6 +177,94 @@ test("a 1,000-step run's pages load whole (times printed for the note)", async (
     console.log(`page load: ${name}: ${t.load.toFixed(0)} ms, ${(t.bytes / 1024).toFixed(0)} KiB`);
   }
   console.log(`page load: expanding the graph's 1,000 instances: ${expanded} ms`);
+  assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
+  await context.close();
+});
+
+test('the breast-cancer pipeline: watched live, its graph, model card and sweep compared', async () => {
+  const token = env('WEFT_ALPHA_TOKEN');
+  const other = env('WEFT_BC_OTHER');
+  const { context, page, problems } = await signedIn(token);
+  let loads = 0;
+  page.on('load', () => { loads += 1; });
+  // Submitted elsewhere (the API) while the runs page is open: it appears there by itself.
+  const submitted = await fetch(`${base}/api/v1/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      workflow: readFileSync(env('WEFT_BC_WORKFLOW'), 'utf8'),
+      inputs: { data: env('WEFT_BC_INPUT') },
+      file: 'breast-cancer.yaml',
+    }),
+  });
+  assert.equal(submitted.status, 201);
+  const id = (await submitted.json()).run_id;
+  const link = page.getByRole('link', { name: id });
+  await link.waitFor({ timeout: 15_000 });
+  assert.equal(loads, 0, 'the runs page showed the new run without a reload');
+  await link.click();
+  await page.waitForURL(`${base}/ui/runs/${id}`);
+  loads = 0;
+  // It finishes live: the status, then every node of the graph.
+  await page.locator('dl.run .status.succeeded').waitFor({ timeout: 300_000 });
+  assert.equal(loads, 0, 'the run page followed the run without a reload');
+  const nodes = page.locator('#dag .node');
+  // 11 steps and the two fan-outs (train and evaluate, 3 instances each) as one node each.
+  assert.equal(await nodes.count(), 13);
+  // Loading and checking the data were done by the other run (cached); the rest ran.
+  assert.equal(await page.locator('#dag .node[data-status="cached"]').count(), 2);
+  assert.equal(await page.locator('#dag .node[data-status="succeeded"]').count(), 11);
+  for (const group of ['train', 'evaluate']) {
+    assert.match(await page.locator(`#dag [data-group="${group}"]`).textContent(), /3 succeeded/);
+  }
+  assert.equal(await page.locator('table.steps tbody tr[data-status="succeeded"]').count(), 17);
+  // A step's metrics and log, in the panel.
+  await page.getByRole('button', { name: 'Expand evaluate (3)' }).click();
+  await page.locator('#dag a.node[data-step^="evaluate["]').first().click();
+  await page.locator('#panel #metrics').waitFor();
+  assert.match(await page.locator('#panel #metrics').innerText(), /accuracy/);
+  assert.match(await page.locator('#panel').innerText(), /Log\s+(No log lines\.|\S)/);
+  await page.screenshot({ path: `${shots}/run.png`, fullPage: true });
+  await page.locator('#dag [data-step="package"]').click();
+  await page.locator('#panel #outputs').waitFor();
+  await page.screenshot({ path: `${shots}/step.png` });
+  // The model card, rendered from its Markdown.
+  await page.locator('#panel #outputs tr', { hasText: 'card_md' }).getByRole('link').click();
+  await page.waitForURL(/\/ui\/artifacts\/sha256:/);
+  assert.equal(await page.locator('#media-type').innerText(), 'text/markdown');
+  await page.locator('#preview .markdown h1').waitFor();
+  assert.match(await page.locator('#preview .markdown').innerText(), /breast-cancer-logreg/);
+  await page.locator('#lineage svg').waitFor();
+  assert.ok(await page.locator('#lineage-list li', { hasText: 'inputs.data' }).count() >= 1, 'traced back to the CSV');
+  await page.screenshot({ path: `${shots}/artifact.png`, fullPage: true });
+  // The sweep: accuracy for each L2 value, in the table and the plot.
+  await page.goto(`${base}/ui/runs/${id}`);
+  await page.getByRole('link', { name: 'Compare its sweeps' }).click();
+  const sweep = page.locator('#sweep-evaluate');
+  await sweep.waitFor();
+  const rows = sweep.locator('tbody tr');
+  assert.equal(await rows.count(), 3);
+  const l2 = [];
+  for (let i = 0; i < 3; i++) {
+    const cells = await rows.nth(i).locator('td').allInnerTexts();
+    const header = await sweep.locator('thead th').allInnerTexts();
+    const at = (name) => cells[header.indexOf(name) - 1];
+    l2.push(Number(at('l2')));
+    const accuracy = Number(at('accuracy'));
+    assert.ok(accuracy > 0.5 && accuracy <= 1, `accuracy ${accuracy}`);
+  }
+  assert.deepEqual(l2.sort(), [0, 0.01, 0.1]);
+  await sweep.locator('figure.plot[data-drawn="accuracy against l2"] canvas').first().waitFor();
+  await page.screenshot({ path: `${shots}/compare.png`, fullPage: true });
+  // Two runs of it, ticked on the runs page and compared: the seeds differ.
+  await page.goto(`${base}/ui/?workflow=breast-cancer`);
+  await page.getByLabel(`Compare run ${id}`).check();
+  await page.getByLabel(`Compare run ${other}`).check();
+  await page.getByRole('button', { name: 'Compare selected' }).click();
+  await page.waitForURL(/\/ui\/compare\?/);
+  const seed = page.locator('#compare-table tr', { has: page.locator('th', { hasText: /^seed$/ }) });
+  assert.match(await seed.getAttribute('class'), /differs/);
+  await page.locator('figure.plot canvas').first().waitFor();
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });

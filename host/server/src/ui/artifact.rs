@@ -75,11 +75,12 @@ pub(crate) async fn show(
     // A query string that does not parse shows the first page.
     let page_number = query.ok().and_then(|Query(q)| q.page).unwrap_or(0);
     let here = url(&address);
+    let shown_size = weft_runner::fmt_bytes(size);
     let content = html! {
         h1 { "Artifact " code title=(address) { (address.short()) } }
         dl.run {
             dt { "Digest" } dd { code #digest { (address) } }
-            dt { "Size" } dd { (weft_runner::fmt_bytes(size)) @if size >= 1024 { " (" (size) " bytes)" } }
+            dt { "Size" } dd { (shown_size) @if !shown_size.ends_with("bytes") { " (" (size) " bytes)" } }
             dt { "Media type" } dd #media-type { (media_type) }
             dt { "Made by" } dd { (origin(&lineage[0].origin)) }
         }

@@ -5,6 +5,7 @@
 
 mod artifact;
 mod assets;
+mod compare;
 mod graph;
 mod layout;
 mod preview;
@@ -30,8 +31,20 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
         .route("/ui/artifacts/{digest}", get(artifact::show))
         .route("/ui/artifacts/{digest}/download", get(artifact::download))
+        .route("/ui/compare", get(compare::compare))
         .route("/ui/submit", get(submit::form).post(submit::submit))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", axum::routing::post(session::logout))
         .route("/ui/assets/{*path}", get(assets::serve))
+}
+
+/// `text` percent-encoded for a URL's path segment or query value (all but unreserved
+/// characters).
+pub(crate) fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -21,6 +21,8 @@ const PAGE: u32 = 100;
 pub(crate) struct ListQuery {
     status: Option<String>,
     workflow: Option<String>,
+    /// 0 for the newest runs.
+    page: Option<u32>,
 }
 
 const STATUSES: [&str; 4] = ["running", "succeeded", "failed", "cancelled"];
@@ -35,16 +37,35 @@ pub(crate) async fn list(
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let status = query.status.filter(|s| STATUSES.contains(&s.as_str()));
     let workflow = query.workflow.filter(|w| !w.is_empty() && w.len() <= 256);
+    // Pages past the 1,000th run are not offered: narrow the filters instead.
+    let page_number = query.page.unwrap_or(0).min(10);
     let filter = RunFilter {
         status: status.clone(),
         workflow: workflow.clone(),
-        offset: 0,
-        limit: PAGE,
+        offset: page_number * PAGE,
+        // One more than shown: whether there is a next page.
+        limit: PAGE + 1,
     };
-    let runs = match state.runner(&tenant).records.find_runs(&filter).await {
+    let mut runs = match state.runner(&tenant).records.find_runs(&filter).await {
         Ok(runs) => runs,
         Err(e) => return failure(tenant.name(), &e),
     };
+    let more = runs.len() > PAGE as usize;
+    runs.truncate(PAGE as usize);
+    let link = |page: u32| {
+        let mut url = String::from("/ui/?");
+        if let Some(s) = &status {
+            url.push_str(&format!("status={s}&"));
+        }
+        if let Some(w) = &workflow {
+            url.push_str(&format!("workflow={}&", super::encode(w)));
+        }
+        url.push_str(&format!("page={page}"));
+        url
+    };
+    // The newest runs' page follows new runs and changes of status (every 3 s); the
+    // ticked boxes and the focused link keep their state (htmx keeps them by id).
+    let live = page_number == 0;
     let content = html! {
         h1 { "Runs" }
         form.filters method="get" action="/ui/" {
@@ -59,30 +80,47 @@ pub(crate) async fn list(
             input #workflow name="workflow" value=[workflow.as_deref()];
             button type="submit" { "Filter" }
         }
-        @if runs.is_empty() && status.is_none() && workflow.is_none() {
-            p.empty { "No runs yet." }
-        } @else if runs.is_empty() {
-            p.empty { "No runs match these filters." }
-        } @else {
-            table.runs aria-label="Runs, newest first" {
-                thead { tr {
-                    th scope="col" { "Run" } th scope="col" { "Workflow" } th scope="col" { "Status" }
-                    th scope="col" { "Started (UTC)" } th scope="col" { "Duration" }
-                    th scope="col" { "Steps" } th scope="col" { "Done" } th scope="col" { "Cached" } th scope="col" { "Failed" }
-                } }
-                tbody {
-                    @for run in &runs { (row(run)) }
+        section #runs-live hx-get=[live.then(|| link(0))] hx-select=[live.then_some("#runs-live")]
+            hx-trigger=[live.then_some("every 3s")] hx-swap=[live.then_some("outerHTML")] {
+            @if runs.is_empty() && status.is_none() && workflow.is_none() && page_number == 0 {
+                p.empty { "No runs yet." }
+            } @else if runs.is_empty() {
+                p.empty { "No runs match these filters." }
+            } @else {
+                form #compare-form method="get" action="/ui/compare" {
+                    div.compare-bar { button type="submit" { "Compare selected" } span.note { "Tick two or more runs." } }
+                    table.runs aria-label="Runs, newest first" {
+                        thead { tr {
+                            th scope="col" { span.visually-hidden { "Pick" } }
+                            th scope="col" { "Run" } th scope="col" { "Workflow" } th scope="col" { "Status" }
+                            th scope="col" { "Started (UTC)" } th scope="col" { "Duration" }
+                            th scope="col" { "Steps" } th scope="col" { "Done" } th scope="col" { "Cached" } th scope="col" { "Failed" }
+                        } }
+                        tbody {
+                            @for run in &runs { (row(run)) }
+                        }
+                    }
                 }
+            }
+            p.pager {
+                @if page_number > 0 { a rel="prev" href=(link(page_number - 1)) { "← newer" } " " }
+                @if more && page_number < 10 { a rel="next" href=(link(page_number + 1)) { "older →" } }
             }
         }
     };
     page("Runs", Some(tenant.name()), content)
 }
 
+/// A run id as an element id htmx can select by (`#…`): its `.` would read as a class.
+fn dom_id(run_id: &str) -> String {
+    run_id.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+}
+
 fn row(run: &RunSummary) -> Markup {
     html! {
         tr data-status=(run.status) {
-            th scope="row" { a href={ "/ui/runs/" (run.id) } { code { (run.id) } } }
+            td { input #{ "pick-" (dom_id(&run.id)) } type="checkbox" name="runs" value=(run.id) hx-preserve aria-label={ "Compare run " (run.id) }; }
+            th scope="row" { a #{ "open-" (dom_id(&run.id)) } href={ "/ui/runs/" (run.id) } { code { (run.id) } } }
             td { (run.workflow) }
             td { (status_badge(&run.status)) }
             td { (started(run.started_at)) }
@@ -201,6 +239,9 @@ fn run_section(detail: &RunDetail) -> Markup {
                     form method="post" action={ "/ui/runs/" (run.id) "/resume" } {
                         button type="submit" { "Resume" }
                     }
+                }
+                @if detail.steps.iter().any(|s| s.instance.is_some()) {
+                    a.button href={ "/ui/compare?run=" (run.id) } { "Compare its sweeps" }
                 }
             }
         }

@@ -19,14 +19,7 @@ const LOG_LINES: u32 = 1000;
 
 /// A step's page's URL (its id percent-encoded: a fan-out's ids hold `[`, `=` and `,`).
 pub(crate) fn url(run_id: &str, step: &str) -> String {
-    let encoded: String = step
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    format!("/ui/runs/{run_id}/steps/{encoded}")
+    format!("/ui/runs/{run_id}/steps/{}", super::encode(step))
 }
 
 /// `GET /ui/runs/{id}/steps/{step}`.
