@@ -287,13 +287,14 @@ async fn the_ui_works_in_a_real_browser() {
     // screenshots in docs/ui/ are copied from here.
     let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshots dir");
-    const PAGES: [&str; 6] = [
+    const PAGES: [&str; 7] = [
         "runs.png",
         "run.png",
         "step.png",
         "submit.png",
         "artifact.png",
         "compare.png",
+        "steps.png",
     ];
     for page in PAGES {
         let _ = std::fs::remove_file(shots.join(page));
@@ -585,4 +586,70 @@ async fn compare_shows_a_tenants_runs_side_by_side_and_no_others() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(!shown.contains("work[0]"), "{shown}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_steps_pages_show_the_registry_a_tenant_may_use() {
+    let home = Home::new();
+    let alpha = tenant(&home, "alpha");
+    let beta = tenant(&home, "beta");
+    let served = Served::start(&home, &[]);
+    let put = |path: &'static str, body: Vec<u8>| {
+        let (url, alpha) = (served.url(path), alpha.clone());
+        async move {
+            let response = client()
+                .put(url)
+                .bearer_auth(alpha)
+                .body(body)
+                .send()
+                .await
+                .expect("put");
+            response.status()
+        }
+    };
+    let copy = std::fs::read(common::testing().join("test-copy.wasm")).expect("a test guest");
+    assert_eq!(put("/api/v1/steps/test-copy/0.1.0", copy).await, StatusCode::CREATED);
+    let readme = b"# test-copy\n\nCopies its input. <script>alert(1)</script>".to_vec();
+    assert_eq!(
+        put("/api/v1/steps/test-copy/0.1.0/readme", readme).await,
+        StatusCode::NO_CONTENT
+    );
+
+    let cookie = sign_in(&served, &alpha).await;
+    let (status, listed) = page(&served, "/ui/steps", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    // Its own private step, and the server's public ones.
+    assert!(
+        listed.contains(r#"href="/ui/steps/test-copy""#) && listed.contains("only alpha"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(r#"href="/ui/steps/csv-to-table""#) && listed.contains("every tenant"),
+        "{listed}"
+    );
+    let (_, searched) = page(&served, "/ui/steps?q=csv", &cookie).await;
+    assert!(
+        searched.contains("csv-to-table") && !searched.contains("test-copy"),
+        "{searched}"
+    );
+    let (status, shown) = page(&served, "/ui/steps/test-copy", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(shown.contains("<h1>test-copy</h1>"), "the README, rendered: {shown}");
+    assert!(!shown.contains("<script>alert"), "without its HTML: {shown}");
+    assert!(
+        shown.contains("uses: test-copy@0.1.0") && shown.contains("sha256:"),
+        "{shown}"
+    );
+    let (_, csv) = page(&served, "/ui/steps/csv-to-table", &cookie).await;
+    assert!(
+        csv.contains("<code>text/csv</code>") && csv.contains(r#"<table id="params""#),
+        "its contract: ports with media types, parameters: {csv}"
+    );
+
+    // Another tenant does not see alpha's private step.
+    let beta_cookie = sign_in(&served, &beta).await;
+    let (_, theirs) = page(&served, "/ui/steps", &beta_cookie).await;
+    assert!(!theirs.contains("test-copy"), "{theirs}");
+    let (status, _) = page(&served, "/ui/steps/test-copy", &beta_cookie).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -236,7 +236,7 @@ test('the breast-cancer pipeline: watched live, its graph, model card and sweep 
   assert.match(await page.locator('#preview .markdown').innerText(), /breast-cancer-logreg/);
   await page.locator('#lineage svg').waitFor();
   assert.ok(await page.locator('#lineage-list li', { hasText: 'inputs.data' }).count() >= 1, 'traced back to the CSV');
-  await page.screenshot({ path: `${shots}/artifact.png`, fullPage: true });
+  await page.screenshot({ path: `${shots}/artifact.png` });
   // The sweep: accuracy for each L2 value, in the table and the plot.
   await page.goto(`${base}/ui/runs/${id}`);
   await page.getByRole('link', { name: 'Compare its sweeps' }).click();
@@ -265,6 +265,19 @@ test('the breast-cancer pipeline: watched live, its graph, model card and sweep 
   const seed = page.locator('#compare-table tr', { has: page.locator('th', { hasText: /^seed$/ }) });
   assert.match(await seed.getAttribute('class'), /differs/);
   await page.locator('figure.plot canvas').first().waitFor();
+  assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
+  await context.close();
+});
+
+test("the registry: a step's contract, versions and who may use it", async () => {
+  const { context, page, problems } = await signedIn(env('WEFT_ALPHA_TOKEN'));
+  await page.getByRole('link', { name: 'Steps', exact: true }).click();
+  await page.waitForURL(`${base}/ui/steps`);
+  await page.getByRole('link', { name: 'train-logreg', exact: true }).click();
+  await page.waitForURL(`${base}/ui/steps/train-logreg`);
+  assert.match(await page.locator('#params').innerText(), /l2\s+float/);
+  assert.match(await page.locator('#versions').innerText(), /every tenant/);
+  await page.screenshot({ path: `${shots}/steps.png`, fullPage: true });
   assert.deepEqual(problems, [], 'no script error, nothing the page policy refused');
   await context.close();
 });

@@ -45,6 +45,7 @@ pub(crate) fn page_with(title: &str, tenant: Option<&str>, extras: &[&str], cont
                         @if let Some(tenant) = tenant {
                             a href="/ui/" { "Runs" }
                             a href="/ui/submit" { "Submit" }
+                            a href="/ui/steps" { "Steps" }
                             span.tenant { "tenant " strong { (tenant) } }
                             form method="post" action="/ui/logout" {
                                 button type="submit" { "Sign out" }

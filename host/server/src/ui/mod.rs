@@ -9,6 +9,7 @@ mod compare;
 mod graph;
 mod layout;
 mod preview;
+mod registry;
 mod runs;
 mod session;
 mod step;
@@ -32,6 +33,8 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/artifacts/{digest}", get(artifact::show))
         .route("/ui/artifacts/{digest}/download", get(artifact::download))
         .route("/ui/compare", get(compare::compare))
+        .route("/ui/steps", get(registry::list))
+        .route("/ui/steps/{name}", get(registry::show))
         .route("/ui/submit", get(submit::form).post(submit::submit))
         .route("/ui/login", get(session::form).post(session::login))
         .route("/ui/logout", axum::routing::post(session::logout))
