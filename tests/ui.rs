@@ -31,6 +31,16 @@ async fn post_form(served: &Served, path: &str, headers: &[(&str, &str)], body: 
     request.body(body).send().await.expect("post")
 }
 
+/// `s` percent-encoded for a form body.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Signs in with `token`; the cookie to send after.
 async fn sign_in(served: &Served, token: &str) -> String {
     let response = post_form(
@@ -391,14 +401,6 @@ async fn the_submit_page_shows_each_problem_at_its_line_or_runs_the_workflow() {
         let (cookie, served) = (cookie.clone(), &served);
         async move { post_form(served, "/ui/submit", &[("cookie", &cookie), ("origin", &origin)], body).await }
     };
-    let encode = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     // An unknown field on line 3: the page keeps the text and puts the problem under it.
     let bad = "name: bad\nsteps:\n  a: {uses: test-noop, bogus: 1}\n";
     let refused = post(format!("workflow={}", encode(bad)), served.base.clone()).await;
@@ -577,11 +579,44 @@ async fn compare_shows_a_tenants_runs_side_by_side_and_no_others() {
         "{sweep}"
     );
 
+    // Run again with other parameters: the form holds the run's workflow, parameters and
+    // inputs; changed, it runs.
+    let (status, again) = page(&served, &format!("/ui/runs/{a}/rerun"), &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        again.contains("n=1\n")
+            && again.contains(&format!("data={input}\n"))
+            && again.contains("matrix: {salt: [1, 2]}"),
+        "{again}"
+    );
+    let ran = post_form(
+        &served,
+        "/ui/submit",
+        &[("cookie", &cookie), ("origin", &served.base)],
+        format!(
+            "workflow={}&params={}&inputs={}",
+            encode(workflow),
+            encode("n=3"),
+            encode(&format!("data={input}"))
+        ),
+    )
+    .await;
+    assert_eq!(ran.status(), StatusCode::SEE_OTHER);
+    let location = ran.headers()[LOCATION].to_str().expect("ascii").to_string();
+    let third = location.strip_prefix("/ui/runs/").expect("a run's page");
+    let report = served.wait(&alpha, third, Duration::from_secs(60)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    assert_eq!(report["params"]["n"], 3, "{report:#}");
+
     // Too few runs; another tenant's runs, by either route.
     let (status, _) = page(&served, &format!("/ui/compare?runs={a}"), &cookie).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let beta_cookie = sign_in(&served, &beta).await;
-    for path in [format!("/ui/compare?runs={a},{b}"), format!("/ui/compare?run={a}")] {
+    for path in [
+        format!("/ui/compare?runs={a},{b}"),
+        format!("/ui/compare?run={a}"),
+        format!("/ui/runs/{a}/rerun"),
+    ] {
         let (status, shown) = page(&served, &path, &beta_cookie).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(!shown.contains("work[0]"), "{shown}");

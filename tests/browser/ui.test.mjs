@@ -126,7 +126,10 @@ test('an invalid workflow shows its problem at its line; a valid one runs', asyn
   const { context, page, problems } = await signedIn(env('WEFT_ALPHA_TOKEN'));
   await page.getByRole('link', { name: 'Submit' }).click();
   await page.waitForURL(`${base}/ui/submit`);
-  await page.getByLabel('Workflow (YAML)').fill('name: bad\nsteps:\n  a: {uses: test-noop, bogus: 1}\n');
+  // Loaded from a file, which the browser reads into the text.
+  const bad = 'name: bad\nsteps:\n  a: {uses: test-noop, bogus: 1}\n';
+  await page.getByLabel('Load a workflow file').setInputFiles({ name: 'bad.yaml', mimeType: 'text/yaml', buffer: Buffer.from(bad) });
+  await page.waitForFunction((text) => document.getElementById('workflow').value === text, bad);
   await page.getByRole('button', { name: 'Run' }).click();
   const line = page.locator('#line-3');
   await line.waitFor();

@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<Arc<State>> {
         .route("/ui/runs/{id}/live", get(runs::live))
         .route("/ui/runs/{id}/events", get(graph::events))
         .route("/ui/runs/{id}/steps/{step}", get(step::show))
+        .route("/ui/runs/{id}/rerun", get(submit::rerun))
         .route("/ui/runs/{id}/{action}", axum::routing::post(runs::act))
         .route("/ui/artifacts/{digest}", get(artifact::show))
         .route("/ui/artifacts/{digest}/download", get(artifact::download))

@@ -240,6 +240,9 @@ fn run_section(detail: &RunDetail) -> Markup {
                         button type="submit" { "Resume" }
                     }
                 }
+                @if !running {
+                    a.button href={ "/ui/runs/" (run.id) "/rerun" } { "Run again with other parameters" }
+                }
                 @if detail.steps.iter().any(|s| s.instance.is_some()) {
                     a.button href={ "/ui/compare?run=" (run.id) } { "Compare its sweeps" }
                 }
