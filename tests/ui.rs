@@ -537,6 +537,31 @@ async fn an_artifacts_page_previews_it_offers_it_and_traces_it_to_the_inputs() {
     }
     let (status, _) = page(&served, "/ui/artifacts/sha256:nothing", &cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Previews by the media type a run took them with: CSV as a table, an image inline.
+    let csv = served.upload(&alpha, b"name,note\nada,\"x, <y>\"\nbob,z\n").await;
+    let png = served.upload(&alpha, b"\x89PNG\r\n\x1a\nnot really").await;
+    let typed = "name: typed\ninputs:\n  table: {path: t.csv, media_type: text/csv}\n  picture: {path: p.png, media_type: image/png}\nsteps:\n  a: {uses: test-work, inputs: {data: inputs.table}}\n  b: {uses: test-work, inputs: {data: inputs.picture}}\n";
+    let run = served
+        .submit(
+            &alpha,
+            json!({"workflow": typed, "inputs": {"table": csv, "picture": png}}),
+        )
+        .await;
+    let report = served.wait(&alpha, &run, Duration::from_secs(120)).await;
+    assert_eq!(report["status"], "succeeded", "{report:#}");
+    let (_, table) = page(&served, &format!("/ui/artifacts/{csv}"), &cookie).await;
+    assert!(
+        table.contains("Rows 1–2 of 2, 2 columns.") && table.contains("<td>x, &lt;y&gt;</td>"),
+        "{table}"
+    );
+    let (_, picture) = page(&served, &format!("/ui/artifacts/{png}"), &cookie).await;
+    assert!(
+        picture.contains(&format!(
+            r#"<img id="preview-image" src="/ui/artifacts/{png}/download""#
+        )),
+        "{picture}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

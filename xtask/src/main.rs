@@ -11,6 +11,7 @@ mod plugins;
 mod tally;
 mod templates;
 mod tools;
+mod ui;
 mod ui_vendor;
 
 use anyhow::{Context, Result, bail};
@@ -34,6 +35,7 @@ fn dispatch() -> Result<()> {
         Some("fuzz") => fuzz::fuzz(&root(), fuzz::seconds(args.get(1))?),
         Some("demo") => demo(),
         Some("services") => services(),
+        Some("ui") => ui::open(&root()),
         Some("ui-vendor") => ui_vendor::vendor(&root(), false),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
@@ -42,7 +44,9 @@ fn dispatch() -> Result<()> {
             Ok(())
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo | build-plugins | ci | fuzz [SECONDS]>");
+            eprintln!(
+                "usage: cargo xtask <demo | ui | build-plugins | ci | fuzz [SECONDS] | services | ui-vendor | check-templates>"
+            );
             eprintln!(
                 "  demo           set up (wasm target, plugin toolchains, plugins, release weft) and run the iris example"
             );
@@ -53,6 +57,9 @@ fn dispatch() -> Result<()> {
             eprintln!("  fuzz [SECONDS] build the model's fuzz targets and run each for SECONDS (default 20)");
             eprintln!(
                 "  services       start the services the tests use (PostgreSQL, SeaweedFS) until Enter; prints their env vars"
+            );
+            eprintln!(
+                "  ui             set up as demo, then serve the web UI on the embedded defaults with the breast-cancer example run"
             );
             eprintln!("  ui-vendor      copy the web UI's pinned npm libraries into host/server/ui/assets/vendor/");
             eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
@@ -132,12 +139,17 @@ fn install_browser() -> Result<PathBuf> {
     Ok(chromium)
 }
 
-fn demo() -> Result<()> {
-    let root = root();
+/// What `demo` and `ui` set up first: the wasm target, the plugin toolchains, the plugins.
+fn demo_setup(root: &Path) -> Result<()> {
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))
         .context("installing the wasm32-wasip2 target (is rustup installed?)")?;
-    install_plugin_tools(&root)?;
-    plugins::build_all(&root)?;
+    install_plugin_tools(root)?;
+    plugins::build_all(root).map(|_| ())
+}
+
+fn demo() -> Result<()> {
+    let root = root();
+    demo_setup(&root)?;
     run(Command::new(cargo()).current_dir(&root).args([
         "run",
         "--release",
