@@ -712,4 +712,27 @@ async fn the_steps_pages_show_the_registry_a_tenant_may_use() {
     assert!(!theirs.contains("test-copy"), "{theirs}");
     let (status, _) = page(&served, "/ui/steps/test-copy", &beta_cookie).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Made public, beta sees it, as a step it takes only by digest: another tenant's step
+    // never stands for a name.
+    let public = client()
+        .post(served.url("/api/v1/steps/test-copy/0.1.0/public"))
+        .bearer_auth(&alpha)
+        .header(CONTENT_TYPE, "application/json")
+        .body(r#"{"public": true}"#)
+        .send()
+        .await
+        .expect("post");
+    assert!(public.status().is_success(), "{}", public.status());
+    let (_, theirs) = page(&served, "/ui/steps", &beta_cookie).await;
+    assert!(
+        theirs.contains("test-copy") && theirs.contains("<em>by digest only</em>"),
+        "{theirs}"
+    );
+    let (status, shown) = page(&served, "/ui/steps/test-copy", &beta_cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        shown.contains("a workflow takes it only by its digest") && !shown.contains("uses: test-copy@"),
+        "{shown}"
+    );
 }

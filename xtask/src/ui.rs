@@ -24,9 +24,13 @@ pub fn open(root: &Path) -> Result<()> {
         "weft",
     ]))?;
     let weft = target_dir(root).join("release/weft");
+    // The embedded defaults: whatever the shell names elsewhere is not used.
     let weft = |args: &[&str]| {
         let mut command = Command::new(&weft);
         command.current_dir(root).args(args);
+        for name in ["WEFT_HOME", "WEFT_RECORDS", "WEFT_STORE", "WEFT_SERVER", "WEFT_TOKEN"] {
+            command.env_remove(name);
+        }
         command
     };
     // A token is shown once, when made: an existing tenant gets a new one.
@@ -45,14 +49,15 @@ pub fn open(root: &Path) -> Result<()> {
     };
     let token = String::from_utf8(token)?.trim().to_string();
     let addr = std::env::var("WEFT_UI_ADDR").unwrap_or_else(|_| ADDR.into());
-    let mut server = weft(&["serve", "--addr", &addr])
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting weft serve")?;
-    let mut lines = BufReader::new(server.stderr.take().context("the server's stderr")?).lines();
+    let mut server = Server(
+        weft(&["serve", "--addr", &addr])
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting weft serve")?,
+    );
+    let mut lines = BufReader::new(server.0.stderr.take().context("the server's stderr")?).lines();
     let url = loop {
         let Some(line) = lines.next() else {
-            let _ = server.wait();
             bail!("weft serve stopped before serving (is {addr} taken? set WEFT_UI_ADDR)");
         };
         let line = line?;
@@ -63,26 +68,32 @@ pub fn open(root: &Path) -> Result<()> {
     };
     // The server's log keeps flowing to the terminal.
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| eprintln!("{line}")));
-    let ran = weft(&[
-        "run",
-        "--server",
-        &url,
-        "--token",
-        &token,
-        "--no-progress",
-        "examples/breast-cancer.yaml",
-    ])
-    .status()?;
+    println!();
+    println!("Weft's web UI: {url}/ui/");
+    println!("Sign in as tenant `{TENANT}` with this token (a new one each time this runs):");
+    println!("{token}");
+    println!("Running the breast-cancer example through it; Ctrl-C stops the server.");
+    println!();
+    let ran = weft(&["run", "--server", &url, "--no-progress", "examples/breast-cancer.yaml"])
+        .env("WEFT_TOKEN", &token)
+        .status()?;
     if !ran.success() {
         eprintln!("(the example did not succeed; the UI shows why)");
     }
-    println!();
-    println!("Weft's web UI: {url}/ui/");
-    println!("Sign in as tenant `{TENANT}` with this token:");
-    println!("{token}");
-    println!("Ctrl-C stops the server.");
-    server.wait()?;
+    server.0.wait()?;
     Ok(())
+}
+
+/// The server, stopped if this command fails before it waits on it.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 fn target_dir(root: &Path) -> PathBuf {

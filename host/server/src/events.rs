@@ -107,7 +107,7 @@ pub(crate) async fn run_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    Ok(sse(events_after(&state, &tenant, &run_id, after).await?))
+    Ok(sse(events_after(&state, &tenant, &run_id, after).await?, None))
 }
 
 /// The run's events numbered above `after`: those of its live execution here (history,
@@ -131,11 +131,14 @@ pub(crate) async fn events_after(
     })
 }
 
-/// `events` as a server-sent event stream, kept alive through quiet spells.
+/// `events` as a server-sent event stream, kept alive through quiet spells; `retry`, when
+/// given, tells the browser how long to wait before it reconnects.
 pub(crate) fn sse(
     events: BoxStream<'static, ServerEvent>,
+    retry: Option<Duration>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    Sse::new(events.map(|e| Ok(e.sse()))).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    let first = futures::stream::iter(retry.map(|after| Ok(Event::default().retry(after))));
+    Sse::new(first.chain(events.map(|e| Ok(e.sse())))).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// A broadcast receiver as a stream; a subscriber that fell behind ends its stream (it

@@ -57,8 +57,9 @@ pub(crate) async fn show(
     let Some(lineage) = lineage else {
         return not_found(&tenant);
     };
-    let media_type = match media_type(&state, &tenant, &address, &lineage).await {
-        Ok(media_type) => media_type,
+    // As a run recorded it (a step's output, or a workflow input).
+    let media_type = match runner.records.media_type(&address).await {
+        Ok(media_type) => media_type.unwrap_or_else(|| "application/octet-stream".into()),
         Err(e) => return super::runs::failure(tenant.name(), &e),
     };
     let (size, bytes) = match read(&runner.store, &address).await {
@@ -75,6 +76,20 @@ pub(crate) async fn show(
     // A query string that does not parse shows the first page.
     let page_number = query.ok().and_then(|Query(q)| q.page).unwrap_or(0);
     let here = url(&address);
+    // Parsing 4 MiB of CSV or JSON is CPU work: off the runtime's threads.
+    let preview = match bytes {
+        None => None,
+        Some(bytes) => {
+            let (kind, here) = (preview::kind(&media_type), here.clone());
+            match tokio::task::spawn_blocking(move || show_preview(kind, &bytes, &here, page_number)).await {
+                Ok(markup) => Some(markup),
+                Err(e) => {
+                    tracing::error!(digest = %address, "the preview failed: {e}");
+                    Some(html! { p.note { "No preview: it could not be made." } })
+                }
+            }
+        }
+    };
     let shown_size = weft_runner::fmt_bytes(size);
     let content = html! {
         h1 { "Artifact " code title=(address) { (address.short()) } }
@@ -87,9 +102,9 @@ pub(crate) async fn show(
         p { a.button href={ (here) "/download" } download { "Download" } }
         h2 { "Preview" }
         section #preview aria-label="Preview" {
-            @match bytes {
+            @match preview {
                 None => p.note { "Too large to preview here (over " (weft_runner::fmt_bytes(PREVIEW_BYTES)) "): download it." },
-                Some(bytes) => (show_preview(preview::kind(&media_type), &bytes, &here, page_number)),
+                Some(preview) => (preview),
             }
         }
         h2 { "Lineage" }
@@ -105,13 +120,13 @@ pub(crate) async fn show(
 
 fn show_preview(kind: Kind, bytes: &[u8], here: &str, page: usize) -> Markup {
     match kind {
-        Kind::Table => match preview::weft_table(bytes) {
-            Ok(grid) => preview::grid_page(&grid, page, |p| format!("{here}?page={p}")),
+        Kind::Table => match preview::weft_table(bytes, page) {
+            Ok(grid) => preview::grid_page(&grid, |p| format!("{here}?page={p}")),
             Err(e) => html! { p.note { (e) } },
         },
         Kind::Csv(separator) => {
-            let grid = preview::csv(&String::from_utf8_lossy(bytes), separator);
-            preview::grid_page(&grid, page, |p| format!("{here}?page={p}"))
+            let grid = preview::csv(&String::from_utf8_lossy(bytes), separator, page);
+            preview::grid_page(&grid, |p| format!("{here}?page={p}"))
         }
         Kind::Json => preview::json(bytes),
         Kind::Markdown => preview::markdown(&String::from_utf8_lossy(bytes)),
@@ -138,26 +153,6 @@ async fn read(store: &weft_artifacts::ArtifactStore, digest: &Digest) -> Result<
         }
         bytes.extend_from_slice(&chunk);
     }
-}
-
-/// The media type a run recorded the artifact with (a step's output, or a workflow input).
-async fn media_type(
-    state: &State,
-    tenant: &Tenant,
-    digest: &Digest,
-    lineage: &[LineageNode],
-) -> Result<String, weft_records::RecordsError> {
-    let records = state.runner(tenant).records;
-    if let Some(media_type) = records.media_type(digest).await? {
-        return Ok(media_type);
-    }
-    if let Origin::Input { run_id, name } = &lineage[0].origin {
-        let detail = records.run(run_id).await?;
-        if let Some(meta) = detail.inputs.get(name) {
-            return Ok(meta.media_type.clone());
-        }
-    }
-    Ok("application/octet-stream".into())
 }
 
 fn origin(origin: &Origin) -> Markup {

@@ -13,13 +13,19 @@ use axum::extract::{Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use weft_engine::{RunReport, StepReport};
 use weft_records::{MetricsComparison, RecordsError};
 
 /// Most runs compared at once (as the API).
 const MAX_RUNS: usize = 100;
+
+/// Metric names (columns of a sweep, rows of a comparison) shown; a step may record up to
+/// 10,000 names, which no table should hold. The rest are counted and left out.
+const METRICS: usize = 50;
+/// Rows of a comparison shown (steps × metrics), for the same reason.
+const ROWS: usize = 500;
 
 /// The scripts and styles the plots need.
 const PLOTS: [&str; 3] = ["vendor/uPlot.min.css", "vendor/uPlot.min.js", "compare.js"];
@@ -89,8 +95,8 @@ fn runs_page(tenant: &str, comparison: &MetricsComparison) -> Response {
         names.dedup();
         names
     };
-    let series: BTreeMap<String, &Vec<Option<f64>>> = comparison
-        .rows
+    let rows = &comparison.rows[..comparison.rows.len().min(ROWS)];
+    let series: BTreeMap<String, &Vec<Option<f64>>> = rows
         .iter()
         .map(|row| (format!("{} · {}", row.step, row.metric), &row.values))
         .collect();
@@ -119,7 +125,7 @@ fn runs_page(tenant: &str, comparison: &MetricsComparison) -> Response {
                         }
                     }
                     tr.section { th colspan=(runs.len() + 1) scope="rowgroup" { "Metrics" } }
-                    @for row in &comparison.rows {
+                    @for row in rows {
                         tr.differs[differs(&row.values)] {
                             th scope="row" { (row.step) " · " (row.metric) }
                             @for v in &row.values { td.num { @if let Some(v) = v { (fmt(*v)) } } }
@@ -128,7 +134,11 @@ fn runs_page(tenant: &str, comparison: &MetricsComparison) -> Response {
                 }
             }
         }
-        @if !comparison.rows.is_empty() {
+        @if comparison.rows.len() > rows.len() {
+            p.note { "The first " (rows.len()) " of " (comparison.rows.len()) " metric rows (the API gives all: "
+                code { "GET /api/v1/compare?runs=…" } ")." }
+        }
+        @if !rows.is_empty() {
             h2 { "A metric across the runs" }
             (plot(&data))
         }
@@ -165,8 +175,12 @@ fn sweep_page(tenant: &str, report: &RunReport) -> Response {
 /// One sweep: a row per instance, its matrix values and metrics (the last value of each
 /// name), the best of each metric marked; and the plot's data.
 fn sweep(run_id: &str, of: &str, members: &[&StepReport]) -> Markup {
+    // Matrix parameters and metric names in the order first seen; each instance's metrics
+    // by name (the last value of a name recorded twice).
     let mut params: Vec<&str> = Vec::new();
     let mut metrics: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut by_name: HashMap<&str, HashMap<&str, f64>> = HashMap::with_capacity(members.len());
     for s in members {
         for name in s.instance.iter().flat_map(|i| i.values.keys()) {
             if !params.contains(&name.as_str()) {
@@ -174,12 +188,15 @@ fn sweep(run_id: &str, of: &str, members: &[&StepReport]) -> Markup {
             }
         }
         for (name, _) in &s.metrics {
-            if !metrics.contains(&name.as_str()) {
+            if seen.insert(name) {
                 metrics.push(name);
             }
         }
+        by_name.insert(&s.id, s.metrics.iter().map(|(n, v)| (n.as_str(), *v)).collect());
     }
-    let metric = |s: &StepReport, name: &str| s.metrics.iter().rev().find(|(n, _)| n == name).map(|(_, v)| *v);
+    let left_out = metrics.len().saturating_sub(METRICS);
+    metrics.truncate(METRICS);
+    let metric = |s: &StepReport, name: &str| by_name.get(s.id.as_str()).and_then(|m| m.get(name)).copied();
     let value = |s: &StepReport, name: &str| s.instance.as_ref().and_then(|i| i.values.get(name)).cloned();
     let best: BTreeMap<&str, f64> = metrics
         .iter()
@@ -201,7 +218,8 @@ fn sweep(run_id: &str, of: &str, members: &[&StepReport]) -> Markup {
     html! {
         section.sweep #(id) aria-labelledby={ (id) "-title" } {
             h2 #{ (id) "-title" } { code { (of) } " × " (members.len()) }
-            p.note { "The highest value of each metric is marked." }
+            p.note { "The highest value of each metric is marked."
+                @if left_out > 0 { " The first " (METRICS) " metric names are shown; " (left_out) " more are not." } }
             div.scroll {
                 table.sweep-table aria-label={ "Instances of " (of) } {
                     thead { tr {
@@ -239,13 +257,33 @@ fn plot(data: &str) -> Markup {
     }
 }
 
-/// A metric's value, to 4 significant decimals.
+/// A metric's value to 4 significant digits (at most 12 decimals), without trailing zeros.
 fn fmt(v: f64) -> String {
-    let text = format!("{v:.4}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text.is_empty() || text == "-" {
-        "0".into()
+    if v == 0.0 || !v.is_finite() {
+        return if v.is_finite() { "0".into() } else { v.to_string() };
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = usize::try_from((3 - magnitude).clamp(0, 12)).unwrap_or(0);
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
-        text.into()
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt;
+
+    #[test]
+    fn values_keep_four_significant_digits() {
+        assert_eq!(fmt(0.98131), "0.9813");
+        assert_eq!(fmt(3e-5), "0.00003");
+        assert_eq!(fmt(-1.5e-5), "-0.000015");
+        assert_eq!(fmt(1234.5678), "1235");
+        assert_eq!(fmt(0.5), "0.5");
+        assert_eq!(fmt(0.0), "0");
+        assert_eq!(fmt(-0.0), "0");
     }
 }

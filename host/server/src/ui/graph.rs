@@ -68,17 +68,22 @@ pub(crate) fn data(report: &RunReport, plan: Option<&LockedPlan>) -> String {
     serde_json::json!({ "steps": steps, "edges_known": plan.is_some() }).to_string()
 }
 
+/// How long a browser waits before it asks again for the events of a run executing
+/// elsewhere (whose stream ends after the recorded state).
+const RECONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `GET /ui/runs/{id}/events`: the run's events from its first, as server-sent events
 /// (`Last-Event-ID` is ignored: each event sets a step's state, so a reconnecting page
 /// is brought up to date by all of them). A run executing elsewhere (on workers) sends
-/// its recorded state and ends; the browser reconnects a few seconds later for more.
+/// its recorded state and ends; the browser reconnects [`RECONNECT`] later for more (its
+/// running steps show as pending: the records say only which finished).
 pub(crate) async fn events(
     AxumState(state): AxumState<Arc<State>>,
     UiTenant(tenant): UiTenant,
     Path(run_id): Path<String>,
 ) -> Response {
     match crate::events::events_after(&state, &tenant, &run_id, 0).await {
-        Ok(events) => crate::events::sse(events).into_response(),
+        Ok(events) => crate::events::sse(events, Some(RECONNECT)).into_response(),
         Err(e) if e.status() == StatusCode::NOT_FOUND => (StatusCode::NOT_FOUND, "no such run").into_response(),
         Err(e) => {
             tracing::error!("the UI cannot follow run {run_id}: {}", e.message());

@@ -40,21 +40,37 @@ pub(crate) fn kind(media_type: &str) -> Kind {
     }
 }
 
-/// A table: column names and rows of cells, as text.
+/// Most columns a table preview shows (the rest are left out, and said to be).
+const COLUMNS: usize = 200;
+
+/// One page of a table: its column names, the rows of the page (cells as text), and how
+/// many rows the whole table has. Only the page's rows are ever built, whatever the size.
 pub(crate) struct Grid {
     pub columns: Vec<String>,
+    /// Columns past [`COLUMNS`], left out.
+    pub hidden: usize,
+    /// The first row's number (0-based) and the page's rows.
+    pub first: usize,
     pub rows: Vec<Vec<String>>,
+    pub total: usize,
 }
 
-/// A Weft table (`{"columns": [{"name", "type", "values"}]}`) as a grid, or why not.
-pub(crate) fn weft_table(bytes: &[u8]) -> Result<Grid, String> {
+/// The rows of page `page` among `total` (the last page when past it).
+fn page_range(total: usize, page: usize) -> std::ops::Range<usize> {
+    let pages = total.div_ceil(ROWS).max(1);
+    let first = page.min(pages - 1) * ROWS;
+    first..(first + ROWS).min(total)
+}
+
+/// Page `page` of a Weft table (`{"columns": [{"name", "type", "values"}]}`), or why not.
+pub(crate) fn weft_table(bytes: &[u8], page: usize) -> Result<Grid, String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not a Weft table: {e}"))?;
     let columns = value["columns"]
         .as_array()
         .ok_or("not a Weft table: no `columns` list")?;
-    let mut names = Vec::with_capacity(columns.len());
-    let mut cells: Vec<&Vec<serde_json::Value>> = Vec::with_capacity(columns.len());
-    for c in columns {
+    let mut names = Vec::new();
+    let mut cells: Vec<&Vec<serde_json::Value>> = Vec::new();
+    for c in columns.iter().take(COLUMNS) {
         names.push(c["name"].as_str().unwrap_or("?").to_string());
         cells.push(
             c["values"]
@@ -62,8 +78,10 @@ pub(crate) fn weft_table(bytes: &[u8]) -> Result<Grid, String> {
                 .ok_or("not a Weft table: a column has no `values`")?,
         );
     }
-    let height = cells.iter().map(|v| v.len()).max().unwrap_or(0);
-    let rows = (0..height)
+    let total = cells.iter().map(|v| v.len()).max().unwrap_or(0);
+    let range = page_range(total, page);
+    let rows = range
+        .clone()
         .map(|r| {
             cells
                 .iter()
@@ -75,17 +93,62 @@ pub(crate) fn weft_table(bytes: &[u8]) -> Result<Grid, String> {
                 .collect()
         })
         .collect();
-    Ok(Grid { columns: names, rows })
+    Ok(Grid {
+        columns: names,
+        hidden: columns.len().saturating_sub(COLUMNS),
+        first: range.start,
+        rows,
+        total,
+    })
 }
 
-/// CSV (RFC 4180 quoting) with its first record as the header.
-pub(crate) fn csv(text: &str, separator: u8) -> Grid {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
+/// Page `page` of CSV (RFC 4180 quoting) with its first record as the header. One pass;
+/// only the header and the page's records are kept, each to [`COLUMNS`] fields.
+pub(crate) fn csv(text: &str, separator: u8, page: usize) -> Grid {
+    let sep = char::from(separator);
+    let mut header: Option<Vec<String>> = None;
+    let mut hidden = 0;
+    let mut kept: Vec<Vec<String>> = Vec::new();
+    // Records after the header seen so far; the page is known once they are counted, so
+    // the records of every page that could be asked for (the requested one, or the last
+    // when it is past the end) are kept as they pass: a window of two pages at most.
+    let mut count = 0usize;
+    let wanted = page.saturating_mul(ROWS);
+    let mut window_start = 0usize;
+    let mut record: Vec<String> = Vec::new();
+    let mut fields = 0usize;
     let mut field = String::new();
     let mut quoted = false;
+    let mut end_record = |record: &mut Vec<String>, fields: &mut usize| {
+        let fields_seen = std::mem::take(fields);
+        let record = std::mem::take(record);
+        match &header {
+            None => {
+                hidden = fields_seen.saturating_sub(COLUMNS);
+                header = Some(record);
+            }
+            Some(_) => {
+                if count < wanted + ROWS {
+                    // Keep the last two pages' worth (the asked page may be past the end).
+                    if count >= window_start + 2 * ROWS {
+                        kept.drain(..ROWS);
+                        window_start += ROWS;
+                    }
+                    kept.push(record);
+                }
+                count += 1;
+            }
+        }
+    };
+    let keep = |record: &mut Vec<String>, fields: &mut usize, field: &mut String| {
+        if *fields < COLUMNS {
+            record.push(std::mem::take(field));
+        } else {
+            field.clear();
+        }
+        *fields += 1;
+    };
     let mut chars = text.chars().peekable();
-    let sep = char::from(separator);
     while let Some(c) = chars.next() {
         match (quoted, c) {
             (true, '"') if chars.peek() == Some(&'"') => {
@@ -95,38 +158,52 @@ pub(crate) fn csv(text: &str, separator: u8) -> Grid {
             (true, '"') => quoted = false,
             (true, c) => field.push(c),
             (false, '"') if field.is_empty() => quoted = true,
-            (false, c) if c == sep => record.push(std::mem::take(&mut field)),
+            (false, c) if c == sep => keep(&mut record, &mut fields, &mut field),
             (false, '\r') => {}
             (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
+                keep(&mut record, &mut fields, &mut field);
+                end_record(&mut record, &mut fields);
             }
-            (false, c) => field.push(c),
+            (false, c) => {
+                if fields < COLUMNS {
+                    field.push(c);
+                }
+            }
         }
     }
     if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
+        keep(&mut record, &mut fields, &mut field);
+        end_record(&mut record, &mut fields);
     }
-    let mut records = records.into_iter();
+    let range = page_range(count, page);
+    let rows = kept
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| range.contains(&(window_start + i)))
+        .map(|(_, r)| r)
+        .collect();
     Grid {
-        columns: records.next().unwrap_or_default(),
-        rows: records.collect(),
+        columns: header.unwrap_or_default(),
+        hidden,
+        first: range.start,
+        rows,
+        total: count,
     }
 }
 
-/// One page of a grid, with links to the others (`href(page)` gives a page's URL).
-pub(crate) fn grid_page(grid: &Grid, page: usize, href: impl Fn(usize) -> String) -> Markup {
-    let pages = grid.rows.len().div_ceil(ROWS).max(1);
-    let page = page.min(pages - 1);
-    let first = page * ROWS;
-    let rows = &grid.rows[first.min(grid.rows.len())..(first + ROWS).min(grid.rows.len())];
+/// A grid's page, with links to the pages around it (`href(page)` gives a page's URL).
+pub(crate) fn grid_page(grid: &Grid, href: impl Fn(usize) -> String) -> Markup {
+    let page = grid.first / ROWS;
+    let first = grid.first;
+    let rows = &grid.rows;
     html! {
         p.pager {
-            "Rows " (first + usize::from(!rows.is_empty())) "–" (first + rows.len()) " of " (grid.rows.len())
-            ", " (grid.columns.len()) " columns. "
+            "Rows " (first + usize::from(!rows.is_empty())) "–" (first + rows.len()) " of " (grid.total)
+            ", " (grid.columns.len() + grid.hidden) " columns"
+            @if grid.hidden > 0 { " (the first " (grid.columns.len()) " shown)" }
+            ". "
             @if page > 0 { a rel="prev" href=(href(page - 1)) { "← previous" } " " }
-            @if page + 1 < pages { a rel="next" href=(href(page + 1)) { "next →" } }
+            @if first + rows.len() < grid.total { a rel="next" href=(href(page + 1)) { "next →" } }
         }
         div.scroll {
             table #preview-table aria-label="The table's rows" {
@@ -255,8 +332,9 @@ mod tests {
 
     #[test]
     fn csv_keeps_quoted_separators_quotes_and_newlines() {
-        let grid = csv("a,b\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\r\n3,\n", b',');
+        let grid = csv("a,b\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\r\n3,\n", b',', 0);
         assert_eq!(grid.columns, ["a", "b"]);
+        assert_eq!(grid.total, 3);
         assert_eq!(
             grid.rows,
             [vec!["1", "x, \"y\""], vec!["2", "two\nlines"], vec!["3", ""]]
@@ -265,29 +343,56 @@ mod tests {
 
     #[test]
     fn a_weft_table_becomes_rows() {
-        let grid = weft_table(br#"{"columns":[{"name":"n","type":"int","values":[1,null]},{"name":"s","type":"string","values":["a","b"]}]}"#)
+        let grid = weft_table(br#"{"columns":[{"name":"n","type":"int","values":[1,null]},{"name":"s","type":"string","values":["a","b"]}]}"#, 0)
             .expect("a table");
         assert_eq!(grid.columns, ["n", "s"]);
         assert_eq!(grid.rows, [vec!["1", "a"], vec!["", "b"]]);
-        assert!(weft_table(b"[1]").is_err());
+        assert!(weft_table(b"[1]", 0).is_err());
+    }
+
+    #[test]
+    fn only_a_pages_rows_and_the_first_columns_are_built() {
+        // A long column beside many empty ones: the page holds 50 rows of 200 cells.
+        let empty = vec![r#"{"name":"e","type":"int","values":[]}"#; 10_000].join(",");
+        let long = format!(
+            r#"{{"name":"n","type":"int","values":[{}]}}"#,
+            vec!["0"; 100_000].join(",")
+        );
+        let table = format!(r#"{{"columns":[{long},{empty}]}}"#);
+        let grid = weft_table(table.as_bytes(), 3).expect("a table");
+        assert_eq!((grid.total, grid.first, grid.rows.len()), (100_000, 150, ROWS));
+        assert_eq!((grid.columns.len(), grid.hidden), (COLUMNS, 10_001 - COLUMNS));
+        assert!(grid.rows.iter().all(|r| r.len() == COLUMNS));
+        // CSV: a million records, one page kept; a record of many fields, cut.
+        let many = "h\n".to_string() + &"x\n".repeat(1_000_000);
+        let grid = csv(&many, b',', 7);
+        assert_eq!((grid.total, grid.first, grid.rows.len()), (1_000_000, 350, ROWS));
+        let wide = format!("{}\n1\n", vec!["c"; 5000].join(","));
+        let grid = csv(&wide, b',', 0);
+        assert_eq!(
+            (grid.columns.len(), grid.hidden, grid.total),
+            (COLUMNS, 5000 - COLUMNS, 1)
+        );
     }
 
     #[test]
     fn pages_hold_at_most_rows_rows() {
-        let grid = Grid {
-            columns: vec!["i".into()],
-            rows: (0..120).map(|i| vec![i.to_string()]).collect(),
-        };
-        let last = grid_page(&grid, 2, |p| format!("?page={p}")).into_string();
+        let text = "i\n".to_string() + &(0..120).map(|i| format!("{i}\n")).collect::<String>();
+        let last = grid_page(&csv(&text, b',', 2), |p| format!("?page={p}")).into_string();
         assert!(
             last.contains("Rows 101–120 of 120") && last.contains("?page=1") && !last.contains("?page=3"),
             "{last}"
         );
         assert_eq!(last.matches("<tr>").count(), 21, "{last}");
-        let past = grid_page(&grid, 99, |p| format!("?page={p}")).into_string();
+        let past = grid_page(&csv(&text, b',', 99), |p| format!("?page={p}")).into_string();
         assert!(
-            past.contains("Rows 101–120"),
+            past.contains("Rows 101–120") && past.contains("<th scope=\"row\">120</th>"),
             "a page past the end shows the last: {past}"
+        );
+        let middle = grid_page(&csv(&text, b',', 1), |p| format!("?page={p}")).into_string();
+        assert!(
+            middle.contains("Rows 51–100") && middle.contains("<td>50</td>") && middle.contains("?page=2"),
+            "{middle}"
         );
     }
 

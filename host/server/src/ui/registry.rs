@@ -1,7 +1,8 @@
 //! The step registry's pages: the steps a tenant may use (its own and the public ones),
-//! searchable by name, and one step — the contract of its newest version (ports with media
-//! types, parameters with types and defaults), its versions with digests, who may use
-//! each, and its README (Markdown, rendered as artifacts' are).
+//! searchable by name, and one step — the contract of the version `uses: NAME` takes (the
+//! tenant's own newest, else the server's; another tenant's public step is taken only by
+//! digest), ports with media types and parameters with types and defaults, its versions
+//! with digests, who may use each, and its README (Markdown, rendered as artifacts' are).
 
 use super::layout::page;
 use super::session::UiTenant;
@@ -13,7 +14,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
 use weft_model::{Port, StepInfo};
-use weft_records::RegisteredStep;
+use weft_records::{BUILTIN_TENANT, RegisteredStep, compare_versions};
 
 /// Step names listed on the page.
 const LISTED: usize = 500;
@@ -42,12 +43,16 @@ pub(crate) async fn list(
         Ok(versions) => versions,
         Err(e) => return super::runs::failure(tenant.name(), &e),
     };
-    // One row per name: the first version listed is the one `uses: NAME` would take.
-    let mut names: Vec<(&RegisteredStep, usize)> = Vec::new();
-    for v in &versions {
-        match names.iter_mut().find(|(first, _)| first.name == v.name) {
-            Some((_, count)) => *count += 1,
-            None => names.push((v, 1)),
+    // One row per name (the listing is sorted by name), showing the version `uses: NAME`
+    // takes: the tenant's own newest, else the server's. Another tenant's public version is
+    // never taken by name (only by digest), so it never stands for the name.
+    let mut names: Vec<(&RegisteredStep, Option<&RegisteredStep>, usize)> = Vec::new();
+    let mut start = 0;
+    for end in 1..=versions.len() {
+        if end == versions.len() || versions[end].name != versions[start].name {
+            let group = &versions[start..end];
+            names.push((&group[0], by_name(group.iter(), tenant.name()), group.len()));
+            start = end;
         }
     }
     let total = names.len();
@@ -68,10 +73,11 @@ pub(crate) async fn list(
                     th scope="col" { "Owner" } th scope="col" { "Who may use it" } th scope="col" { "Description" }
                 } }
                 tbody {
-                    @for (step, count) in &names {
+                    @for (first, taken, count) in &names {
+                        @let step = taken.unwrap_or(first);
                         tr {
                             th scope="row" { a href=(url(&step.name)) { code { (step.name) } } }
-                            td { (step.version) }
+                            td { @if taken.is_some() { (step.version) } @else { em { "by digest only" } } }
                             td.num { (count) }
                             td { (step.owner) }
                             td { (visibility(step)) }
@@ -96,7 +102,8 @@ pub(crate) async fn show(
         Ok(versions) => versions,
         Err(e) => return super::runs::failure(tenant.name(), &e),
     };
-    let Some(newest) = versions.first() else {
+    let taken = by_name(versions.iter(), tenant.name());
+    let Some(newest) = taken.or(versions.first()) else {
         let content = html! {
             h1 { "No such step" }
             p { "This tenant may use no step " code { (name) } "." }
@@ -112,8 +119,13 @@ pub(crate) async fn show(
         h1 { "Step " code { (name) } }
         @if let Some(info) = &info {
             p.lead { (info.description) }
-            p { "Use it as " code { "uses: " (name) "@" (newest.version) } " (this version), "
-                code { "uses: " (name) } " (the newest) or " code { "uses: " (newest.digest) } " (these very bytes)." }
+            @if taken.is_some() {
+                p { "Use it as " code { "uses: " (name) "@" (newest.version) } " (this version), "
+                    code { "uses: " (name) } " (the newest) or " code { "uses: " (newest.digest) } " (these very bytes)." }
+            } @else {
+                p role="note" { "Published by another tenant (" (newest.owner) "): a workflow takes it only by its digest, "
+                    code { "uses: " (newest.digest) } ", never by name." }
+            }
             h2 { "Contract of " (newest.version) }
             (ports("Inputs", &info.inputs, true))
             (ports("Outputs", &info.outputs, false))
@@ -179,4 +191,16 @@ fn description(step: &RegisteredStep) -> String {
         .ok()
         .and_then(|info| info["description"].as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The version `uses: NAME` takes among `versions` of one name: the tenant's own newest,
+/// else the built-in tenant's (as `Records::resolve_step`).
+fn by_name<'a>(versions: impl Iterator<Item = &'a RegisteredStep> + Clone, tenant: &str) -> Option<&'a RegisteredStep> {
+    let newest = |owner: &str| {
+        versions
+            .clone()
+            .filter(|v| v.owner == owner)
+            .max_by(|a, b| compare_versions(&a.version, &b.version))
+    };
+    newest(tenant).or_else(|| newest(BUILTIN_TENANT))
 }

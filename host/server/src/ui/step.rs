@@ -114,10 +114,12 @@ pub(crate) async fn show(
         // The run page's side panel: the same, under the step's name; a step still to
         // finish is fetched again every 2 s, its log growing.
         let url = url(&run_id, &step_id);
-        let pending = step.status == StepStatus::Pending;
+        // Only while the run runs: an interrupted run's pending steps would never change.
+        let pending = step.status == StepStatus::Pending && detail.summary.status == "running";
         let panel = html! {
+            // `hx-sync`: a newer request for the panel (another step selected) wins.
             div.panel-body hx-get=[pending.then_some(&url)] hx-trigger=[pending.then_some("every 2s")]
-                hx-target=[pending.then_some("#panel")] {
+                hx-target=[pending.then_some("#panel")] hx-sync=[pending.then_some("#panel:replace")] {
                 h2 { "Step " code { (step.id) } }
                 p { a href=(url) { "Open the step's page" } }
                 (details)
