@@ -5,7 +5,6 @@
 //! `weft_step::export!(MyStep);`.
 
 pub mod io;
-pub mod logreg;
 pub mod params;
 pub mod table;
 

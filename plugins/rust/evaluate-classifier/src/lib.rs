@@ -2,7 +2,7 @@
 //! confusion matrix of a logistic-regression model on labelled rows.
 
 use serde::Serialize;
-use weft_step::logreg;
+use weft_logreg as logreg;
 use weft_step::table::Table;
 use weft_step::{Guest, Param, StepError, StepInfo, bad_input, io, metric, port};
 

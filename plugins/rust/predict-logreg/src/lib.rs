@@ -2,7 +2,7 @@
 //! input table with two columns added: the probability of the positive class and the
 //! predicted class.
 
-use weft_step::logreg::{self, Model};
+use weft_logreg::{self as logreg, Model};
 use weft_step::table::{Column, ColumnType, Table, Value};
 use weft_step::{Guest, Param, StepError, StepInfo, bad_input, io, metric, port};
 

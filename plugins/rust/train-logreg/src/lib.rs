@@ -1,7 +1,7 @@
 //! Weft step `train-logreg`: a binary logistic regression fitted by full-batch gradient
 //! descent with L2 regularisation. Deterministic: zero start, no sampling.
 
-use weft_step::logreg::{self, Dataset, Model};
+use weft_logreg::{self as logreg, Dataset, Model};
 use weft_step::table::{ColumnType, Table};
 use weft_step::{Guest, Param, ParamType, ParamValue, StepError, StepInfo, bad_input, io, metric, param, port};
 

@@ -1,8 +1,9 @@
-//! The logistic-regression model format shared by `train-logreg` and
-//! `evaluate-classifier`, media type [`MEDIA_TYPE`].
+//! The logistic-regression model Weft's own ML steps share (`train-logreg`,
+//! `predict-logreg`, `evaluate-classifier`), media type [`MEDIA_TYPE`]: kept out of the
+//! step SDK, which plugin authors get whole in every new project.
 
-use crate::table::Table;
 use serde::{Deserialize, Serialize};
+use weft_step::table::Table;
 
 /// Media type of a serialized [`Model`].
 pub const MEDIA_TYPE: &str = "application/vnd.weft.logreg+json";
@@ -35,24 +36,24 @@ impl Model {
 }
 
 /// The `model` input of the steps that use a model.
-pub fn model_input() -> crate::Port {
-    crate::port("model", MEDIA_TYPE, "The logistic-regression model")
+pub fn model_input() -> weft_step::Port {
+    weft_step::port("model", MEDIA_TYPE, "The logistic-regression model")
 }
 
 /// The `threshold` parameter of the steps that turn probabilities into classes.
-pub fn threshold_param() -> crate::ParamSpec {
-    crate::param(
+pub fn threshold_param() -> weft_step::ParamSpec {
+    weft_step::param(
         "threshold",
-        crate::ParamType::Float,
-        Some(crate::ParamValue::Float(0.5)),
+        weft_step::ParamType::Float,
+        Some(weft_step::ParamValue::Float(0.5)),
         "Probability at or above which a row is predicted positive",
     )
 }
 
 /// Reads a model from the input `port`.
-pub fn read_model(port: &str) -> Result<Model, crate::StepError> {
-    serde_json::from_slice(&crate::io::read_all(port)?)
-        .map_err(|e| crate::bad_input(format!("input `{port}` is not a logistic-regression model: {e}")))
+pub fn read_model(port: &str) -> Result<Model, weft_step::StepError> {
+    serde_json::from_slice(&weft_step::io::read_all(port)?)
+        .map_err(|e| weft_step::bad_input(format!("input `{port}` is not a logistic-regression model: {e}")))
 }
 
 /// Feature rows and 0/1 labels of a table, in row order.
@@ -81,13 +82,13 @@ pub fn dataset(table: &Table, features: &[String], label: &str, positive: &str) 
             .map(|c| {
                 c.values[i]
                     .as_ref()
-                    .and_then(crate::table::Value::as_f64)
+                    .and_then(weft_step::table::Value::as_f64)
                     .ok_or_else(|| format!("row {i}: column `{}` is missing or not a number", c.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let class = label_col.values[i]
             .as_ref()
-            .map(crate::table::Value::render)
+            .map(weft_step::table::Value::render)
             .ok_or_else(|| format!("row {i}: the label is missing"))?;
         x.push(row);
         y.push(if class == positive { 1.0 } else { 0.0 });
