@@ -111,6 +111,51 @@ fn failed_run_prints_the_reason_and_the_log_tail() {
 }
 
 #[test]
+fn plugin_projects_are_made_whole_built_and_refused_clearly() {
+    let home = Home::new();
+    let into = home.path().join("projects");
+    let into_arg = into.to_str().expect("utf8");
+    let out = home.weft(&["plugin", "new", "--lang", "c", "my-step", "--into", into_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("next: cd "), "{}", stdout(&out));
+    let dir = into.join("my-step");
+    for file in [
+        "app.c",
+        "weft_step.h",
+        "wit/weft.wit",
+        "test-data/text.txt",
+        "README.md",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} is missing");
+    }
+    let again = home.weft(&["plugin", "new", "--lang", "c", "my-step", "--into", into_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+
+    // A directory that is no project is told how to make one.
+    let empty = home.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let out = home.weft(&["plugin", "build", empty.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(
+        said.contains("is not a step project") && said.contains("weft plugin new"),
+        "{said}"
+    );
+
+    // The C project builds here (the bindings come from `weft` itself), or the build says
+    // which toolchain is missing and the command that installs it.
+    let out = home.weft(&["plugin", "build", dir.to_str().expect("utf8")]);
+    if out.status.success() {
+        assert!(stdout(&out).contains("built my-step 0.1.0 (c)"), "{}", stdout(&out));
+        assert!(dir.join("my-step.wasm").is_file());
+    } else {
+        let said = stderr(&out);
+        assert!(said.contains("sudo apt-get install clang"), "{said}");
+    }
+}
+
+#[test]
 fn plugin_inspect_shows_the_declaration() {
     let home = Home::new();
     let file = plugins().join("train-test-split.wasm");

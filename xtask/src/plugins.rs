@@ -7,10 +7,9 @@
 //! `weft-test-programs` builds them for the tests that load them, into a directory on no
 //! default plugin path, so a user's `uses:` can never pick up a memory bomb.
 
-use crate::run;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use weft_plugin_kit::recipe;
 
 /// A plugin crate found under `plugins/`: a package whose `[lib]` is a `cdylib`.
 pub struct Plugin {
@@ -96,30 +95,12 @@ fn build_rust(root: &Path, dist: &Path, locked: bool) -> Result<Vec<PathBuf>> {
     let mut plugins = discover_rust(&plugins_dir)?;
     plugins.retain(|p| !is_test_guest(&p.dir));
     let target_dir = rust_target_dir(root);
-    let mut cmd = Command::new(crate::cargo());
-    cmd.current_dir(&plugins_dir)
-        .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .args(locked.then_some("--locked"))
-        .env("CARGO_TARGET_DIR", &target_dir);
-    for p in &plugins {
-        cmd.args(["-p", &p.name]);
-    }
-    eprintln!(
-        "building {} rust plugins: {}",
-        plugins.len(),
-        plugins.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-    );
-    let status = cmd.status().context("running cargo for the plugins")?;
-    if !status.success() {
-        bail!(
-            "building the rust plugins failed (cargo's errors are above; the target comes with `rustup target add wasm32-wasip2`)"
-        );
-    }
+    let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+    eprintln!("building {} rust plugins: {}", plugins.len(), names.join(", "));
+    recipe::rust(&crate::cargo(), &plugins_dir, &target_dir, &names, locked)?;
     let mut out = Vec::new();
     for p in &plugins {
-        let built = target_dir
-            .join("wasm32-wasip2/release")
-            .join(format!("{}.wasm", p.name.replace('-', "_")));
+        let built = recipe::rust_output(&target_dir, &p.name);
         let dest = dist.join(format!("{}.wasm", p.name));
         std::fs::copy(&built, &dest).with_context(|| format!("copying {} ({})", built.display(), p.dir.display()))?;
         out.push(dest);
@@ -193,17 +174,7 @@ fn build_python(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
             continue;
         }
         eprintln!("building python plugin {} with componentize-py", p.name);
-        run(Command::new("componentize-py")
-            .current_dir(&p.dir)
-            .arg("-d")
-            .arg(root.join("wit"))
-            .args(["-w", "step-component", "componentize", "app", "-p"])
-            .arg(&p.dir)
-            .arg("-p")
-            .arg(&sdk)
-            .arg("-o")
-            .arg(&dest))
-        .context("componentize-py (install it with `python3 -m pip install -r plugins/python/requirements.txt`)")?;
+        recipe::python(&p.dir, &root.join("wit"), &[&sdk], &dest)?;
         out.push(dest);
     }
     Ok(out)
@@ -211,6 +182,7 @@ fn build_python(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
 
 /// componentize-js (SpiderMonkey) takes ~8 s per plugin: rebuild only what changed. It
 /// resolves relative imports from its working directory, so it runs in `plugins/js`.
+/// The recipes themselves are `weft_plugin_kit::recipe`'s, as `weft plugin build`'s.
 fn build_js(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
     let js = root.join("plugins/js");
     let tool = js.join("node_modules/.bin/componentize-js");
@@ -222,28 +194,14 @@ fn build_js(root: &Path, dist: &Path) -> Result<Vec<PathBuf>> {
             out.push(dest);
             continue;
         }
-        if !tool.exists() {
-            bail!("{} is missing: run `npm ci` in plugins/js", tool.display());
-        }
         eprintln!("building js plugin {} with componentize-js", p.name);
-        // `-d http -d fetch-event`: without them the component imports wasi:http, which
-        // the host does not link (a step gets no network).
-        run(Command::new(&tool)
-            .current_dir(&js)
-            .arg("--wit")
-            .arg(root.join("wit"))
-            .args([
-                "--world-name",
-                "step-component",
-                "-d",
-                "http",
-                "-d",
-                "fetch-event",
-                "-o",
-            ])
-            .arg(&dest)
-            .arg(format!("{}/app.js", p.name)))
-        .context("componentize-js")?;
+        recipe::js(
+            &tool,
+            &js,
+            &root.join("wit"),
+            Path::new(&format!("{}/app.js", p.name)),
+            &dest,
+        )?;
         out.push(dest);
     }
     Ok(out)

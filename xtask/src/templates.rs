@@ -1,118 +1,129 @@
-//! Checks that `weft plugin new` makes projects that build and pass their tests: creates
-//! one per language in a scratch copy of the plugin tree (SDKs, WIT, toolchain pins), builds
-//! them like every plugin, runs their tests, and runs each component on a text file.
+//! Checks what a plugin author outside this repository gets. With only the `weft` binary
+//! and the toolchains, in a scratch directory outside the checkout, it makes a project per
+//! language (`weft plugin new`) and runs `weft plugin test` on it: the project's own tests,
+//! its build, and a smoke run. Then it runs the four components in one workflow, which
+//! must give the same counts in every language. It prints each language's time from `new`
+//! to a passing test and the size of its component.
 
 use crate::tally::Tally;
-use crate::{cargo, plugins, run};
+use crate::{cargo, run};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 const LANGS: [&str; 4] = ["rust", "python", "js", "c"];
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        if entry.file_type()?.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst)?;
+/// `weft` as a user runs it: none of this shell's Weft settings (the tests' services,
+/// homes, plugin paths) leak in.
+fn weft(bin: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("WEFT_") {
+            cmd.env_remove(name);
         }
     }
-    Ok(())
+    cmd
 }
 
-/// A plugin tree with the SDKs but no plugins, under a fresh scratch directory.
-fn scratch_root(root: &Path) -> Result<PathBuf> {
-    let scratch = std::env::temp_dir().join(format!("weft-template-check-{}", std::process::id()));
+/// The `weft` binary this checkout builds (debug, as the tests use it).
+fn weft_binary(root: &Path) -> Result<PathBuf> {
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["build", "--quiet", "--locked", "--package", "weft"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target.join("debug/weft"))
+}
+
+/// Makes, tests and runs one project per language; adds their tests to `tally`.
+pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
+    let bin = weft_binary(root)?;
+    let scratch = std::env::temp_dir().join(format!("weft-plugin-authors-{}", std::process::id()));
+    if scratch.starts_with(root) {
+        bail!("the scratch directory {} is inside the checkout", scratch.display());
+    }
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch)?;
     }
-    copy_tree(&root.join("wit"), &scratch.join("wit"))?;
-    let (p, s) = (root.join("plugins"), scratch.join("plugins"));
-    for dir in ["sdk", "python/sdk", "js/sdk", "c/sdk"] {
-        copy_tree(&p.join(dir), &s.join(dir))?;
-    }
-    for file in [
-        "Cargo.lock",
-        "rustfmt.toml",
-        "python/requirements.txt",
-        "js/package.json",
-        "js/package-lock.json",
-    ] {
-        std::fs::copy(p.join(file), s.join(file))?;
-    }
-    // Only the SDK and the new Rust step are members: a glob matching no directory
-    // (`testing/*`) is an error to cargo.
-    let manifest = std::fs::read_to_string(p.join("Cargo.toml"))?.replace(", \"testing/*\"", "");
-    std::fs::write(s.join("Cargo.toml"), manifest)?;
-    std::fs::create_dir_all(s.join("rust"))?;
-    #[cfg(unix)]
-    std::os::unix::fs::symlink(p.join("js/node_modules"), s.join("js/node_modules"))?;
-    Ok(scratch)
-}
-
-/// Creates, builds, tests and runs one project per language; adds its tests to `tally`.
-pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
-    let scratch = scratch_root(root)?;
+    std::fs::create_dir_all(&scratch)?;
+    let mut figures = Vec::new();
     for lang in LANGS {
-        run(Command::new(cargo())
-            .current_dir(root)
-            .args([
-                "run",
-                "--quiet",
-                "--locked",
-                "--package",
-                "weft",
-                "--",
-                "plugin",
-                "new",
-                "--lang",
-                lang,
-            ])
-            .arg(format!("tpl-{lang}"))
-            .arg("--into")
-            .arg(scratch.join("plugins").join(lang)))?;
-    }
-    // The Rust template joins the scratch workspace, so the lock file there must change.
-    plugins::build_all_with(&scratch, false)?;
-    tally.run(
-        Command::new(cargo())
-            .current_dir(scratch.join("plugins"))
-            .env("CARGO_TARGET_DIR", plugins::rust_target_dir(root))
-            .args(["test", "--package", "tpl-rust"]),
-    )?;
-    tally.run(
-        Command::new("python3")
-            .current_dir(scratch.join("plugins/python/tpl-python"))
-            .args(["-m", "unittest", "discover", "-v"]),
-    )?;
-    tally.run(
-        Command::new("node")
-            .arg("--test")
-            .arg(scratch.join("plugins/js/tpl-js")),
-    )?;
-    for exe in crate::c_plugins::build_tests(&scratch)? {
-        tally.run(&mut Command::new(exe))?;
-    }
-    for lang in LANGS {
-        let out = scratch.join(format!("out-{lang}"));
-        run(Command::new(cargo())
-            .current_dir(root)
-            .args(["run", "--quiet", "--locked", "--package", "weft", "--", "step", "run"])
-            .arg(scratch.join(format!("dist/plugins/tpl-{lang}.wasm")))
-            .arg("--input")
-            .arg(format!("text={}", root.join("README.md").display()))
-            .arg("--out")
-            .arg(&out))?;
-        let counts = std::fs::read_to_string(out.join("counts.json"))?;
-        if !counts.contains("\"lines\"") {
-            bail!("the {lang} template wrote {counts}");
+        let name = format!("tpl-{lang}");
+        let started = Instant::now();
+        run(weft(&bin, &scratch).args(["plugin", "new", "--lang", lang, &name]))?;
+        let dir = scratch.join(&name);
+        if lang == "js" {
+            run(Command::new("npm").current_dir(&dir).args([
+                "ci",
+                "--prefer-offline",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]))
+            .context("npm ci in the new JavaScript project")?;
         }
-        eprintln!("template {lang}: {counts}");
+        tally.run(weft(&bin, &dir).args(["plugin", "test"]))?;
+        let size = std::fs::metadata(dir.join(format!("{name}.wasm")))
+            .with_context(|| format!("{name}: no {name}.wasm after `weft plugin test`"))?
+            .len();
+        figures.push((lang, started.elapsed(), size));
+    }
+    chain(&bin, &scratch)?;
+    for (lang, took, size) in figures {
+        eprintln!(
+            "plugin author, {lang}: `weft plugin new` to a passing `weft plugin test` in {:.1} s; component {} KiB",
+            took.as_secs_f64(),
+            size / 1024
+        );
     }
     std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// Runs the four components one after another in one workflow, on one text: each must
+/// count it the same (their outputs have one digest).
+fn chain(bin: &Path, scratch: &Path) -> Result<()> {
+    std::fs::write(scratch.join("notes.txt"), "one two three\nfour five\n")?;
+    let mut workflow =
+        String::from("name: four-languages\ninputs:\n  notes: {path: notes.txt, media_type: text/plain}\nsteps:\n");
+    for (i, lang) in LANGS.iter().enumerate() {
+        let after = if i == 0 {
+            String::new()
+        } else {
+            format!(", after: [{}]", LANGS[i - 1])
+        };
+        workflow.push_str(&format!(
+            "  {lang}: {{uses: ./tpl-{lang}/tpl-{lang}.wasm, inputs: {{text: inputs.notes}}{after}}}\n"
+        ));
+    }
+    std::fs::write(scratch.join("four.yaml"), workflow)?;
+    let out = weft(bin, scratch).args(["run", "--json", "four.yaml"]).output()?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "`weft run four.yaml` printed no report: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if !out.status.success() || report["status"] != "succeeded" {
+        bail!("the four-language workflow did not succeed: {report:#}");
+    }
+    let digests: Vec<&str> = report["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .filter_map(|s| s["outputs"]["counts"]["digest"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if digests.len() != LANGS.len() || digests.iter().any(|d| *d != digests[0]) {
+        bail!("the four languages counted differently: {digests:?}");
+    }
+    eprintln!(
+        "four-language workflow: {} steps, one count ({})",
+        digests.len(),
+        digests[0]
+    );
     Ok(())
 }

@@ -370,16 +370,32 @@ pub struct RunArgs {
 /// `weft plugin ...`.
 #[derive(Subcommand, Debug)]
 pub enum PluginCommand {
-    /// Create a new step project from a template (builds and passes its test as is).
+    /// Create a new step project: a template with its tests, the SDK and the WIT of this
+    /// Weft vendored beside it, and pinned toolchains; it builds and passes its tests as is,
+    /// anywhere.
     New {
         /// Language of the step.
         #[arg(long, value_parser = ["rust", "python", "js", "c"])]
         lang: String,
         /// Step name (lowercase letters, digits, `-`, `_`).
         name: String,
-        /// Directory to create it in [default: plugins/LANG, so `cargo xtask build-plugins` finds it].
+        /// Directory to create the project in (as DIR/NAME) [default: the current one].
         #[arg(long, value_name = "DIR")]
         into: Option<PathBuf>,
+    },
+    /// Build a step project into NAME.wasm (NAME from its `describe()`), checked as
+    /// `inspect` checks it; says which toolchains are missing and how to install each.
+    Build {
+        /// The project [default: the current directory].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run a step project's own tests, build it, and run the component once on its
+    /// `test-data/` (a file per input port, named after the port).
+    Test {
+        /// The project [default: the current directory].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Show what a component declares and whether it implements the Weft world.
     Inspect {

@@ -5,7 +5,7 @@ mod audit;
 mod lineage;
 mod metrics;
 mod plugin;
-mod plugin_new;
+mod plugin_project;
 mod remote;
 mod remote_read;
 mod replay;
@@ -51,13 +51,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Validate(args) => validate::validate(&args, &settings).await,
         Command::Run(args) => run::run(&args, &settings).await,
-        Command::Plugin(PluginCommand::New { lang, name, into }) => {
-            let dir = plugin_new::create(&lang, &name, into.as_deref())?;
-            println!("created {} ({lang})", dir.display());
-            println!("next: cargo xtask build-plugins && weft step run dist/plugins/{name}.wasm -i text=README.md");
-            println!("test: see {}", dir.join("README.md").display());
-            Ok(0)
-        }
+        Command::Plugin(PluginCommand::New { lang, name, into }) => plugin_project::new(&lang, &name, into.as_deref()),
+        Command::Plugin(PluginCommand::Build { dir }) => plugin_project::build(&dir, &settings).await,
+        Command::Plugin(PluginCommand::Test { dir }) => plugin_project::test(&dir, &settings).await,
         Command::Plugin(PluginCommand::Inspect { file }) => plugin::inspect(file, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Store(cmd) => store::store(cmd, &settings).await,

@@ -2,23 +2,40 @@
 
 use crate::text::{shown, shown_lines};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use std::path::PathBuf;
-use weft_sandbox::{Sandbox, SandboxError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use weft_sandbox::{LoadedComponent, Sandbox, SandboxError};
+
+/// A component as `inspect` judges it.
+pub(crate) enum Checked {
+    /// It implements the Weft world; its declaration may still have problems.
+    Step(Arc<LoadedComponent>),
+    /// It does not: why, as shown to the user.
+    NotAStep(String),
+}
+
+/// Loads `bytes` (from `file`) and checks that they implement the Weft world.
+pub(crate) async fn check(file: &Path, bytes: &[u8], sandbox: &Sandbox) -> anyhow::Result<Checked> {
+    match sandbox.load(bytes, &file.display().to_string()).await {
+        Ok(c) => Ok(Checked::Step(c)),
+        Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => Ok(Checked::NotAStep(format!(
+            "{}: does NOT implement the Weft world weft:step/step-component@0.1.0\n  {}",
+            file.display(),
+            shown_lines(&e.to_string())
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
 
 pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
     let bytes = weft_runner::read_component(&file)?;
     let size = bytes.len();
-    let component = match sandbox.load(&bytes, &file.display().to_string()).await {
-        Ok(c) => c,
-        Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => {
-            println!(
-                "{}: does NOT implement the Weft world weft:step/step-component@0.1.0",
-                file.display()
-            );
-            println!("  {}", shown_lines(&e.to_string()));
+    let component = match check(&file, &bytes, sandbox).await? {
+        Checked::Step(c) => c,
+        Checked::NotAStep(why) => {
+            println!("{why}");
             return Ok(crate::EXIT_FAILED);
         }
-        Err(e) => return Err(e.into()),
     };
     let info = &component.info;
     println!("{} {}", shown(&info.name), shown(&info.version));

@@ -1,5 +1,5 @@
 // Weft step `__NAME__` (JavaScript): counts the lines, words and bytes of a text.
-import * as w from '../sdk/weft-step.js';
+import * as w from './weft-step.js';
 import { count } from './counting.js';
 
 export const step = {

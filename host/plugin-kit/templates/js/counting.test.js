@@ -1,4 +1,4 @@
-// Tests of `__NAME__`'s logic: `node --test plugins/js/__NAME__/`.
+// Tests of `__NAME__`'s logic: `node --test` (or `weft plugin test`, which also runs the component).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { count } from './counting.js';

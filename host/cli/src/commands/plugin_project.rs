@@ -1,0 +1,229 @@
+//! A plugin author's project outside this repository: `weft plugin new` makes one (with the
+//! SDK and WIT vendored, see `weft_plugin_kit::project`), `weft plugin build` turns it into
+//! `NAME.wasm` checked as `inspect` checks it, `weft plugin test` runs its own tests and
+//! then the component once on its `test-data/`.
+
+use super::plugin::{Checked, check};
+use crate::cli::StepCommand;
+use crate::settings::Settings;
+use crate::text::shown;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use weft_model::StepInfo;
+use weft_plugin_kit::{Lang, project, recipe, toolchain};
+
+/// `weft plugin new --lang LANG NAME [--into DIR]`.
+pub fn new(lang: &str, name: &str, into: Option<&Path>) -> anyhow::Result<u8> {
+    let lang = Lang::parse(lang)?;
+    let dir = project::create(lang, name, into)?;
+    println!(
+        "created {} ({lang}, with the SDK and WIT of weft {})",
+        dir.display(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let missing = toolchain::missing(lang, &dir);
+    for m in &missing {
+        println!("  before building: {m}");
+    }
+    println!("next: cd {} && weft plugin build && weft plugin test", dir.display());
+    println!("      (its README.md says how to use and publish it)");
+    Ok(0)
+}
+
+/// The project in `dir` and its language, or why it is not one or cannot be built here.
+fn project(dir: &Path) -> anyhow::Result<(PathBuf, Lang)> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("{} is not a directory", dir.display()))?;
+    let lang = Lang::detect(&dir)?;
+    let missing = toolchain::missing(lang, &dir);
+    if !missing.is_empty() {
+        let lines: Vec<String> = missing.iter().map(|m| format!("  {m}")).collect();
+        bail!(
+            "a {lang} step needs tools this machine lacks:\n{}\nthen run this again",
+            lines.join("\n")
+        );
+    }
+    Ok((dir, lang))
+}
+
+/// `weft plugin build [DIR]`.
+pub async fn build(dir: &Path, settings: &Settings) -> anyhow::Result<u8> {
+    let (dir, lang) = project(dir)?;
+    match built(&dir, lang, settings).await? {
+        Some((file, info)) => {
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "built {} {} ({lang}): {} ({})",
+                shown(&info.name),
+                shown(&info.version),
+                file.display(),
+                weft_runner::fmt_bytes(size)
+            );
+            Ok(0)
+        }
+        None => Ok(crate::EXIT_FAILED),
+    }
+}
+
+/// Builds the project, checks the component, and writes it as `DIR/NAME.wasm`; `None`
+/// (with the reasons printed) when the component is refused.
+async fn built(dir: &Path, lang: Lang, settings: &Settings) -> anyhow::Result<Option<(PathBuf, StepInfo)>> {
+    let raw = compile(dir, lang)?;
+    let bytes = weft_runner::read_component(&raw)?;
+    let sandbox = super::sandbox(settings, false)?;
+    let component = match check(&raw, &bytes, &sandbox).await? {
+        Checked::Step(c) => c,
+        Checked::NotAStep(why) => {
+            println!("{why}");
+            return Ok(None);
+        }
+    };
+    let info = component.info.clone();
+    let problems = info.problems();
+    if !problems.is_empty() {
+        println!("{}: its declaration has problems:", raw.display());
+        for p in &problems {
+            println!("  {}", shown(p));
+        }
+        return Ok(None);
+    }
+    // `problems()` is empty: the name is an identifier, safe as a file name.
+    let file = dir.join(format!("{}.wasm", info.name));
+    std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+    Ok(Some((file, info)))
+}
+
+/// Runs the language's recipe on the project; returns the component it made.
+fn compile(dir: &Path, lang: Lang) -> anyhow::Result<PathBuf> {
+    let build = dir.join("build");
+    std::fs::create_dir_all(&build).with_context(|| format!("creating {}", build.display()))?;
+    let wit = dir.join("wit");
+    let out = build.join("step.wasm");
+    match lang {
+        Lang::Rust => {
+            let package = package_name(dir)?;
+            let target = target_dir(dir);
+            recipe::rust(&cargo(), dir, &target, &[&package], dir.join("Cargo.lock").exists())?;
+            return Ok(recipe::rust_output(&target, &package));
+        }
+        Lang::Python => recipe::python(dir, &wit, &[], &out)?,
+        Lang::Js => recipe::js(
+            &dir.join("node_modules/.bin/componentize-js"),
+            dir,
+            &wit,
+            Path::new("app.js"),
+            &out,
+        )?,
+        Lang::C => {
+            let bindings = build.join("bindings");
+            recipe::c_bindings(&wit, &bindings)?;
+            let sources = recipe::c_files(dir, |n| !n.starts_with("test_"))?;
+            recipe::c(&sources, &[dir], &bindings, &build.join("step.core.wasm"), &out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The `cargo` to run: `$CARGO` when `weft` itself runs under cargo, else the one on `PATH`.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Where cargo builds a Rust project: `CARGO_TARGET_DIR` when the user set one, as cargo
+/// itself would, else the project's `target/`.
+fn target_dir(dir: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from)
+}
+
+/// The package name in `dir/Cargo.toml` (the first `name = "…"` of its `[package]`).
+fn package_name(dir: &Path) -> anyhow::Result<String> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let package = text.split("[package]").nth(1).unwrap_or_default();
+    package
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+        .map(str::to_string)
+        .with_context(|| format!("{}: no package name", manifest.display()))
+}
+
+/// `weft plugin test [DIR]`.
+pub async fn test(dir: &Path, settings: &Settings) -> anyhow::Result<u8> {
+    let (dir, lang) = project(dir)?;
+    println!("== the tests of {} ({lang})", dir.display());
+    native_tests(&dir, lang)?;
+    println!("== building the component");
+    let Some((file, info)) = built(&dir, lang, settings).await? else {
+        return Ok(crate::EXIT_FAILED);
+    };
+    println!("== a smoke run of {} on test-data/", file.display());
+    let mut inputs = Vec::new();
+    for port in &info.inputs {
+        match sample(&dir.join("test-data"), &port.name)? {
+            Some(path) => inputs.push((port.name.clone(), path)),
+            None => {
+                println!(
+                    "no test-data/{}.* for input `{}`: no smoke run (add one, named after the port)",
+                    port.name,
+                    shown(&port.name)
+                );
+                return Ok(0);
+            }
+        }
+    }
+    let run = StepCommand::Run {
+        file,
+        inputs,
+        params: Vec::new(),
+        out: dir.join("build/smoke"),
+        memory: None,
+        timeout: None,
+    };
+    super::step::step(run, settings).await
+}
+
+/// The project's own tests, by the language's test runner.
+fn native_tests(dir: &Path, lang: Lang) -> anyhow::Result<()> {
+    match lang {
+        Lang::Rust => recipe::run(
+            Command::new(cargo())
+                .current_dir(dir)
+                .arg("test")
+                .args(dir.join("Cargo.lock").exists().then_some("--locked"))
+                .env("CARGO_TARGET_DIR", target_dir(dir)),
+            "the failing tests are above",
+        ),
+        Lang::Python => recipe::run(
+            Command::new("python3")
+                .current_dir(dir)
+                .args(["-m", "unittest", "discover", "-v"]),
+            "the failing tests are above",
+        ),
+        Lang::Js => recipe::run(
+            Command::new("node").current_dir(dir).arg("--test"),
+            "the failing tests are above",
+        ),
+        Lang::C => {
+            let exe = dir.join("build/tests");
+            std::fs::create_dir_all(dir.join("build"))?;
+            recipe::c_tests(&[dir], &exe)?;
+            recipe::run(Command::new(&exe).current_dir(dir), "the failing tests are above")
+        }
+    }
+}
+
+/// The file in `data` named after `port` (`text.txt` for `text`), if there is one.
+fn sample(data: &Path, port: &str) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(data) else {
+        return Ok(None);
+    };
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.file_stem().is_some_and(|s| s == port))
+        .collect();
+    found.sort();
+    Ok(found.into_iter().next())
+}
