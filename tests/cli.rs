@@ -156,6 +156,31 @@ fn plugin_projects_are_made_whole_built_and_refused_clearly() {
 }
 
 #[test]
+fn components_compile_into_the_users_cache_by_default() {
+    let home = Home::new();
+    let user = home.path().join("user");
+    let file = plugins().join("train-test-split.wasm");
+    for cwd in ["one", "two"] {
+        let dir = home.path().join(cwd);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let out = home
+            .command(&["plugin", "inspect", file.to_str().expect("utf8")])
+            .current_dir(&dir)
+            .env_remove("WEFT_CACHE_DIR")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", &user)
+            .output()
+            .expect("weft");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // One cache for both working directories, in the user's cache directory.
+    let cache = user.join(".cache/weft/compiled");
+    let entries = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert!(entries >= 1, "nothing compiled into {}", cache.display());
+    assert!(!home.path().join("cache/compiled").exists(), "not in the home's");
+}
+
+#[test]
 fn plugin_inspect_shows_the_declaration() {
     let home = Home::new();
     let file = plugins().join("train-test-split.wasm");

@@ -26,7 +26,8 @@ pub struct GlobalArgs {
     /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_ALLOW_HTTP) or `memory://` [default: HOME/store].
     #[arg(long, global = true, env = "WEFT_STORE")]
     pub store: Option<String>,
-    /// Compile cache of components, keyed by digest; safe to share [default: HOME/cache/compiled].
+    /// Compile cache of components, keyed by digest; safe to share [default: the user's,
+    /// `$XDG_CACHE_HOME/weft/compiled` or `~/.cache/weft/compiled`].
     #[arg(long, global = true, env = "WEFT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Run records: a SQLite file, or a PostgreSQL database as

@@ -71,6 +71,7 @@ impl Settings {
             cache_dir: args
                 .cache_dir
                 .clone()
+                .or_else(user_cache_dir)
                 .unwrap_or_else(|| args.home.join("cache/compiled")),
             plugin_path,
             records,
@@ -146,4 +147,14 @@ fn s3_from_env() -> weft_artifacts::S3Config {
         session_token: var("AWS_SESSION_TOKEN"),
         allow_http: var("AWS_ALLOW_HTTP").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
     }
+}
+
+/// The user's compile cache, shared by every working directory (components compile once
+/// per machine, not once per project): `$XDG_CACHE_HOME/weft/compiled`, else
+/// `$HOME/.cache/weft/compiled`; `None` when neither names an absolute directory.
+fn user_cache_dir() -> Option<PathBuf> {
+    let absolute = |name: &str| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+        .map(|cache| cache.join("weft/compiled"))
 }

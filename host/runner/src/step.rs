@@ -66,6 +66,13 @@ impl Loader {
         let bytes =
             crate::files::read_component(&step.file).map_err(|e| LocalStepError::Problems(vec![format!("{e:#}")]))?;
         let sandbox = self.sandbox(step.limits.fuel.is_some())?;
+        if !sandbox.is_compiled(&bytes) && bytes.len() > 1 << 20 {
+            // Language runtimes (Python, JS) take seconds to compile: say so first.
+            self.note(crate::Note::Compiling {
+                uses: step.file.display().to_string(),
+                bytes: bytes.len(),
+            });
+        }
         let component = sandbox
             .load(&bytes, &step.file.display().to_string())
             .await

@@ -16,6 +16,14 @@ pub(crate) enum Checked {
 
 /// Loads `bytes` (from `file`) and checks that they implement the Weft world.
 pub(crate) async fn check(file: &Path, bytes: &[u8], sandbox: &Sandbox) -> anyhow::Result<Checked> {
+    if !sandbox.is_compiled(bytes) && bytes.len() > 1 << 20 {
+        // Language runtimes (Python, JS) take seconds to compile: say so first.
+        eprintln!(
+            "compiling {} ({}) for this machine; it is cached after the first time",
+            file.display(),
+            weft_runner::fmt_bytes(bytes.len() as u64)
+        );
+    }
     match sandbox.load(bytes, &file.display().to_string()).await {
         Ok(c) => Ok(Checked::Step(c)),
         Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => Ok(Checked::NotAStep(format!(
