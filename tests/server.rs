@@ -1490,3 +1490,78 @@ async fn runs_and_steps_are_traced_over_otlp() {
         names.extend(spans.iter().filter_map(|s| s["name"].as_str().map(str::to_string)));
     }
 }
+
+/// `weft plugin publish`: a component file, then a project (built first, its README sent
+/// with it), into the tenant's registry on the server; the same bytes again change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_publish_puts_a_step_and_its_readme_in_the_servers_registry() {
+    let home = Home::new();
+    let token = tenant(&home, "alpha");
+    let served = Served::start(&home, &[]);
+    let publish = |what: &str, more: &[&str]| {
+        let mut all = vec![
+            "--server",
+            served.base.as_str(),
+            "--token",
+            token.as_str(),
+            "plugin",
+            "publish",
+            what,
+        ];
+        all.extend_from_slice(more);
+        home.weft(&all)
+    };
+    let file = common::testing().join("test-copy.wasm");
+    let out = publish(file.to_str().expect("utf8"), &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let said = common::stdout(&out);
+    assert!(
+        said.contains("published test-copy@0.1.0") && said.contains("private to your tenant"),
+        "{said}"
+    );
+    let (status, shown) = served.get("/api/v1/steps/test-copy", &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["versions"][0]["public"], false, "{shown:#}");
+    let out = publish(file.to_str().expect("utf8"), &[]);
+    assert!(
+        common::stdout(&out).contains("already published"),
+        "{}",
+        common::stdout(&out)
+    );
+
+    // A project: built, then published with its README (when this machine builds C).
+    let made = home.weft(&[
+        "plugin",
+        "new",
+        "--lang",
+        "c",
+        "counter",
+        "--into",
+        home.path().to_str().expect("utf8"),
+    ]);
+    assert!(made.status.success(), "{}", common::stderr(&made));
+    let project = home.path().join("counter");
+    let out = publish(project.to_str().expect("utf8"), &["--public"]);
+    if out.status.success() {
+        let (_, shown) = served.get("/api/v1/steps/counter", &token).await;
+        assert_eq!(shown["versions"][0]["public"], true, "{shown:#}");
+        assert!(
+            shown["readme"].as_str().is_some_and(|r| r.starts_with("# counter (C)")),
+            "{shown:#}"
+        );
+    } else {
+        assert!(
+            common::stderr(&out).contains("sudo apt-get install clang"),
+            "{}",
+            common::stderr(&out)
+        );
+    }
+    // Without a server, it says what is needed.
+    let out = home.weft(&["plugin", "publish", file.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("publishing needs a server"),
+        "{}",
+        common::stderr(&out)
+    );
+}

@@ -398,6 +398,17 @@ pub enum PluginCommand {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Publish a step to the registry of the server named by --server (with --token): a
+    /// project is built first and its README.md goes with it; a `.wasm` file goes alone.
+    Publish {
+        /// A step project, or a component file [default: the current directory].
+        #[arg(default_value = ".")]
+        what: PathBuf,
+        /// Let every tenant of the server use it (by digest; by name only its owner and the
+        /// server's own steps are found) [default: private to your tenant].
+        #[arg(long)]
+        public: bool,
+    },
     /// Show what a component declares and whether it implements the Weft world.
     Inspect {
         /// The component file.

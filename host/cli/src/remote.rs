@@ -67,6 +67,16 @@ impl Remote {
         .await
     }
 
+    /// PUT `body` to `path`: the status and answer (errors are the caller's to read).
+    pub async fn put(&self, path: &str, body: Vec<u8>) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.send(self.http.put(self.url(path)).body(body)).await
+    }
+
+    /// The server's address, as given.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// Uploads `file` unless the tenant holds its bytes already; returns its digest.
     pub async fn upload(&self, file: &Path) -> anyhow::Result<weft_artifacts::Digest> {
         let size = tokio::fs::metadata(file)

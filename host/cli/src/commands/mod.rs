@@ -20,6 +20,7 @@ mod worker;
 
 use crate::cli::{Cli, Command, PluginCommand};
 use crate::settings::Settings;
+use anyhow::Context;
 use std::sync::Arc;
 use weft_sandbox::Sandbox;
 
@@ -54,6 +55,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Plugin(PluginCommand::New { lang, name, into }) => plugin_project::new(&lang, &name, into.as_deref()),
         Command::Plugin(PluginCommand::Build { dir }) => plugin_project::build(&dir, &settings).await,
         Command::Plugin(PluginCommand::Test { dir }) => plugin_project::test(&dir, &settings).await,
+        Command::Plugin(PluginCommand::Publish { what, public }) => {
+            let server = cli
+                .global
+                .server
+                .as_deref()
+                .context("publishing needs a server: --server URL --token T (or WEFT_SERVER and WEFT_TOKEN)")?;
+            let remote = crate::remote::Remote::new(server, cli.global.token.as_deref())?;
+            plugin_project::publish(&what, public, &remote, &settings).await
+        }
         Command::Plugin(PluginCommand::Inspect { file }) => plugin::inspect(file, &*sandbox(&settings, false)?).await,
         Command::Artifact(cmd) => artifact::artifact(cmd, &settings).await,
         Command::Store(cmd) => store::store(cmd, &settings).await,

@@ -1,7 +1,8 @@
 //! A plugin author's project outside this repository: `weft plugin new` makes one (with the
 //! SDK and WIT vendored, see `weft_plugin_kit::project`), `weft plugin build` turns it into
 //! `NAME.wasm` checked as `inspect` checks it, `weft plugin test` runs its own tests and
-//! then the component once on its `test-data/`.
+//! then the component once on its `test-data/`, `weft plugin publish` sends it (and its
+//! README) to a server's registry.
 
 use super::plugin::{Checked, check};
 use crate::cli::StepCommand;
@@ -226,4 +227,72 @@ fn sample(data: &Path, port: &str) -> anyhow::Result<Option<PathBuf>> {
         .collect();
     found.sort();
     Ok(found.into_iter().next())
+}
+
+/// Largest README sent with a step (the server keeps at most 256 KiB).
+const MAX_README: u64 = 256 << 10;
+
+/// `weft plugin publish [PROJECT|FILE.wasm] [--public]`.
+pub async fn publish(
+    what: &Path,
+    public: bool,
+    remote: &crate::remote::Remote,
+    settings: &Settings,
+) -> anyhow::Result<u8> {
+    let (file, readme) = if what.is_dir() {
+        let (dir, lang) = project(what)?;
+        let Some((file, _)) = built(&dir, lang, settings).await? else {
+            return Ok(crate::EXIT_FAILED);
+        };
+        let readme = dir.join("README.md");
+        (file, readme.is_file().then_some(readme))
+    } else {
+        (what.to_path_buf(), None)
+    };
+    // The server checks it too; checked here first, a refusal reads as `inspect`'s.
+    let bytes = weft_runner::read_component(&file)?;
+    let sandbox = super::sandbox(settings, false)?;
+    let info = match check(&file, &bytes, &sandbox).await? {
+        Checked::Step(c) => c.info.clone(),
+        Checked::NotAStep(why) => {
+            println!("{why}");
+            return Ok(crate::EXIT_FAILED);
+        }
+    };
+    let (name, version) = (info.name.clone(), info.version.clone());
+    if !info.problems().is_empty() {
+        for p in info.problems() {
+            println!("{}: {}", file.display(), shown(&p));
+        }
+        return Ok(crate::EXIT_FAILED);
+    }
+    let path = format!("/steps/{name}/{version}?public={public}");
+    let (status, body) = remote.put(&path, bytes).await?;
+    let step = crate::remote::ok(status, body).with_context(|| format!("publishing {name}@{version}"))?;
+    let again = status == 200;
+    if let Some(readme) = readme {
+        let size = std::fs::metadata(&readme).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_README {
+            println!("{}: over {MAX_README} bytes, not sent", readme.display());
+        } else {
+            let text = std::fs::read(&readme).with_context(|| format!("reading {}", readme.display()))?;
+            let (status, body) = remote.put(&format!("/steps/{name}/{version}/readme"), text).await?;
+            if status != 204 {
+                crate::remote::ok(status, body).with_context(|| format!("sending {}", readme.display()))?;
+            }
+        }
+    }
+    println!(
+        "{} {}@{} to {} ({}, {}): workflows there say `uses: {}@{}` or `uses: {}`",
+        if again { "already published:" } else { "published" },
+        shown(&name),
+        shown(&version),
+        remote.base(),
+        if public { "public" } else { "private to your tenant" },
+        step["digest"].as_str().unwrap_or("?"),
+        shown(&name),
+        shown(&version),
+        step["digest"].as_str().unwrap_or("sha256:…"),
+    );
+    Ok(0)
 }
