@@ -326,6 +326,30 @@ fn step_run_is_a_harness_for_one_component() {
         assert!(err.contains(expected), "missing `{expected}` in {err}");
     }
 
+    // Inputs are typed as a workflow types them (by extension, or as given) and held to
+    // the port's type: a `.txt` is not CSV unless it is said to be.
+    let notes = home.path().join("iris.txt");
+    std::fs::copy(common::root().join("examples/data/iris.csv"), &notes).expect("copy");
+    let as_text = format!("csv={}", notes.display());
+    let o = home.weft(&["step", "run", csv.to_str().expect("utf8"), "-i", &as_text]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("input `csv` takes text/csv, but") && err.contains("is text/plain (by its name)"),
+        "{err}"
+    );
+    let as_csv = format!("{as_text}:text/csv");
+    let o = home.weft(&[
+        "step",
+        "run",
+        csv.to_str().expect("utf8"),
+        "-i",
+        &as_csv,
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // A failing step exits 1 and says why.
     let panic = testing().join("test-panic.wasm");
     let o = home.weft(&["step", "run", panic.to_str().expect("utf8")]);

@@ -294,9 +294,11 @@ pub enum StepCommand {
     Run {
         /// The component file.
         file: PathBuf,
-        /// Bind an input port to a file (repeatable; repeat a `many` port for each file).
-        #[arg(long = "input", short = 'i', value_name = "PORT=FILE", value_parser = parse_input)]
-        inputs: Vec<(String, PathBuf)>,
+        /// Bind an input port to a file, typed by its extension or by a `:TYPE/SUBTYPE`
+        /// after it, and held to the port's media type as a workflow holds it (repeatable;
+        /// repeat a `many` port for each file).
+        #[arg(long = "input", short = 'i', value_name = "PORT=FILE[:TYPE/SUBTYPE]", value_parser = parse_input)]
+        inputs: Vec<weft_runner::LocalInput>,
         /// Set a parameter (repeatable).
         #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
         params: Vec<(String, String)>,
@@ -318,10 +320,8 @@ fn checked<T>(parse: fn(&str) -> Result<T, String>) -> impl Fn(&str) -> Result<S
     move |s| parse(s).map(|_| s.to_string())
 }
 
-fn parse_input(s: &str) -> Result<(String, PathBuf), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.trim().to_string(), PathBuf::from(v)))
-        .ok_or_else(|| format!("`{s}` is not PORT=FILE"))
+fn parse_input(s: &str) -> Result<weft_runner::LocalInput, String> {
+    weft_runner::LocalInput::parse(s)
 }
 
 /// A workflow file and its parameters.

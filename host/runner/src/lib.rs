@@ -26,7 +26,7 @@ pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan,
 pub use queued::OnWorkers;
 pub use replay::{Replay, ReplayedOutput, StoredCopy};
 pub use start::{Prepared, RunSettings, read_stored_component};
-pub use step::{LocalStep, LocalStepError, LocalStepRun};
+pub use step::{LocalInput, LocalStep, LocalStepError, LocalStepRun};
 pub use usage::StoredBytes;
 pub use weft_records::RunLimits;
 /// Component loads by source, for a server's `/metrics`.

@@ -20,12 +20,52 @@ const MAX_LOCAL_INPUT_BYTES: u64 = 1 << 30;
 pub struct LocalStep {
     /// The component file.
     pub file: PathBuf,
-    /// Input port → file (a fan-in port may appear more than once).
-    pub inputs: Vec<(String, PathBuf)>,
+    /// The files bound to input ports (a fan-in port may appear more than once).
+    pub inputs: Vec<LocalInput>,
     /// Parameters as `NAME=VALUE` texts.
     pub params: Vec<(String, String)>,
     /// Limits.
     pub limits: Limits,
+}
+
+/// A local file bound to an input port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalInput {
+    /// The port.
+    pub port: String,
+    /// The file.
+    pub file: PathBuf,
+    /// Its media type as given; `None` types it by its extension, as a workflow input
+    /// without `media_type:` is.
+    pub media_type: Option<String>,
+}
+
+impl LocalInput {
+    /// `PORT=FILE` or `PORT=FILE:TYPE/SUBTYPE` (the part after the last `:` is a media
+    /// type when it reads as one, so a file name may hold colons).
+    pub fn parse(text: &str) -> Result<LocalInput, String> {
+        let (port, rest) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`{text}` is not PORT=FILE or PORT=FILE:MEDIA/TYPE"))?;
+        let (file, media_type) = match rest.rsplit_once(':') {
+            Some((file, mt)) if !file.is_empty() && media_type::is_well_formed(mt, false) => {
+                (file, Some(mt.to_string()))
+            }
+            _ => (rest, None),
+        };
+        Ok(LocalInput {
+            port: port.trim().to_string(),
+            file: PathBuf::from(file),
+            media_type,
+        })
+    }
+
+    /// Its media type: as given, else guessed from the file name.
+    pub fn media_type(&self) -> String {
+        self.media_type
+            .clone()
+            .unwrap_or_else(|| media_type::guess_from_path(&self.file.display().to_string()).to_string())
+    }
 }
 
 /// What a local step run produced.
@@ -97,7 +137,7 @@ impl Loader {
             problems.extend(p);
             Vec::new()
         });
-        for (port, _) in &step.inputs {
+        for LocalInput { port, .. } in &step.inputs {
             if info.input(port).is_none() {
                 let known: Vec<_> = info.inputs.iter().map(|p| p.name.as_str()).collect();
                 problems.push(format!(
@@ -108,7 +148,7 @@ impl Loader {
             }
         }
         for port in &info.inputs {
-            let given = step.inputs.iter().filter(|(p, _)| *p == port.name).count();
+            let given = step.inputs.iter().filter(|i| i.port == port.name).count();
             if given == 0 {
                 problems.push(format!(
                     "input `{}` ({}) needs --input {}=FILE",
@@ -123,10 +163,30 @@ impl Loader {
             ..self.input_policy.clone()
         };
         let mut checked = Vec::new();
-        for (port, path) in &step.inputs {
-            match policy.check(path) {
-                Ok(c) => checked.push((port, path, c)),
-                Err(e) => problems.push(format!("--input {port}: {e}")),
+        for input in &step.inputs {
+            // Typed as a workflow types its inputs, and held to the port's type the same way.
+            let actual = input.media_type();
+            if let Some(declared) = info.input(&input.port)
+                && !media_type::accepts(&declared.media_type, &actual)
+            {
+                let how = if input.media_type.is_some() {
+                    "as given"
+                } else {
+                    "by its name"
+                };
+                problems.push(format!(
+                    "input `{}` takes {}, but {} is {actual} ({how}): give its type with --input {}={}:TYPE/SUBTYPE if it is one",
+                    input.port,
+                    declared.media_type,
+                    input.file.display(),
+                    input.port,
+                    input.file.display()
+                ));
+                continue;
+            }
+            match policy.check(&input.file) {
+                Ok(c) => checked.push((&input.port, &input.file, actual, c)),
+                Err(e) => problems.push(format!("--input {}: {e}", input.port)),
             }
         }
         if !problems.is_empty() {
@@ -136,19 +196,9 @@ impl Loader {
         // A scratch store in memory: the harness keeps only what the caller copies out.
         let store = ArtifactStore::open("memory://").map_err(anyhow::Error::from)?;
         let mut bound = Vec::new();
-        for (port, path, file) in checked {
-            let declared = info
-                .input(port)
-                .map(|p| p.media_type.as_str())
-                .unwrap_or(media_type::ANY);
-            // A concrete declared type labels the file; a wildcard one takes the file's own.
-            let label = if declared.contains('*') {
-                media_type::guess_from_path(&path.display().to_string())
-            } else {
-                declared
-            };
+        for (port, path, label, file) in checked {
             let meta = file
-                .import(&store, label)
+                .import(&store, &label)
                 .await
                 .with_context(|| format!("reading input `{port}`"))?;
             bound.push((port.clone(), Provenance::origin(path.display().to_string(), meta)));
@@ -190,5 +240,27 @@ impl Loader {
             outputs,
             store,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LocalInput;
+    use std::path::PathBuf;
+
+    #[test]
+    fn an_input_is_a_port_a_file_and_maybe_its_type() {
+        let typed = LocalInput::parse("csv=data/x.txt:text/csv").expect("typed");
+        assert_eq!(
+            (typed.port.as_str(), typed.file.clone()),
+            ("csv", PathBuf::from("data/x.txt"))
+        );
+        assert_eq!(typed.media_type(), "text/csv");
+        // A colon that does not begin a media type is part of the file name.
+        let plain = LocalInput::parse("text=notes:v2.md").expect("plain");
+        assert_eq!((plain.file, plain.media_type), (PathBuf::from("notes:v2.md"), None));
+        let guessed = LocalInput::parse("t=a.csv").expect("guessed");
+        assert_eq!(guessed.media_type(), "text/csv");
+        assert!(LocalInput::parse("no-equals").is_err());
     }
 }

@@ -163,7 +163,11 @@ pub async fn test(dir: &Path, settings: &Settings) -> anyhow::Result<u8> {
     let mut inputs = Vec::new();
     for port in &info.inputs {
         match sample(&dir.join("test-data"), &port.name)? {
-            Some(path) => inputs.push((port.name.clone(), path)),
+            Some(path) => inputs.push(weft_runner::LocalInput {
+                port: port.name.clone(),
+                file: path,
+                media_type: None,
+            }),
             None => {
                 println!(
                     "no test-data/{}.* for input `{}`: no smoke run (add one, named after the port)",
