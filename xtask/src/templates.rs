@@ -3,7 +3,9 @@
 //! language (`weft plugin new`) and runs `weft plugin test` on it: the project's own tests,
 //! its build, and a smoke run. Then it runs the four components in one workflow, which
 //! must give the same counts in every language. It prints each language's time from `new`
-//! to a passing test and the size of its component.
+//! to a passing test and the size of its component. Last, it breaks each project's
+//! `describe()`, then its `run()`, and checks what the author is told against
+//! `xtask/golden/` (the guest's own error and place, none of the host's internals).
 
 use crate::tally::Tally;
 use crate::{cargo, run};
@@ -70,6 +72,9 @@ pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
         figures.push((lang, started.elapsed(), size));
     }
     chain(&bin, &scratch)?;
+    for lang in LANGS {
+        golden_errors(root, &bin, &scratch.join(format!("tpl-{lang}")), lang)?;
+    }
     for (lang, took, size) in figures {
         eprintln!(
             "plugin author, {lang}: `weft plugin new` to a passing `weft plugin test` in {:.1} s; component {} KiB",
@@ -125,5 +130,113 @@ fn chain(bin: &Path, scratch: &Path) -> Result<()> {
         digests.len(),
         digests[0]
     );
+    Ok(())
+}
+
+/// Where to break a template, per language: (file, the line the failure goes after, the
+/// failing statement), for `describe()` and for `run()`.
+fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
+    match lang {
+        "rust" => [
+            (
+                "src/lib.rs",
+                "    fn describe() -> StepInfo {\n",
+                "        panic!(\"golden describe failure\");\n",
+            ),
+            (
+                "src/lib.rs",
+                "    fn run(params: Vec<Param>) -> Result<(), StepError> {\n",
+                "        panic!(\"golden run failure\");\n",
+            ),
+        ],
+        "python" => [
+            (
+                "app.py",
+                "    def describe(self):\n",
+                "        raise KeyError(\"golden\")\n",
+            ),
+            (
+                "app.py",
+                "    def run(self, params):\n",
+                "        raise ValueError(\"golden run failure\")\n",
+            ),
+        ],
+        "js" => [
+            (
+                "app.js",
+                "  describe() {\n",
+                "    throw new Error('golden describe failure');\n",
+            ),
+            (
+                "app.js",
+                "  run(params) {\n",
+                "    throw new Error('golden run failure');\n",
+            ),
+        ],
+        _ => [
+            (
+                "app.c",
+                "void exports_weft_step_step_describe(exports_weft_step_step_step_info_t *ret) {\n",
+                "    fprintf(stderr, \"golden describe failure\\n\");\n    abort();\n",
+            ),
+            (
+                "app.c",
+                "bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {\n",
+                "    fprintf(stderr, \"golden run failure\\n\");\n    abort();\n",
+            ),
+        ],
+    }
+}
+
+/// Breaks `describe()`, then `run()`, of the project in `dir` and compares what `weft`
+/// says with `xtask/golden/LANG-describe.txt` and `LANG-run.txt` (the scratch path shown
+/// as `<dir>`, a run's duration left out).
+fn golden_errors(root: &Path, bin: &Path, dir: &Path, lang: &str) -> Result<()> {
+    for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run"]) {
+        let path = dir.join(file);
+        let original = std::fs::read_to_string(&path)?;
+        if !original.contains(after) {
+            bail!("{}: no `{}` to break after", path.display(), after.trim());
+        }
+        std::fs::write(&path, original.replacen(after, &format!("{after}{failure}"), 1))?;
+        let out = if what == "describe" {
+            weft(bin, dir).args(["plugin", "build"]).output()?
+        } else {
+            run(weft(bin, dir).args(["plugin", "build"]))?;
+            weft(bin, dir)
+                .args([
+                    "step",
+                    "run",
+                    &format!("tpl-{lang}.wasm"),
+                    "-i",
+                    "text=test-data/text.txt",
+                ])
+                .output()?
+        };
+        std::fs::write(&path, original)?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let said = text
+            .lines()
+            .find(|l| l.contains("its describe() failed:") || l.contains(" failed after "))
+            .with_context(|| format!("{lang} {what}: no failure said in:\n{text}"))?;
+        let shown = said.replace(&dir.display().to_string(), "<dir>");
+        // `NAME 0.1.0 failed after 1.2 ms: …`: the duration varies.
+        let shown = match shown.split_once(" failed after ") {
+            Some((head, rest)) => format!("{head} failed: {}", rest.split_once(": ").map_or(rest, |(_, r)| r)),
+            None => shown,
+        };
+        let golden = root.join(format!("xtask/golden/{lang}-{what}.txt"));
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if std::env::var_os("WEFT_BLESS").is_some() {
+            std::fs::write(&golden, format!("{shown}\n"))?;
+        } else if expected.trim_end() != shown {
+            bail!(
+                "{lang}: a failing {what}() is shown as\n  {shown}\nnot as {} says\n  {}\n(WEFT_BLESS=1 cargo xtask check-templates writes what is shown)",
+                golden.display(),
+                expected.trim_end()
+            );
+        }
+        eprintln!("golden {lang} {what}: {shown}");
+    }
     Ok(())
 }

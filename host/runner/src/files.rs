@@ -57,6 +57,15 @@ pub fn fmt_bytes(n: u64) -> String {
     }
 }
 
+/// A size for people to read: bytes below 1 KiB, else KiB, MiB or GiB to one decimal.
+pub fn fmt_size(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS.iter().find(|(unit, _)| n >= *unit) {
+        Some((unit, name)) => format!("{:.1} {name}", n as f64 / *unit as f64),
+        None => format!("{n} bytes"),
+    }
+}
+
 /// What kind of file `meta` describes, for a message.
 fn kind(meta: &Metadata) -> &'static str {
     let t = meta.file_type();

@@ -19,7 +19,7 @@ mod step;
 mod usage;
 mod worker;
 
-pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, read_capped, read_component};
+pub use files::{FileError, MAX_COMPONENT_BYTES, MAX_WORKFLOW_BYTES, fmt_bytes, fmt_size, read_capped, read_component};
 pub use inputs::{Allowed, CheckedInput, DEFAULT_MAX_INPUT_BYTES, InputPolicy};
 pub use load::{Components, FoundComponent, Invalid, LoadError, LoadedWorkflow, render};
 pub use lock::{LOCK_FORMAT, LockError, LockedComponent, LockedInput, LockedPlan, LockedStep};
@@ -80,8 +80,8 @@ impl std::fmt::Display for Note {
         match self {
             Note::Compiling { uses, bytes } => write!(
                 f,
-                "compiling `{uses}` ({} MB), once: later runs reuse the compiled code",
-                bytes >> 20
+                "compiling `{uses}` ({}), once: later runs reuse the compiled code",
+                files::fmt_size(*bytes as u64)
             ),
             Note::Compiled { uses, time } => write!(f, "compiled `{uses}` in {:.1} s", time.as_secs_f64()),
             Note::InputResolved { name, given, real } => {

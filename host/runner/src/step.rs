@@ -164,6 +164,13 @@ impl Loader {
         };
         let mut checked = Vec::new();
         for input in &step.inputs {
+            let file = match policy.check(&input.file) {
+                Ok(file) => file,
+                Err(e) => {
+                    problems.push(format!("--input {}: {e}", input.port));
+                    continue;
+                }
+            };
             // Typed as a workflow types its inputs, and held to the port's type the same way.
             let actual = input.media_type();
             if let Some(declared) = info.input(&input.port)
@@ -184,10 +191,7 @@ impl Loader {
                 ));
                 continue;
             }
-            match policy.check(&input.file) {
-                Ok(c) => checked.push((&input.port, &input.file, actual, c)),
-                Err(e) => problems.push(format!("--input {}: {e}", input.port)),
-            }
+            checked.push((&input.port, &input.file, actual, file));
         }
         if !problems.is_empty() {
             return Err(LocalStepError::Problems(problems));

@@ -342,19 +342,13 @@ pub(crate) fn classify_trap(
         // Not the step's fault: the whole sandbox is busy. A retry may find room.
         return StepFailure::Host(format!("the sandbox has no free instance slot now ({})", first_line(e)));
     }
-    // Keep the guest's own words (a panic message) next to the trap, which alone
-    // would only say `unreachable`.
+    // The guest's own words (its panic or exception, and where) say what happened; the
+    // trap alone would only say `unreachable`.
     let stderr = String::from_utf8_lossy(&state.stderr.peek()).into_owned();
-    let lines: Vec<&str> = stderr.trim_end().lines().collect();
-    let tail = lines[lines.len().saturating_sub(5)..].join("\n");
-    let trap = e
-        .downcast_ref::<wasmtime::Trap>()
-        .map_or_else(|| first_line(e), ToString::to_string);
-    StepFailure::Trapped(if tail.is_empty() {
-        trap
-    } else {
-        format!("{trap}; guest stderr: {tail}")
-    })
+    StepFailure::Trapped(crate::guest_words::guest_words(&stderr).unwrap_or_else(|| {
+        e.downcast_ref::<wasmtime::Trap>()
+            .map_or_else(|| first_line(e), ToString::to_string)
+    }))
 }
 
 /// wasmtime refuses an instance, memory or table past the limiter's counts with a message

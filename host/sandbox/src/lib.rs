@@ -15,6 +15,7 @@ mod convert;
 mod error;
 mod execution;
 mod executor;
+mod guest_words;
 mod host_artifacts;
 mod host_log;
 mod limiter;

@@ -2,7 +2,7 @@
 
 use crate::text::{shown, shown_lines};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use weft_sandbox::{LoadedComponent, Sandbox, SandboxError};
 
@@ -14,22 +14,26 @@ pub(crate) enum Checked {
     NotAStep(String),
 }
 
-/// Loads `bytes` (from `file`) and checks that they implement the Weft world.
-pub(crate) async fn check(file: &Path, bytes: &[u8], sandbox: &Sandbox) -> anyhow::Result<Checked> {
+/// Loads `bytes` and checks that they implement the Weft world; `shown` names them in
+/// messages (the file, or the project it was built from).
+pub(crate) async fn check(shown: &str, bytes: &[u8], sandbox: &Sandbox) -> anyhow::Result<Checked> {
     if !sandbox.is_compiled(bytes) && bytes.len() > 1 << 20 {
         // Language runtimes (Python, JS) take seconds to compile: say so first.
         eprintln!(
-            "compiling {} ({}) for this machine; it is cached after the first time",
-            file.display(),
-            weft_runner::fmt_bytes(bytes.len() as u64)
+            "compiling {shown} ({}) for this machine; it is cached after the first time",
+            weft_runner::fmt_size(bytes.len() as u64)
         );
     }
-    match sandbox.load(bytes, &file.display().to_string()).await {
+    match sandbox.load(bytes, shown).await {
         Ok(c) => Ok(Checked::Step(c)),
-        Err(e @ (SandboxError::NotAStep { .. } | SandboxError::Describe { .. })) => Ok(Checked::NotAStep(format!(
-            "{}: does NOT implement the Weft world weft:step/step-component@0.1.0\n  {}",
-            file.display(),
+        Err(e @ SandboxError::NotAStep { .. }) => Ok(Checked::NotAStep(format!(
+            "{shown}: does NOT implement the Weft world weft:step/step-component@0.1.0\n  {}",
             shown_lines(&e.to_string())
+        ))),
+        // It has the world's shape; its own code failed (the reason is in its words).
+        Err(SandboxError::Describe { reason, .. }) => Ok(Checked::NotAStep(format!(
+            "{shown}: its describe() failed: {}",
+            shown_lines(reason.strip_prefix("crashed: ").unwrap_or(&reason))
         ))),
         Err(e) => Err(e.into()),
     }
@@ -38,7 +42,7 @@ pub(crate) async fn check(file: &Path, bytes: &[u8], sandbox: &Sandbox) -> anyho
 pub async fn inspect(file: PathBuf, sandbox: &Sandbox) -> anyhow::Result<u8> {
     let bytes = weft_runner::read_component(&file)?;
     let size = bytes.len();
-    let component = match check(&file, &bytes, sandbox).await? {
+    let component = match check(&file.display().to_string(), &bytes, sandbox).await? {
         Checked::Step(c) => c,
         Checked::NotAStep(why) => {
             println!("{why}");

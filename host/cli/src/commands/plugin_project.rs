@@ -60,7 +60,7 @@ pub async fn build(dir: &Path, settings: &Settings) -> anyhow::Result<u8> {
                 shown(&info.name),
                 shown(&info.version),
                 file.display(),
-                weft_runner::fmt_bytes(size)
+                weft_runner::fmt_size(size)
             );
             Ok(0)
         }
@@ -74,7 +74,7 @@ async fn built(dir: &Path, lang: Lang, settings: &Settings) -> anyhow::Result<Op
     let raw = compile(dir, lang)?;
     let bytes = weft_runner::read_component(&raw)?;
     let sandbox = super::sandbox(settings, false)?;
-    let component = match check(&raw, &bytes, &sandbox).await? {
+    let component = match check(&dir.display().to_string(), &bytes, &sandbox).await? {
         Checked::Step(c) => c,
         Checked::NotAStep(why) => {
             println!("{why}");
@@ -84,7 +84,7 @@ async fn built(dir: &Path, lang: Lang, settings: &Settings) -> anyhow::Result<Op
     let info = component.info.clone();
     let problems = info.problems();
     if !problems.is_empty() {
-        println!("{}: its declaration has problems:", raw.display());
+        println!("{}: its declaration has problems:", dir.display());
         for p in &problems {
             println!("  {}", shown(p));
         }
@@ -256,7 +256,7 @@ pub async fn publish(
     // The server checks it too; checked here first, a refusal reads as `inspect`'s.
     let bytes = weft_runner::read_component(&file)?;
     let sandbox = super::sandbox(settings, false)?;
-    let info = match check(&file, &bytes, &sandbox).await? {
+    let info = match check(&file.display().to_string(), &bytes, &sandbox).await? {
         Checked::Step(c) => c.info.clone(),
         Checked::NotAStep(why) => {
             println!("{why}");

@@ -90,7 +90,7 @@ pub(crate) async fn show(
             }
         }
     };
-    let shown_size = weft_runner::fmt_bytes(size);
+    let shown_size = weft_runner::fmt_size(size);
     let content = html! {
         h1 { "Artifact " code title=(address) { (address.short()) } }
         dl.run {

@@ -151,7 +151,7 @@ pub(crate) async fn show(
             } }
             tbody { @for v in &versions {
                 tr { th scope="row" { (v.version) } td { code title=(v.digest) { (v.digest) } }
-                     td.num { (weft_runner::fmt_bytes(u64::try_from(v.size).unwrap_or(0))) }
+                     td.num { (weft_runner::fmt_size(u64::try_from(v.size).unwrap_or(0))) }
                      td { (v.owner) } td { (visibility(v)) }
                      td { (weft_records::rfc3339(v.published_at).replace('T', " ")) } }
             } }

@@ -82,7 +82,7 @@ pub(crate) async fn show(
                 thead { tr { th scope="col" { "Port" } th scope="col" { "Digest" } th scope="col" { "Size" } th scope="col" { "Media type" } } }
                 tbody { @for (port, meta) in &step.outputs {
                     tr { th scope="row" { (port) } td { a href=(super::artifact::url(&meta.digest)) { code title=(meta.digest) { (meta.digest.short()) } } }
-                         td.num { (weft_runner::fmt_bytes(meta.size)) } td { (meta.media_type) } }
+                         td.num { (weft_runner::fmt_size(meta.size)) } td { (meta.media_type) } }
                 } }
             }
         }
