@@ -17,16 +17,28 @@ use std::time::Instant;
 const LANGS: [&str; 4] = ["rust", "python", "js", "c"];
 
 /// `weft` as a user runs it: none of this shell's Weft settings (the tests' services,
-/// homes, plugin paths) leak in.
+/// homes, plugin paths) leak in, nor the cargo that runs this check (its program and its
+/// target directory: the Rust project builds with the `cargo` on `PATH`, into its own).
 fn weft(bin: &Path, dir: &Path) -> Command {
     let mut cmd = Command::new(bin);
     cmd.current_dir(dir);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("WEFT_") {
+        let shown = name.to_string_lossy();
+        if shown.starts_with("WEFT_") || shown == "CARGO" || shown == "CARGO_TARGET_DIR" {
             cmd.env_remove(name);
         }
     }
     cmd
+}
+
+/// Removes the scratch directory however the check ends (its `node_modules` and Rust
+/// `target/` take hundreds of MB).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The `weft` binary this checkout builds (debug, as the tests use it).
@@ -34,7 +46,8 @@ fn weft_binary(root: &Path) -> Result<PathBuf> {
     run(Command::new(cargo())
         .current_dir(root)
         .args(["build", "--quiet", "--locked", "--package", "weft"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    // A relative target directory is the checkout's (where cargo ran).
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
     Ok(target.join("debug/weft"))
 }
 
@@ -49,6 +62,9 @@ pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
         std::fs::remove_dir_all(&scratch)?;
     }
     std::fs::create_dir_all(&scratch)?;
+    // As `weft` shows it (a temporary directory may be behind a symlink).
+    let scratch = scratch.canonicalize()?;
+    let _cleanup = Scratch(scratch.clone());
     let mut figures = Vec::new();
     for lang in LANGS {
         let name = format!("tpl-{lang}");
@@ -82,7 +98,6 @@ pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
             size / 1024
         );
     }
-    std::fs::remove_dir_all(&scratch)?;
     Ok(())
 }
 

@@ -150,11 +150,14 @@ fn s3_from_env() -> weft_artifacts::S3Config {
 }
 
 /// The user's compile cache, shared by every working directory (components compile once
-/// per machine, not once per project): `$XDG_CACHE_HOME/weft/compiled`, else
-/// `$HOME/.cache/weft/compiled`; `None` when neither names an absolute directory.
+/// per user, not once per project): `$XDG_CACHE_HOME/weft/compiled`, else
+/// `$HOME/.cache/weft/compiled`; `None` when neither names an absolute directory or it
+/// cannot be created.
 fn user_cache_dir() -> Option<PathBuf> {
     let absolute = |name: &str| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
-    absolute("XDG_CACHE_HOME")
-        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
-        .map(|cache| cache.join("weft/compiled"))
+    let dir = absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))?
+        .join("weft/compiled");
+    // A service user's home may not exist or be read-only: then the home's cache.
+    std::fs::create_dir_all(&dir).ok().map(|()| dir)
 }

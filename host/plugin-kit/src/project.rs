@@ -139,6 +139,11 @@ pub fn create(lang: Lang, name: &str, into: Option<&Path>) -> anyhow::Result<Pat
     if !is_step_name(name) {
         bail!("`{name}` is not a step name: use a lowercase letter, then lowercase letters, digits, `-` or `_`");
     }
+    if lang == Lang::Rust && clashes(name) {
+        bail!(
+            "`{name}` is the name of a crate a Rust step builds with (or of Rust's own): cargo could not tell them apart; choose another"
+        );
+    }
     let dir = into.map_or_else(|| PathBuf::from(name), |d| d.join(name));
     if dir.exists() {
         bail!("{} already exists", dir.display());
@@ -151,6 +156,17 @@ pub fn create(lang: Lang, name: &str, into: Option<&Path>) -> anyhow::Result<Pat
         std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(dir)
+}
+
+/// Whether a Rust project named `name` would clash with a package of its lock file (the
+/// SDK and what it builds with) or with Rust's own crates.
+fn clashes(name: &str) -> bool {
+    let crate_name = name.replace('-', "_");
+    ["std", "core", "alloc", "proc_macro", "test"].contains(&crate_name.as_str())
+        || include_str!("../templates/rust/Cargo.lock.in")
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = \"").and_then(|r| r.strip_suffix('"')))
+            .any(|package| package != "__NAME__" && package.replace('-', "_") == crate_name)
 }
 
 /// A step name: a lowercase letter, then lowercase letters, digits, `-` or `_` (as the
@@ -202,6 +218,13 @@ mod tests {
     fn refuses_bad_names_and_existing_dirs() {
         let dir = tempfile::tempdir().expect("tempdir");
         assert!(create(Lang::Rust, "Bad Name", Some(dir.path())).is_err());
+        for taken in ["serde", "weft-step", "weft_step", "test", "memchr"] {
+            assert!(create(Lang::Rust, taken, Some(dir.path())).is_err(), "{taken}");
+        }
+        assert!(
+            create(Lang::Python, "serde", Some(dir.path())).is_ok(),
+            "only Rust's crates clash"
+        );
         let made = create(Lang::Python, "ok", Some(dir.path())).expect("created");
         assert!(made.join("app.py").exists() && made.join("weft_step.py").exists());
         assert!(create(Lang::Python, "ok", Some(dir.path())).is_err());

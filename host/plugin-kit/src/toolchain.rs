@@ -30,9 +30,15 @@ fn runs(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// What `program args...` prints, if it runs and succeeds.
-fn output(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).stderr(Stdio::null()).output().ok()?;
+/// What `program args...` prints, run in `dir` (where a project's own toolchain file
+/// applies), if it runs and succeeds.
+fn output(program: &str, args: &[&str], dir: &Path) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -56,7 +62,7 @@ pub fn missing(lang: Lang, dir: &Path) -> Vec<Missing> {
             );
             if cargo {
                 // Without rustup the target cannot be listed: the build will say.
-                let targets = output("rustup", &["target", "list", "--installed"]);
+                let targets = output("rustup", &["target", "list", "--installed"], dir);
                 need(
                     targets.is_none_or(|t| t.lines().any(|l| l.trim() == "wasm32-wasip2")),
                     "the wasm32-wasip2 target",
@@ -73,7 +79,7 @@ pub fn missing(lang: Lang, dir: &Path) -> Vec<Missing> {
             need(
                 runs("componentize-py", &["--version"]),
                 "componentize-py",
-                "python3 -m pip install -r requirements.txt",
+                "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt",
             );
         }
         Lang::Js => {
@@ -90,7 +96,7 @@ pub fn missing(lang: Lang, dir: &Path) -> Vec<Missing> {
         }
         Lang::C => {
             // clang finds wasi-libc for the target only when it is installed.
-            let libc = output("clang", &["--target=wasm32-wasi", "-print-file-name=libc.a"]);
+            let libc = output("clang", &["--target=wasm32-wasi", "-print-file-name=libc.a"], dir);
             need(
                 libc.is_some_and(|path| path.trim() != "libc.a"),
                 "clang with wasi-libc for wasm32-wasi",

@@ -41,15 +41,33 @@ pub struct LocalInput {
 }
 
 impl LocalInput {
-    /// `PORT=FILE` or `PORT=FILE:TYPE/SUBTYPE` (the part after the last `:` is a media
-    /// type when it reads as one, so a file name may hold colons).
+    /// `PORT=FILE` or `PORT=FILE:TYPE/SUBTYPE`. The part after the last `:` is a media type
+    /// only when it reads as one of a registered top-level type (`text/csv`, not
+    /// `30/out.csv`) and the whole is not an existing file, so a path may hold colons.
     pub fn parse(text: &str) -> Result<LocalInput, String> {
+        const TOP_LEVEL: [&str; 9] = [
+            "application",
+            "audio",
+            "font",
+            "image",
+            "message",
+            "model",
+            "multipart",
+            "text",
+            "video",
+        ];
         let (port, rest) = text
             .split_once('=')
             .ok_or_else(|| format!("`{text}` is not PORT=FILE or PORT=FILE:MEDIA/TYPE"))?;
+        let typed = |mt: &str| {
+            media_type::is_well_formed(mt, false) && mt.split_once('/').is_some_and(|(top, _)| TOP_LEVEL.contains(&top))
+        };
         let (file, media_type) = match rest.rsplit_once(':') {
-            Some((file, mt)) if !file.is_empty() && media_type::is_well_formed(mt, false) => {
+            Some((file, mt)) if !file.is_empty() && typed(mt) && !std::path::Path::new(rest).exists() => {
                 (file, Some(mt.to_string()))
+            }
+            Some((file, mt)) if !file.is_empty() && mt.contains('*') => {
+                return Err(format!("`{mt}`: give the file's own media type, not a pattern"));
             }
             _ => (rest, None),
         };
@@ -263,6 +281,9 @@ mod tests {
         // A colon that does not begin a media type is part of the file name.
         let plain = LocalInput::parse("text=notes:v2.md").expect("plain");
         assert_eq!((plain.file, plain.media_type), (PathBuf::from("notes:v2.md"), None));
+        let stamped = LocalInput::parse("csv=runs/2024-01-01T10:30/out.csv").expect("a path");
+        assert_eq!(stamped.file, PathBuf::from("runs/2024-01-01T10:30/out.csv"));
+        assert!(LocalInput::parse("csv=a.csv:text/*").is_err(), "a pattern is no type");
         let guessed = LocalInput::parse("t=a.csv").expect("guessed");
         assert_eq!(guessed.media_type(), "text/csv");
         assert!(LocalInput::parse("no-equals").is_err());

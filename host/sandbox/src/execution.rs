@@ -342,13 +342,20 @@ pub(crate) fn classify_trap(
         // Not the step's fault: the whole sandbox is busy. A retry may find room.
         return StepFailure::Host(format!("the sandbox has no free instance slot now ({})", first_line(e)));
     }
-    // The guest's own words (its panic or exception, and where) say what happened; the
-    // trap alone would only say `unreachable`.
+    // The guest's own words (its panic or exception, and where) say what happened. After
+    // an `unreachable` (a panic, an abort) they say it all; after any other trap (out of
+    // bounds, stack exhausted, division by zero) the trap is the cause and they the context.
     let stderr = String::from_utf8_lossy(&state.stderr.peek()).into_owned();
-    StepFailure::Trapped(crate::guest_words::guest_words(&stderr).unwrap_or_else(|| {
-        e.downcast_ref::<wasmtime::Trap>()
-            .map_or_else(|| first_line(e), ToString::to_string)
-    }))
+    let words = crate::guest_words::guest_words(&stderr);
+    let trap = e.downcast_ref::<wasmtime::Trap>();
+    let trap_text = trap.map_or_else(|| first_line(e), ToString::to_string);
+    let aborted = matches!(trap, Some(wasmtime::Trap::UnreachableCodeReached));
+    StepFailure::Trapped(match (aborted, words.recognised, words.tail) {
+        (true, Some(own), _) | (true, None, Some(own)) => own,
+        (false, Some(own), _) => format!("{trap_text}; {own}"),
+        (false, None, Some(tail)) => format!("{trap_text}; guest stderr: {tail}"),
+        (_, None, None) => trap_text,
+    })
 }
 
 /// wasmtime refuses an instance, memory or table past the limiter's counts with a message

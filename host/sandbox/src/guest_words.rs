@@ -3,30 +3,57 @@
 //! own noise around it goes: componentize-py's "Python function threw an unexpected
 //! exception" panic, SpiderMonkey's abort redirection, the hint to set `RUST_BACKTRACE`
 //! (a sandboxed step cannot), and componentize-js's complaint that a thrown `Error` is no
-//! `StepError` variant (its message is kept). The wasm trap, which only says
-//! `unreachable`, is then not shown at all.
+//! `StepError` variant (its message is kept). Whether the wasm trap is shown beside them is
+//! `execution.rs`'s call: an `unreachable` (a panic, an abort) adds nothing to them.
 
-/// Lines no author wrote and no author can act on.
-fn is_noise(line: &str) -> bool {
-    let line = line.trim();
+/// Longest account kept: a guest writes up to 256 KiB of stderr, a message is one line.
+const MAX_WORDS: usize = 4096;
+
+/// What the guest's stderr says, with its runtime's noise gone.
+pub(crate) struct Words {
+    /// Its panic, exception or error, recognised as such (with where it happened).
+    pub recognised: Option<String>,
+    /// Its last few lines as it wrote them (joined by `; `), if it wrote any.
+    pub tail: Option<String>,
+}
+
+/// Whether line `i` of `lines` is noise no author wrote and none can act on.
+fn is_noise(lines: &[&str], i: usize) -> bool {
+    let line = lines[i].trim();
     line.is_empty()
         || line.starts_with("note: run with `RUST_BACKTRACE=1`")
         || line == "Python function threw an unexpected exception"
         || line == "Redirecting call to abort() to mozalloc_abort"
-        || (line.starts_with("thread '") && line.contains("panicked at runtime/src/lib.rs"))
+        // componentize-py's runtime panics right after a Python exception; a step's own
+        // panic at a file of that name is not followed by this line.
+        || (line.starts_with("thread '")
+            && line.contains(" panicked at runtime/src/lib.rs")
+            && lines.get(i + 1).is_some_and(|next| next.trim() == "Python function threw an unexpected exception"))
 }
 
-/// The guest's own account of its crash, from its stderr; `None` when it said nothing.
-pub(crate) fn guest_words(stderr: &str) -> Option<String> {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !is_noise(l)).collect();
-    rust_panic(&lines)
+/// The guest's own account of its crash, from its stderr.
+pub(crate) fn guest_words(stderr: &str) -> Words {
+    let all: Vec<&str> = stderr.lines().collect();
+    let lines: Vec<&str> = (0..all.len()).filter(|&i| !is_noise(&all, i)).map(|i| all[i]).collect();
+    let recognised = rust_panic(&lines)
         .or_else(|| python_exception(&lines))
         .or_else(|| js_error(&lines))
-        .or_else(|| {
-            // Anything else: its last few lines, as it wrote them.
-            let tail = &lines[lines.len().saturating_sub(5)..];
-            (!tail.is_empty()).then(|| tail.iter().map(|l| l.trim()).collect::<Vec<_>>().join("; "))
-        })
+        .map(|words| capped(&words));
+    let tail = &lines[lines.len().saturating_sub(5)..];
+    let tail = (!tail.is_empty()).then(|| capped(&tail.iter().map(|l| l.trim()).collect::<Vec<_>>().join("; ")));
+    Words { recognised, tail }
+}
+
+/// `text` cut to [`MAX_WORDS`] bytes (on a character boundary).
+fn capped(text: &str) -> String {
+    if text.len() <= MAX_WORDS {
+        return text.to_string();
+    }
+    let mut end = MAX_WORDS;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// `thread '<unnamed>' (1) panicked at src/lib.rs:22:9:` and the message after it.
@@ -65,8 +92,10 @@ fn python_exception(lines: &[&str]) -> Option<String> {
 /// A JavaScript error: its message (also when componentize-js rejected it as no
 /// `StepError`), and the innermost frame of the author's code on the `Stack:` below it.
 fn js_error(lines: &[&str]) -> Option<String> {
-    let stack = lines.iter().position(|l| l.trim() == "Stack:")?;
-    let said = lines[..stack].join(" ");
+    // The last error thrown, and only the line that says it (what was logged before is
+    // the step's log, not its error).
+    let stack = lines.iter().rposition(|l| l.trim() == "Stack:")?;
+    let said = lines[..stack].last()?.trim();
     let message = match said.split_once("(received `") {
         Some((_, rest)) => rest.split("`)").next().unwrap_or(rest).to_string(),
         None => said.trim().to_string(),
@@ -93,8 +122,14 @@ mod tests {
     fn a_rust_panic_is_its_place_and_message_once() {
         let stderr = "\nthread '<unnamed>' (1) panicked at testing/panic/src/lib.rs:22:9:\ndeliberate panic from test guest\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(
-            guest_words(stderr).as_deref(),
+            guest_words(stderr).recognised.as_deref(),
             Some("panicked at testing/panic/src/lib.rs:22:9: deliberate panic from test guest")
+        );
+        // A step's own file may be called runtime/src/lib.rs.
+        let own = "thread '<unnamed>' (1) panicked at runtime/src/lib.rs:3:5:\nmine\n";
+        assert_eq!(
+            guest_words(own).recognised.as_deref(),
+            Some("panicked at runtime/src/lib.rs:3:5: mine")
         );
     }
 
@@ -102,7 +137,7 @@ mod tests {
     fn a_python_exception_is_its_type_message_and_frame() {
         let stderr = "Traceback (most recent call last):\n  File \"/0/app.py\", line 9, in describe\nKeyError: 'missing_key'\n\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(
-            guest_words(stderr).as_deref(),
+            guest_words(stderr).recognised.as_deref(),
             Some("KeyError: 'missing_key' (app.py, line 9, in describe)")
         );
     }
@@ -111,22 +146,35 @@ mod tests {
     fn a_javascript_error_is_its_message_and_the_authors_frame() {
         let describe = "describe broke\nStack:\n  describe@app.js:7:11\n  export_step_0_1_0$describe@/tmp/84bce49c021d/sources/initializer.js:771:15\n\nRedirecting call to abort() to mozalloc_abort\n";
         assert_eq!(
-            guest_words(describe).as_deref(),
+            guest_words(describe).recognised.as_deref(),
+            Some("describe broke (app.js:7:11, in describe)")
+        );
+        // What was logged before the error is not the error.
+        let logged = format!("reading rows\nrow 1\n{describe}");
+        assert_eq!(
+            guest_words(&logged).recognised.as_deref(),
             Some("describe broke (app.js:7:11, in describe)")
         );
         let thrown = "invalid variant tag value `undefined` (received `TypeError: can't access property \"boom\" of null`) specified for `StepError`\nStack:\n  export_step_0_1_0$run@/tmp/f9c39c03b192/sources/initializer.js:1060:17\n\nRedirecting call to abort() to mozalloc_abort\n";
         assert_eq!(
-            guest_words(thrown).as_deref(),
+            guest_words(thrown).recognised.as_deref(),
             Some("TypeError: can't access property \"boom\" of null")
         );
     }
 
     #[test]
     fn anything_else_is_its_last_lines_and_silence_is_none() {
-        assert_eq!(
-            guest_words("reading input\nbad header: x\n").as_deref(),
-            Some("reading input; bad header: x")
-        );
-        assert_eq!(guest_words("\n\nnote: run with `RUST_BACKTRACE=1` env\n"), None);
+        let words = guest_words("reading input\nbad header: x\n");
+        assert_eq!(words.recognised, None);
+        assert_eq!(words.tail.as_deref(), Some("reading input; bad header: x"));
+        let silent = guest_words("\n\nnote: run with `RUST_BACKTRACE=1` env\n");
+        assert!(silent.recognised.is_none() && silent.tail.is_none());
+    }
+
+    #[test]
+    fn an_account_is_capped() {
+        let long = format!("thread 'main' panicked at a.rs:1:1:\n{}\n", "é".repeat(100_000));
+        let words = guest_words(&long).recognised.expect("a panic");
+        assert!(words.len() <= super::MAX_WORDS + "…".len() && words.ends_with('…'));
     }
 }

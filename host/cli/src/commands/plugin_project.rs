@@ -133,9 +133,9 @@ fn cargo() -> String {
 }
 
 /// Where cargo builds a Rust project: `CARGO_TARGET_DIR` when the user set one, as cargo
-/// itself would, else the project's `target/`.
+/// itself would (a relative one from the project, where cargo runs), else its `target/`.
 fn target_dir(dir: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from)
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), |t| dir.join(t))
 }
 
 /// The package name in `dir/Cargo.toml` (the first `name = "…"` of its `[package]`).
@@ -160,28 +160,47 @@ pub async fn test(dir: &Path, settings: &Settings) -> anyhow::Result<u8> {
         return Ok(crate::EXIT_FAILED);
     };
     println!("== a smoke run of {} on test-data/", file.display());
+    let data = dir.join("test-data");
     let mut inputs = Vec::new();
     for port in &info.inputs {
-        match sample(&dir.join("test-data"), &port.name)? {
-            Some(path) => inputs.push(weft_runner::LocalInput {
-                port: port.name.clone(),
-                file: path,
-                media_type: None,
-            }),
-            None => {
-                println!(
-                    "no test-data/{}.* for input `{}`: no smoke run (add one, named after the port)",
-                    port.name,
-                    shown(&port.name)
-                );
-                return Ok(0);
-            }
-        }
+        let Some(path) = sample(&data, &port.name)? else {
+            println!(
+                "no smoke run: no test-data/{}.* for input `{}` (add one, named after the port)",
+                port.name,
+                shown(&port.name)
+            );
+            return Ok(0);
+        };
+        // A sample is of its port's type when its name does not say so (a `.json` for a
+        // Weft table, a file without an extension).
+        let guessed = weft_model::media_type::guess_from_path(&path.display().to_string());
+        let declared = &port.media_type;
+        let media_type =
+            (!weft_model::media_type::accepts(declared, guessed) && !declared.contains('*')).then(|| declared.clone());
+        inputs.push(weft_runner::LocalInput {
+            port: port.name.clone(),
+            file: path,
+            media_type,
+        });
+    }
+    let params = sample_params(&data)?;
+    let required: Vec<&str> = info
+        .params
+        .iter()
+        .filter(|p| p.default.is_none() && !params.iter().any(|(name, _)| *name == p.name))
+        .map(|p| p.name.as_str())
+        .collect();
+    if !required.is_empty() {
+        println!(
+            "no smoke run: parameters {} have no default (give them in test-data/params, a NAME=VALUE per line)",
+            required.join(", ")
+        );
+        return Ok(0);
     }
     let run = StepCommand::Run {
         file,
         inputs,
-        params: Vec::new(),
+        params,
         out: dir.join("build/smoke"),
         memory: None,
         timeout: None,
@@ -217,6 +236,26 @@ fn native_tests(dir: &Path, lang: Lang) -> anyhow::Result<()> {
             recipe::run(Command::new(&exe).current_dir(dir), "the failing tests are above")
         }
     }
+}
+
+/// The parameters of the smoke run: `test-data/params`, a `NAME=VALUE` per line (blank
+/// lines and `#` comments skipped), if there is one.
+fn sample_params(data: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let file = data.join("params");
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let text = weft_runner::read_capped(&file, 64 << 10).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let text = String::from_utf8(text).with_context(|| format!("{} is not UTF-8 text", file.display()))?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .with_context(|| format!("{}: `{l}` is not NAME=VALUE", file.display()))
+        })
+        .collect()
 }
 
 /// The file in `data` named after `port` (`text.txt` for `text`), if there is one.
