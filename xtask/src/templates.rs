@@ -4,8 +4,9 @@
 //! its build, and a smoke run. Then it runs the four components in one workflow, which
 //! must give the same counts in every language. It prints each language's time from `new`
 //! to a passing test and the size of its component. Last, it breaks each project's
-//! `describe()`, then its `run()`, and checks what the author is told against
-//! `xtask/golden/` (the guest's own error and place, none of the host's internals).
+//! `describe()`, then its `run()`, then misuses the SDK, and checks what the author is told
+//! against `xtask/golden/` (the guest's own error and place, none of the host's internals;
+//! a misuse as `bad input`, which is never retried).
 
 use crate::tally::Tally;
 use crate::{cargo, run};
@@ -149,8 +150,11 @@ fn chain(bin: &Path, scratch: &Path) -> Result<()> {
 }
 
 /// Where to break a template, per language: (file, the line the failure goes after, the
-/// failing statement), for `describe()` and for `run()`.
-fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
+/// failing statement), for `describe()`, for `run()`, and for a misuse of the SDK in
+/// `run()` (reading an input the step did not declare: a bug, so `bad-input`).
+fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
+    const RUST_RUN: &str = "    fn run(params: Vec<Param>) -> Result<(), StepError> {\n";
+    const C_RUN: &str = "bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {\n";
     match lang {
         "rust" => [
             (
@@ -158,11 +162,8 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
                 "    fn describe() -> StepInfo {\n",
                 "        panic!(\"golden describe failure\");\n",
             ),
-            (
-                "src/lib.rs",
-                "    fn run(params: Vec<Param>) -> Result<(), StepError> {\n",
-                "        panic!(\"golden run failure\");\n",
-            ),
+            ("src/lib.rs", RUST_RUN, "        panic!(\"golden run failure\");\n"),
+            ("src/lib.rs", RUST_RUN, "        io::read_all(\"nope\")?;\n"),
         ],
         "python" => [
             (
@@ -174,6 +175,11 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
                 "app.py",
                 "    def run(self, params):\n",
                 "        raise ValueError(\"golden run failure\")\n",
+            ),
+            (
+                "app.py",
+                "    def run(self, params):\n",
+                "        w.read_bytes(\"nope\")\n",
             ),
         ],
         "js" => [
@@ -187,6 +193,7 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
                 "  run(params) {\n",
                 "    throw new Error('golden run failure');\n",
             ),
+            ("app.js", "  run(params) {\n", "    w.readBytes('nope');\n"),
         ],
         _ => [
             (
@@ -196,18 +203,24 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 2] {
             ),
             (
                 "app.c",
-                "bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {\n",
+                C_RUN,
                 "    fprintf(stderr, \"golden run failure\\n\");\n    abort();\n",
+            ),
+            (
+                "app.c",
+                C_RUN,
+                "    { char *d; size_t n; if (!weft_read_all(\"nope\", &d, &n, err)) return false; }\n",
             ),
         ],
     }
 }
 
-/// Breaks `describe()`, then `run()`, of the project in `dir` and compares what `weft`
-/// says with `xtask/golden/LANG-describe.txt` and `LANG-run.txt` (the scratch path shown
-/// as `<dir>`, a run's duration left out).
+/// Breaks `describe()`, then `run()`, then misuses the SDK in `run()`, in the project in
+/// `dir`, and compares what `weft` says with `xtask/golden/LANG-describe.txt`,
+/// `LANG-run.txt` and `LANG-misuse.txt` (the scratch path shown as `<dir>`, a run's
+/// duration left out).
 fn golden_errors(root: &Path, bin: &Path, dir: &Path, lang: &str) -> Result<()> {
-    for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run"]) {
+    for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run", "misuse"]) {
         let path = dir.join(file);
         let original = std::fs::read_to_string(&path)?;
         if !original.contains(after) {

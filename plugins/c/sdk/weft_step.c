@@ -70,8 +70,12 @@ bool weft_fail(weft_error_t *err, bool bad_input, const char *fmt, ...) {
     return false;
 }
 
+/* Opening an input or creating an output fails when the step names a port it did not
+ * declare or that is not bound: a bug in the step, reported as bad-input (never retried);
+ * a failure while reading or writing is `failed` (the host blames a failing store itself). */
 static bool take_err(step_component_string_t *e, weft_error_t *err, const char *what, const char *port) {
-    bool r = weft_fail(err, false, "%s `%s`: %.*s", what, port, (int)e->len, (const char *)e->ptr);
+    bool misuse = strncmp(what, "open", 4) == 0 || strncmp(what, "create", 6) == 0;
+    bool r = weft_fail(err, misuse, "%s `%s`: %.*s", what, port, (int)e->len, (const char *)e->ptr);
     step_component_string_free(e);
     return r;
 }

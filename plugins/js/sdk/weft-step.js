@@ -55,33 +55,43 @@ function drain(reader) {
   return out;
 }
 
-/** All bytes of the input bound to `portName`. */
+/**
+ * All bytes of the input bound to `portName`. Asking for a port the step did not declare,
+ * or one not bound, is a bug in the step: it throws `badInput` (never retried).
+ */
 export function readBytes(portName) {
   let reader;
   try {
     reader = open(portName);
   } catch (e) {
-    throw failed(`open input \`${portName}\`: ${e.payload ?? e}`);
+    throw badInput(`open input \`${portName}\`: ${e.payload ?? e}`);
   }
   return drain(reader);
 }
 
-/** All bytes of every artifact bound to the fan-in input `portName`. */
+/** All bytes of every artifact bound to the fan-in input `portName` (an undeclared port throws `badInput`). */
 export function readMany(portName) {
   let readers;
   try {
     readers = openAll(portName);
   } catch (e) {
-    throw failed(`open inputs \`${portName}\`: ${e.payload ?? e}`);
+    throw badInput(`open inputs \`${portName}\`: ${e.payload ?? e}`);
   }
   return readers.map(drain);
 }
 
-/** Writes bytes as the output `portName`. */
+/**
+ * Writes bytes as the output `portName`: a port the step did not declare throws
+ * `badInput`, a failure while writing `failed`.
+ */
 export function writeBytes(portName, bytes) {
   let writer;
   try {
     writer = create(portName);
+  } catch (e) {
+    throw badInput(`create output \`${portName}\`: ${e.payload ?? e}`);
+  }
+  try {
     for (let at = 0; at < bytes.length; at += CHUNK) {
       writer.write(bytes.subarray(at, at + CHUNK));
     }

@@ -65,20 +65,29 @@ def _drain(reader):
 
 
 def read_bytes(port_name):
-    """All bytes of the input bound to `port_name`."""
+    """All bytes of the input bound to `port_name`.
+
+    Asking for a port the step did not declare, or one not bound, is a bug in the step:
+    it raises `bad_input` (never retried). A failure while reading raises `failed`.
+    """
     try:
-        with artifacts.open(port_name) as reader:
+        reader = artifacts.open(port_name)
+    except Err as e:
+        raise bad_input(f"open input `{port_name}`: {e.value}")
+    try:
+        with reader:
             return _drain(reader)
     except Err as e:
-        raise failed(f"open input `{port_name}`: {e.value}")
+        raise failed(f"read input `{port_name}`: {e.value}")
 
 
 def read_many(port_name):
-    """All bytes of every artifact bound to the fan-in input `port_name`."""
+    """All bytes of every artifact bound to the fan-in input `port_name` (a port the step
+    did not declare raises `bad_input`)."""
     try:
         readers = artifacts.open_all(port_name)
     except Err as e:
-        raise failed(f"open inputs `{port_name}`: {e.value}")
+        raise bad_input(f"open inputs `{port_name}`: {e.value}")
     out = []
     for reader in readers:
         with reader:
@@ -87,9 +96,14 @@ def read_many(port_name):
 
 
 def write_bytes(port_name, data):
-    """Writes `data` as the output `port_name`."""
+    """Writes `data` as the output `port_name` (a port the step did not declare raises
+    `bad_input`; a failure while writing raises `failed`)."""
     try:
-        with artifacts.create(port_name) as writer:
+        writer = artifacts.create(port_name)
+    except Err as e:
+        raise bad_input(f"create output `{port_name}`: {e.value}")
+    try:
+        with writer:
             for start in range(0, len(data), CHUNK):
                 writer.write(data[start : start + CHUNK])
     except Err as e:

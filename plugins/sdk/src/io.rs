@@ -3,18 +3,25 @@
 use crate::bindings::weft::step::artifacts;
 use crate::{StepError, failed};
 
+/// Opening an input or creating an output fails when the step asks for a port it did not
+/// declare or that is not bound: a bug in the step, which a retry cannot fix, so not
+/// `failed` (a store failing under it is the host's, and the host reports it as such).
+fn misuse(message: String) -> StepError {
+    crate::bad_input(message)
+}
+
 /// Bytes asked for per `read` call; the host caps a chunk at 1 MiB.
 pub const CHUNK: u32 = 256 * 1024;
 
 /// Reads the whole input bound to `port`.
 pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
-    let reader = artifacts::open(port).map_err(|e| failed(format!("open input `{port}`: {e}")))?;
+    let reader = artifacts::open(port).map_err(|e| misuse(format!("open input `{port}`: {e}")))?;
     drain(&reader, port)
 }
 
 /// Reads every artifact bound to the fan-in (`many`) input `port`, in binding order.
 pub fn read_many(port: &str) -> Result<Vec<Vec<u8>>, StepError> {
-    let readers = artifacts::open_all(port).map_err(|e| failed(format!("open inputs `{port}`: {e}")))?;
+    let readers = artifacts::open_all(port).map_err(|e| misuse(format!("open inputs `{port}`: {e}")))?;
     readers.iter().map(|r| drain(r, port)).collect()
 }
 
@@ -35,7 +42,7 @@ fn drain(reader: &artifacts::Reader, port: &str) -> Result<Vec<u8>, StepError> {
 /// Where the input bound to `port` comes from: its key in [`lineage`] (`inputs.NAME`,
 /// `STEP.PORT`, or a local file's path under `weft step run`).
 pub fn source(port: &str) -> Result<String, StepError> {
-    let reader = artifacts::open(port).map_err(|e| failed(format!("open input `{port}`: {e}")))?;
+    let reader = artifacts::open(port).map_err(|e| misuse(format!("open input `{port}`: {e}")))?;
     Ok(reader.source())
 }
 
@@ -52,7 +59,7 @@ pub fn read_text(port: &str) -> Result<String, StepError> {
 
 /// Writes `bytes` as the output `port`, in chunks.
 pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
-    let writer = artifacts::create(port).map_err(|e| failed(format!("create output `{port}`: {e}")))?;
+    let writer = artifacts::create(port).map_err(|e| misuse(format!("create output `{port}`: {e}")))?;
     for chunk in bytes.chunks(CHUNK as usize) {
         writer
             .write(chunk)

@@ -1,7 +1,8 @@
 //! Typed access to the parameters passed to `run` (the host has already checked the types
-//! and applied defaults, so a mismatch here is a bug in the step's own declaration).
+//! and applied defaults, so a mismatch here is a bug in the step's own declaration: a
+//! `bad-input`, never retried).
 
-use crate::{Param, ParamValue, StepError, failed};
+use crate::{Param, ParamValue, StepError, bad_input};
 
 /// The parameters of one `run` call.
 pub struct Params(pub Vec<Param>);
@@ -12,14 +13,14 @@ impl Params {
             .iter()
             .find(|p| p.name == name)
             .map(|p| &p.value)
-            .ok_or_else(|| failed(format!("parameter `{name}` was not passed")))
+            .ok_or_else(|| bad_input(format!("parameter `{name}` was not passed")))
     }
 
     /// A string parameter.
     pub fn str(&self, name: &str) -> Result<String, StepError> {
         match self.get(name)? {
             ParamValue::Str(s) => Ok(s.clone()),
-            _ => Err(failed(format!("parameter `{name}` is not a string"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not a string"))),
         }
     }
 
@@ -27,7 +28,7 @@ impl Params {
     pub fn int(&self, name: &str) -> Result<i64, StepError> {
         match self.get(name)? {
             ParamValue::Int(i) => Ok(*i),
-            _ => Err(failed(format!("parameter `{name}` is not an int"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not an int"))),
         }
     }
 
@@ -35,7 +36,7 @@ impl Params {
     pub fn float(&self, name: &str) -> Result<f64, StepError> {
         match self.get(name)? {
             ParamValue::Float(f) => Ok(*f),
-            _ => Err(failed(format!("parameter `{name}` is not a float"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not a float"))),
         }
     }
 
@@ -43,7 +44,7 @@ impl Params {
     pub fn bool(&self, name: &str) -> Result<bool, StepError> {
         match self.get(name)? {
             ParamValue::Boolean(b) => Ok(*b),
-            _ => Err(failed(format!("parameter `{name}` is not a bool"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not a bool"))),
         }
     }
 }
