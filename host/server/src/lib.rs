@@ -32,6 +32,7 @@ mod usage;
 pub use error::ApiError;
 pub use quota::{QUOTA_NAMES, Quotas};
 pub use traces::TraceConfig;
+pub use ui::url_escape;
 
 use axum::Router;
 use std::sync::Arc;

@@ -176,7 +176,7 @@ pub async fn logs(run: &str, step: Option<&str>, remote: &Remote) -> anyhow::Res
     loop {
         let mut path = format!("/runs/{run}/logs?offset={offset}");
         if let Some(step) = step {
-            path.push_str(&format!("&step={}", url_escape(step)));
+            path.push_str(&format!("&step={}", weft_server::url_escape(step)));
         }
         let page = remote.get(&path).await?;
         let lines = page["lines"].as_array().cloned().unwrap_or_default();
@@ -203,14 +203,4 @@ pub async fn cancel(run: &str, remote: &Remote) -> anyhow::Result<u8> {
     }
     ok(status, body)?;
     Ok(0)
-}
-
-/// A query value with everything but unreserved characters percent-encoded.
-pub(super) fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -75,10 +75,10 @@ pub async fn metrics(
             ids.len()
         );
     }
-    let escaped: Vec<String> = ids.iter().map(|id| super::remote::url_escape(id)).collect();
+    let escaped: Vec<String> = ids.iter().map(|id| weft_server::url_escape(id)).collect();
     let mut path = format!("/compare?runs={}", escaped.join(","));
     if let Some(step) = &step {
-        path.push_str(&format!("&step={}", super::remote::url_escape(step)));
+        path.push_str(&format!("&step={}", weft_server::url_escape(step)));
     }
     let compared = serde_json::from_value(remote.get(&path).await?).context("reading the server's comparison")?;
     super::metrics::print_table(&compared);

@@ -43,8 +43,8 @@ pub(crate) fn routes() -> Router<Arc<State>> {
 }
 
 /// `text` percent-encoded for a URL's path segment or query value (all but unreserved
-/// characters).
-pub(crate) fn encode(text: &str) -> String {
+/// characters): the UI's links, and the CLI's requests to a server.
+pub fn url_escape(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -26,7 +26,7 @@ pub(crate) struct SearchQuery {
 
 /// A step's page URL.
 fn url(name: &str) -> String {
-    format!("/ui/steps/{}", super::encode(name))
+    format!("/ui/steps/{}", super::url_escape(name))
 }
 
 /// `GET /ui/steps`.

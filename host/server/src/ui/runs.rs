@@ -58,7 +58,7 @@ pub(crate) async fn list(
             url.push_str(&format!("status={s}&"));
         }
         if let Some(w) = &workflow {
-            url.push_str(&format!("workflow={}&", super::encode(w)));
+            url.push_str(&format!("workflow={}&", super::url_escape(w)));
         }
         url.push_str(&format!("page={page}"));
         url

@@ -19,7 +19,7 @@ const LOG_LINES: u32 = 1000;
 
 /// A step's page's URL (its id percent-encoded: a fan-out's ids hold `[`, `=` and `,`).
 pub(crate) fn url(run_id: &str, step: &str) -> String {
-    format!("/ui/runs/{run_id}/steps/{}", super::encode(step))
+    format!("/ui/runs/{run_id}/steps/{}", super::url_escape(step))
 }
 
 /// `GET /ui/runs/{id}/steps/{step}`.
