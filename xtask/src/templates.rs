@@ -4,9 +4,11 @@
 //! its build, and a smoke run. Then it runs the four components in one workflow, which
 //! must give the same counts in every language. It prints each language's time from `new`
 //! to a passing test and the size of its component. Last, it breaks each project's
-//! `describe()`, then its `run()`, then misuses the SDK, and checks what the author is told
-//! against `xtask/golden/` (the guest's own error and place, none of the host's internals;
-//! a misuse as `bad input`, which is never retried).
+//! `describe()`, then its `run()` (an exception in Python or JavaScript is `failed`, with
+//! its type, message and place), then misuses the SDK twice (an undeclared input, a
+//! parameter read as another type), and checks what the author is told against
+//! `xtask/golden/` (the guest's own error and place, none of the host's internals; a misuse
+//! as `bad input`, which is never retried).
 
 use crate::tally::Tally;
 use crate::{cargo, run};
@@ -150,11 +152,12 @@ fn chain(bin: &Path, scratch: &Path) -> Result<()> {
 }
 
 /// Where to break a template, per language: (file, the line the failure goes after, the
-/// failing statement), for `describe()`, for `run()`, and for a misuse of the SDK in
-/// `run()` (reading an input the step did not declare: a bug, so `bad-input`).
-fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
+/// failing statement), for `describe()`, for `run()`, and for two misuses of the SDK in
+/// `run()` (reading an input the step did not declare, and a parameter as another type:
+/// bugs, so `bad-input`).
+fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 4] {
     const RUST_RUN: &str = "    fn run(params: Vec<Param>) -> Result<(), StepError> {\n";
-    const C_RUN: &str = "bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {\n";
+    const C_RUN: &str = "bool exports_weft_step_step_run(weft_params_t *params, weft_error_t *err) {\n";
     match lang {
         "rust" => [
             (
@@ -163,7 +166,12 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
                 "        panic!(\"golden describe failure\");\n",
             ),
             ("src/lib.rs", RUST_RUN, "        panic!(\"golden run failure\");\n"),
-            ("src/lib.rs", RUST_RUN, "        io::read_all(\"nope\")?;\n"),
+            ("src/lib.rs", RUST_RUN, "        io::read_bytes(\"nope\")?;\n"),
+            (
+                "src/lib.rs",
+                RUST_RUN,
+                "        weft_step::params::Params(params.clone()).str(\"min_word_length\")?;\n",
+            ),
         ],
         "python" => [
             (
@@ -181,6 +189,11 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
                 "    def run(self, params):\n",
                 "        w.read_bytes(\"nope\")\n",
             ),
+            (
+                "app.py",
+                "    def run(self, params):\n",
+                "        w.Params(params).str(\"min_word_length\")\n",
+            ),
         ],
         "js" => [
             (
@@ -194,6 +207,11 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
                 "    throw new Error('golden run failure');\n",
             ),
             ("app.js", "  run(params) {\n", "    w.readBytes('nope');\n"),
+            (
+                "app.js",
+                "  run(params) {\n",
+                "    new w.Params(params).str('min_word_length');\n",
+            ),
         ],
         _ => [
             (
@@ -209,7 +227,12 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
             (
                 "app.c",
                 C_RUN,
-                "    { char *d; size_t n; if (!weft_read_all(\"nope\", &d, &n, err)) return false; }\n",
+                "    { char *d; size_t n; if (!weft_read_bytes(\"nope\", &d, &n, err)) return false; }\n",
+            ),
+            (
+                "app.c",
+                C_RUN,
+                "    { char *s; if (!weft_get_str(params, \"min_word_length\", &s, err)) return false; }\n",
             ),
         ],
     }
@@ -217,10 +240,10 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 3] {
 
 /// Breaks `describe()`, then `run()`, then misuses the SDK in `run()`, in the project in
 /// `dir`, and compares what `weft` says with `xtask/golden/LANG-describe.txt`,
-/// `LANG-run.txt` and `LANG-misuse.txt` (the scratch path shown as `<dir>`, a run's
+/// `LANG-run.txt`, `LANG-misuse.txt` and `LANG-param.txt` (the scratch path shown as `<dir>`, a run's
 /// duration left out).
 fn golden_errors(root: &Path, bin: &Path, dir: &Path, lang: &str) -> Result<()> {
-    for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run", "misuse"]) {
+    for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run", "misuse", "param"]) {
         let path = dir.join(file);
         let original = std::fs::read_to_string(&path)?;
         if !original.contains(after) {

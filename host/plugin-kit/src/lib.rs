@@ -7,6 +7,8 @@
 pub mod project;
 pub mod recipe;
 pub mod toolchain;
+#[cfg(test)]
+mod vocabulary;
 
 use anyhow::bail;
 use std::path::Path;

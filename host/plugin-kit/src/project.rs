@@ -86,7 +86,7 @@ const SAMPLE: File = (
     "Weft runs steps written in any language.\nThis text is what the smoke run counts.\n",
 );
 
-fn files(lang: Lang) -> &'static [File] {
+pub(crate) fn files(lang: Lang) -> &'static [File] {
     match lang {
         Lang::Rust => RUST,
         Lang::Python => PYTHON,

@@ -172,6 +172,7 @@ impl Sandbox {
             time,
             cause: None,
             store_trouble: None,
+            instantiated: false,
         };
         let mut store = Store::new(self.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -249,6 +250,7 @@ impl Sandbox {
         let call = bounded(
             async {
                 let instance = component.pre.instantiate_async(&mut store).await?;
+                store.data_mut().instantiated = true;
                 let ran = instance.weft_step_step().call_run(&mut store, &params).await;
                 if matches!(ran, Ok(Ok(()))) {
                     // Still inside the time bound: what the step left unread is checked
@@ -342,12 +344,17 @@ pub(crate) fn classify_trap(
         // Not the step's fault: the whole sandbox is busy. A retry may find room.
         return StepFailure::Host(format!("the sandbox has no free instance slot now ({})", first_line(e)));
     }
+    let trap = e.downcast_ref::<wasmtime::Trap>();
+    if !state.instantiated && trap.is_none() && e.chain().any(|cause| cause.is::<std::io::Error>()) {
+        // The system refused wasmtime what it needs to set the instance up (once, in CI,
+        // "cannot add seals to the memfd" while making a memory image): not the step's doing.
+        return StepFailure::Host(format!("could not instantiate the step: {}", first_line(e)));
+    }
     // The guest's own words (its panic or exception, and where) say what happened. After
     // an `unreachable` (a panic, an abort) they say it all; after any other trap (out of
     // bounds, stack exhausted, division by zero) the trap is the cause and they the context.
     let stderr = String::from_utf8_lossy(&state.stderr.peek()).into_owned();
     let words = crate::guest_words::guest_words(&stderr);
-    let trap = e.downcast_ref::<wasmtime::Trap>();
     let trap_text = trap.map_or_else(|| first_line(e), ToString::to_string);
     let aborted = matches!(trap, Some(wasmtime::Trap::UnreachableCodeReached));
     StepFailure::Trapped(match (aborted, words.recognised, words.tail) {
@@ -491,6 +498,35 @@ mod tests {
             8
         };
         assert_eq!(bounded(late, Some(past), None).await, Ok(8));
+    }
+
+    #[test]
+    fn the_system_refusing_an_instance_is_the_hosts_failure_not_the_steps() {
+        let sandbox = Sandbox::new(crate::SandboxConfig::default()).expect("a sandbox");
+        let store = ArtifactStore::open("memory://").expect("a memory store");
+        let mut store = sandbox.new_store(
+            store,
+            Ports::default(),
+            &Limits::default(),
+            None,
+            None,
+            &StepSeed::default(),
+        );
+        let refused = || {
+            wasmtime::Error::new(std::io::Error::other("Device or resource busy"))
+                .context("cannot add seals to the memfd")
+        };
+        let config = sandbox.config();
+        let before = classify_trap(&mut store, &refused(), Duration::from_secs(1), None, config);
+        assert!(
+            matches!(&before, StepFailure::Host(m) if m.contains("could not instantiate the step: cannot add seals")),
+            "{before}"
+        );
+        assert!(before.is_retryable());
+        // Once the guest runs, what goes wrong is told as its crash.
+        store.data_mut().instantiated = true;
+        let after = classify_trap(&mut store, &refused(), Duration::from_secs(1), None, config);
+        assert!(matches!(after, StepFailure::Trapped(_)), "{after}");
     }
 
     #[test]

@@ -396,14 +396,29 @@ impl Sandbox {
             what: what.to_string(),
             reason,
         };
+        // A host failure (the system refusing wasmtime a memory image) is tried once more:
+        // the component must not be refused for the host's passing trouble.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.describe_once(pre).await {
+                Ok(info) => return Ok(info),
+                Err(StepFailure::Host(_)) if tries < 2 => continue,
+                Err(failure) => return Err(fail(failure.to_string())),
+            }
+        }
+    }
+
+    /// One `describe()` call in a fresh instance, under the describe time bound.
+    async fn describe_once(&self, pre: &StepComponentPre<StepState>) -> Result<StepInfo, StepFailure> {
         let limits = Limits {
             timeout: Some(self.config.describe_timeout),
             ..Limits::default()
         };
-        let artifacts = ArtifactStore::open("memory://").map_err(|e| fail(e.to_string()))?;
+        let artifacts = ArtifactStore::open("memory://").map_err(|e| StepFailure::Host(e.to_string()))?;
         let deadline = Instant::now().checked_add(self.config.describe_timeout);
         let Ok(_slot) = self.slots.acquire().await else {
-            return Err(fail("the sandbox is shutting down".into()));
+            return Err(StepFailure::Host("the sandbox is shutting down".into()));
         };
         let mut store = self.new_store(
             artifacts,
@@ -416,6 +431,7 @@ impl Sandbox {
         let described = bounded(
             async {
                 let instance = pre.instantiate_async(&mut store).await?;
+                store.data_mut().instantiated = true;
                 instance.weft_step_step().call_describe(&mut store).await
             },
             deadline,
@@ -424,10 +440,14 @@ impl Sandbox {
         .await;
         match described {
             Ok(Ok(info)) => Ok(convert::step_info(info)),
-            Ok(Err(e)) => Err(fail(
-                classify_trap(&mut store, &e, self.config.describe_timeout, None, &self.config).to_string(),
+            Ok(Err(e)) => Err(classify_trap(
+                &mut store,
+                &e,
+                self.config.describe_timeout,
+                None,
+                &self.config,
             )),
-            Err(_) => Err(fail(StepFailure::TimedOut(self.config.describe_timeout).to_string())),
+            Err(_) => Err(StepFailure::TimedOut(self.config.describe_timeout)),
         }
     }
 

@@ -41,6 +41,9 @@ pub struct StepState {
     /// or read, an output that could not be written): a failure the step reports after it
     /// is the store's doing, not the step's ([`StepState::blame`]).
     pub(crate) store_trouble: Option<String>,
+    /// Whether the component was instantiated: an error before that, which is no trap and
+    /// no limit the guest hit, is the host's (wasmtime could not set up its memory).
+    pub(crate) instantiated: bool,
 }
 
 impl StepState {

@@ -33,19 +33,19 @@ void exports_weft_step_step_describe(exports_weft_step_step_step_info_t *ret) {
 static wj_value *read_table(const char *port, weft_error_t *err) {
     char *data = NULL;
     size_t len = 0;
-    if (!weft_read_all(port, &data, &len, err)) return NULL;
+    if (!weft_read_bytes(port, &data, &len, err)) return NULL;
     char msg[160];
     wj_value *t = wj_parse(data, len, msg, sizeof msg);
     free(data);
-    if (!t) weft_fail(err, true, "input `%s`: %s", port, msg);
+    if (!t) weft_bad_input(err, "input `%s`: %s", port, msg);
     return t;
 }
 
-bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {
-    const weft_step_types_param_value_t *bins_v = weft_param(params, "bins"), *thr_v = weft_param(params, "threshold");
-    int64_t bins = bins_v ? bins_v->val.int_ : 10;
-    double threshold = thr_v ? thr_v->val.float_ : 0.2;
-    if (bins < 1 || bins > 10000) return weft_fail(err, true, "bins must be between 1 and 10000, got %lld", (long long)bins);
+bool exports_weft_step_step_run(weft_params_t *params, weft_error_t *err) {
+    int64_t bins;
+    double threshold;
+    if (!weft_get_int(params, "bins", &bins, err) || !weft_get_float(params, "threshold", &threshold, err)) return false;
+    if (bins < 1 || bins > 10000) return weft_bad_input(err, "bins must be between 1 and 10000, got %lld", (long long)bins);
 
     bool ok = false;
     wj_value *reference = read_table("reference", err), *current = NULL;
@@ -54,7 +54,7 @@ bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exp
     const char *names[MAX_COLUMNS];
     size_t n = table_numeric_columns(reference, names, MAX_COLUMNS);
     if (n == 0) {
-        weft_fail(err, true, "the reference table has no numeric column");
+        weft_bad_input(err, "the reference table has no numeric column");
         goto done;
     }
     double max_psi = 0, values[MAX_COLUMNS];
@@ -66,14 +66,14 @@ bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exp
         table_numbers(reference, names[i], &r, &nr);
         if (!table_numbers(current, names[i], &c, &nc)) {
             free(r);
-            weft_fail(err, true, "the current table has no numeric column `%s`", names[i]);
+            weft_bad_input(err, "the current table has no numeric column `%s`", names[i]);
             goto done;
         }
         double p = psi(r, nr, c, nc, (int)bins);
         free(r);
         free(c);
         if (p < 0) {
-            weft_fail(err, true, "column `%s` has no values in one of the tables", names[i]);
+            weft_bad_input(err, "column `%s` has no values in one of the tables", names[i]);
             goto done;
         }
         values[i] = p;
@@ -94,12 +94,12 @@ bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exp
         }
     }
     if (!wj_printf(&out, "]}")) {
-        weft_fail(err, false, "out of memory");
+        weft_failed(err, "out of memory");
         goto done;
     }
     weft_metric("psi_max", max_psi);
     weft_metric("columns_drifted", drifted);
-    ok = weft_write_all("report", out.data, out.len, err);
+    ok = weft_write_bytes("report", out.data, out.len, err);
 done:
     free(out.data);
     wj_free(reference);

@@ -50,24 +50,84 @@ weft_step_types_param_spec_t weft_param_str(const char *name, const char *dflt, 
     return s;
 }
 
-const weft_step_types_param_value_t *weft_param(const exports_weft_step_step_list_param_t *params, const char *name) {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < params->len; i++) {
-        const step_component_string_t *pn = &params->ptr[i].name;
-        if (pn->len == n && memcmp(pn->ptr, name, n) == 0) return &params->ptr[i].value;
-    }
-    return NULL;
+weft_step_types_param_spec_t weft_param_bool(const char *name, bool dflt, const char *description) {
+    weft_step_types_param_spec_t s = spec(name, WEFT_STEP_TYPES_PARAM_TYPE_BOOLEAN, description);
+    s.default_.val.tag = WEFT_STEP_TYPES_PARAM_VALUE_BOOLEAN;
+    s.default_.val.val.boolean = dflt;
+    return s;
 }
 
-bool weft_fail(weft_error_t *err, bool bad_input, const char *fmt, ...) {
+static bool set_error(weft_error_t *err, bool bad_input, const char *fmt, va_list ap) {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     err->tag = bad_input ? WEFT_STEP_TYPES_STEP_ERROR_BAD_INPUT : WEFT_STEP_TYPES_STEP_ERROR_FAILED;
     step_component_string_dup(bad_input ? &err->val.bad_input : &err->val.failed, msg);
     return false;
+}
+
+bool weft_bad_input(weft_error_t *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(err, true, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool weft_failed(weft_error_t *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_error(err, false, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* The value of parameter `name` if it was passed with type `tag`, else NULL with `err` set. */
+static const weft_step_types_param_value_t *param_of(const weft_params_t *params, const char *name, uint8_t tag,
+                                                      const char *type_name, weft_error_t *err) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < params->len; i++) {
+        const step_component_string_t *pn = &params->ptr[i].name;
+        if (pn->len == n && memcmp(pn->ptr, name, n) == 0) {
+            if (params->ptr[i].value.tag == tag) return &params->ptr[i].value;
+            weft_bad_input(err, "parameter `%s` is not of type %s", name, type_name);
+            return NULL;
+        }
+    }
+    weft_bad_input(err, "parameter `%s` was not passed", name);
+    return NULL;
+}
+
+bool weft_get_str(const weft_params_t *params, const char *name, char **out, weft_error_t *err) {
+    const weft_step_types_param_value_t *v = param_of(params, name, WEFT_STEP_TYPES_PARAM_VALUE_STR, "str", err);
+    if (!v) return false;
+    char *copy = malloc(v->val.str.len + 1);
+    if (!copy) return weft_failed(err, "out of memory reading parameter `%s`", name);
+    memcpy(copy, v->val.str.ptr, v->val.str.len);
+    copy[v->val.str.len] = 0;
+    *out = copy;
+    return true;
+}
+
+bool weft_get_int(const weft_params_t *params, const char *name, int64_t *out, weft_error_t *err) {
+    const weft_step_types_param_value_t *v = param_of(params, name, WEFT_STEP_TYPES_PARAM_VALUE_INT, "int", err);
+    if (!v) return false;
+    *out = v->val.int_;
+    return true;
+}
+
+bool weft_get_float(const weft_params_t *params, const char *name, double *out, weft_error_t *err) {
+    const weft_step_types_param_value_t *v = param_of(params, name, WEFT_STEP_TYPES_PARAM_VALUE_FLOAT, "float", err);
+    if (!v) return false;
+    *out = v->val.float_;
+    return true;
+}
+
+bool weft_get_bool(const weft_params_t *params, const char *name, bool *out, weft_error_t *err) {
+    const weft_step_types_param_value_t *v =
+        param_of(params, name, WEFT_STEP_TYPES_PARAM_VALUE_BOOLEAN, "bool", err);
+    if (!v) return false;
+    *out = v->val.boolean;
+    return true;
 }
 
 /* Opening an input or creating an output fails when the step names a port it did not
@@ -75,12 +135,14 @@ bool weft_fail(weft_error_t *err, bool bad_input, const char *fmt, ...) {
  * a failure while reading or writing is `failed` (the host blames a failing store itself). */
 static bool take_err(step_component_string_t *e, weft_error_t *err, const char *what, const char *port) {
     bool misuse = strncmp(what, "open", 4) == 0 || strncmp(what, "create", 6) == 0;
-    bool r = weft_fail(err, misuse, "%s `%s`: %.*s", what, port, (int)e->len, (const char *)e->ptr);
+    const char *fmt = "%s `%s`: %.*s";
+    bool r = misuse ? weft_bad_input(err, fmt, what, port, (int)e->len, (const char *)e->ptr)
+                    : weft_failed(err, fmt, what, port, (int)e->len, (const char *)e->ptr);
     step_component_string_free(e);
     return r;
 }
 
-bool weft_read_all(const char *port, char **data, size_t *len, weft_error_t *err) {
+bool weft_read_bytes(const char *port, char **data, size_t *len, weft_error_t *err) {
     step_component_string_t name = weft_str(port), e;
     weft_step_artifacts_own_reader_t reader;
     bool ok = weft_step_artifacts_open(&name, &reader, &e);
@@ -91,7 +153,7 @@ bool weft_read_all(const char *port, char **data, size_t *len, weft_error_t *err
     char *buf = malloc(cap);
     if (!buf) {
         weft_step_artifacts_reader_drop_own(reader);
-        return weft_fail(err, false, "out of memory reading `%s`", port);
+        return weft_failed(err, "out of memory reading `%s`", port);
     }
     for (;;) {
         step_component_list_u8_t chunk;
@@ -108,7 +170,7 @@ bool weft_read_all(const char *port, char **data, size_t *len, weft_error_t *err
                 free(buf);
                 step_component_list_u8_free(&chunk);
                 weft_step_artifacts_reader_drop_own(reader);
-                return weft_fail(err, false, "out of memory reading `%s`", port);
+                return weft_failed(err, "out of memory reading `%s`", port);
             }
             buf = grown;
         }
@@ -123,7 +185,7 @@ bool weft_read_all(const char *port, char **data, size_t *len, weft_error_t *err
     return true;
 }
 
-bool weft_write_all(const char *port, const char *data, size_t len, weft_error_t *err) {
+bool weft_write_bytes(const char *port, const char *data, size_t len, weft_error_t *err) {
     step_component_string_t name = weft_str(port), e;
     weft_step_artifacts_own_writer_t writer;
     bool ok = weft_step_artifacts_create(&name, &writer, &e);
@@ -147,8 +209,17 @@ void weft_metric(const char *name, double value) {
     weft_step_metrics_record(&n, value);
 }
 
-void weft_log_info(const char *message) {
+bool weft_write_text(const char *port, const char *text, weft_error_t *err) {
+    return weft_write_bytes(port, text, strlen(text), err);
+}
+
+void weft_log(weft_step_log_level_t level, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     step_component_string_t m;
-    step_component_string_set(&m, message);
-    weft_step_log_emit(WEFT_STEP_LOG_LEVEL_INFO, &m);
+    step_component_string_set(&m, msg);
+    weft_step_log_emit(level, &m);
 }

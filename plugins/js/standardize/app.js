@@ -3,7 +3,7 @@
 import * as w from '../sdk/weft-step.js';
 import { fit, apply } from './scaler.js';
 
-export const step = {
+export const step = w.guest({
   describe() {
     return {
       name: 'standardize',
@@ -23,8 +23,11 @@ export const step = {
   },
 
   run(params) {
-    const p = w.paramsObject(params);
-    const exclude = p.exclude.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const exclude = new w.Params(params)
+      .str('exclude')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     const train = w.readJson('train');
     const test = w.readJson('test');
     let scaler;
@@ -39,4 +42,4 @@ export const step = {
     w.writeJson('scaler', scaler);
     w.metric('columns_scaled', Object.keys(scaler.columns).length);
   },
-};
+});

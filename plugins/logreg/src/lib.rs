@@ -52,7 +52,7 @@ pub fn threshold_param() -> weft_step::ParamSpec {
 
 /// Reads a model from the input `port`.
 pub fn read_model(port: &str) -> Result<Model, weft_step::StepError> {
-    serde_json::from_slice(&weft_step::io::read_all(port)?)
+    serde_json::from_slice(&weft_step::io::read_bytes(port)?)
         .map_err(|e| weft_step::bad_input(format!("input `{port}` is not a logistic-regression model: {e}")))
 }
 

@@ -1,12 +1,14 @@
 """Weft step `validate-table` (Python): checks a table's schema and missing values."""
 
+import json
+
 import weft_step as w
 from checks import check
 
 
-class Step:
+class Step(w.Guest):
     def describe(self):
-        return w.info(
+        return w.step_info(
             "validate-table",
             "0.1.0",
             "Checks that required columns exist, that there are enough rows and that no column has more "
@@ -25,16 +27,14 @@ class Step:
         )
 
     def run(self, params):
-        p = w.params_dict(params)
+        p = w.Params(params)
         raw = w.read_bytes("table")
         try:
-            import json
-
             table = json.loads(raw)
         except ValueError as e:
             raise w.bad_input(f"input `table` is not JSON: {e}")
-        required = [c.strip() for c in p["required_columns"].split(",") if c.strip()]
-        report, problems = check(table, required, p["max_missing_fraction"], p["min_rows"])
+        required = [c.strip() for c in p.str("required_columns").split(",") if c.strip()]
+        report, problems = check(table, required, p.float("max_missing_fraction"), p.int("min_rows"))
         if report is None:
             raise w.bad_input(problems[0])
         w.metric("rows", report["rows"])

@@ -13,13 +13,17 @@ fn misuse(message: String) -> StepError {
 /// Bytes asked for per `read` call; the host caps a chunk at 1 MiB.
 pub const CHUNK: u32 = 256 * 1024;
 
-/// Reads the whole input bound to `port`.
-pub fn read_all(port: &str) -> Result<Vec<u8>, StepError> {
+/// All bytes of the input bound to `port`.
+///
+/// A port the step did not declare, or one not bound, is [`crate::bad_input`]; a failure
+/// while reading is [`failed`].
+pub fn read_bytes(port: &str) -> Result<Vec<u8>, StepError> {
     let reader = artifacts::open(port).map_err(|e| misuse(format!("open input `{port}`: {e}")))?;
     drain(&reader, port)
 }
 
-/// Reads every artifact bound to the fan-in (`many`) input `port`, in binding order.
+/// All bytes of every artifact bound to the fan-in (`many`) input `port`, in binding
+/// order (for a matrix step's outputs: the order of its instances).
 pub fn read_many(port: &str) -> Result<Vec<Vec<u8>>, StepError> {
     let readers = artifacts::open_all(port).map_err(|e| misuse(format!("open inputs `{port}`: {e}")))?;
     readers.iter().map(|r| drain(r, port)).collect()
@@ -52,13 +56,22 @@ pub fn lineage() -> Vec<crate::Provenance> {
     artifacts::lineage()
 }
 
-/// Reads the whole input bound to `port` as UTF-8 text.
+/// The input `port` as UTF-8 text (other bytes are [`crate::bad_input`]).
 pub fn read_text(port: &str) -> Result<String, StepError> {
-    String::from_utf8(read_all(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
+    String::from_utf8(read_bytes(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not UTF-8: {e}")))
 }
 
-/// Writes `bytes` as the output `port`, in chunks.
-pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
+/// The input `port` parsed as JSON into a `T` (anything else is [`crate::bad_input`]).
+pub fn read_json<T: serde::de::DeserializeOwned>(port: &str) -> Result<T, StepError> {
+    serde_json::from_slice(&read_bytes(port)?).map_err(|e| crate::bad_input(format!("input `{port}` is not JSON: {e}")))
+}
+
+/// Writes `bytes` as the output `port`, once, in chunks.
+///
+/// A port the step did not declare, or one written already, is [`crate::bad_input`]; a
+/// failure while writing is [`failed`]. Nothing is visible to other steps unless `run`
+/// returns `Ok`.
+pub fn write_bytes(port: &str, bytes: &[u8]) -> Result<(), StepError> {
     let writer = artifacts::create(port).map_err(|e| misuse(format!("create output `{port}`: {e}")))?;
     for chunk in bytes.chunks(CHUNK as usize) {
         writer
@@ -68,8 +81,13 @@ pub fn write_all(port: &str, bytes: &[u8]) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Serializes `value` as JSON into the output `port`.
+/// Writes `text` as UTF-8 to the output `port`.
+pub fn write_text(port: &str, text: &str) -> Result<(), StepError> {
+    write_bytes(port, text.as_bytes())
+}
+
+/// Writes `value` as compact JSON to the output `port`.
 pub fn write_json<T: serde::Serialize>(port: &str, value: &T) -> Result<(), StepError> {
     let bytes = serde_json::to_vec(value).map_err(|e| failed(format!("encode output `{port}`: {e}")))?;
-    write_all(port, &bytes)
+    write_bytes(port, &bytes)
 }

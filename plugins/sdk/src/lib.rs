@@ -1,8 +1,15 @@
 //! Guest-side helpers for Weft steps written in Rust: the generated bindings to `wit/`,
 //! chunked artifact IO, typed parameter access and the standard table format.
 //!
-//! A step implements [`Guest`] (`describe` and `run`) and registers itself with
-//! `weft_step::export!(MyStep);`.
+//! A step implements [`Guest`] (`describe`, its contract, and `run`) and registers itself
+//! with `weft_step::export!(MyStep);`. `run` reads its parameters with [`params::Params`],
+//! its inputs and outputs with [`io`], logs with [`log`], records [`metric`]s, and fails with
+//! [`bad_input`] (never retried) or [`failed`] (a retry may help). A panic is a crash: its
+//! message and place are shown once, but it is not retried as `failed` is.
+//!
+//! The names are the same in the four SDKs (Rust, Python, JavaScript, C), spelt as each
+//! language spells names: [`io::read_bytes`] here is `readBytes` in JavaScript and
+//! `weft_read_bytes` in C. The table of them is `docs/plugin-sdk.md` in Weft's repository.
 
 pub mod io;
 pub mod params;
@@ -39,17 +46,18 @@ macro_rules! export {
     };
 }
 
-/// Logs one message into the step's log.
+/// Appends `message` to the step's log at `level`. The host keeps at most 10,000 lines and
+/// 1 MiB of a step's log.
 pub fn log(level: Level, message: &str) {
     bindings::weft::step::log::emit(level, message);
 }
 
-/// Records a metric of this step execution.
+/// Records the number `value` as the metric `name` of this execution (again: replaces).
 pub fn metric(name: &str, value: f64) {
     bindings::weft::step::metrics::record(name, value);
 }
 
-/// Builds a port declaration.
+/// A port declaration: `media_type` may end in `/*` (`text/*`).
 pub fn port(name: &str, media_type: &str, description: &str) -> Port {
     Port {
         name: name.into(),
@@ -68,7 +76,8 @@ pub fn many_port(name: &str, media_type: &str, description: &str) -> Port {
     }
 }
 
-/// Builds a parameter declaration.
+/// A parameter declaration: `default` is a value of type `ty`, or `None` when a workflow
+/// must give one.
 pub fn param(name: &str, ty: ParamType, default: Option<ParamValue>, description: &str) -> ParamSpec {
     ParamSpec {
         name: name.into(),
@@ -78,12 +87,14 @@ pub fn param(name: &str, ty: ParamType, default: Option<ParamValue>, description
     }
 }
 
-/// Shorthand for a bad-input error (not retried).
+/// The error for wrong inputs or parameters, which running again cannot fix (never
+/// retried): `return Err(bad_input("..."))`.
 pub fn bad_input(message: impl Into<String>) -> StepError {
     StepError::BadInput(message.into())
 }
 
-/// Shorthand for a failure a retry may fix.
+/// The error for a failure a retry may fix (`retry:` in the workflow):
+/// `return Err(failed("..."))`.
 pub fn failed(message: impl Into<String>) -> StepError {
     StepError::Failed(message.into())
 }

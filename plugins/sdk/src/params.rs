@@ -4,7 +4,7 @@
 
 use crate::{Param, ParamValue, StepError, bad_input};
 
-/// The parameters of one `run` call.
+/// The parameters `run` receives, read by name and type: `Params(params).int("k")?`.
 pub struct Params(pub Vec<Param>);
 
 impl Params {
@@ -20,7 +20,7 @@ impl Params {
     pub fn str(&self, name: &str) -> Result<String, StepError> {
         match self.get(name)? {
             ParamValue::Str(s) => Ok(s.clone()),
-            _ => Err(bad_input(format!("parameter `{name}` is not a string"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not of type str"))),
         }
     }
 
@@ -28,7 +28,7 @@ impl Params {
     pub fn int(&self, name: &str) -> Result<i64, StepError> {
         match self.get(name)? {
             ParamValue::Int(i) => Ok(*i),
-            _ => Err(bad_input(format!("parameter `{name}` is not an int"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not of type int"))),
         }
     }
 
@@ -36,7 +36,7 @@ impl Params {
     pub fn float(&self, name: &str) -> Result<f64, StepError> {
         match self.get(name)? {
             ParamValue::Float(f) => Ok(*f),
-            _ => Err(bad_input(format!("parameter `{name}` is not a float"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not of type float"))),
         }
     }
 
@@ -44,7 +44,7 @@ impl Params {
     pub fn bool(&self, name: &str) -> Result<bool, StepError> {
         match self.get(name)? {
             ParamValue::Boolean(b) => Ok(*b),
-            _ => Err(bad_input(format!("parameter `{name}` is not a bool"))),
+            _ => Err(bad_input(format!("parameter `{name}` is not of type bool"))),
         }
     }
 }

@@ -20,16 +20,17 @@ void exports_weft_step_step_describe(exports_weft_step_step_step_info_t *ret) {
     ret->params.ptr[0] = weft_param_int("min_word_length", 1, "Shortest run of non-space characters counted as a word");
 }
 
-bool exports_weft_step_step_run(exports_weft_step_step_list_param_t *params, exports_weft_step_step_step_error_t *err) {
-    const weft_step_types_param_value_t *min = weft_param(params, "min_word_length");
+bool exports_weft_step_step_run(weft_params_t *params, weft_error_t *err) {
+    int64_t min_word_length;
+    if (!weft_get_int(params, "min_word_length", &min_word_length, err)) return false;
     char *text = NULL;
     size_t len = 0;
-    if (!weft_read_all("text", &text, &len, err)) return false;
-    counts_t c = count(text, len, min && min->val.int_ > 0 ? (size_t)min->val.int_ : 1);
+    if (!weft_read_bytes("text", &text, &len, err)) return false;
+    counts_t c = count(text, len, min_word_length > 0 ? (size_t)min_word_length : 1);
     free(text);
     weft_metric("lines", (double)c.lines);
     weft_metric("words", (double)c.words);
     char json[160];
-    int n = snprintf(json, sizeof json, "{\"lines\":%zu,\"words\":%zu,\"bytes\":%zu}", c.lines, c.words, c.bytes);
-    return weft_write_all("counts", json, (size_t)n, err);
+    snprintf(json, sizeof json, "{\"lines\":%zu,\"words\":%zu,\"bytes\":%zu}", c.lines, c.words, c.bytes);
+    return weft_write_text("counts", json, err);
 }

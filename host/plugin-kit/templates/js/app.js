@@ -2,7 +2,7 @@
 import * as w from './weft-step.js';
 import { count } from './counting.js';
 
-export const step = {
+export const step = w.guest({
   describe() {
     return {
       name: '__NAME__',
@@ -15,11 +15,10 @@ export const step = {
   },
 
   run(params) {
-    const p = w.paramsObject(params);
-    const text = new TextDecoder().decode(w.readBytes('text'));
-    const counts = count(text, p.min_word_length);
+    const p = new w.Params(params);
+    const counts = count(w.readText('text'), p.int('min_word_length'));
     w.metric('lines', counts.lines);
     w.metric('words', counts.words);
     w.writeJson('counts', counts);
   },
-};
+});

@@ -4,9 +4,9 @@ import weft_step as w
 from counting import count
 
 
-class Step:
+class Step(w.Guest):
     def describe(self):
-        return w.info(
+        return w.step_info(
             "__NAME__",
             "0.1.0",
             "Counts the lines, words and bytes of a text.",
@@ -16,13 +16,8 @@ class Step:
         )
 
     def run(self, params):
-        p = w.params_dict(params)
-        raw = w.read_bytes("text")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise w.bad_input(f"input `text` is not UTF-8: {e}")
-        counts = count(text, p["min_word_length"])
+        p = w.Params(params)
+        counts = count(w.read_text("text"), p.int("min_word_length"))
         w.metric("lines", counts["lines"])
         w.metric("words", counts["words"])
         w.write_json("counts", counts)

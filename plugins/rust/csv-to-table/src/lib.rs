@@ -37,7 +37,7 @@ impl Guest for CsvToTable {
         let params = weft_step::params::Params(params);
         let delimiter = params.str("delimiter")?;
         let missing = params.str("missing")?;
-        let text = io::read_all("csv")?;
+        let text = io::read_bytes("csv")?;
         let table = parse(&text, &delimiter, &missing).map_err(bad_input)?;
         #[allow(clippy::cast_precision_loss)]
         {

@@ -34,7 +34,7 @@ impl Guest for EvaluateClassifier {
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let p = weft_step::params::Params(params);
         let model = logreg::read_model("model")?;
-        let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("table")?).map_err(bad_input)?;
         let data = logreg::dataset(&table, &model.features, &model.label, &model.positive).map_err(bad_input)?;
         let scores: Vec<f64> = data.x.iter().map(|x| model.proba(x)).collect();
         let report = evaluate(&scores, &data.y, p.float("threshold")?);

@@ -59,7 +59,7 @@ impl Guest for PackageModel {
             version: p.str("version")?,
             description: p.str("description")?,
         };
-        let evaluation = serde_json::from_slice(&io::read_all("evaluation")?)
+        let evaluation = serde_json::from_slice(&io::read_bytes("evaluation")?)
             .map_err(|e| bad_input(format!("input `evaluation` is not JSON: {e}")))?;
         let card = card::build(
             &about,
@@ -69,10 +69,10 @@ impl Guest for PackageModel {
             &io::lineage(),
         )
         .map_err(bad_input)?;
-        io::write_all("model", &io::read_all("model")?)?;
+        io::write_bytes("model", &io::read_bytes("model")?)?;
         let pretty = serde_json::to_vec_pretty(&card).map_err(|e| weft_step::failed(e.to_string()))?;
-        io::write_all("card", &pretty)?;
-        io::write_all("card_md", markdown::render(&card).as_bytes())
+        io::write_bytes("card", &pretty)?;
+        io::write_bytes("card_md", markdown::render(&card).as_bytes())
     }
 }
 

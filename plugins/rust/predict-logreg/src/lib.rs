@@ -38,7 +38,7 @@ impl Guest for PredictLogreg {
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let p = weft_step::params::Params(params);
         let model = logreg::read_model("model")?;
-        let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("table")?).map_err(bad_input)?;
         let out = predict(&model, table, p.float("threshold")?).map_err(bad_input)?;
         let positives = out.column("predicted").map_or(0, |c| {
             c.values

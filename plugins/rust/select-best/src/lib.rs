@@ -61,7 +61,7 @@ impl Guest for SelectBest {
         if let Value::Object(map) = &mut winner {
             map.insert("index".into(), Value::from(index));
         }
-        io::write_all("best", &candidates[index])?;
+        io::write_bytes("best", &candidates[index])?;
         io::write_json("score", &winner)
     }
 }

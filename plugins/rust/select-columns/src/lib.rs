@@ -32,7 +32,7 @@ impl Guest for SelectColumns {
 
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let params = weft_step::params::Params(params);
-        let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("table")?).map_err(bad_input)?;
         let out = select(table, &params.str("columns")?, params.bool("drop")?).map_err(bad_input)?;
         io::write_json("table", &out)
     }

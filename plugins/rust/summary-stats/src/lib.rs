@@ -22,7 +22,7 @@ impl Guest for SummaryStats {
     }
 
     fn run(_params: Vec<Param>) -> Result<(), StepError> {
-        let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("table")?).map_err(bad_input)?;
         let stats = summarize(&table);
         #[allow(clippy::cast_precision_loss)]
         metric("rows", table.rows() as f64);

@@ -59,7 +59,7 @@ impl Guest for TrainLogreg {
 
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let p = weft_step::params::Params(params);
-        let table = Table::from_json(&io::read_all("train")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("train")?).map_err(bad_input)?;
         let label = p.str("label")?;
         let features = feature_columns(&table, &p.str("features")?, &label);
         if features.is_empty() {

@@ -39,7 +39,7 @@ impl Guest for Split {
 
     fn run(params: Vec<Param>) -> Result<(), StepError> {
         let p = weft_step::params::Params(params);
-        let table = Table::from_json(&io::read_all("table")?).map_err(bad_input)?;
+        let table = Table::from_json(&io::read_bytes("table")?).map_err(bad_input)?;
         #[allow(clippy::cast_sign_loss)]
         let (train, test) = split_indices(
             &table,

@@ -19,7 +19,7 @@ impl Guest for G {
     }
 
     fn run(_params: Vec<Param>) -> Result<(), StepError> {
-        io::write_all("../escaped", b"written outside --out\n")
+        io::write_bytes("../escaped", b"written outside --out\n")
     }
 }
 

@@ -47,10 +47,10 @@ impl Guest for G {
             "bad-input" => return Err(bad_input("told to fail (bad input)")),
             other => return Err(bad_input(format!("unknown `fail` value `{other}`"))),
         }
-        let data = io::read_all("data")?;
+        let data = io::read_bytes("data")?;
         let value = mix(&data, p.int("salt")?, p.int("rounds")?);
         weft_step::metric("value", (value >> 11) as f64);
-        io::write_all("data", format!("{} {value:016x}\n", data.len()).as_bytes())
+        io::write_bytes("data", format!("{} {value:016x}\n", data.len()).as_bytes())
     }
 }
 
