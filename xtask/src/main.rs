@@ -39,13 +39,14 @@ fn dispatch() -> Result<()> {
         Some("ui-vendor") => ui_vendor::vendor(&root(), false),
         Some("check-templates") => {
             let mut tally = tally::Tally::default();
-            templates::check(&root(), &mut tally)?;
+            let cold = std::env::args().nth(2).as_deref() == Some("--cold");
+            templates::check(&root(), &mut tally, cold)?;
             println!("templates: {} passed, {} failed", tally.passed, tally.failed);
             Ok(())
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo | ui | build-plugins | ci | fuzz [SECONDS] | services | ui-vendor | check-templates>"
+                "usage: cargo xtask <demo | ui | build-plugins | ci | fuzz [SECONDS] | services | ui-vendor | check-templates [--cold]>"
             );
             eprintln!(
                 "  demo           set up (wasm target, plugin toolchains, plugins, release weft) and run the iris example"
@@ -62,7 +63,9 @@ fn dispatch() -> Result<()> {
                 "  ui             set up as demo, then serve the web UI on the embedded defaults with the breast-cancer example run"
             );
             eprintln!("  ui-vendor      copy the web UI's pinned npm libraries into host/server/ui/assets/vendor/");
-            eprintln!("  check-templates  make a project per language with `weft plugin new`, build, test and run it");
+            eprintln!(
+                "  check-templates [--cold]  make a project per language with `weft plugin new`, build, test and run it (--cold: every cache empty)"
+            );
             std::process::exit(2);
         }
     }
@@ -242,7 +245,7 @@ fn ci() -> Result<()> {
         tally.run(&mut Command::new(exe))?;
     }
     // `weft plugin new` must make projects that build and pass their tests in every language.
-    templates::check(&root, &mut tally)?;
+    templates::check(&root, &mut tally, false)?;
     // Real services for the tests (PostgreSQL, SeaweedFS), stopped when their guards
     // drop; with services `required`, a test that finds none fails instead of skipping.
     let postgres = postgres::start()?;

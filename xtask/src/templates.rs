@@ -19,19 +19,68 @@ use std::time::Instant;
 
 const LANGS: [&str; 4] = ["rust", "python", "js", "c"];
 
-/// `weft` as a user runs it: none of this shell's Weft settings (the tests' services,
-/// homes, plugin paths) leak in, nor the cargo that runs this check (its program and its
-/// target directory: the Rust project builds with the `cargo` on `PATH`, into its own).
-fn weft(bin: &Path, dir: &Path) -> Command {
-    let mut cmd = Command::new(bin);
-    cmd.current_dir(dir);
-    for (name, _) in std::env::vars_os() {
-        let shown = name.to_string_lossy();
-        if shown.starts_with("WEFT_") || shown == "CARGO" || shown == "CARGO_TARGET_DIR" {
-            cmd.env_remove(name);
+/// How an author's commands run: `weft` as a user runs it — none of this shell's Weft
+/// settings (the tests' services, homes, plugin paths) leak in, nor the cargo that runs this
+/// check (its program and its target directory: the Rust project builds with the `cargo` on
+/// `PATH`, into its own). With `--cold`, every cache a first build fills (cargo's registry,
+/// npm's and pip's caches, Weft's compile cache) starts empty in the scratch directory, and
+/// the Python project gets a fresh venv with componentize-py from PyPI, as its README says.
+struct Author {
+    bin: PathBuf,
+    /// The empty caches' directory, for `--cold`.
+    cold: Option<PathBuf>,
+}
+
+impl Author {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir);
+        for (name, _) in std::env::vars_os() {
+            let shown = name.to_string_lossy();
+            if shown.starts_with("WEFT_") || shown == "CARGO" || shown == "CARGO_TARGET_DIR" {
+                cmd.env_remove(name);
+            }
         }
+        if let Some(cold) = &self.cold {
+            cmd.env("CARGO_HOME", cold.join("cargo"))
+                .env("npm_config_cache", cold.join("npm"))
+                .env("PIP_CACHE_DIR", cold.join("pip"))
+                .env("XDG_CACHE_HOME", cold.join("cache"));
+            let venv = dir.join(".venv/bin");
+            if venv.is_dir() {
+                let path = std::env::var_os("PATH").unwrap_or_default();
+                let paths = std::iter::once(venv).chain(std::env::split_paths(&path));
+                cmd.env("PATH", std::env::join_paths(paths).unwrap_or(path));
+            }
+        }
+        cmd
     }
-    cmd
+
+    fn weft(&self, dir: &Path) -> Command {
+        self.command(&self.bin, dir)
+    }
+
+    /// What the language's README has an author install in the project before building.
+    fn install(&self, lang: &str, dir: &Path) -> Result<()> {
+        if lang == "js" {
+            run(self.command("npm", dir).args([
+                "ci",
+                "--prefer-offline",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]))
+            .context("npm ci in the new JavaScript project")?;
+        }
+        if lang == "python" && self.cold.is_some() {
+            run(self.command("python3", dir).args(["-m", "venv", ".venv"]))?;
+            run(self
+                .command(dir.join(".venv/bin/pip"), dir)
+                .args(["install", "--quiet", "-r", "requirements.txt"]))
+            .context("pip install in the new Python project")?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes the scratch directory however the check ends (its `node_modules` and Rust
@@ -54,9 +103,9 @@ fn weft_binary(root: &Path) -> Result<PathBuf> {
     Ok(target.join("debug/weft"))
 }
 
-/// Makes, tests and runs one project per language; adds their tests to `tally`.
-pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
-    let bin = weft_binary(root)?;
+/// Makes, tests and runs one project per language; adds their tests to `tally`. `cold`:
+/// with every cache empty (see [`Author`]).
+pub fn check(root: &Path, tally: &mut Tally, cold: bool) -> Result<()> {
     let scratch = std::env::temp_dir().join(format!("weft-plugin-authors-{}", std::process::id()));
     if scratch.starts_with(root) {
         bail!("the scratch directory {} is inside the checkout", scratch.display());
@@ -68,35 +117,31 @@ pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
     // As `weft` shows it (a temporary directory may be behind a symlink).
     let scratch = scratch.canonicalize()?;
     let _cleanup = Scratch(scratch.clone());
+    let author = Author {
+        bin: weft_binary(root)?,
+        cold: cold.then(|| scratch.join("caches")),
+    };
     let mut figures = Vec::new();
     for lang in LANGS {
         let name = format!("tpl-{lang}");
         let started = Instant::now();
-        run(weft(&bin, &scratch).args(["plugin", "new", "--lang", lang, &name]))?;
+        run(author.weft(&scratch).args(["plugin", "new", "--lang", lang, &name]))?;
         let dir = scratch.join(&name);
-        if lang == "js" {
-            run(Command::new("npm").current_dir(&dir).args([
-                "ci",
-                "--prefer-offline",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-            ]))
-            .context("npm ci in the new JavaScript project")?;
-        }
-        tally.run(weft(&bin, &dir).args(["plugin", "test"]))?;
+        author.install(lang, &dir)?;
+        tally.run(author.weft(&dir).args(["plugin", "test"]))?;
         let size = std::fs::metadata(dir.join(format!("{name}.wasm")))
             .with_context(|| format!("{name}: no {name}.wasm after `weft plugin test`"))?
             .len();
         figures.push((lang, started.elapsed(), size));
     }
-    chain(&bin, &scratch)?;
+    chain(&author, &scratch)?;
     for lang in LANGS {
-        golden_errors(root, &bin, &scratch.join(format!("tpl-{lang}")), lang)?;
+        golden_errors(root, &author, &scratch.join(format!("tpl-{lang}")), lang)?;
     }
     for (lang, took, size) in figures {
         eprintln!(
-            "plugin author, {lang}: `weft plugin new` to a passing `weft plugin test` in {:.1} s; component {} KiB",
+            "plugin author, {lang}{}: `weft plugin new` to a passing `weft plugin test` in {:.1} s; component {} KiB",
+            if cold { " (cold caches)" } else { "" },
             took.as_secs_f64(),
             size / 1024
         );
@@ -106,7 +151,7 @@ pub fn check(root: &Path, tally: &mut Tally) -> Result<()> {
 
 /// Runs the four components one after another in one workflow, on one text: each must
 /// count it the same (their outputs have one digest).
-fn chain(bin: &Path, scratch: &Path) -> Result<()> {
+fn chain(author: &Author, scratch: &Path) -> Result<()> {
     std::fs::write(scratch.join("notes.txt"), "one two three\nfour five\n")?;
     let mut workflow =
         String::from("name: four-languages\ninputs:\n  notes: {path: notes.txt, media_type: text/plain}\nsteps:\n");
@@ -121,7 +166,7 @@ fn chain(bin: &Path, scratch: &Path) -> Result<()> {
         ));
     }
     std::fs::write(scratch.join("four.yaml"), workflow)?;
-    let out = weft(bin, scratch).args(["run", "--json", "four.yaml"]).output()?;
+    let out = author.weft(scratch).args(["run", "--json", "four.yaml"]).output()?;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
         format!(
             "`weft run four.yaml` printed no report: {}",
@@ -242,7 +287,7 @@ fn breakers(lang: &str) -> [(&'static str, &'static str, &'static str); 4] {
 /// `dir`, and compares what `weft` says with `xtask/golden/LANG-describe.txt`,
 /// `LANG-run.txt`, `LANG-misuse.txt` and `LANG-param.txt` (the scratch path shown as `<dir>`, a run's
 /// duration left out).
-fn golden_errors(root: &Path, bin: &Path, dir: &Path, lang: &str) -> Result<()> {
+fn golden_errors(root: &Path, author: &Author, dir: &Path, lang: &str) -> Result<()> {
     for ((file, after, failure), what) in breakers(lang).into_iter().zip(["describe", "run", "misuse", "param"]) {
         let path = dir.join(file);
         let original = std::fs::read_to_string(&path)?;
@@ -251,10 +296,11 @@ fn golden_errors(root: &Path, bin: &Path, dir: &Path, lang: &str) -> Result<()> 
         }
         std::fs::write(&path, original.replacen(after, &format!("{after}{failure}"), 1))?;
         let out = if what == "describe" {
-            weft(bin, dir).args(["plugin", "build"]).output()?
+            author.weft(dir).args(["plugin", "build"]).output()?
         } else {
-            run(weft(bin, dir).args(["plugin", "build"]))?;
-            weft(bin, dir)
+            run(author.weft(dir).args(["plugin", "build"]))?;
+            author
+                .weft(dir)
                 .args([
                     "step",
                     "run",

@@ -54,7 +54,13 @@ function isStepError(e) {
 // `Name: message (file:line:column, in function)`, at the innermost frame not in this SDK.
 function account(e) {
   if (!(e instanceof Error)) {
-    return `thrown: ${String(e).slice(0, 1000)}`;
+    let shown;
+    try {
+      shown = String(e);
+    } catch {
+      shown = Object.prototype.toString.call(e);
+    }
+    return `thrown: ${shown.slice(0, 1000)}`;
   }
   const said = e.message ? `${e.name}: ${e.message}` : e.name;
   // SpiderMonkey's frames read `function@file:line:column`.
@@ -212,7 +218,7 @@ export function readBytes(portName) {
 /** The input `portName` as UTF-8 text (other bytes throw `badInput`). @returns {string} */
 export function readText(portName) {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(readBytes(portName));
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readBytes(portName));
   } catch (e) {
     if (isStepError(e)) throw e;
     throw badInput(`input \`${portName}\` is not UTF-8`);

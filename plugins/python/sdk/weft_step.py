@@ -60,30 +60,38 @@ class Guest:
 
 
 def _guarded(run):
+    # The step's own files are beside the module that defines `run`.
+    home = run.__code__.co_filename.rsplit("/", 1)[0] + "/"
+
     def guarded_run(self, params):
         try:
             return run(self, params)
         except Err:
             raise
         except Exception as e:  # noqa: BLE001 - every exception of the step's own code
-            raise failed(_account(e)) from None
+            raise failed(_account(e, home)) from None
 
     guarded_run.__name__ = run.__name__
     guarded_run.__doc__ = run.__doc__
     return guarded_run
 
 
-def _account(e):
-    """`TYPE: message (file, line N, in function)`, at the innermost frame not in this SDK."""
+def _account(e, home):
+    """`TYPE: message (file, line N, in function)`, at the innermost frame in the step's own
+    files (those under `home`, but this SDK), else the innermost frame outside this SDK."""
     said = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     # Walked by hand: componentize-py's standard library has no `traceback` module.
-    place = None
+    own = other = None
     tb = e.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
+        place = (code.co_filename.rsplit("/", 1)[-1], tb.tb_lineno, code.co_name)
         if not code.co_filename.endswith("weft_step.py"):
-            place = (code.co_filename.rsplit("/", 1)[-1], tb.tb_lineno, code.co_name)
+            other = place
+            if code.co_filename.startswith(home):
+                own = place
         tb = tb.tb_next
+    place = own or other
     if place is None:
         return said
     return f"{said} ({place[0]}, line {place[1]}, in {place[2]})"
@@ -267,9 +275,21 @@ def write_text(port_name, text):
 
 
 def write_json(port_name, value):
-    """Writes `value` as compact JSON to the output `port_name` (NaN and infinities are
-    refused, as JSON has none)."""
-    write_bytes(port_name, json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    """Writes `value` as compact JSON in UTF-8 to the output `port_name`. NaN and infinities,
+    which JSON has not, are written as `null`, as the other SDKs write them."""
+    text = json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    write_bytes(port_name, text.encode("utf-8"))
+
+
+def _finite(value):
+    """`value` with every NaN or infinite float replaced by None (JSON's `null`)."""
+    if isinstance(value, float):
+        return value if value - value == 0.0 else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 # --- Logs and metrics ---------------------------------------------------------------------

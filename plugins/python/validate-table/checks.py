@@ -3,6 +3,8 @@
 
 def check(table, required_columns, max_missing_fraction, min_rows):
     """Returns (report, problems) for a column-oriented table dict."""
+    if not isinstance(table, dict):
+        return None, ["the input is not a Weft table: not a JSON object"]
     columns = table.get("columns")
     if not isinstance(columns, list):
         return None, ["the input is not a Weft table: no `columns` list"]

@@ -29,6 +29,10 @@ class ChecksTest(unittest.TestCase):
         report, problems = check({"rows": []}, [], 0.0, 0)
         self.assertIsNone(report)
         self.assertIn("not a Weft table", problems[0])
+        for not_an_object in ([], "columns", 3, None):
+            report, problems = check(not_an_object, [], 0.0, 0)
+            self.assertIsNone(report)
+            self.assertIn("not a JSON object", problems[0])
 
 
 if __name__ == "__main__":
