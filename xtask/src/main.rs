@@ -223,6 +223,13 @@ fn ci() -> Result<()> {
             "-D",
             "warnings",
         ]))?;
+    // The Rust SDK's API docs, which a new project's README points to, build without a
+    // broken link.
+    run(Command::new(&cargo)
+        .current_dir(root.join("plugins"))
+        .env("CARGO_TARGET_DIR", plugins::rust_target_dir(&root))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .args(["doc", "--package", "weft-step", "--no-deps", "--locked"]))?;
     let mut tally = tally::Tally::default();
     // Plugin logic is plain code: Rust unit tests run natively, Python ones with unittest.
     tally.run(

@@ -57,6 +57,13 @@ weft_step_types_param_spec_t weft_param_bool(const char *name, bool dflt, const 
     return s;
 }
 
+weft_step_types_param_spec_t weft_param_required(const char *name, weft_step_types_param_type_t type,
+                                                 const char *description) {
+    weft_step_types_param_spec_t s = spec(name, type, description);
+    s.default_.is_some = false;
+    return s;
+}
+
 static bool set_error(weft_error_t *err, bool bad_input, const char *fmt, va_list ap) {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -30,6 +30,12 @@
 #define WEFT_LOG_WARN WEFT_STEP_LOG_LEVEL_WARN
 #define WEFT_LOG_ERROR WEFT_STEP_LOG_LEVEL_ERROR
 
+/* Parameter types, for weft_param_required. */
+#define WEFT_PARAM_STR WEFT_STEP_TYPES_PARAM_TYPE_STR
+#define WEFT_PARAM_INT WEFT_STEP_TYPES_PARAM_TYPE_INT
+#define WEFT_PARAM_FLOAT WEFT_STEP_TYPES_PARAM_TYPE_FLOAT
+#define WEFT_PARAM_BOOL WEFT_STEP_TYPES_PARAM_TYPE_BOOLEAN
+
 typedef weft_step_types_step_error_t weft_error_t;
 typedef exports_weft_step_step_list_param_t weft_params_t;
 
@@ -47,6 +53,11 @@ weft_step_types_param_spec_t weft_param_str(const char *name, const char *dflt, 
 weft_step_types_param_spec_t weft_param_int(const char *name, int64_t dflt, const char *description);
 weft_step_types_param_spec_t weft_param_float(const char *name, double dflt, const char *description);
 weft_step_types_param_spec_t weft_param_bool(const char *name, bool dflt, const char *description);
+
+/* A parameter declaration without a default: a workflow must give it. `type` is
+ * WEFT_PARAM_STR, WEFT_PARAM_INT, WEFT_PARAM_FLOAT or WEFT_PARAM_BOOL. */
+weft_step_types_param_spec_t weft_param_required(const char *name, weft_step_types_param_type_t type,
+                                                 const char *description);
 
 /* --- Parameters (run) ------------------------------------------------------------------- */
 
