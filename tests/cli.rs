@@ -181,6 +181,37 @@ fn components_compile_into_the_users_cache_by_default() {
 }
 
 #[test]
+fn a_large_component_compiling_for_the_first_time_is_announced() {
+    let home = Home::new();
+    let user = home.path().join("user");
+    // A JavaScript runtime: over 1 MiB, seconds to compile.
+    let file = plugins().join("standardize.wasm");
+    let inspect = || {
+        home.command(&["plugin", "inspect", file.to_str().expect("utf8")])
+            .env_remove("WEFT_CACHE_DIR")
+            .env_remove("XDG_CACHE_HOME")
+            .env("HOME", &user)
+            .output()
+            .expect("weft")
+    };
+    let first = inspect();
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("standardize.wasm (")
+            && stderr(&first).contains("for this machine; it is cached after the first time"),
+        "no announcement in:\n{}",
+        stderr(&first)
+    );
+    let again = inspect();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("for this machine"),
+        "announced again:\n{}",
+        stderr(&again)
+    );
+}
+
+#[test]
 fn plugin_inspect_shows_the_declaration() {
     let home = Home::new();
     let file = plugins().join("train-test-split.wasm");
