@@ -64,12 +64,11 @@ weft_step_types_param_spec_t weft_param_required(const char *name, weft_step_typ
     return s;
 }
 
-static bool set_error(weft_error_t *err, bool bad_input, const char *fmt, va_list ap) {
+static void set_error(weft_error_t *err, bool bad_input, const char *fmt, va_list ap) {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     err->tag = bad_input ? WEFT_STEP_TYPES_STEP_ERROR_BAD_INPUT : WEFT_STEP_TYPES_STEP_ERROR_FAILED;
     step_component_string_dup(bad_input ? &err->val.bad_input : &err->val.failed, msg);
-    return false;
 }
 
 bool weft_bad_input(weft_error_t *err, const char *fmt, ...) {
